@@ -1,0 +1,1 @@
+//! rampart native TOML policy format. PLACEHOLDER (N1).

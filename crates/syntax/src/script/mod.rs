@@ -1,0 +1,1 @@
+//! Shell scripts of iptables/ip6tables/ipset commands. PLACEHOLDER (S1).
