@@ -7,7 +7,7 @@
 //! - a line that uses an extension rampart does not support must be
 //!   rejected with an error that names the extension.
 //!
-//! Lines that cannot hold here are listed in `conformance-skips.txt` with a
+//! Lines that cannot hold here are listed in `tests/conformance-skips/*.txt` with a
 //! reason; a listed line that starts passing is reported so the list stays
 //! honest. A per-file report is written to
 //! `target/conformance-report.txt`.
