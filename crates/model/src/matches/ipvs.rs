@@ -1,6 +1,7 @@
 //! `-m ipvs`: match properties of IPVS (Linux virtual server) connections.
 
-use crate::{IpNet, Neg, Protocol};
+pub use crate::matches::policy::HostMask;
+use crate::{Neg, Protocol};
 use serde::{Deserialize, Serialize};
 
 /// `--vdir ORIGINAL|REPLY`.
@@ -46,7 +47,7 @@ pub struct Ipvs {
     pub vproto: Option<Neg<Protocol>>,
     /// `[!] --vaddr ADDR[/MASK]`: address of the virtual service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vaddr: Option<Neg<IpNet>>,
+    pub vaddr: Option<Neg<HostMask>>,
     /// `[!] --vport PORT`: port of the virtual service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vport: Option<Neg<u16>>,
