@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn types_are_sorted_in_kernel_order() {
-        let t = parse_types(&Token::new("local,unicast,LOCAL", Span::new(0, 19))).unwrap();
+        let t =
+            parse_types(&Token::new("local,unicast,LOCAL", Span::new(0, 19))).expect("must parse");
         assert_eq!(t, vec![AddrType::Unicast, AddrType::Local]);
         let mut out = String::new();
         save_types(&mut out, true, "dst-type", &t);

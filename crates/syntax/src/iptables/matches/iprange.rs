@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn single_address_is_a_range_of_one() {
-        let r = parse_range(&tok("1.1.1.1"), Family::Ipv4).unwrap();
+        let r = parse_range(&tok("1.1.1.1"), Family::Ipv4).expect("must parse");
         assert_eq!(r.to_string(), "1.1.1.1-1.1.1.1");
     }
 

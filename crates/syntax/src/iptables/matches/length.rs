@@ -76,11 +76,14 @@ mod tests {
 
     #[test]
     fn open_ends_and_bases() {
-        assert_eq!(range(":").unwrap(), U16Range { min: 0, max: 65535 });
-        assert_eq!(range("4:").unwrap().to_string(), "4:65535");
-        assert_eq!(range(":2").unwrap().to_string(), "0:2");
-        assert_eq!(range("4:4").unwrap().to_string(), "4");
-        assert_eq!(range("0x10:020").unwrap().to_string(), "16");
+        assert_eq!(
+            range(":").expect("must parse"),
+            U16Range { min: 0, max: 65535 }
+        );
+        assert_eq!(range("4:").expect("must parse").to_string(), "4:65535");
+        assert_eq!(range(":2").expect("must parse").to_string(), "0:2");
+        assert_eq!(range("4:4").expect("must parse").to_string(), "4");
+        assert_eq!(range("0x10:020").expect("must parse").to_string(), "16");
     }
 
     #[test]

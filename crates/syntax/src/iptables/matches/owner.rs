@@ -122,11 +122,11 @@ mod tests {
 
     #[test]
     fn ranges_and_root() {
-        assert_eq!(ids("root").unwrap(), IdRange::single(0));
-        assert_eq!(ids("3:5").unwrap().to_string(), "3-5");
-        assert_eq!(ids("0x10").unwrap().to_string(), "16");
-        assert_eq!(ids("3-3").unwrap().to_string(), "3");
-        assert_eq!(ids("0-4294967294").unwrap().last, 4294967294);
+        assert_eq!(ids("root").expect("must parse"), IdRange::single(0));
+        assert_eq!(ids("3:5").expect("must parse").to_string(), "3-5");
+        assert_eq!(ids("0x10").expect("must parse").to_string(), "16");
+        assert_eq!(ids("3-3").expect("must parse").to_string(), "3");
+        assert_eq!(ids("0-4294967294").expect("must parse").last, 4294967294);
     }
 
     #[test]
@@ -143,7 +143,7 @@ mod tests {
         ] {
             assert!(ids(s).is_err(), "{s}");
         }
-        let e = ids("nobody").unwrap_err();
+        let e = ids("nobody").expect_err("must fail");
         assert!(e.help.unwrap_or_default().contains("numeric"));
     }
 }

@@ -361,18 +361,27 @@ mod tests {
 
     #[test]
     fn hostmask_keeps_host_bits() {
-        assert_eq!(hm("1.2.3.4/16", Family::Ipv4).unwrap(), "1.2.3.4/16");
         assert_eq!(
-            hm("1.2.3.4/255.255.255.0", Family::Ipv4).unwrap(),
+            hm("1.2.3.4/16", Family::Ipv4).expect("must parse"),
+            "1.2.3.4/16"
+        );
+        assert_eq!(
+            hm("1.2.3.4/255.255.255.0", Family::Ipv4).expect("must parse"),
             "1.2.3.4/24"
         );
         assert_eq!(
-            hm("1.2.3.4/255.0.255.0", Family::Ipv4).unwrap(),
+            hm("1.2.3.4/255.0.255.0", Family::Ipv4).expect("must parse"),
             "1.2.3.4/255.0.255.0"
         );
-        assert_eq!(hm("1.2.3.4", Family::Ipv4).unwrap(), "1.2.3.4");
-        assert_eq!(hm("2001:db8::/64", Family::Ipv6).unwrap(), "2001:db8::/64");
-        assert_eq!(hm("2001:db8::1", Family::Ipv6).unwrap(), "2001:db8::1");
+        assert_eq!(hm("1.2.3.4", Family::Ipv4).expect("must parse"), "1.2.3.4");
+        assert_eq!(
+            hm("2001:db8::/64", Family::Ipv6).expect("must parse"),
+            "2001:db8::/64"
+        );
+        assert_eq!(
+            hm("2001:db8::1", Family::Ipv6).expect("must parse"),
+            "2001:db8::1"
+        );
         for s in ["1.2.3.4/33", "host", "2001::1", "1.2.3.4/", "1.2.3.4/x"] {
             assert!(hm(s, Family::Ipv4).is_err(), "{s}");
         }

@@ -88,21 +88,21 @@ mod tests {
     #[test]
     fn names_and_numbers() {
         assert_eq!(
-            tos("minimize-delay").unwrap(),
+            tos("minimize-delay").expect("must parse"),
             TosMask {
                 value: 0x10,
                 mask: 0x3f
             }
         );
         assert_eq!(
-            tos("16/0x3f").unwrap(),
+            tos("16/0x3f").expect("must parse"),
             TosMask {
                 value: 0x10,
                 mask: 0x3f
             }
         );
         assert_eq!(
-            tos("0x0f").unwrap(),
+            tos("0x0f").expect("must parse"),
             TosMask {
                 value: 0x0f,
                 mask: 0xff
