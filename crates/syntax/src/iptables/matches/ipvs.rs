@@ -128,3 +128,33 @@ pub(crate) fn save(m: &Ipvs, _: &SaveCtx, out: &mut String) {
         save_opt_val(out, p.invert, "vportctl", p.value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::policy::tests::roundtrip;
+    use super::*;
+
+    #[test]
+    fn ipvs_is_implied_by_other_options() {
+        let v4 = |l: &str| roundtrip(Family::Ipv4, l);
+        assert_eq!(
+            v4("-A INPUT -m ipvs --ipvs --vport 5").as_deref(),
+            Ok(" --vport 5")
+        );
+        assert_eq!(v4("-A INPUT -m ipvs ! --ipvs").as_deref(), Ok(" ! --ipvs"));
+        assert_eq!(
+            v4("-A INPUT -m ipvs --vdir reply --vmethod masq --vaddr 1.2.3.4/255.255.0.0")
+                .as_deref(),
+            Ok(" --vaddr 1.2.3.4/16 --vdir REPLY --vmethod MASQ")
+        );
+        for bad in [
+            "-A INPUT -m ipvs",
+            "-A INPUT -m ipvs ! --ipvs --vport 5",
+            "-A INPUT -m ipvs ! --vdir REPLY",
+            "-A INPUT -m ipvs --vmethod NAT",
+            "-A INPUT -m ipvs --vaddr 2001::1",
+        ] {
+            assert!(v4(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -147,3 +147,23 @@ mod tests {
         assert!(e.help.unwrap_or_default().contains("numeric"));
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    use super::super::policy::tests::roundtrip;
+    use super::*;
+
+    #[test]
+    fn save_order_and_suppl_groups() {
+        let v4 = |l: &str| roundtrip(Family::Ipv4, l);
+        assert_eq!(
+            v4("-A OUTPUT -m owner --gid-owner 5 --suppl-groups --uid-owner 3 ! --socket-exists")
+                .as_deref(),
+            Ok(" ! --socket-exists --uid-owner 3 --gid-owner 5 --suppl-groups")
+        );
+        assert!(v4("-A OUTPUT -m owner --suppl-groups --gid-owner 5").is_err());
+        assert!(v4("-A OUTPUT -m owner --gid-owner 5 ! --suppl-groups").is_err());
+        assert!(v4("-A INPUT -m owner --uid-owner 0").is_err());
+        assert!(v4("-A OUTPUT -m owner").is_err());
+    }
+}

@@ -104,3 +104,27 @@ pub(crate) fn save(m: &Physdev, _: &SaveCtx, out: &mut String) {
         save_opt(out, !b, "physdev-is-bridged");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::policy::tests::roundtrip;
+    use super::*;
+
+    #[test]
+    fn output_port_needs_bridged_in_output() {
+        let v4 = |l: &str| roundtrip(Family::Ipv4, l);
+        assert!(v4("-A OUTPUT -m physdev --physdev-out lo").is_err());
+        assert!(v4("-A OUTPUT -m physdev --physdev-is-out").is_err());
+        assert!(v4("-A OUTPUT -m physdev ! --physdev-is-bridged --physdev-out lo").is_err());
+        assert_eq!(
+            v4("-A OUTPUT -m physdev --physdev-is-bridged --physdev-out lo").as_deref(),
+            Ok(" --physdev-out lo --physdev-is-bridged")
+        );
+        assert_eq!(
+            v4("-A FORWARD -m physdev --physdev-is-bridged --physdev-out eth+ --physdev-is-out ! --physdev-is-in ! --physdev-in br0").as_deref(),
+            Ok(" ! --physdev-is-in ! --physdev-in br0 --physdev-is-out --physdev-out eth+ --physdev-is-bridged")
+        );
+        assert!(v4("-A INPUT -m physdev --physdev-in 0123456789abcdef").is_err());
+        assert!(v4("-A INPUT -m physdev").is_err());
+    }
+}

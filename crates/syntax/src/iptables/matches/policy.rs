@@ -352,8 +352,30 @@ pub(crate) fn save(m: &IpsecPolicy, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Parses `iptables -t TABLE -A ...` and prints the rule's matches back
+    /// as iptables-save would (without `-m NAME`), or returns the error.
+    pub(crate) fn roundtrip(family: Family, line: &str) -> Result<String, String> {
+        use crate::iptables::cmd::{parse_command, CmdContext, Command};
+        use crate::iptables::lex::split_line;
+        let toks = split_line(line, 0).map_err(|e| e.message)?;
+        let cx = CmdContext {
+            family,
+            table: TableKind::Filter,
+            allow_table_option: true,
+        };
+        let inv = parse_command(&toks, &cx).map_err(|e| e.message)?;
+        let Command::Append { rules, .. } = inv.command else {
+            return Err("not an append".into());
+        };
+        let mut out = String::new();
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            crate::iptables::registry::save_match(m, &SaveCtx { family }, &mut out);
+        }
+        Ok(out)
+    }
 
     fn hm(s: &str, f: Family) -> Result<String, RuleError> {
         parse_hostmask(&Token::new(s, Span::new(0, s.len())), f).map(|h| h.to_string())
@@ -385,5 +407,33 @@ mod tests {
         for s in ["1.2.3.4/33", "host", "2001::1", "1.2.3.4/", "1.2.3.4/x"] {
             assert!(hm(s, Family::Ipv4).is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn elements_and_their_rules() {
+        let v4 = |l: &str| roundtrip(Family::Ipv4, l);
+        assert_eq!(
+            v4("-A OUTPUT -m policy --dir out --pol ipsec ! --mode transport --tunnel-src 1.2.3.4/8 --proto 50 ! --spi 10").as_deref(),
+            Ok(" --dir out --pol ipsec ! --spi 0xa --proto esp ! --mode transport --tunnel-src 1.2.3.4/8")
+        );
+        assert_eq!(
+            v4("-A INPUT -m policy --dir in").as_deref(),
+            Ok(" --dir in --pol ipsec")
+        );
+        for bad in [
+            "-A INPUT -m policy --pol ipsec",
+            "-A INPUT -m policy --dir out --pol ipsec",
+            "-A INPUT -m policy ! --dir in",
+            "-A INPUT -m policy --dir in --reqid 1 --next --reqid 2",
+            "-A INPUT -m policy --dir in --strict --reqid 1 --next",
+            "-A INPUT -m policy --dir in --reqid 1 --reqid 2",
+            "-A INPUT -m policy --dir in --proto tcp",
+            "-A INPUT -m policy --dir in --pol IPSEC",
+            "-A INPUT -m policy --dir in --pol none --strict",
+            "-A INPUT -m policy --dir in --strict --spi 1 --next --spi 2 --next --spi 3 --next --spi 4 --next --spi 5",
+        ] {
+            assert!(v4(bad).is_err(), "{bad}");
+        }
+        assert!(v4("-A INPUT -m policy --dir in --strict --spi 1 --next --spi 2 --next --spi 3 --next --spi 4").is_ok());
     }
 }
