@@ -1,4 +1,5 @@
-//! `-j SYNPROXY`. PLACEHOLDER (T1): parse and print this extension.
+//! `-j SYNPROXY [--sack-perm] [--timestamp] [--wscale N] [--mss N]
+//! [--ecn]` (INPUT and FORWARD, with `-p tcp`).
 
 use crate::iptables::ext::*;
 use rampart_model::targets::synproxy::Synproxy;
@@ -7,9 +8,50 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SYNPROXY",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[
+        OptSpec::new(&["sack-perm"], Arity::None),
+        OptSpec::new(&["timestamp"], Arity::None),
+        OptSpec::new(&["wscale"], Arity::One),
+        OptSpec::new(&["mss"], Arity::One),
+        OptSpec::new(&["ecn"], Arity::None),
+    ],
+    build,
 };
 
-pub(crate) fn save(_: &Synproxy, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
+    at_most_once(opts)?;
+    cx.require_hook(&[Hook::Input, Hook::Forward])?;
+    cx.require_proto(&[Protocol::TCP])?;
+    let mut s = Synproxy::default();
+    for o in opts {
+        o.check_invert(false)?;
+        match o.name {
+            "sack-perm" => s.sack_perm = true,
+            "timestamp" => s.timestamp = true,
+            "wscale" => s.wscale = Some(parse_uint(&o.arg(), "window scale", 0, 255)? as u8),
+            "mss" => s.mss = Some(parse_uint(&o.arg(), "MSS", 0, 65535)? as u16),
+            "ecn" => s.ecn = true,
+            _ => {}
+        }
+    }
+    Ok(Target::Synproxy(s))
+}
+
+pub(crate) fn save(s: &Synproxy, _: &SaveCtx, out: &mut String) {
+    if s.sack_perm {
+        save_opt(out, false, "sack-perm");
+    }
+    if s.timestamp {
+        save_opt(out, false, "timestamp");
+    }
+    if let Some(w) = s.wscale {
+        save_opt_val(out, false, "wscale", w);
+    }
+    if let Some(m) = s.mss {
+        save_opt_val(out, false, "mss", m);
+    }
+    if s.ecn {
+        save_opt(out, false, "ecn");
+    }
+}
