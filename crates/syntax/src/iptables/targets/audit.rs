@@ -41,3 +41,44 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
 pub(crate) fn save(a: &Audit, _: &SaveCtx, out: &mut String) {
     save_opt_val(out, false, "type", a.kind.name());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "filter",
+                "-A INPUT -j AUDIT --type ACCEPT",
+                Some("-j AUDIT --type accept"),
+            ),
+            (v4, "filter", "-A INPUT -j AUDIT --type acc", None),
+            (
+                v4,
+                "mangle",
+                "-A PREROUTING -j AUDIT --type drop",
+                Some("-j AUDIT --type drop"),
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j AUDIT --type drop --type accept",
+                None,
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
+}

@@ -125,4 +125,64 @@ mod tests {
             assert!(pfx(bad).is_err(), "{bad}");
         }
     }
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let v6 = Family::Ipv6;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v6,
+                "mangle",
+                "-A PREROUTING -j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/48",
+                Some("-j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/48"),
+            ),
+            (
+                v6,
+                "mangle",
+                "-A POSTROUTING -j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                None,
+            ),
+            (
+                v6,
+                "nat",
+                "-A PREROUTING -j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                None,
+            ),
+            (
+                v6,
+                "mangle",
+                "-A PREROUTING -j SNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                None,
+            ),
+            (
+                v6,
+                "mangle",
+                "-A INPUT -j SNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                Some("-j SNPT --src-pfx dead::/64 --dst-pfx 1c3::/64"),
+            ),
+            (
+                v6,
+                "mangle",
+                "-A OUTPUT -j SNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                None,
+            ),
+            (
+                v4,
+                "mangle",
+                "-A PREROUTING -j DNPT --src-pfx dead::/64 --dst-pfx 1c3::/64",
+                None,
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
 }

@@ -170,4 +170,33 @@ mod tests {
             " --log-prefix \"a b\" --log-level 7 --log-tcp-sequence --log-macdecode"
         );
     }
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let v6 = Family::Ipv6;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (v4, "filter", "-A INPUT -j LOG --log-prefix 123456789012345678901234567890", Some("-j LOG --log-prefix 12345678901234567890123456789")),
+            (v4, "filter", "-A INPUT -j LOG --log-level 4", Some("-j LOG")),
+            (v4, "filter", "-A INPUT -j LOG --log-level warn", None),
+            (v4, "filter", "-A INPUT -j LOG --log-level 8", None),
+            (v4, "filter", "-A INPUT -j LOG --log-prefix \"\"", None),
+            (v4, "filter", "-A INPUT -j LOG --log-prefix a.b", Some("-j LOG --log-prefix \"a.b\"")),
+            (v4, "filter", "-A INPUT -j LOG --log-prefix \"a'b\"", Some("-j LOG --log-prefix \"a\\'b\"")),
+            (v4, "filter", "-A INPUT -j LOG --log-level warning --log-macdecode --log-uid --log-ip-options --log-tcp-options --log-tcp-sequence --log-prefix x", Some("-j LOG --log-prefix x --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode")),
+            (v4, "filter", "-A INPUT -j LOG --log-prefix a --log-prefix b", None),
+            (v4, "filter", "-A INPUT -j LOG ! --log-uid", None),
+            (v6, "filter", "-A INPUT -j LOG --log-macdecode --log-level debug", Some("-j LOG --log-level 7 --log-macdecode")),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
 }

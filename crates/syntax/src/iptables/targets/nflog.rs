@@ -102,4 +102,27 @@ mod tests {
             " --nflog-prefix \"a.b\" --nflog-group 3 --nflog-size 0 --nflog-threshold 5"
         );
     }
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (v4, "filter", "-A INPUT -j NFLOG --nflog-threshold 0", Some("-j NFLOG")),
+            (v4, "filter", "-A INPUT -j NFLOG --nflog-threshold 1", Some("-j NFLOG --nflog-threshold 1")),
+            (v4, "filter", "-A INPUT -j NFLOG --nflog-group 0x10 --nflog-size 0x10", Some("-j NFLOG --nflog-group 16 --nflog-size 16")),
+            (v4, "filter", "-A INPUT -j NFLOG --nflog-prefix \"\"", None),
+            (v4, "mangle", "-A PREROUTING -j NFLOG", Some("-j NFLOG")),
+            (v4, "filter", "-A INPUT -j NFLOG --nflog-prefix xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", Some("-j NFLOG --nflog-prefix xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
 }

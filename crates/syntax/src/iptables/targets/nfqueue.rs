@@ -134,4 +134,58 @@ mod tests {
             assert_eq!(bal(bad), None, "{bad}");
         }
     }
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "filter",
+                "-A INPUT -j NFQUEUE --queue-num 3 --queue-balance 4:5",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j NFQUEUE --queue-balance 4:5 --queue-num 3",
+                None,
+            ),
+            (v4, "filter", "-A INPUT -j NFQUEUE --queue-cpu-fanout", None),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j NFQUEUE --queue-num 1 --queue-cpu-fanout",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j NFQUEUE --queue-bypass --queue-bypass",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j NFQUEUE --queue-num 0x10",
+                Some("-j NFQUEUE --queue-num 16"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j NFQUEUE",
+                Some("-j NFQUEUE --queue-num 0"),
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
 }

@@ -203,4 +203,83 @@ mod tests {
             }
         }
     }
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v6 = Family::Ipv6;
+        let v4 = Family::Ipv4;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT --reject-with tcp-reset",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -p tcp -j REJECT --reject-with tcp-rst",
+                Some("-p tcp -j REJECT --reject-with tcp-reset"),
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT ! -p tcp -j REJECT --reject-with tcp-reset",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT --reject-with ICMP-HOST",
+                Some("-j REJECT --reject-with icmp-host-unreachable"),
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT --reject-with echo-reply",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT --reject-with icmp6-no-route",
+                None,
+            ),
+            (
+                v6,
+                "filter",
+                "-A INPUT -j REJECT --reject-with port",
+                Some("-j REJECT --reject-with icmp6-port-unreachable"),
+            ),
+            (
+                v6,
+                "filter",
+                "-A INPUT -p tcp -j REJECT --reject-with tcp-rst",
+                None,
+            ),
+            (v4, "mangle", "-A INPUT -j REJECT", None),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT ! --reject-with icmp-net-unreachable",
+                None,
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j REJECT --reject-with net-unreach --reject-with host-unreach",
+                None,
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
 }

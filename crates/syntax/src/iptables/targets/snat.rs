@@ -342,7 +342,7 @@ pub(crate) fn save(s: &Snat, cx: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::diag::Span;
 
@@ -431,6 +431,153 @@ mod tests {
             ("", v4, None),
         ] {
             assert!(range(s, fam, proto).is_err(), "{s} should fail");
+        }
+    }
+
+    /// Parses `-A CHAIN RULE` and prints the rule back (test helper for the
+    /// target modules of this slice).
+    pub(crate) fn run(family: Family, table: &str, line: &str) -> Result<String, String> {
+        use crate::iptables::{cmd::Command, lex::split_line, parse_command, rule_options};
+        let toks = split_line(line, 0).map_err(|e| e.message)?;
+        let cx = crate::iptables::CmdContext {
+            family,
+            table: TableKind::from_name(table).ok_or("table")?,
+            allow_table_option: false,
+        };
+        match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
+            Command::Append { rules, .. } => Ok(rules
+                .iter()
+                .map(|r| rule_options(r, family))
+                .collect::<Vec<_>>()
+                .join("\n")),
+            _ => Err("not an append".into()),
+        }
+    }
+
+    /// Lines checked against iptables 1.8.9 (nf_tables) in a network
+    /// namespace: `Some(printed)` when it accepts them, `None` when not.
+    #[test]
+    fn nat_rules_as_iptables_handles_them() {
+        let v4 = Family::Ipv4;
+        let v6 = Family::Ipv6;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING -p tcp -j SNAT --to-source :80",
+                Some("-p tcp -j SNAT --to-source :80"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING ! -p tcp -j SNAT --to-source 1.2.3.4:80",
+                Some("! -p tcp -j SNAT --to-source 1.2.3.4:80"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A INPUT -j SNAT --to-source 1.2.3.4",
+                Some("-j SNAT --to-source 1.2.3.4"),
+            ),
+            (v4, "nat", "-A OUTPUT -j SNAT --to-source 1.2.3.4", None),
+            (v4, "filter", "-A INPUT -j SNAT --to-source 1.2.3.4", None),
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING -j SNAT --to 1.2.3.4 --random-fully --random-fully",
+                None,
+            ),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j DNAT --to 1.2.3.4 --persistent --random",
+                Some("-j DNAT --to-destination 1.2.3.4 --random --persistent"),
+            ),
+            (v4, "nat", "-A INPUT -j DNAT --to-destination 1.2.3.4", None),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j DNAT --to-destination 0.0.0.0",
+                Some("-j DNAT --to-destination 0.0.0.0"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j DNAT --to-destination 1.2.3.4:80",
+                None,
+            ),
+            (
+                v6,
+                "nat",
+                "-A PREROUTING -p tcp -j DNAT --to-destination dead::1:80",
+                Some("-p tcp -j DNAT --to-destination dead::1:80"),
+            ),
+            (
+                v6,
+                "nat",
+                "-A PREROUTING -p tcp -j DNAT --to-destination []:80",
+                Some("-p tcp -j DNAT --to-destination :80"),
+            ),
+            (
+                v6,
+                "nat",
+                "-A PREROUTING -j DNAT --to-destination [::1]",
+                Some("-j DNAT --to-destination ::1"),
+            ),
+            (v4, "nat", "-A PREROUTING -j REDIRECT", Some("-j REDIRECT")),
+            (
+                v4,
+                "nat",
+                "-A OUTPUT -p tcp -j REDIRECT --to-ports 80-80/2",
+                None,
+            ),
+            (v4, "nat", "-A INPUT -p tcp -j REDIRECT --to-ports 80", None),
+            (v4, "nat", "-A OUTPUT -j MASQUERADE", None),
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING -p tcp -j MASQUERADE --to-ports :80",
+                None,
+            ),
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING -j MASQUERADE --random --random-fully",
+                Some("-j MASQUERADE --random --random-fully"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A POSTROUTING -p tcp -j MASQUERADE --to-ports 0x10-020",
+                Some("-p tcp -j MASQUERADE --to-ports 16"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j NETMAP --to 1.2.3.4/255.255.0.0",
+                Some("-j NETMAP --to 1.2.0.0/16"),
+            ),
+            (
+                v4,
+                "nat",
+                "-A PREROUTING -j NETMAP --to 1.2.3.4/0",
+                Some("-j NETMAP --to 0.0.0.0/0"),
+            ),
+            (v4, "nat", "-A PREROUTING -j NETMAP", None),
+            (v4, "mangle", "-A PREROUTING -j NETMAP --to 1.2.3.4/8", None),
+            (
+                v6,
+                "nat",
+                "-A PREROUTING -j NETMAP --to dead::/ffff::",
+                Some("-j NETMAP --to dead::/16"),
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
         }
     }
 }

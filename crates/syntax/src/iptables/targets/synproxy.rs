@@ -55,3 +55,52 @@ pub(crate) fn save(s: &Synproxy, _: &SaveCtx, out: &mut String) {
         save_opt(out, false, "ecn");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "filter",
+                "-A INPUT -p tcp -j SYNPROXY",
+                Some("-p tcp -j SYNPROXY"),
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -p tcp -j SYNPROXY --ecn --mss 0 --wscale 14",
+                Some("-p tcp -j SYNPROXY --wscale 14 --mss 0 --ecn"),
+            ),
+            (v4, "filter", "-A OUTPUT -p tcp -j SYNPROXY", None),
+            (
+                v4,
+                "mangle",
+                "-A INPUT -p tcp -j SYNPROXY",
+                Some("-p tcp -j SYNPROXY"),
+            ),
+            (v4, "filter", "-A INPUT -p udp -j SYNPROXY", None),
+            (v4, "filter", "-A INPUT -j SYNPROXY", None),
+            (
+                v4,
+                "filter",
+                "-A INPUT -p tcp -j SYNPROXY --sack-perm --sack-perm",
+                None,
+            ),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
+}

@@ -60,3 +60,53 @@ pub(crate) fn save(t: &Tee, _: &SaveCtx, out: &mut String) {
         save_opt_val(out, false, "oif", &i.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checked against iptables 1.8.9 (nf_tables) in a network namespace:
+    /// `Some(printed)` when it accepts the line, `None` when it refuses it.
+    #[test]
+    fn rules_as_iptables_handles_them() {
+        use super::super::snat::tests::run;
+        let v4 = Family::Ipv4;
+        let v6 = Family::Ipv6;
+        let cases: &[(Family, &str, &str, Option<&str>)] = &[
+            (
+                v4,
+                "mangle",
+                "-A PREROUTING -j TEE --gateway 1.2.3.4 --oif eth0",
+                Some("-j TEE --gateway 1.2.3.4 --oif eth0"),
+            ),
+            (v4, "mangle", "-A PREROUTING -j TEE --oif eth0", None),
+            (
+                v4,
+                "mangle",
+                "-A PREROUTING -j TEE --gateway 1.2.3.4/32",
+                None,
+            ),
+            (
+                v4,
+                "mangle",
+                "-A PREROUTING -j TEE --gateway 1.2.3.4 --oif 1234567890123456",
+                Some("-j TEE --gateway 1.2.3.4 --oif 123456789012345"),
+            ),
+            (
+                v4,
+                "filter",
+                "-A INPUT -j TEE --gateway 1.2.3.4 --oif \"\"",
+                Some("-j TEE --gateway 1.2.3.4"),
+            ),
+            (v4, "filter", "-A INPUT -j TEE --gateway 0.0.0.0", None),
+            (v6, "filter", "-A INPUT -j TEE --gateway 1.2.3.4", None),
+        ];
+        for &(fam, table, line, want) in cases {
+            let got = run(fam, table, line);
+            match want {
+                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+            }
+        }
+    }
+}
