@@ -135,6 +135,14 @@ fn parse_type(tok: &Token, family: Family) -> Result<RejectWith, RuleError> {
         Family::Ipv4 => TYPES_V6,
         Family::Ipv6 => TYPES_V4,
     };
+    let lower = tok.text.to_ascii_lowercase();
+    if family == Family::Ipv4
+        && !lower.is_empty()
+        && ("echo-reply".starts_with(&lower) || "echoreply".starts_with(&lower))
+    {
+        return Err(err
+            .with_help("`echo-reply` is no longer supported by iptables; use an ICMP error type"));
+    }
     err = if other
         .iter()
         .any(|(n, a, _)| n.eq_ignore_ascii_case(&tok.text) || a.eq_ignore_ascii_case(&tok.text))
