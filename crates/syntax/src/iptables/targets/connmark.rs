@@ -98,7 +98,10 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
             if let Some(m) = mask_opt {
                 return Err(RuleError::new(
                     m.span,
-                    format!("`--{}` only applies to --save-mark or --restore-mark", m.name),
+                    format!(
+                        "`--{}` only applies to --save-mark or --restore-mark",
+                        m.name
+                    ),
                 )
                 .with_help("give the mask as `--set-xmark VALUE/MASK`"));
             }
@@ -130,6 +133,7 @@ pub(crate) fn save(c: &Connmark, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::diag::Span;

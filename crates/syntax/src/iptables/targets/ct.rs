@@ -98,11 +98,15 @@ fn parse_events<E: Copy + Ord>(
 ) -> Result<Vec<E>, RuleError> {
     let mut out = Vec::new();
     for word in tok.text.split(',') {
-        let e = all.iter().copied().find(|&e| name(e) == word).ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|&e| name(e)).collect();
-            RuleError::new(tok.span, format!("unknown event type `{word}`"))
-                .with_help(format!("events are {}", names.join(", ")))
-        })?;
+        let e = all
+            .iter()
+            .copied()
+            .find(|&e| name(e) == word)
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|&e| name(e)).collect();
+                RuleError::new(tok.span, format!("unknown event type `{word}`"))
+                    .with_help(format!("events are {}", names.join(", ")))
+            })?;
         out.push(e);
     }
     out.sort();
@@ -146,6 +150,7 @@ pub(crate) fn save(ct: &Ct, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::diag::Span;

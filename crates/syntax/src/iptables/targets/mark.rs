@@ -78,6 +78,7 @@ pub(crate) fn save(m: &Mark, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::diag::Span;

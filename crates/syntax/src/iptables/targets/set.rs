@@ -110,13 +110,19 @@ fn set_ref(o: &OptOcc) -> Result<SetRef, RuleError> {
     if name.text.len() > NAME_MAX {
         return Err(RuleError::new(
             name.span,
-            format!("set name `{}` is longer than {NAME_MAX} characters", name.text),
+            format!(
+                "set name `{}` is longer than {NAME_MAX} characters",
+                name.text
+            ),
         ));
     }
     if flags.text.starts_with('-') || flags.text == "!" || flags.text.is_empty() {
         return Err(RuleError::new(
             flags.span,
-            format!("`--{}` needs a comma list of src/dst after the set name", o.name),
+            format!(
+                "`--{}` needs a comma list of src/dst after the set name",
+                o.name
+            ),
         )
         .with_help(format!("e.g. `--{} {} src`", o.name, name.text)));
     }
@@ -184,6 +190,7 @@ pub(crate) fn save(t: &SetTarget, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::diag::Span;
@@ -192,7 +199,10 @@ mod tests {
         OptOcc {
             name,
             invert: false,
-            args: args.iter().map(|a| Token::new(*a, Span::new(0, 0))).collect(),
+            args: args
+                .iter()
+                .map(|a| Token::new(*a, Span::new(0, 0)))
+                .collect(),
             span: Span::new(0, 0),
         }
     }
@@ -232,7 +242,10 @@ mod tests {
             },
             &mut s,
         );
-        assert_eq!(s, " --add-set a src,dst --exist --timeout 10 --del-set b dst");
+        assert_eq!(
+            s,
+            " --add-set a src,dst --exist --timeout 10 --del-set b dst"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub(super) fn require_tcp(cx: &RuleCtx) -> Result<(), RuleError> {
         return Ok(());
     }
     Err(cx
-        .error(format!("`{}` only works on TCP: the rule needs `-p tcp`", cx.name))
+        .error(format!(
+            "`{}` only works on TCP: the rule needs `-p tcp`",
+            cx.name
+        ))
         .with_help(format!("add `-p tcp` before `-j {}`", cx.name)))
 }
 

@@ -98,6 +98,7 @@ pub(crate) fn save(t: &Tos, _: &SaveCtx, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::diag::Span;
@@ -105,9 +106,27 @@ mod tests {
     #[test]
     fn set_tos_forms() {
         let t = |s: &str| parse_set_tos(&Token::new(s, Span::new(0, 0)));
-        assert_eq!(t("0x1f").unwrap(), Tos { value: 0x1f, mask: 0xff });
-        assert_eq!(t("16/0x3f").unwrap(), Tos { value: 0x10, mask: 0x3f });
-        assert_eq!(t("minimize-cost").unwrap(), Tos { value: 2, mask: 0x3f });
+        assert_eq!(
+            t("0x1f").unwrap(),
+            Tos {
+                value: 0x1f,
+                mask: 0xff
+            }
+        );
+        assert_eq!(
+            t("16/0x3f").unwrap(),
+            Tos {
+                value: 0x10,
+                mask: 0x3f
+            }
+        );
+        assert_eq!(
+            t("minimize-cost").unwrap(),
+            Tos {
+                value: 2,
+                mask: 0x3f
+            }
+        );
         assert!(t("0x100").is_err());
         assert!(t("Fast").is_err());
         assert!(t("1/").is_err());
