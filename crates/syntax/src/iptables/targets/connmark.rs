@@ -33,6 +33,13 @@ pub(crate) static EXT: TargetExt = TargetExt {
     build,
 };
 
+/// The operation before its masks are known.
+enum Mode {
+    Set(u32),
+    Save,
+    Restore,
+}
+
 fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
     at_most_once(opts)?;
     let mut op: Option<&OptOcc> = None;
@@ -49,11 +56,14 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
                     return Err(exclusive(o, first));
                 }
                 mode = Some(match n {
-                    "save-mark" => ConnmarkMode::Save { nfmask, ctmask },
-                    "restore-mark" => ConnmarkMode::Restore { nfmask, ctmask },
+                    "save-mark" => Mode::Save,
+                    "restore-mark" => Mode::Restore,
                     _ => {
+                        // The operation writes the ctmask; a later
+                        // `--ctmask`/`--mask` overwrites it, as in iptables.
                         let (value, mask) = mark_op(o)?;
-                        ConnmarkMode::Set { value, mask }
+                        ctmask = mask;
+                        Mode::Set(value)
                     }
                 });
             }
@@ -92,21 +102,12 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
             .with_help("use --set-xmark, --set-mark, --save-mark or --restore-mark"));
     };
     let mode = match mode {
-        ConnmarkMode::Save { .. } => ConnmarkMode::Save { nfmask, ctmask },
-        ConnmarkMode::Restore { .. } => ConnmarkMode::Restore { nfmask, ctmask },
-        set => {
-            if let Some(m) = mask_opt {
-                return Err(RuleError::new(
-                    m.span,
-                    format!(
-                        "`--{}` only applies to --save-mark or --restore-mark",
-                        m.name
-                    ),
-                )
-                .with_help("give the mask as `--set-xmark VALUE/MASK`"));
-            }
-            set
-        }
+        Mode::Save => ConnmarkMode::Save { nfmask, ctmask },
+        Mode::Restore => ConnmarkMode::Restore { nfmask, ctmask },
+        Mode::Set(value) => ConnmarkMode::Set {
+            value,
+            mask: ctmask,
+        },
     };
     Ok(Target::Connmark(Connmark { mode, shift }))
 }
@@ -183,14 +184,16 @@ mod tests {
     }
 
     #[test]
-    fn mask_conflicts_with_ctmask_and_set() {
+    fn mask_conflicts_with_ctmask_and_ops_with_each_other() {
         assert!(saved(&[
             occ("save-mark", None),
             occ("mask", Some("1")),
             occ("ctmask", Some("1"))
         ])
         .is_err());
-        assert!(saved(&[occ("set-mark", Some("1")), occ("ctmask", Some("1"))]).is_err());
+        // As in iptables, a later --ctmask replaces the mask of --set-mark.
+        let s = saved(&[occ("set-mark", Some("1")), occ("ctmask", Some("3"))]).unwrap();
+        assert_eq!(s, " --set-xmark 0x1/0x3");
         assert!(saved(&[occ("set-mark", Some("1")), occ("save-mark", None)]).is_err());
     }
 
