@@ -218,6 +218,7 @@ pub fn fix_pasted_text(text: &str) -> (String, usize) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests panic on purpose
 mod tests {
     use super::*;
 

@@ -911,6 +911,7 @@ fn print_part(out: &mut String, p: &ElemPart, kind: SetKind) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests panic on purpose
 mod tests {
     use super::*;
 

@@ -758,6 +758,7 @@ impl Lexer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests panic on purpose
 mod tests {
     use super::*;
 

@@ -153,6 +153,7 @@ pub fn looks_like_script(text: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests panic on purpose
 mod tests {
     use super::*;
 
