@@ -295,6 +295,15 @@ fn unsupported_constructs_name_their_line_and_reading_goes_on() {
 }
 
 #[test]
+fn a_loop_reading_a_file_is_one_error() {
+    let text =
+        "while read ip; do\n  ipset add bad $ip\ndone < /etc/bad.txt\niptables -A INPUT -j DROP\n";
+    let parsed = parse_script(&SourceFile::new("w.sh", text));
+    assert_eq!(parsed.diagnostics.len(), 1, "{}", parsed.diagnostics);
+    assert_eq!(parsed.value.rule_count(), 1);
+}
+
+#[test]
 fn caret_points_into_the_original_line_after_a_continuation() {
     let text = "iptables -A INPUT \\\n    -p tcp --dportt 22 -j ACCEPT\n";
     let parsed = parse_script(&SourceFile::new("c.sh", text));
@@ -426,19 +435,77 @@ sysctl -p /etc/sysctl.d/fw.conf
 #[test]
 fn never_panics_on_odd_input() {
     let pieces = [
-        "iptables", " -A", " INPUT", "'", "\"", "\\", "\n", "$", "${", "}", "$(", ")", "(", "`",
-        "#", ";", "&&", "||", "|", "<<", ">", "2>&1", "for", "do", "done", "\u{2013}", "\u{201C}",
-        "\u{00A0}", "é", "ipset", " add", " create", " x", " hash:ip", " 1.2.3.4", "X=1", "$X",
-        "${X:-", "{", "if", "fi", "case", "esac", "f()", "\r",
+        "iptables",
+        " -A",
+        " INPUT",
+        "'",
+        "\"",
+        "\\",
+        "\n",
+        "$",
+        "${",
+        "}",
+        "$(",
+        ")",
+        "(",
+        "`",
+        "#",
+        ";",
+        "&&",
+        "||",
+        "|",
+        "<<",
+        ">",
+        "2>&1",
+        "for",
+        "do",
+        "done",
+        "\u{2013}",
+        "\u{201C}",
+        "\u{00A0}",
+        "é",
+        "ipset",
+        " add",
+        " create",
+        " x",
+        " hash:ip",
+        " 1.2.3.4",
+        "X=1",
+        "$X",
+        "${X:-",
+        "{",
+        "if",
+        "fi",
+        "case",
+        "esac",
+        "f()",
+        "\r",
+        " -I INPUT 0",
+        " -R INPUT 0",
+        " -D INPUT 0",
+        " -D INPUT 1",
+        " -E INPUT X",
+        " -X",
+        " -N X",
+        " -j X",
+        "sysctl a=",
+        "echo 1 >/proc/sys/",
+        " -exist",
+        " 10.0.0.0/0",
+        " del",
+        "ip6tables",
     ];
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    for _ in 0..3000 {
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20000 {
         let mut s = String::new();
-        for _ in 0..(seed % 17) {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            s.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        for _ in 0..(next() % 24) {
+            s.push_str(pieces[(next() % pieces.len() as u64) as usize]);
         }
         let f = SourceFile::new("f.sh", s.clone());
         let _ = parse_script(&f);

@@ -169,7 +169,8 @@ pub fn scan_hazards(text: &str) -> Vec<Hazard> {
                 _ => {}
             },
         }
-        at_word_start = quote.is_none() && matches!(eff, ' ' | '\t' | '\n' | ';' | '&' | '|');
+        at_word_start =
+            quote.is_none() && matches!(eff, ' ' | '\t' | '\n' | ';' | '&' | '|' | '(' | ')');
     }
     out
 }

@@ -346,6 +346,10 @@ impl<'a> Interp<'a> {
                     self.i += 1;
                     let end = self.skip_compound(&p);
                     self.report_compound(&p, w.span, end);
+                    // `done < file`, `fi 2>/dev/null`: part of the construct.
+                    while let Some(Item::Redir { .. }) = self.items.get(self.i) {
+                        self.i += 1;
+                    }
                     return Node::Bad;
                 }
                 if p == "function" {
