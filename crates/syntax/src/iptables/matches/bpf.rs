@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn bytecode_checks() {
         let ok = "-m bpf --bytecode \"4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0\"";
-        assert_eq!(roundtrip(ok, Family::Ipv4).unwrap(), ok);
+        assert_eq!(roundtrip(ok, Family::Ipv4).expect("valid test input"), ok);
         for bad in [
             "0,",
             "2,6 0 0 1",

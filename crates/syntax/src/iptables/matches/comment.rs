@@ -82,7 +82,8 @@ mod tests {
             ("'two words'", "\"two words\""),
         ] {
             assert_eq!(
-                roundtrip(&format!("-m comment --comment {input}"), Family::Ipv4).unwrap(),
+                roundtrip(&format!("-m comment --comment {input}"), Family::Ipv4)
+                    .expect("valid test input"),
                 format!("-m comment --comment {printed}"),
                 "{input}"
             );

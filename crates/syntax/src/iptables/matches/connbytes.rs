@@ -149,7 +149,7 @@ mod tests {
                     &format!("-m connbytes {input} --connbytes-mode bytes --connbytes-dir both"),
                     Family::Ipv4
                 )
-                .unwrap(),
+                .expect("valid test input"),
                 format!("-m connbytes {printed} --connbytes-mode bytes --connbytes-dir both")
             );
         }

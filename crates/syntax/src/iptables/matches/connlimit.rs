@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn mask_default_depends_on_family() {
         assert_eq!(
-            roundtrip("-m connlimit --connlimit-upto 3", Family::Ipv4).unwrap(),
+            roundtrip("-m connlimit --connlimit-upto 3", Family::Ipv4).expect("valid test input"),
             "-m connlimit --connlimit-upto 3 --connlimit-mask 32 --connlimit-saddr"
         );
         assert_eq!(
@@ -118,7 +118,7 @@ mod tests {
                 "-m connlimit ! --connlimit-upto 3 --connlimit-daddr",
                 Family::Ipv6
             )
-            .unwrap(),
+            .expect("valid test input"),
             "-m connlimit --connlimit-above 3 --connlimit-mask 128 --connlimit-daddr"
         );
         assert!(roundtrip(

@@ -352,11 +352,9 @@ fn bytes_to_cost(bytes: u64) -> u64 {
 
 /// The bytes per second a cost stands for.
 fn cost_to_bytes(cost: u64) -> u64 {
-    let r = if cost == 0 {
-        u64::from(u32::MAX)
-    } else {
-        u64::from(u32::MAX) / cost
-    };
+    let r = u64::from(u32::MAX)
+        .checked_div(cost)
+        .unwrap_or(u64::from(u32::MAX));
     r.saturating_sub(1) << BYTE_SHIFT
 }
 

@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     fn rate(text: &str) -> Rate {
-        let w = parse_packet_rate(&Token::new(text, Default::default())).unwrap();
+        let w = parse_packet_rate(&Token::new(text, Default::default())).expect("valid test input");
         canonical_rate(LIMIT_SCALE * w.unit_seconds / w.count, LIMIT_SCALE)
     }
 
@@ -179,11 +179,12 @@ mod tests {
     #[test]
     fn default_burst_is_omitted() {
         assert_eq!(
-            roundtrip("-m limit --limit 60/min --limit-burst 5", Family::Ipv4).unwrap(),
+            roundtrip("-m limit --limit 60/min --limit-burst 5", Family::Ipv4)
+                .expect("valid test input"),
             "-m limit --limit 1/sec"
         );
         assert_eq!(
-            roundtrip("-m limit", Family::Ipv4).unwrap(),
+            roundtrip("-m limit", Family::Ipv4).expect("valid test input"),
             "-m limit --limit 3/hour"
         );
         assert!(roundtrip("-m limit ! --limit 1/sec", Family::Ipv4).is_err());

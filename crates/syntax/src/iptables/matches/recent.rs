@@ -183,11 +183,11 @@ mod tests {
                 "-m recent ! --update --seconds 60 --reap --rdest --mask 255.255.0.0",
                 Family::Ipv4
             )
-            .unwrap(),
+            .expect("valid test input"),
             "-m recent ! --update --seconds 60 --reap --name DEFAULT --mask 255.255.0.0 --rdest"
         );
         assert_eq!(
-            roundtrip("-m recent --rcheck --hitcount 0", Family::Ipv6).unwrap(),
+            roundtrip("-m recent --rcheck --hitcount 0", Family::Ipv6).expect("valid test input"),
             "-m recent --rcheck --name DEFAULT --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource"
         );
     }

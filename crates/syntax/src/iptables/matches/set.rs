@@ -87,7 +87,12 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
                     ("eq", true) => CounterOp::Ne,
                     ("lt", false) => CounterOp::Lt,
                     ("gt", false) => CounterOp::Gt,
-                    _ => return Err(o.check_invert(false).unwrap_err()),
+                    _ => {
+                        return Err(RuleError::new(
+                            o.span,
+                            format!("option `--{}` cannot be inverted with `!`", o.name),
+                        ))
+                    }
                 };
                 let slot = if what == "packets" {
                     &mut m.packets

@@ -126,11 +126,13 @@ mod tests {
     fn probability_is_fixed_point() {
         // Checked against iptables 1.8.9.
         assert_eq!(
-            roundtrip("-m statistic --mode random --probability 0.3", Family::Ipv4).unwrap(),
+            roundtrip("-m statistic --mode random --probability 0.3", Family::Ipv4)
+                .expect("valid test input"),
             "-m statistic --mode random --probability 0.29999999981"
         );
         assert_eq!(
-            roundtrip("-m statistic --mode nth --every 1 --packet 0", Family::Ipv4).unwrap(),
+            roundtrip("-m statistic --mode nth --every 1 --packet 0", Family::Ipv4)
+                .expect("valid test input"),
             "-m statistic --mode nth --every 1 --packet 0"
         );
         assert!(roundtrip("-m statistic --mode nth --every 5", Family::Ipv4).is_err());

@@ -223,9 +223,15 @@ mod tests {
     #[test]
     fn hex_strings() {
         let hex = |s: &str| parse_hex_string(&Token::new(s, Default::default()));
-        assert_eq!(hex("|0a0a0a0a|").unwrap(), vec![10, 10, 10, 10]);
-        assert_eq!(hex("GET |20 2f|x").unwrap(), b"GET  /x".to_vec());
-        assert_eq!(hex("a\\|b").unwrap(), b"a|b".to_vec());
+        assert_eq!(
+            hex("|0a0a0a0a|").expect("valid test input"),
+            vec![10, 10, 10, 10]
+        );
+        assert_eq!(
+            hex("GET |20 2f|x").expect("valid test input"),
+            b"GET  /x".to_vec()
+        );
+        assert_eq!(hex("a\\|b").expect("valid test input"), b"a|b".to_vec());
         assert!(hex("|0a").is_err());
         assert!(hex("|0g|").is_err());
         assert!(hex("|0a\\|").is_err());
