@@ -79,7 +79,6 @@ fn golden_pasted() {
 }
 
 #[test]
-#[ignore = "needs the set match (m2)"]
 fn golden_blocklist() {
     golden("blocklist");
 }
@@ -162,7 +161,6 @@ fn ipset_blocklist_sets() {
 }
 
 #[test]
-#[ignore = "needs the set match (m2)"]
 fn ipset_blocklist_rules() {
     let parsed = parse("blocklist.sh");
     assert!(parsed.diagnostics.is_empty(), "{}", parsed.diagnostics);

@@ -57,32 +57,10 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
     Ok(Match::Cgroup(m))
 }
 
-/// `xtables_save_string`: bare when the string is non-empty and only has
-/// letters, digits, `_` and `-`; else double-quoted with `"`, `'` and `\`
-/// escaped.
-fn save_quoted(out: &mut String, s: &str) {
-    out.push(' ');
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        out.push_str(s);
-        return;
-    }
-    out.push('"');
-    for c in s.chars() {
-        if matches!(c, '"' | '\'' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
 pub(crate) fn save(m: &Cgroup, _: &SaveCtx, out: &mut String) {
     if let Some(p) = &m.path {
         save_opt(out, p.invert, "path");
-        save_quoted(out, &p.value);
+        save_string(out, &p.value);
     }
     if let Some(c) = m.classid {
         save_opt_val(out, c.invert, "cgroup", c.value);
@@ -96,10 +74,10 @@ mod tests {
     #[test]
     fn paths_are_quoted_like_xtables_save_string() {
         let mut out = String::new();
-        save_quoted(&mut out, "/");
-        save_quoted(&mut out, "");
-        save_quoted(&mut out, "user-1_x");
-        save_quoted(&mut out, "a\"b");
+        save_string(&mut out, "/");
+        save_string(&mut out, "");
+        save_string(&mut out, "user-1_x");
+        save_string(&mut out, "a\"b");
         assert_eq!(out, r#" "/" "" user-1_x "a\"b""#);
     }
 }

@@ -36,32 +36,9 @@ fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
     Ok(Match::Comment(Comment { comment: t.text }))
 }
 
-/// Appends ` STRING` exactly as libxtables' `xtables_save_string` does
-/// (iptables 1.8.9): bare when it is non-empty and only has
-/// `[A-Za-z0-9_-]`, else in double quotes with `"`, `'` and `\` escaped by
-/// a backslash.
-pub(crate) fn save_xt_string(out: &mut String, s: &str) {
-    out.push(' ');
-    let bare = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if bare {
-        out.push_str(s);
-        return;
-    }
-    out.push('"');
-    for c in s.chars() {
-        if matches!(c, '"' | '\'' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
 pub(crate) fn save(m: &Comment, _: &SaveCtx, out: &mut String) {
     out.push_str(" --comment");
-    save_xt_string(out, &m.comment);
+    save_string(out, &m.comment);
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! Whether the object exists is kernel state (iptables fails when it does
 //! not); rampart does not check it here.
 
-use super::comment::save_xt_string;
 use crate::iptables::ext::*;
 use rampart_model::matches::nfacct::Nfacct;
 
@@ -39,5 +38,5 @@ pub(crate) fn save(m: &Nfacct, _: &SaveCtx, out: &mut String) {
     // iptables 1.8.9 prints two blanks here (" --nfacct-name " followed by
     // xtables_save_string's own blank).
     out.push_str(" --nfacct-name ");
-    save_xt_string(out, &m.name);
+    save_string(out, &m.name);
 }
