@@ -6,9 +6,8 @@
 use super::ast::{self, StrList, StrOrInt};
 use super::catalogue;
 use super::load::{self, Loader};
-use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::diag::{Diagnostics, SourceFile, Span};
 use rampart_model::{Family, IpNet, Origin, PortRange, Protocol};
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use toml::Spanned;
 
@@ -240,7 +239,9 @@ impl Cx<'_> {
         let ast = match toml::from_str::<ast::File>(&file.text) {
             Ok(a) => a,
             Err(e) => {
-                let sp = e.span().map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+                let sp = e
+                    .span()
+                    .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
                 let d = file.error(sp, e.message().trim_end().to_string());
                 let d = match unknown_key_help(e.message()) {
                     Some(h) => d.with_help(h),
@@ -272,9 +273,8 @@ impl Cx<'_> {
                     if stack.contains(&path) {
                         let mut chain = stack.clone();
                         chain.push(path.clone());
-                        self.diags.push(
-                            file.error(sp, format!("include cycle: {}", chain.join(" -> "))),
-                        );
+                        self.diags
+                            .push(file.error(sp, format!("include cycle: {}", chain.join(" -> "))));
                         continue;
                     }
                     if self.files.len() >= MAX_FILES {
@@ -520,7 +520,11 @@ impl Cx<'_> {
     fn burst(&mut self, file: &SourceFile, b: &Spanned<u32>) -> u32 {
         let n = *b.get_ref();
         if n == 0 || n > 10_000 {
-            self.err(file, span(b), format!("burst {n} is out of range 1..=10000"));
+            self.err(
+                file,
+                span(b),
+                format!("burst {n} is out of range 1..=10000"),
+            );
             return 1;
         }
         n
@@ -589,8 +593,8 @@ impl Cx<'_> {
                             continue;
                         }
                         let lead = body.len() - body.trim_start().len();
-                        let at = sf.line_start(u32::try_from(line_no + 1).unwrap_or(u32::MAX))
-                            + lead;
+                        let at =
+                            sf.line_start(u32::try_from(line_no + 1).unwrap_or(u32::MAX)) + lead;
                         match parse_net(trimmed) {
                             Ok(net) => elements.push(net),
                             Err(msg) => {
@@ -769,21 +773,23 @@ impl Cx<'_> {
         let v = r.get_ref();
         let kind = if allow { "allow" } else { "deny" };
         let mut ok = true;
-        let direction = v.direction.as_ref().map_or(Direction::Input, |d| *d.get_ref());
+        let direction = v
+            .direction
+            .as_ref()
+            .map_or(Direction::Input, |d| *d.get_ref());
         let family = v.family.as_ref().map(|f| family_of(*f.get_ref()));
 
         // Services and ports, grouped by protocol.
         let mut ports: Vec<(Protocol, Vec<PortRange>)> = Vec::new();
-        let mut add = |proto: Protocol, range: PortRange| {
-            match ports.iter_mut().find(|(p, _)| *p == proto) {
+        let mut add =
+            |proto: Protocol, range: PortRange| match ports.iter_mut().find(|(p, _)| *p == proto) {
                 Some((_, l)) => {
                     if !l.contains(&range) {
                         l.push(range);
                     }
                 }
                 None => ports.push((proto, vec![range])),
-            }
-        };
+            };
         if let Some(svcs) = &v.service {
             for (name, sp) in items(svcs) {
                 match catalogue::service(name) {
@@ -805,7 +811,8 @@ impl Cx<'_> {
                             },
                         };
                         self.diags.push(
-                            file.error(sp, format!("unknown service `{name}`")).with_help(help),
+                            file.error(sp, format!("unknown service `{name}`"))
+                                .with_help(help),
                         );
                     }
                 }
@@ -863,7 +870,12 @@ impl Cx<'_> {
         if direction == Direction::Output && !ins.is_empty() {
             if let Some(i) = &v.in_ {
                 ok = false;
-                self.err_help(file, span(i), "`in` on an output rule", "outgoing packets have no input interface; use `out`");
+                self.err_help(
+                    file,
+                    span(i),
+                    "`in` on an output rule",
+                    "outgoing packets have no input interface; use `out`",
+                );
             }
         }
 
@@ -910,7 +922,12 @@ impl Cx<'_> {
                 let rv = rs.get_ref();
                 if !allow {
                     ok = false;
-                    self.err_help(file, span(rs), "`rate` on a deny rule", "rate limits belong to allow rules: traffic over the rate is dropped");
+                    self.err_help(
+                        file,
+                        span(rs),
+                        "`rate` on a deny rule",
+                        "rate limits belong to allow rules: traffic over the rate is dropped",
+                    );
                 }
                 match (&rv.per_source, &rv.global) {
                     (Some(r), None) | (None, Some(r)) => {
@@ -926,7 +943,12 @@ impl Cx<'_> {
                     }
                     _ => {
                         ok = false;
-                        self.err_help(file, span(rs), "a rate needs exactly one of `per_source` and `global`", "e.g. `rate = { per_source = \"4/minute\", burst = 4 }`");
+                        self.err_help(
+                            file,
+                            span(rs),
+                            "a rate needs exactly one of `per_source` and `global`",
+                            "e.g. `rate = { per_source = \"4/minute\", burst = 4 }`",
+                        );
                         None
                     }
                 }
@@ -941,11 +963,12 @@ impl Cx<'_> {
                 }
                 if *m.get_ref() == 0 {
                     ok = false;
-                    self.err_help(file, span(m), "`max_connections = 0` lets nothing through", "write a deny rule instead");
-                }
-                if ports.iter().all(|(p, _)| *p != Protocol::TCP) {
-                    ok = false;
-                    self.err_help(file, span(m), "`max_connections` needs TCP ports", "connection limits count TCP connections; add a TCP `port` or `service`");
+                    self.err_help(
+                        file,
+                        span(m),
+                        "`max_connections = 0` lets nothing through",
+                        "write a deny rule instead",
+                    );
                 }
                 Some(*m.get_ref())
             }
@@ -954,7 +977,12 @@ impl Cx<'_> {
         let action = match &v.action {
             Some(a) if allow => {
                 ok = false;
-                self.err_help(file, span(a), "`action` on an allow rule", "`action` chooses between \"drop\" and \"reject\" in deny rules");
+                self.err_help(
+                    file,
+                    span(a),
+                    "`action` on an allow rule",
+                    "`action` chooses between \"drop\" and \"reject\" in deny rules",
+                );
                 DenyAction::Drop
             }
             Some(a) => *a.get_ref(),
@@ -969,7 +997,11 @@ impl Cx<'_> {
                 let s = c.get_ref();
                 if s.len() > 255 || s.chars().any(char::is_control) {
                     ok = false;
-                    self.err(file, span(c), "a comment is at most 255 bytes of printable text");
+                    self.err(
+                        file,
+                        span(c),
+                        "a comment is at most 255 bytes of printable text",
+                    );
                 }
                 Some(s.clone())
             }
@@ -1030,14 +1062,23 @@ impl Cx<'_> {
         if let (Some((_, range)), Some((_, Some(_)))) = (&port, &to) {
             if !range.is_single() {
                 ok = false;
-                self.err_help(file, span(&v.to), "a port range cannot be forwarded to one port", "leave the port out of `to` to keep the ports");
+                self.err_help(
+                    file,
+                    span(&v.to),
+                    "a port range cannot be forwarded to one port",
+                    "leave the port out of `to` to keep the ports",
+                );
             }
         }
         let from = self.nets(file, &v.from, &mut ok);
         if let Some((addr, _)) = &to {
             if from.iter().any(|n| n.is_ipv4() != addr.is_ipv4()) {
                 ok = false;
-                self.err(file, span(&v.to), "`from` and `to` are of different address families");
+                self.err(
+                    file,
+                    span(&v.to),
+                    "`from` and `to` are of different address families",
+                );
             }
         }
         let (Some((protocol, ports)), Some((to, to_port))) = (port, to) else {
@@ -1081,14 +1122,22 @@ impl Cx<'_> {
             Ok(a) => Some(a),
             Err(_) => {
                 ok = false;
-                self.err(file, span(&v.to), format!("`{}` is not an IP address", v.to.get_ref()));
+                self.err(
+                    file,
+                    span(&v.to),
+                    format!("`{}` is not an IP address", v.to.get_ref()),
+                );
                 None
             }
         };
         if let Some(a) = to {
             if from.iter().any(|n| n.is_ipv4() != a.is_ipv4()) {
                 ok = false;
-                self.err(file, span(&v.to), "`from` and `to` are of different address families");
+                self.err(
+                    file,
+                    span(&v.to),
+                    "`from` and `to` are of different address families",
+                );
             }
         }
         let to = to?;
@@ -1196,14 +1245,11 @@ pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
             let len: u8 = p
                 .parse()
                 .map_err(|_| format!("`{p}` is not a prefix length in `{s}`"))?;
-            IpNet::new(ip, len)
-                .ok_or_else(|| format!("prefix /{len} is too long for `{addr}`"))?
+            IpNet::new(ip, len).ok_or_else(|| format!("prefix /{len} is too long for `{addr}`"))?
         }
     };
     if net.addr() != ip {
-        return Err(format!(
-            "`{s}` has host bits set; the network is `{net}`"
-        ));
+        return Err(format!("`{s}` has host bits set; the network is `{net}`"));
     }
     Ok(net)
 }
@@ -1216,7 +1262,11 @@ pub(crate) fn parse_port(s: &str) -> Result<(Protocol, PortRange), String> {
     let proto = match proto {
         "tcp" => Protocol::TCP,
         "udp" => Protocol::UDP,
-        _ => return Err(format!("unknown port protocol `{proto}` in `{s}` (tcp or udp)")),
+        _ => {
+            return Err(format!(
+                "unknown port protocol `{proto}` in `{s}` (tcp or udp)"
+            ))
+        }
     };
     let num = |p: &str| -> Result<u16, String> {
         match p.parse::<u16>() {
@@ -1308,7 +1358,9 @@ fn parse_duration(v: &StrOrInt) -> Result<u32, String> {
         }
     };
     if secs > MAX {
-        return Err(format!("timeout {secs}s is longer than ipset's maximum {MAX}s"));
+        return Err(format!(
+            "timeout {secs}s is longer than ipset's maximum {MAX}s"
+        ));
     }
     u32::try_from(secs).map_err(|_| "timeout too long".to_string())
 }
@@ -1318,15 +1370,12 @@ fn check_iface(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 15 {
         return Err(format!("interface name `{s}` must be 1 to 15 characters"));
     }
-    if body.contains(|c: char| c.is_whitespace() || c == '/' || c == '+' || c == '!' || c.is_control()) {
+    if body
+        .contains(|c: char| c.is_whitespace() || c == '/' || c == '+' || c == '!' || c.is_control())
+    {
         return Err(format!("invalid interface name `{s}`"));
     }
     Ok(())
-}
-
-/// The sets of a checked policy by name (for lowering).
-pub(crate) fn set_map(ir: &Ir) -> BTreeMap<&str, &SetDef> {
-    ir.sets.iter().map(|s| (s.name.as_str(), s)).collect()
 }
 
 #[cfg(test)]
@@ -1336,18 +1385,36 @@ mod tests {
     #[test]
     fn parses_values() {
         assert!(parse_net("10.0.0.1/8").is_err());
-        assert_eq!(parse_net("10.0.0.0/8").map(|n| n.to_string()), Ok("10.0.0.0/8".into()));
-        assert_eq!(parse_port("22/tcp"), Ok((Protocol::TCP, PortRange::single(22))));
+        assert_eq!(
+            parse_net("10.0.0.0/8").map(|n| n.to_string()),
+            Ok("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            parse_port("22/tcp"),
+            Ok((Protocol::TCP, PortRange::single(22)))
+        );
         assert!(parse_port("22").is_err());
         assert!(parse_port("0/tcp").is_err());
         assert_eq!(
             parse_host_port("[2001:db8::5]:80"),
             Ok(("2001:db8::5".parse().expect("literal"), Some(80)))
         );
-        assert_eq!(parse_host_port("10.0.0.5"), Ok(("10.0.0.5".parse().expect("literal"), None)));
-        assert_eq!(parse_rate("4/minute"), Ok(Rate { count: 4, unit: Unit::Minute }));
+        assert_eq!(
+            parse_host_port("10.0.0.5"),
+            Ok(("10.0.0.5".parse().expect("literal"), None))
+        );
+        assert_eq!(
+            parse_rate("4/minute"),
+            Ok(Rate {
+                count: 4,
+                unit: Unit::Minute
+            })
+        );
         assert_eq!(parse_duration(&StrOrInt::Str("1d".into())), Ok(86_400));
         assert!(parse_duration(&StrOrInt::Int(-1)).is_err());
-        assert_eq!(unknown_key_help("unknown field `prot`, expected one of `port`, `from`"), Some("did you mean `port`?".into()));
+        assert_eq!(
+            unknown_key_help("unknown field `prot`, expected one of `port`, `from`"),
+            Some("did you mean `port`?".into())
+        );
     }
 }

@@ -1,31 +1,50 @@
-//! rampart native TOML policy format.
+//! rampart's native policy format: a small TOML file written for people.
+//!
+//! ```toml
+//! [defaults]
+//! input = "drop"
+//!
+//! [[allow]]
+//! service = ["ssh", "http", "https"]
+//! ```
+//!
+//! [`parse_native`] reads a policy (with its includes and set files) and
+//! lowers it into the [`rampart_model::Policy`] an expert would write with
+//! iptables and ip6tables; [`to_native`] goes back where the model's shape
+//! allows it. The format is described in `docs/native-policy.md`.
+//!
+//! ```
+//! use rampart_syntax::{diag::SourceFile, native};
+//! let file = SourceFile::new("policy.toml", "[[allow]]\nservice = \"ssh\"\n");
+//! let parsed = native::parse_native(&file);
+//! assert!(parsed.diagnostics.is_empty());
+//! assert!(parsed.value.rule_count() > 0);
+//! ```
+
 mod ast;
 pub mod catalogue;
+mod check;
 pub mod load;
+mod lower;
+mod print;
 
-#[cfg(test)]
-mod probe {
-    use super::ast::*;
-    #[test]
-    fn spans() {
-        let text = "include = [\"a\"]\n[defaults]\ninput = \"drop\"\n\n[[allow]]\nport = \"22/tcp\"\n[[deny]]\nfrom = [\"1.2.3.4\", \"@x\"]\n[[allow]]\nservice = \"ssh\"\n[sets.x]\nelements = []\n[[nat.forward]]\nin = \"eth0\"\nport=\"1/tcp\"\nto=\"1.2.3.4\"\n[[allow]]\n";
-        let f: File = toml::from_str(text).unwrap();
-        for a in &f.allow { eprintln!("allow {:?} {:?}", a.span(), &text[a.span()]); }
-        for a in &f.deny { eprintln!("deny {:?} {:?}", a.span(), &text[a.span()]); if let Some(fr) = &a.get_ref().from { eprintln!("from {:?}", fr); } }
-        for (k, v) in &f.sets { eprintln!("set {:?} {:?} {:?}", k.span(), v.span(), &text[v.span()]); }
-        eprintln!("defaults {:?}", f.defaults.as_ref().unwrap().span());
-        eprintln!("nat {:?}", f.nat.as_ref().map(|n| n.forward.iter().map(|x| x.span()).collect::<Vec<_>>()));
-        let e = toml::from_str::<File>("[defaults]\ninput = \"drop\"\nbogus = 1\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-        let e = toml::from_str::<File>("[[allow]]\nrate = { per_source = \"x\", bogus = 2 }\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-        let e = toml::from_str::<File>("[defaults]\ninput = \"dorp\"\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-        let e = toml::from_str::<File>("[sets.x]\nelements = [1]\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-        let e = toml::from_str::<File>("[[allow]]\nfrom = [1]\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-        let e = toml::from_str::<File>("[[nat.forward]]\nin = \"x\"\n").unwrap_err();
-        eprintln!("{:?} {:?}", e.message(), e.span());
-    }
+pub use catalogue::{service_catalogue, Service};
+pub use load::{FsLoader, Loader};
+pub use print::{to_native, NotExpressible};
+
+use crate::diag::{Parsed, SourceFile};
+use rampart_model::Policy;
+
+/// Parses a native policy, reading `include`s and set `file`s from the
+/// filesystem relative to `file.path`.
+pub fn parse_native(file: &SourceFile) -> Parsed<Policy> {
+    parse_native_with(file, &mut FsLoader)
+}
+
+/// Parses a native policy, reading included and set files through `loader`
+/// (a closure `|path| -> Result<String, String>` will do).
+pub fn parse_native_with(file: &SourceFile, loader: &mut dyn Loader) -> Parsed<Policy> {
+    let (ir, diagnostics) = check::check(file, loader);
+    let value = lower::lower(&ir);
+    Parsed { value, diagnostics }
 }
