@@ -51,3 +51,32 @@ fn every_example_parses_clean() {
         assert!(parsed.value.rule_count() > 0, "{}", p.display());
     }
 }
+
+fn parse_text(name: &str, text: &str) -> rampart_syntax::Parsed<rampart_model::Policy> {
+    let mut no_files = |p: &str| -> Result<String, String> { Err(format!("no such file {p}")) };
+    native::parse_native_with(&SourceFile::new(name, text), &mut no_files)
+}
+
+#[test]
+fn round_trip_every_example() {
+    for p in example_paths() {
+        let first = native::parse_native(&load(&p));
+        assert!(first.diagnostics.is_empty(), "{}", first.diagnostics);
+        let text = match native::to_native(&first.value) {
+            Ok(t) => t,
+            Err(e) => panic!(
+                "{}: {}",
+                p.display(),
+                e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            ),
+        };
+        let second = parse_text("converted.toml", &text);
+        assert!(second.diagnostics.is_empty(), "{}\n{text}", second.diagnostics);
+        let again = native::to_native(&second.value).expect("converts again");
+        let third = parse_text("converted2.toml", &again);
+        let (mut a, mut b) = (first.value.clone(), third.value.clone());
+        a.strip_origins();
+        b.strip_origins();
+        assert_eq!(a, b, "{}:\n{text}", p.display());
+    }
+}

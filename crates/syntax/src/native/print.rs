@@ -72,10 +72,14 @@ pub fn to_native(policy: &Policy) -> Result<String, Vec<NotExpressible>> {
             origin: None,
         }]);
     }
-    if normalize(&parsed.value, policy) != normalize(policy, policy) {
+    let (got, want) = (normalize(&parsed.value, policy), normalize(policy, policy));
+    if got != want {
         return Err(vec![NotExpressible {
             construct: "the policy".into(),
-            reason: "its rules are not in the order or shape the native format produces (e.g. a rule between the established accept and the other prelude rules, or NAT rules interleaved differently)".into(),
+            reason: format!(
+                "its rules are not in the order or shape the native format produces: {}",
+                first_difference(&got, &want)
+            ),
             origin: None,
         }]);
     }
@@ -110,6 +114,42 @@ fn normalize(p: &Policy, reference: &Policy) -> Policy {
     p.sets.sort_by(|a, b| a.name.cmp(&b.name));
     p.sysctls.sort_by(|a, b| a.key.cmp(&b.key));
     p
+}
+
+/// Where two normalized policies first differ, for the error message.
+fn first_difference(got: &Policy, want: &Policy) -> String {
+    for t in &want.tables {
+        let where_ = |c: &str| format!("{} {c} ({})", t.kind.name(), t.family.tool());
+        let Some(g) = got.table(t.family, t.kind) else {
+            return format!("table {} ({}) would be missing", t.kind.name(), t.family.tool());
+        };
+        for c in &t.chains {
+            let Some(gc) = g.chain(&c.name) else {
+                return format!("{} would be missing", where_(&c.name));
+            };
+            if gc.policy != c.policy {
+                return format!("{}: policy would differ", where_(&c.name));
+            }
+            for (i, r) in c.rules.iter().enumerate() {
+                if gc.rules.get(i).is_none_or(|x| !x.same_spec(r)) {
+                    return format!("{} rule {} would be {:?} instead of {:?}", where_(&c.name), i + 1, gc.rules.get(i), r);
+                }
+            }
+            if gc.rules.len() != c.rules.len() {
+                return format!("{} would have {} rules instead of {}", where_(&c.name), gc.rules.len(), c.rules.len());
+            }
+        }
+    }
+    if got.tables.len() != want.tables.len() {
+        return "the converted policy would have extra tables".into();
+    }
+    if got.sets != want.sets {
+        return "the sets would differ".into();
+    }
+    if got.sysctls != want.sysctls {
+        return "the sysctls would differ".into();
+    }
+    "unknown".into()
 }
 
 struct Conv {
@@ -448,7 +488,7 @@ impl Conv {
         }
 
         // Merge the IPv4 and IPv6 twins.
-        let items = merge_twins(per_family, &fams, &sets);
+        let items = merge_twins(per_family, &fams, &sets, &defaults);
         Ir {
             defaults,
             icmp,
@@ -1006,25 +1046,91 @@ fn applies(item: &RuleItem, f: Family, sets: &[SetDef]) -> bool {
     ok(&item.from) && ok(&item.to)
 }
 
+/// One item for both families when `a` (IPv4) and `b` (IPv6) are the two
+/// halves of it.
+fn twin(a: &Item, b: &Item, d: &check::Defaults, sets: &[SetDef]) -> Option<Item> {
+    let (Item::Rule(a), Item::Rule(b)) = (a, b) else {
+        return None;
+    };
+    let strip = |r: &RuleItem| {
+        let mut r = r.clone();
+        r.family = None;
+        r.from.clear();
+        r.to.clear();
+        r
+    };
+    if strip(a) != strip(b) {
+        return None;
+    }
+    let union = |x: &[Addr], y: &[Addr]| -> Vec<Addr> {
+        let mut v = x.to_vec();
+        v.extend(y.iter().filter(|e| !x.contains(e)).cloned());
+        v
+    };
+    let mut cand = strip(a);
+    cand.from = union(&a.from, &b.from);
+    cand.to = union(&a.to, &b.to);
+    let chain = match a.direction {
+        Direction::Input => "INPUT",
+        Direction::Output => "OUTPUT",
+        Direction::Forward => "FORWARD",
+    };
+    let cand = Item::Rule(cand);
+    for (f, half) in [(Family::Ipv4, a), (Family::Ipv6, b)] {
+        let want = lower_items(&[Item::Rule(half.clone())], d, sets, f, chain);
+        let got = lower_items(std::slice::from_ref(&cand), d, sets, f, chain);
+        if want.is_empty() || !same(&got, &want) {
+            return None;
+        }
+    }
+    Some(cand)
+}
+
+/// Joins neighbouring items that one native item would have produced:
+/// first port groups of different protocols, then sources.
+fn coalesce(list: Vec<(Item, Option<Origin>)>) -> Vec<(Item, Option<Origin>)> {
+    let mut out: Vec<(Item, Option<Origin>)> = Vec::new();
+    for (item, origin) in list {
+        if let (Some((Item::Rule(prev), _)), Item::Rule(cur)) = (out.last_mut(), &item) {
+            let mut a = prev.clone();
+            let mut b = cur.clone();
+            let (pa, pb) = (std::mem::take(&mut a.ports), std::mem::take(&mut b.ports));
+            if a == b
+                && !pb.is_empty()
+                && pb.iter().all(|(p, _)| pa.iter().all(|(q, _)| q != p))
+            {
+                prev.ports.extend(pb);
+                continue;
+            }
+        }
+        out.push((item, origin));
+    }
+    let mut merged: Vec<(Item, Option<Origin>)> = Vec::new();
+    for (item, origin) in out {
+        if let (Some((Item::Rule(prev), _)), Item::Rule(cur)) = (merged.last_mut(), &item) {
+            let mut a = prev.clone();
+            let mut b = cur.clone();
+            let (fa, fb) = (std::mem::take(&mut a.from), std::mem::take(&mut b.from));
+            if a == b && fb.len() == 1 && !fa.is_empty() && !fa.contains(&fb[0]) {
+                prev.from.extend(fb);
+                continue;
+            }
+        }
+        merged.push((item, origin));
+    }
+    merged
+}
+
 fn merge_twins(
     per_family: Vec<Vec<(Item, Option<Origin>)>>,
     fams: &[Family],
     sets: &[SetDef],
+    d: &check::Defaults,
 ) -> Vec<Item> {
-    let mut lists = per_family.into_iter();
+    let mut lists = per_family.into_iter().map(coalesce);
     let first = lists.next().unwrap_or_default();
     let second = lists.next().unwrap_or_default();
     let rest: Vec<(Item, Option<Origin>)> = lists.flatten().collect();
-    let open = |item: &Item| -> Item {
-        match item {
-            Item::Rule(r) => {
-                let mut r = r.clone();
-                r.family = None;
-                Item::Rule(r)
-            }
-            pf => pf.clone(),
-        }
-    };
     // Narrow `family` to what the addresses already say.
     let tidy = |item: Item| -> Item {
         match item {
@@ -1049,12 +1155,8 @@ fn merge_twins(
     let (mut i, mut j) = (0, 0);
     while i < first.len() || j < second.len() {
         match (first.get(i), second.get(j)) {
-            (Some((a, _)), Some((b, _)))
-                if both
-                    && open(a) == open(b)
-                    && matches!(a, Item::Rule(r) if applies(r, Family::Ipv4, sets) && applies(r, Family::Ipv6, sets)) =>
-            {
-                out.push(open(a));
+            (Some((a, _)), Some((b, _))) if both && twin(a, b, d, sets).is_some() => {
+                out.extend(twin(a, b, d, sets));
                 i += 1;
                 j += 1;
             }
