@@ -242,7 +242,8 @@ impl Cx<'_> {
                 let sp = e
                     .span()
                     .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
-                let d = file.error(sp, e.message().trim_end().to_string());
+                let msg = e.message().trim_end().replace('\n', ": ");
+                let d = file.error(sp, msg);
                 let d = match unknown_key_help(e.message()) {
                     Some(h) => d.with_help(h),
                     None => d,
@@ -567,6 +568,7 @@ impl Cx<'_> {
             );
             ok = false;
         }
+        let name_ok = ok;
         let v = def.get_ref();
         let mut elements = Vec::new();
         if let Some(els) = &v.elements {
@@ -671,7 +673,10 @@ impl Cx<'_> {
                 );
             }
         }
-        ok.then(|| SetDef {
+        // A set with bad elements is kept (with its good ones) so that its
+        // references do not raise a second error; the errors are reported.
+        let _ = ok;
+        name_ok.then(|| SetDef {
             name: n.clone(),
             kind,
             families,
@@ -1192,20 +1197,30 @@ fn suggest(name: &str) -> Option<&'static str> {
         .map(|(_, n)| n)
 }
 
+/// Optimal-string-alignment distance (a swap of neighbours costs 1).
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().take(64).collect();
     let b: Vec<char> = b.chars().take(64).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            let v = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-            cur.push(v);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 pub(crate) fn fam(n: &IpNet) -> Family {

@@ -121,7 +121,11 @@ fn first_difference(got: &Policy, want: &Policy) -> String {
     for t in &want.tables {
         let where_ = |c: &str| format!("{} {c} ({})", t.kind.name(), t.family.tool());
         let Some(g) = got.table(t.family, t.kind) else {
-            return format!("table {} ({}) would be missing", t.kind.name(), t.family.tool());
+            return format!(
+                "table {} ({}) would be missing",
+                t.kind.name(),
+                t.family.tool()
+            );
         };
         for c in &t.chains {
             let Some(gc) = g.chain(&c.name) else {
@@ -132,11 +136,22 @@ fn first_difference(got: &Policy, want: &Policy) -> String {
             }
             for (i, r) in c.rules.iter().enumerate() {
                 if gc.rules.get(i).is_none_or(|x| !x.same_spec(r)) {
-                    return format!("{} rule {} would be {:?} instead of {:?}", where_(&c.name), i + 1, gc.rules.get(i), r);
+                    return format!(
+                        "{} rule {} would be {:?} instead of {:?}",
+                        where_(&c.name),
+                        i + 1,
+                        gc.rules.get(i),
+                        r
+                    );
                 }
             }
             if gc.rules.len() != c.rules.len() {
-                return format!("{} would have {} rules instead of {}", where_(&c.name), gc.rules.len(), c.rules.len());
+                return format!(
+                    "{} would have {} rules instead of {}",
+                    where_(&c.name),
+                    gc.rules.len(),
+                    c.rules.len()
+                );
             }
         }
     }
@@ -1095,10 +1110,7 @@ fn coalesce(list: Vec<(Item, Option<Origin>)>) -> Vec<(Item, Option<Origin>)> {
             let mut a = prev.clone();
             let mut b = cur.clone();
             let (pa, pb) = (std::mem::take(&mut a.ports), std::mem::take(&mut b.ports));
-            if a == b
-                && !pb.is_empty()
-                && pb.iter().all(|(p, _)| pa.iter().all(|(q, _)| q != p))
-            {
+            if a == b && !pb.is_empty() && pb.iter().all(|(p, _)| pa.iter().all(|(q, _)| q != p)) {
                 prev.ports.extend(pb);
                 continue;
             }
