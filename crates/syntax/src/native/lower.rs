@@ -384,7 +384,7 @@ fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Si
     let v: Vec<Option<Side>> = list
         .iter()
         .filter_map(|a| match a {
-            Addr::Net(n) => (fam(n) == family).then(|| Some(Side::Net(*n))),
+            Addr::Net(n) => (fam(n) == family).then_some(Some(Side::Net(*n))),
             Addr::Set(name) => {
                 let def = sets.iter().find(|s| &s.name == name)?;
                 def.families
