@@ -67,15 +67,32 @@ fn run_rule(rule: &str, family: Family, table: TableKind, chain: &str) -> Outcom
 }
 
 fn load_skips() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-skips.txt"),
-    )
-    .unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once(char::is_whitespace))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-skips");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let mut skips = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for l in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let (k, v) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+            assert!(
+                !v.trim().is_empty(),
+                "{}: skip `{k}` has no reason",
+                f.display()
+            );
+            skips.insert(k.to_string(), v.trim().to_string());
+        }
+    }
+    skips
 }
 
 /// Extensions named in a rule (`-m X`, `-j X`), for the unsupported check.

@@ -32,10 +32,12 @@ pub enum HashlimitRate {
     Packets { rate: Rate, burst: u64 },
     /// `--hashlimit-upto 4kb/s [--hashlimit-burst 400kb]`.
     Bytes {
-        /// Bytes per second, as the kernel rounds it (a multiple of 16).
+        /// Bytes per second as written (`4kb/s` is 4096). The kernel keeps
+        /// it as a cost in 16-byte units; iptables-save prints the rate
+        /// that cost stands for.
         per_second: u64,
-        /// Burst in bytes as the kernel keeps it (a whole number of
-        /// `per_second` chunks); 0 when no burst was given.
+        /// Burst in bytes as written; 0 when no burst was given. The
+        /// kernel keeps a whole number of rate-sized chunks (rounded up).
         #[serde(default, skip_serializing_if = "is_zero")]
         burst: u64,
     },

@@ -1,7 +1,8 @@
 //! `-m srh` (IPv6): the Segment Routing Header.
 
-use crate::{IpNet, Neg};
+use crate::Neg;
 use serde::{Deserialize, Serialize};
+use std::net::Ipv6Addr;
 
 /// How a header field is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,6 +31,14 @@ pub struct FieldCmp {
     pub value: u8,
 }
 
+/// A segment id with a prefix length, as given: iptables keeps (and
+/// prints) the address bits beyond the prefix, the kernel ignores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SidPrefix {
+    pub addr: Ipv6Addr,
+    pub len: u8,
+}
+
 /// `-m srh ...`; every field optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Srh {
@@ -50,11 +59,11 @@ pub struct Srh {
     pub tag: Option<Neg<u16>>,
     /// `--srh-psid`: previous segment id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub psid: Option<Neg<IpNet>>,
+    pub psid: Option<Neg<SidPrefix>>,
     /// `--srh-nsid`: next segment id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nsid: Option<Neg<IpNet>>,
+    pub nsid: Option<Neg<SidPrefix>>,
     /// `--srh-lsid`: last segment id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lsid: Option<Neg<IpNet>>,
+    pub lsid: Option<Neg<SidPrefix>>,
 }

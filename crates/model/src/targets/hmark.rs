@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// take the kernel defaults (full masks, offset 0).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Hmark {
-    /// `--hmark-src-prefix N`: source address prefix length hashed.
+    /// `--hmark-src-prefix N`: source address prefix length hashed
+    /// (`--hmark-tuple src` is the full length).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_prefix: Option<u8>,
     /// `--hmark-dst-prefix N`.
@@ -33,7 +34,7 @@ pub struct Hmark {
     pub spi: Option<u32>,
     /// `--hmark-proto-mask`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proto_mask: Option<u8>,
+    pub proto_mask: Option<u16>,
     /// `--hmark-rnd`: hash seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rnd: Option<u32>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LedDelay {
-    /// Milliseconds.
+    /// Milliseconds (never `u32::MAX`, which is `Infinite`).
     Ms(u32),
     /// `inf`: stays on until the rule is removed.
     Infinite,
@@ -15,7 +15,7 @@ pub enum LedDelay {
 /// `-j LED`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Led {
-    /// `--led-trigger-id ID` (without the `netfilter-` prefix; at most 17 bytes).
+    /// `--led-trigger-id ID` (without the `netfilter-` prefix; at most 16 bytes).
     pub trigger_id: String,
     /// `--led-delay`; `None` means 0 (just a blink).
     #[serde(default, skip_serializing_if = "Option::is_none")]

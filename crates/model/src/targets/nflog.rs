@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 /// `-j NFLOG`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Nflog {
     /// `--nflog-group` (0 when not given).
     #[serde(default)]
     pub group: u16,
-    /// `--nflog-prefix` (at most 63 bytes).
+    /// `--nflog-prefix` (at most 127 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// How many bytes of the packet to copy (`--nflog-size`, or the
@@ -16,30 +16,17 @@ pub struct Nflog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy: Option<NflogCopy>,
     /// `--nflog-threshold`: packets to queue in the kernel before sending
-    /// them to userspace (1 when not given).
-    #[serde(default = "default_threshold")]
+    /// them to userspace (0 when not given; the kernel treats 0 as 1).
+    #[serde(default)]
     pub threshold: u16,
 }
 
-fn default_threshold() -> u16 {
-    Nflog::DEFAULT_THRESHOLD
-}
-
 impl Nflog {
-    pub const DEFAULT_THRESHOLD: u16 = 1;
-    /// Longest `--nflog-prefix` the kernel accepts (64-byte buffer with NUL).
-    pub const MAX_PREFIX: usize = 63;
-}
-
-impl Default for Nflog {
-    fn default() -> Self {
-        Nflog {
-            group: 0,
-            prefix: None,
-            copy: None,
-            threshold: Nflog::DEFAULT_THRESHOLD,
-        }
-    }
+    /// The threshold of a rule without `--nflog-threshold` (not printed).
+    pub const DEFAULT_THRESHOLD: u16 = 0;
+    /// Longest `--nflog-prefix` iptables-nft keeps (the nftables log
+    /// prefix limit, 128 bytes with NUL; iptables-legacy keeps 63).
+    pub const MAX_PREFIX: usize = 127;
 }
 
 /// The copy length of NFLOG.

@@ -40,6 +40,7 @@ pub struct ChainRef {
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per command line; boxing buys nothing
 #[non_exhaustive]
 pub enum Command {
     /// `-A CHAIN rule` (several rules when `-s`/`-d` list several addresses).
@@ -422,8 +423,8 @@ pub fn parse_command(tokens: &[Token], cx: &CmdContext) -> Result<Invocation, Ru
             ),
         };
         let mut attached = attached;
-        if spec.args == Arity::None {
-            if attached.is_some() {
+        if spec.args == Arity::None && attached.is_some() {
+            {
                 return Err(RuleError::new(
                     tok.span,
                     format!("option `--{canon}` takes no value"),
@@ -537,7 +538,7 @@ enum Slot {
 
 /// Canonical name when `spec` has `name` (exact).
 fn option_matches(spec: &OptSpec, name: &str) -> Option<&'static str> {
-    spec.names.iter().any(|n| *n == name).then(|| spec.names[0])
+    spec.names.contains(&name).then(|| spec.names[0])
 }
 
 /// Finds the extension that owns `--name`: the target first, then matches

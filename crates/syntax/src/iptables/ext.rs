@@ -424,21 +424,21 @@ pub fn parse_port_range(tok: &Token) -> Result<PortRange, RuleError> {
 }
 
 /// Appends ` STRING`, quoted the way iptables-save quotes strings
-/// (`xtables_save_string`): bare when it has no blank, quote or backslash,
-/// else in double quotes with `"` and `\` escaped.
+/// (`xtables_save_string`): bare when it is non-empty and made only of
+/// letters, digits, `_` and `-`; otherwise in double quotes with `"`, `\`
+/// and `'` escaped by a backslash.
 pub fn save_string(out: &mut String, s: &str) {
     out.push(' ');
     let plain = !s.is_empty()
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\');
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         out.push_str(s);
         return;
     }
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
+        if matches!(c, '"' | '\\' | '\'') {
             out.push('\\');
         }
         out.push(c);

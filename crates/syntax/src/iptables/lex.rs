@@ -21,7 +21,8 @@ impl Token {
 }
 
 /// Splits one line the way iptables-restore does: words separated by blanks,
-/// `"..."` and `'...'` quoting, and `\` escaping the next character.
+/// `"..."` and `'...'` quoting, and `\` escaping the next character
+/// (anywhere, as iptables-restore does).
 /// Spans are relative to `line` shifted by `base`.
 pub fn split_line(line: &str, base: usize) -> Result<Vec<Token>, RuleError> {
     let mut tokens = Vec::new();
@@ -44,10 +45,8 @@ pub fn split_line(line: &str, base: usize) -> Result<Vec<Token>, RuleError> {
                     end = i + 1;
                     match chars.peek() {
                         Some(&(j, n)) => {
-                            // Inside double quotes only \" and \\ are escapes.
-                            if matches!(quote, Some(('"', _))) && n != '"' && n != '\\' {
-                                text.push('\\');
-                            }
+                            // As in iptables-restore, `\` escapes any
+                            // character, inside quotes or not.
                             text.push(n);
                             end = j + n.len_utf8();
                         }

@@ -16,6 +16,7 @@ pub static MATCHES: &[&MatchExt] = &[
     &matches::icmp6::EXT,
     &matches::esp::EXT,
     &matches::ah::EXT,
+    &matches::ah::EXT6,
     &matches::state::EXT,
     &matches::conntrack::EXT,
     &matches::helper::EXT,

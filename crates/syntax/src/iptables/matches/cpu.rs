@@ -1,4 +1,4 @@
-//! `-m cpu`. PLACEHOLDER (M3): parse and print this extension.
+//! `-m cpu`: `[!] --cpu N`.
 
 use crate::iptables::ext::*;
 use rampart_model::matches::cpu::Cpu;
@@ -7,9 +7,22 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "cpu",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[OptSpec::new(&["cpu"], Arity::One)],
+    build,
 };
 
-pub(crate) fn save(_: &Cpu, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
+    at_most_once(opts)?;
+    let Some(o) = find(opts, "cpu") else {
+        return Err(cx
+            .error("`-m cpu` needs `--cpu`")
+            .with_help("for example `-m cpu --cpu 0`"));
+    };
+    let cpu = Neg::inverted(parse_u32(&o.arg(), "CPU number")?, o.invert);
+    Ok(Match::Cpu(Cpu { cpu }))
+}
+
+pub(crate) fn save(m: &Cpu, _: &SaveCtx, out: &mut String) {
+    save_opt_val(out, m.cpu.invert, "cpu", m.cpu.value);
+}

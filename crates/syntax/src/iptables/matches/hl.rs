@@ -1,15 +1,27 @@
-//! `-m hl`. PLACEHOLDER (M3): parse and print this extension.
+//! `-m hl` (IPv6): `[!] --hl-eq N`, `--hl-lt N`, `--hl-gt N`.
 
+use super::ttl::{parse_cmp, save_cmp};
 use crate::iptables::ext::*;
 use rampart_model::matches::hl::Hl;
 
 pub(crate) static EXT: MatchExt = MatchExt {
     name: "hl",
     aliases: &[],
-    family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    family: Some(Family::Ipv6),
+    supported: true,
+    options: &[
+        OptSpec::new(&["hl-eq"], Arity::One),
+        OptSpec::new(&["hl-lt"], Arity::One),
+        OptSpec::new(&["hl-gt"], Arity::One),
+    ],
+    build,
 };
 
-pub(crate) fn save(_: &Hl, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
+    let (op, value) = parse_cmp(opts, cx, "hl")?;
+    Ok(Match::Hl(Hl { op, value }))
+}
+
+pub(crate) fn save(m: &Hl, _: &SaveCtx, out: &mut String) {
+    save_cmp(out, "hl", m.op, m.value);
+}

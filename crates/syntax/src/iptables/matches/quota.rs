@@ -1,4 +1,4 @@
-//! `-m quota`. PLACEHOLDER (M2): parse and print this extension.
+//! `-m quota [!] --quota BYTES`.
 
 use crate::iptables::ext::*;
 use rampart_model::matches::quota::Quota;
@@ -7,9 +7,24 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "quota",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[OptSpec::new(&["quota"], Arity::One)],
+    build,
 };
 
-pub(crate) fn save(_: &Quota, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
+    at_most_once(opts)?;
+    let Some(o) = find(opts, "quota") else {
+        return Err(cx
+            .error("`-m quota` needs `--quota BYTES`")
+            .with_help("e.g. `-m quota --quota 1000000`"));
+    };
+    let v = parse_uint(&o.arg(), "quota", 0, u64::MAX)?;
+    Ok(Match::Quota(Quota {
+        quota: Neg::inverted(v, o.invert),
+    }))
+}
+
+pub(crate) fn save(m: &Quota, _: &SaveCtx, out: &mut String) {
+    save_opt_val(out, m.quota.invert, "quota", m.quota.value);
+}

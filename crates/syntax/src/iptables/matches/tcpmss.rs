@@ -1,5 +1,6 @@
-//! `-m tcpmss`. PLACEHOLDER (M3): parse and print this extension.
+//! `-m tcpmss`: `[!] --mss MIN[:MAX]` (needs `-p tcp`).
 
+use super::length::parse_u16_range;
 use crate::iptables::ext::*;
 use rampart_model::matches::tcpmss::Tcpmss;
 
@@ -7,9 +8,23 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "tcpmss",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[OptSpec::new(&["mss"], Arity::One)],
+    build,
 };
 
-pub(crate) fn save(_: &Tcpmss, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
+    at_most_once(opts)?;
+    cx.require_proto(&[Protocol::TCP])?;
+    let Some(o) = find(opts, "mss") else {
+        return Err(cx
+            .error("`-m tcpmss` needs `--mss`")
+            .with_help("for example `-m tcpmss --mss 1400:1536`"));
+    };
+    let mss = Neg::inverted(parse_u16_range(&o.arg(), "MSS")?, o.invert);
+    Ok(Match::Tcpmss(Tcpmss { mss }))
+}
+
+pub(crate) fn save(m: &Tcpmss, _: &SaveCtx, out: &mut String) {
+    save_opt_val(out, m.mss.invert, "mss", m.mss.value);
+}

@@ -1,4 +1,5 @@
-//! `-m udp`. PLACEHOLDER (M1): parse and print this extension.
+//! `-m udp`: `--sport`, `--dport` (aliases `--source-port`,
+//! `--destination-port`).
 
 use crate::iptables::ext::*;
 use rampart_model::matches::udp::Udp;
@@ -7,9 +8,103 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "udp",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[
+        OptSpec::new(&["sport", "source-port"], Arity::One),
+        OptSpec::new(&["dport", "destination-port"], Arity::One),
+    ],
+    build,
 };
 
-pub(crate) fn save(_: &Udp, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Match, RuleError> {
+    cx.require_proto(&[Protocol::UDP])?;
+    at_most_once(opts)?;
+    let mut m = Udp::default();
+    for o in opts {
+        let range = Neg::inverted(parse_port_range(&o.arg())?, o.invert);
+        match o.name {
+            "sport" => m.sport = Some(range),
+            "dport" => m.dport = Some(range),
+            _ => {}
+        }
+    }
+    Ok(Match::Udp(m))
+}
+
+pub(crate) fn save(m: &Udp, _: &SaveCtx, out: &mut String) {
+    // iptables omits a range that covers every port unless it is inverted.
+    for (name, p) in [("sport", &m.sport), ("dport", &m.dport)] {
+        if let Some(p) = p {
+            if p.value != PortRange::ALL || p.invert {
+                save_opt_val(out, p.invert, name, p.value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::roundtrip;
+
+    #[test]
+    fn full_range_is_omitted_unless_inverted() {
+        assert_eq!(
+            roundtrip("-p udp -m udp --sport :"),
+            Ok("-p udp -m udp".into())
+        );
+        assert_eq!(
+            roundtrip("-p udp -m udp ! --dport 0:"),
+            Ok("-p udp -m udp ! --dport 0:65535".into())
+        );
+    }
+
+    #[test]
+    fn needs_protocol_and_single_use() {
+        assert!(roundtrip("-m udp --dport 1").is_err());
+        assert!(roundtrip("-p udp -m udp --dport 1 --dport 2").is_err());
+        assert!(roundtrip("-p udp -m udp --sport 4:3").is_err());
+    }
+}
+
+/// Round-trip helpers for the unit tests of the m1 matches.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::iptables::cmd::{parse_command, CmdContext, Command};
+    use crate::iptables::lex::split_line;
+    use crate::iptables::print::rule_options;
+    use rampart_model::{Family, TableKind};
+
+    /// Parses `-A INPUT RULE` (IPv4, filter) and prints the rule back.
+    pub(crate) fn roundtrip(rule: &str) -> Result<String, String> {
+        roundtrip_in(rule, Family::Ipv4, TableKind::Filter, "INPUT")
+    }
+
+    /// As [`roundtrip`], for IPv6.
+    pub(crate) fn roundtrip6(rule: &str) -> Result<String, String> {
+        roundtrip_in(rule, Family::Ipv6, TableKind::Filter, "INPUT")
+    }
+
+    pub(crate) fn roundtrip_in(
+        rule: &str,
+        family: Family,
+        table: TableKind,
+        chain: &str,
+    ) -> Result<String, String> {
+        let line = format!("-A {chain} {rule}");
+        let toks = split_line(&line, 0).map_err(|e| e.message)?;
+        let cx = CmdContext {
+            family,
+            table,
+            allow_table_option: false,
+        };
+        let inv = parse_command(&toks, &cx).map_err(|e| e.message)?;
+        match inv.command {
+            Command::Append { rules, .. } => Ok(rules
+                .iter()
+                .map(|r| rule_options(r, family))
+                .collect::<Vec<_>>()
+                .join("\n")),
+            _ => Err("not an append".into()),
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! `-j CHECKSUM`. PLACEHOLDER (T2): parse and print this extension.
+//! `-j CHECKSUM --checksum-fill` (mangle table).
 
 use crate::iptables::ext::*;
 use rampart_model::targets::checksum::Checksum;
@@ -7,9 +7,25 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CHECKSUM",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[OptSpec::new(&["checksum-fill"], Arity::None)],
+    build,
 };
 
-pub(crate) fn save(_: &Checksum, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
+    cx.require_table(&[TableKind::Mangle])?;
+    at_most_once(opts)?;
+    for o in opts {
+        o.check_invert(false)?;
+    }
+    if find(opts, "checksum-fill").is_none() {
+        return Err(cx
+            .error("`CHECKSUM` needs --checksum-fill")
+            .with_help("write `-j CHECKSUM --checksum-fill`"));
+    }
+    Ok(Target::Checksum(Checksum {}))
+}
+
+pub(crate) fn save(_: &Checksum, _: &SaveCtx, out: &mut String) {
+    save_opt(out, false, "checksum-fill");
+}

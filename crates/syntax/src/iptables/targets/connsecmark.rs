@@ -1,4 +1,4 @@
-//! `-j CONNSECMARK`. PLACEHOLDER (T2): parse and print this extension.
+//! `-j CONNSECMARK --save|--restore` (mangle or security table).
 
 use crate::iptables::ext::*;
 use rampart_model::targets::connsecmark::Connsecmark;
@@ -7,9 +7,36 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CONNSECMARK",
     aliases: &[],
     family: None,
-    supported: false,
-    options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    supported: true,
+    options: &[
+        OptSpec::new(&["save"], Arity::None),
+        OptSpec::new(&["restore"], Arity::None),
+    ],
+    build,
 };
 
-pub(crate) fn save(_: &Connsecmark, _: &SaveCtx, _: &mut String) {}
+fn build(opts: &[OptOcc], cx: &RuleCtx) -> Result<Target, RuleError> {
+    cx.require_table(&[TableKind::Mangle, TableKind::Security])?;
+    let mut mode: Option<&OptOcc> = None;
+    for o in opts {
+        o.check_invert(false)?;
+        if let Some(first) = mode.replace(o) {
+            return Err(RuleError::new(
+                o.span,
+                format!("`--{}` cannot be combined with `--{}`", o.name, first.name),
+            ));
+        }
+    }
+    match mode.map(|o| o.name) {
+        Some("save") => Ok(Target::Connsecmark(Connsecmark::Save)),
+        Some(_) => Ok(Target::Connsecmark(Connsecmark::Restore)),
+        None => Err(cx.error("`CONNSECMARK` needs --save or --restore")),
+    }
+}
+
+pub(crate) fn save(c: &Connsecmark, _: &SaveCtx, out: &mut String) {
+    match c {
+        Connsecmark::Save => save_opt(out, false, "save"),
+        Connsecmark::Restore => save_opt(out, false, "restore"),
+    }
+}

@@ -1,4 +1,4 @@
-//! `-j TRACE`. PLACEHOLDER (T2): parse and print this extension.
+//! `-j TRACE` (raw table): no options.
 
 use crate::iptables::ext::*;
 use rampart_model::targets::trace::Trace;
@@ -7,9 +7,12 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TRACE",
     aliases: &[],
     family: None,
-    supported: false,
+    supported: true,
     options: &[],
-    build: |_, cx| Err(cx.unsupported()),
+    build: |_, cx| {
+        cx.require_table(&[TableKind::Raw])?;
+        Ok(Target::Trace(Trace {}))
+    },
 };
 
 pub(crate) fn save(_: &Trace, _: &SaveCtx, _: &mut String) {}
