@@ -1,0 +1,249 @@
+//! The serde shape of a native policy file, exactly as written: strings are
+//! kept as strings (with their spans) and checked later, in `check`, so that
+//! one run reports every semantic error of a file.
+//!
+//! Every struct denies unknown keys: a typo such as `prot = "22/tcp"` is an
+//! error at the key, never silently ignored.
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+/// A whole file (the main policy or an included fragment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    #[serde(default)]
+    pub include: Option<Spanned<StrList>>,
+    #[serde(default)]
+    pub defaults: Option<Spanned<Defaults>>,
+    #[serde(default)]
+    pub icmp: Option<Spanned<Icmp>>,
+    #[serde(default)]
+    pub allow: Vec<Spanned<RuleItem>>,
+    #[serde(default)]
+    pub deny: Vec<Spanned<RuleItem>>,
+    #[serde(default)]
+    pub sets: BTreeMap<Spanned<String>, Spanned<SetDef>>,
+    #[serde(default)]
+    pub nat: Option<Nat>,
+}
+
+/// `[defaults]`: what happens to packets no rule decides.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Defaults {
+    pub input: Option<Spanned<Verdict>>,
+    pub forward: Option<Spanned<Verdict>>,
+    pub output: Option<Spanned<Verdict>>,
+    pub established: Option<Spanned<bool>>,
+    pub loopback: Option<Spanned<bool>>,
+    pub drop_invalid: Option<Spanned<bool>>,
+    pub ip_forward: Option<Spanned<bool>>,
+    pub log: Option<Spanned<LogSpec>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Verdict {
+    Accept,
+    Drop,
+}
+
+/// `[icmp]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Icmp {
+    pub ping: Option<Spanned<Ping>>,
+    pub ping_rate: Option<Spanned<String>>,
+    pub ping_burst: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Ping {
+    Allow,
+    Deny,
+    RateLimited,
+}
+
+/// One `[[allow]]` or `[[deny]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleItem {
+    pub service: Option<Spanned<StrList>>,
+    pub port: Option<Spanned<StrList>>,
+    pub protocol: Option<Spanned<String>>,
+    pub from: Option<Spanned<StrList>>,
+    pub to: Option<Spanned<StrList>>,
+    #[serde(rename = "in")]
+    pub in_: Option<Spanned<StrList>>,
+    pub out: Option<Spanned<StrList>>,
+    pub direction: Option<Spanned<Direction>>,
+    pub family: Option<Spanned<FamilySel>>,
+    pub rate: Option<Spanned<RateSpec>>,
+    pub max_connections: Option<Spanned<u32>>,
+    pub log: Option<Spanned<LogSpec>>,
+    pub action: Option<Spanned<DenyAction>>,
+    pub comment: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Direction {
+    Input,
+    Output,
+    Forward,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FamilySel {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DenyAction {
+    Drop,
+    Reject,
+}
+
+/// `rate = { per_source = "4/minute", burst = 4 }` or `{ global = ".." }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateSpec {
+    pub per_source: Option<Spanned<String>>,
+    pub global: Option<Spanned<String>>,
+    pub burst: Option<Spanned<u32>>,
+}
+
+/// `log = { prefix = "ssh: ", rate = "5/minute", burst = 5 }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogSpec {
+    pub prefix: Option<Spanned<String>>,
+    pub rate: Option<Spanned<String>>,
+    pub burst: Option<Spanned<u32>>,
+}
+
+/// `[sets.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetDef {
+    pub elements: Option<Vec<Spanned<String>>>,
+    pub file: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<StrOrInt>>,
+    pub family: Option<Spanned<FamilySel>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<SetType>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SetType {
+    Net,
+    Ip,
+}
+
+/// `[nat]` with its three lists.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Nat {
+    #[serde(default)]
+    pub masquerade: Vec<Spanned<Masquerade>>,
+    #[serde(default)]
+    pub snat: Vec<Spanned<SnatItem>>,
+    #[serde(default)]
+    pub forward: Vec<Spanned<PortForward>>,
+}
+
+/// `[[nat.masquerade]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Masquerade {
+    pub out: Spanned<String>,
+    pub from: Option<Spanned<StrList>>,
+}
+
+/// `[[nat.snat]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SnatItem {
+    pub out: Spanned<String>,
+    pub from: Option<Spanned<StrList>>,
+    pub to: Spanned<String>,
+}
+
+/// `[[nat.forward]]`: a port forward (DNAT plus the FORWARD accept).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PortForward {
+    #[serde(rename = "in")]
+    pub in_: Spanned<String>,
+    pub port: Spanned<String>,
+    pub to: Spanned<String>,
+    pub from: Option<Spanned<StrList>>,
+}
+
+/// A string or a list of strings (`from = "10.0.0.0/8"` or `from = [..]`).
+#[derive(Debug)]
+pub(crate) enum StrList {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrList, E> {
+                Ok(StrList::One(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    out.push(item);
+                }
+                Ok(StrList::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string or an integer (`timeout = "1d"` or `timeout = 86400`).
+#[derive(Debug)]
+pub(crate) enum StrOrInt {
+    Str(String),
+    Int(i64),
+}
+
+impl<'de> Deserialize<'de> for StrOrInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StrOrInt;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"1d\" or a number of seconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,1435 @@
+//! From the serde shape ([`ast`]) to the checked intermediate form
+//! ([`Ir`]): loads includes and set files, resolves services, ports,
+//! addresses, sets, rates and durations, and reports every semantic error of
+//! every file as a located diagnostic.
+
+use super::ast::{self, StrList, StrOrInt};
+use super::catalogue;
+use super::load::{self, Loader};
+use crate::diag::{Diagnostics, SourceFile, Span};
+use rampart_model::{Family, IpNet, Origin, PortRange, Protocol};
+use std::net::IpAddr;
+use toml::Spanned;
+
+pub(crate) use ast::{DenyAction, Direction, Ping, SetType, Verdict};
+
+/// Limits that keep hostile input from exhausting memory.
+const MAX_INCLUDE_DEPTH: usize = 16;
+const MAX_FILES: usize = 256;
+/// Rules one `[[allow]]`/`[[deny]]` item may expand to (lists multiply).
+pub(crate) const MAX_RULES_PER_ITEM: usize = 4096;
+/// The kernel's limit on a LOG prefix.
+const MAX_LOG_PREFIX: usize = 29;
+/// ipset names are at most 31 bytes; `-v6` is appended for IPv6 twins.
+const MAX_SET_NAME: usize = 28;
+
+/// The checked policy, ready to lower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ir {
+    pub defaults: Defaults,
+    pub icmp: IcmpPolicy,
+    pub sets: Vec<SetDef>,
+    pub items: Vec<Item>,
+    pub masquerade: Vec<Masq>,
+    pub snat: Vec<Snat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Defaults {
+    pub input: Verdict,
+    pub forward: Verdict,
+    pub output: Verdict,
+    pub established: bool,
+    pub loopback: bool,
+    pub drop_invalid: bool,
+    /// `Some(true)`: always set the forwarding sysctls; `Some(false)`: never;
+    /// `None`: when NAT or port forwards need them.
+    pub ip_forward: Option<bool>,
+    pub log: Option<LogSpec>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IcmpPolicy {
+    pub ping: Ping,
+    pub rate: Rate,
+    pub burst: u32,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Unit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Second => "second",
+            Unit::Minute => "minute",
+            Unit::Hour => "hour",
+            Unit::Day => "day",
+        }
+    }
+}
+
+/// `N/unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rate {
+    pub count: u32,
+    pub unit: Unit,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.count, self.unit.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogSpec {
+    pub prefix: Option<String>,
+    pub rate: Rate,
+    pub burst: u32,
+}
+
+impl LogSpec {
+    pub const DEFAULT_RATE: Rate = Rate {
+        count: 5,
+        unit: Unit::Minute,
+    };
+    pub const DEFAULT_BURST: u32 = 5;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SetDef {
+    pub name: String,
+    pub kind: SetType,
+    /// The families it holds (one or both), in order v4, v6.
+    pub families: Vec<Family>,
+    pub timeout: Option<u32>,
+    pub elements: Vec<IpNet>,
+    /// Where the elements came from when they were read from a file.
+    pub file: Option<String>,
+    pub origin: Origin,
+}
+
+impl SetDef {
+    /// The ipset name for a family: `NAME`, or `NAME-v6` for the IPv6 half
+    /// of a set holding both families.
+    pub fn ipset_name(&self, family: Family) -> String {
+        ipset_name(&self.name, family, self.families.len() > 1)
+    }
+}
+
+pub(crate) fn ipset_name(name: &str, family: Family, both: bool) -> String {
+    if both && family == Family::Ipv6 {
+        format!("{name}-v6")
+    } else {
+        name.to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Addr {
+    Net(IpNet),
+    Set(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    Rule(RuleItem),
+    PortForward(PortForward),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleItem {
+    pub allow: bool,
+    pub action: DenyAction,
+    pub direction: Direction,
+    pub family: Option<Family>,
+    pub from: Vec<Addr>,
+    pub to: Vec<Addr>,
+    pub ins: Vec<String>,
+    pub outs: Vec<String>,
+    /// A protocol without ports (`protocol = "gre"`).
+    pub protocol: Option<Protocol>,
+    /// Destination ports, grouped by protocol in first-seen order.
+    pub ports: Vec<(Protocol, Vec<PortRange>)>,
+    pub rate: Option<RateLimit>,
+    pub max_connections: Option<u32>,
+    pub log: Option<LogSpec>,
+    pub comment: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    pub per_source: bool,
+    pub rate: Rate,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    pub const DEFAULT_BURST: u32 = 5;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PortForward {
+    pub in_iface: String,
+    pub protocol: Protocol,
+    pub ports: PortRange,
+    pub to: IpAddr,
+    pub to_port: Option<u16>,
+    pub from: Vec<IpNet>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Masq {
+    pub out: String,
+    pub from: Vec<IpNet>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Snat {
+    pub out: String,
+    pub from: Vec<IpNet>,
+    pub to: IpAddr,
+    pub origin: Origin,
+}
+
+/// One loaded file with its parsed content.
+struct Loaded {
+    file: SourceFile,
+    ast: ast::File,
+}
+
+/// Loads, parses and checks a policy and everything it includes.
+pub(crate) fn check(main: &SourceFile, loader: &mut dyn Loader) -> (Ir, Diagnostics) {
+    let mut cx = Cx {
+        loader,
+        files: Vec::new(),
+        diags: Diagnostics::default(),
+    };
+    let mut stack = vec![main.path.clone()];
+    cx.load(main.clone(), &mut stack);
+    let ir = cx.build();
+    (ir, cx.diags)
+}
+
+struct Cx<'l> {
+    loader: &'l mut dyn Loader,
+    /// Post-order: included files before the file that includes them.
+    files: Vec<Loaded>,
+    diags: Diagnostics,
+}
+
+fn span<T>(s: &Spanned<T>) -> Span {
+    let r = s.span();
+    Span::new(r.start, r.end)
+}
+
+impl Cx<'_> {
+    fn load(&mut self, file: SourceFile, stack: &mut Vec<String>) {
+        let ast = match toml::from_str::<ast::File>(&file.text) {
+            Ok(a) => a,
+            Err(e) => {
+                let sp = e
+                    .span()
+                    .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+                let msg = e.message().trim_end().replace('\n', ": ");
+                let d = file.error(sp, msg);
+                let d = match unknown_key_help(e.message()) {
+                    Some(h) => d.with_help(h),
+                    None => d,
+                };
+                self.diags.push(d);
+                return;
+            }
+        };
+        if let Some(inc) = &ast.include {
+            for (pat, sp) in items(inc) {
+                if stack.len() > MAX_INCLUDE_DEPTH {
+                    self.diags.push(file.error(
+                        sp,
+                        format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"),
+                    ));
+                    break;
+                }
+                let resolved = load::resolve(&file.path, pat);
+                let paths = match load::expand(self.loader, &resolved) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.diags
+                            .push(file.error(sp, format!("cannot include `{pat}`: {e}")));
+                        continue;
+                    }
+                };
+                for path in paths {
+                    if stack.contains(&path) {
+                        let mut chain = stack.clone();
+                        chain.push(path.clone());
+                        self.diags
+                            .push(file.error(sp, format!("include cycle: {}", chain.join(" -> "))));
+                        continue;
+                    }
+                    if self.files.len() >= MAX_FILES {
+                        self.diags
+                            .push(file.error(sp, format!("more than {MAX_FILES} included files")));
+                        return;
+                    }
+                    match self.loader.read(&path) {
+                        Ok(text) => {
+                            stack.push(path.clone());
+                            self.load(SourceFile::new(path, text), stack);
+                            stack.pop();
+                        }
+                        Err(e) => self
+                            .diags
+                            .push(file.error(sp, format!("cannot read `{path}`: {e}"))),
+                    }
+                }
+            }
+        }
+        self.files.push(Loaded { file, ast });
+    }
+
+    fn err(&mut self, file: &SourceFile, sp: Span, msg: impl Into<String>) {
+        self.diags.push(file.error(sp, msg));
+    }
+
+    fn err_help(&mut self, file: &SourceFile, sp: Span, msg: impl Into<String>, help: &str) {
+        self.diags.push(file.error(sp, msg).with_help(help));
+    }
+
+    fn build(&mut self) -> Ir {
+        let files = std::mem::take(&mut self.files);
+        let main_idx = files.len().saturating_sub(1);
+        let mut defaults = None;
+        let mut icmp = None;
+        // Defaults and ICMP policy: main file only.
+        for (i, l) in files.iter().enumerate() {
+            if let Some(d) = &l.ast.defaults {
+                if i == main_idx {
+                    defaults = Some(self.defaults(&l.file, d));
+                } else {
+                    self.err_help(
+                        &l.file,
+                        span(d),
+                        "`[defaults]` in an included file",
+                        "only the main policy file may set the defaults",
+                    );
+                }
+            }
+            if let Some(c) = &l.ast.icmp {
+                if i == main_idx {
+                    icmp = Some(self.icmp(&l.file, c));
+                } else {
+                    self.err_help(
+                        &l.file,
+                        span(c),
+                        "`[icmp]` in an included file",
+                        "only the main policy file may set the ICMP policy",
+                    );
+                }
+            }
+        }
+        let start = files.get(main_idx).map_or_else(
+            || Origin {
+                file: String::new(),
+                line: 1,
+                column: 1,
+            },
+            |l| l.file.origin(Span::new(0, 0)),
+        );
+        let defaults = defaults.unwrap_or_else(|| Defaults {
+            input: Verdict::Drop,
+            forward: Verdict::Drop,
+            output: Verdict::Accept,
+            established: true,
+            loopback: true,
+            drop_invalid: true,
+            ip_forward: None,
+            log: None,
+            origin: start.clone(),
+        });
+        let icmp = icmp.unwrap_or(IcmpPolicy {
+            ping: Ping::Allow,
+            rate: DEFAULT_PING_RATE,
+            burst: DEFAULT_PING_BURST,
+            origin: start,
+        });
+
+        // Sets from every file, one namespace.
+        let mut sets: Vec<SetDef> = Vec::new();
+        for l in &files {
+            let mut defs: Vec<_> = l.ast.sets.iter().collect();
+            defs.sort_by_key(|(k, _)| k.span().start);
+            for (name, def) in defs {
+                if let Some(prev) = sets.iter().find(|s| &s.name == name.get_ref()) {
+                    let msg = format!(
+                        "set `{}` is already defined at {}",
+                        name.get_ref(),
+                        prev.origin
+                    );
+                    self.err(&l.file, span(name), msg);
+                    continue;
+                }
+                if let Some(s) = self.set(&l.file, name, def) {
+                    sets.push(s);
+                }
+            }
+        }
+
+        // Rule items and port forwards, file by file in file order.
+        let mut items = Vec::new();
+        let mut masquerade = Vec::new();
+        let mut snat = Vec::new();
+        for l in &files {
+            let mut order: Vec<(usize, Entry<'_>)> = Vec::new();
+            for r in &l.ast.allow {
+                order.push((r.span().start, Entry::Allow(r)));
+            }
+            for r in &l.ast.deny {
+                order.push((r.span().start, Entry::Deny(r)));
+            }
+            if let Some(nat) = &l.ast.nat {
+                for f in &nat.forward {
+                    order.push((f.span().start, Entry::Forward(f)));
+                }
+                for m in &nat.masquerade {
+                    if let Some(m) = self.masq(&l.file, m) {
+                        masquerade.push(m);
+                    }
+                }
+                for s in &nat.snat {
+                    if let Some(s) = self.snat(&l.file, s) {
+                        snat.push(s);
+                    }
+                }
+            }
+            order.sort_by_key(|(pos, _)| *pos);
+            for (_, e) in order {
+                let item = match e {
+                    Entry::Allow(r) => self.rule(&l.file, r, true, &sets).map(Item::Rule),
+                    Entry::Deny(r) => self.rule(&l.file, r, false, &sets).map(Item::Rule),
+                    Entry::Forward(f) => self.forward(&l.file, f).map(Item::PortForward),
+                };
+                items.extend(item);
+            }
+        }
+        Ir {
+            defaults,
+            icmp,
+            sets,
+            items,
+            masquerade,
+            snat,
+        }
+    }
+
+    fn defaults(&mut self, file: &SourceFile, d: &Spanned<ast::Defaults>) -> Defaults {
+        let v = d.get_ref();
+        let log = v.log.as_ref().and_then(|l| self.log(file, l));
+        Defaults {
+            input: v.input.as_ref().map_or(Verdict::Drop, |x| *x.get_ref()),
+            forward: v.forward.as_ref().map_or(Verdict::Drop, |x| *x.get_ref()),
+            output: v.output.as_ref().map_or(Verdict::Accept, |x| *x.get_ref()),
+            established: v.established.as_ref().is_none_or(|x| *x.get_ref()),
+            loopback: v.loopback.as_ref().is_none_or(|x| *x.get_ref()),
+            drop_invalid: v.drop_invalid.as_ref().is_none_or(|x| *x.get_ref()),
+            ip_forward: v.ip_forward.as_ref().map(|x| *x.get_ref()),
+            log,
+            origin: file.origin(span(d)),
+        }
+    }
+
+    fn icmp(&mut self, file: &SourceFile, c: &Spanned<ast::Icmp>) -> IcmpPolicy {
+        let v = c.get_ref();
+        let ping = v.ping.as_ref().map_or(Ping::Allow, |p| *p.get_ref());
+        let rate = match &v.ping_rate {
+            Some(r) => {
+                if ping != Ping::RateLimited {
+                    self.err_help(
+                        file,
+                        span(r),
+                        "`ping_rate` without `ping = \"rate-limited\"`",
+                        "set `ping = \"rate-limited\"` or remove `ping_rate`",
+                    );
+                }
+                self.rate(file, r).unwrap_or(DEFAULT_PING_RATE)
+            }
+            None => DEFAULT_PING_RATE,
+        };
+        let burst = match &v.ping_burst {
+            Some(b) => self.burst(file, b),
+            None => DEFAULT_PING_BURST,
+        };
+        IcmpPolicy {
+            ping,
+            rate,
+            burst,
+            origin: file.origin(span(c)),
+        }
+    }
+
+    fn log(&mut self, file: &SourceFile, l: &Spanned<ast::LogSpec>) -> Option<LogSpec> {
+        let v = l.get_ref();
+        let mut ok = true;
+        let prefix = match &v.prefix {
+            Some(p) => {
+                let s = p.get_ref();
+                if s.len() > MAX_LOG_PREFIX {
+                    ok = false;
+                    self.err(
+                        file,
+                        span(p),
+                        format!(
+                            "log prefix is {} bytes long; the kernel allows at most {MAX_LOG_PREFIX}",
+                            s.len()
+                        ),
+                    );
+                } else if s.chars().any(char::is_control) {
+                    ok = false;
+                    self.err(file, span(p), "log prefix holds a control character");
+                }
+                Some(s.clone())
+            }
+            None => None,
+        };
+        let rate = match &v.rate {
+            Some(r) => self.rate(file, r),
+            None => Some(LogSpec::DEFAULT_RATE),
+        };
+        let burst = v
+            .burst
+            .as_ref()
+            .map_or(LogSpec::DEFAULT_BURST, |b| self.burst(file, b));
+        Some(LogSpec {
+            prefix,
+            rate: rate?,
+            burst,
+        })
+        .filter(|_| ok)
+    }
+
+    fn burst(&mut self, file: &SourceFile, b: &Spanned<u32>) -> u32 {
+        let n = *b.get_ref();
+        if n == 0 || n > 10_000 {
+            self.err(
+                file,
+                span(b),
+                format!("burst {n} is out of range 1..=10000"),
+            );
+            return 1;
+        }
+        n
+    }
+
+    fn rate(&mut self, file: &SourceFile, r: &Spanned<String>) -> Option<Rate> {
+        match parse_rate(r.get_ref()) {
+            Ok(rate) => Some(rate),
+            Err(e) => {
+                self.err_help(
+                    file,
+                    span(r),
+                    e,
+                    "write a rate as COUNT/UNIT, e.g. \"4/minute\" (units: second, minute, hour, day)",
+                );
+                None
+            }
+        }
+    }
+
+    fn set(
+        &mut self,
+        file: &SourceFile,
+        name: &Spanned<String>,
+        def: &Spanned<ast::SetDef>,
+    ) -> Option<SetDef> {
+        let n = name.get_ref();
+        let mut ok = true;
+        if n.is_empty()
+            || n.len() > MAX_SET_NAME
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.err_help(
+                file,
+                span(name),
+                format!("invalid set name `{n}`"),
+                "set names are 1 to 28 letters, digits, `_` or `-`",
+            );
+            ok = false;
+        }
+        let name_ok = ok;
+        let v = def.get_ref();
+        let mut elements = Vec::new();
+        if let Some(els) = &v.elements {
+            for e in els {
+                match parse_net(e.get_ref()) {
+                    Ok(net) => elements.push(net),
+                    Err(msg) => {
+                        ok = false;
+                        self.err(file, span(e), msg);
+                    }
+                }
+            }
+        }
+        let mut from_file = None;
+        if let Some(f) = &v.file {
+            let path = load::resolve(&file.path, f.get_ref());
+            match self.loader.read(&path) {
+                Ok(text) => {
+                    let sf = SourceFile::new(path.clone(), text);
+                    for (line_no, line) in sf.text.split('\n').enumerate() {
+                        let body = line.split('#').next().unwrap_or("");
+                        let trimmed = body.trim();
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        let lead = body.len() - body.trim_start().len();
+                        let at =
+                            sf.line_start(u32::try_from(line_no + 1).unwrap_or(u32::MAX)) + lead;
+                        match parse_net(trimmed) {
+                            Ok(net) => elements.push(net),
+                            Err(msg) => {
+                                ok = false;
+                                self.diags
+                                    .push(sf.error(Span::new(at, at + trimmed.len()), msg));
+                            }
+                        }
+                    }
+                    from_file = Some(f.get_ref().clone());
+                }
+                Err(e) => {
+                    ok = false;
+                    self.err(file, span(f), format!("cannot read set file `{path}`: {e}"));
+                }
+            }
+        }
+        let timeout = match &v.timeout {
+            Some(t) => match parse_duration(t.get_ref()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(t),
+                        e,
+                        "write a duration as a number of seconds or with a unit: \"30m\", \"12h\", \"1d\", \"1w\"",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut families = match &v.family {
+            Some(f) => vec![family_of(*f.get_ref())],
+            None => {
+                let mut f = Vec::new();
+                if elements.iter().any(IpNet::is_ipv4) {
+                    f.push(Family::Ipv4);
+                }
+                if elements.iter().any(|e| !e.is_ipv4()) {
+                    f.push(Family::Ipv6);
+                }
+                f
+            }
+        };
+        if families.is_empty() {
+            families = vec![Family::Ipv4, Family::Ipv6];
+        }
+        if let Some(f) = &v.family {
+            let want = family_of(*f.get_ref());
+            if elements.iter().any(|e| fam(e) != want) {
+                ok = false;
+                self.err(
+                    file,
+                    span(f),
+                    format!(
+                        "set `{n}` is declared {} but holds addresses of the other family",
+                        family_name(want)
+                    ),
+                );
+            }
+        }
+        let kind = v.kind.as_ref().map_or(SetType::Net, |k| *k.get_ref());
+        if kind == SetType::Ip {
+            if let Some(bad) = elements.iter().find(|e| !e.is_host()) {
+                ok = false;
+                let sp = v.kind.as_ref().map_or(span(def), span);
+                self.err_help(
+                    file,
+                    sp,
+                    format!("set `{n}` has type \"ip\" but holds the network {bad}"),
+                    "use `type = \"net\"` (the default) for networks",
+                );
+            }
+        }
+        // A set with bad elements is kept (with its good ones) so that its
+        // references do not raise a second error; the errors are reported.
+        let _ = ok;
+        name_ok.then(|| SetDef {
+            name: n.clone(),
+            kind,
+            families,
+            timeout,
+            elements,
+            file: from_file,
+            origin: file.origin(span(def)),
+        })
+    }
+
+    fn addrs(
+        &mut self,
+        file: &SourceFile,
+        list: &Option<Spanned<StrList>>,
+        sets: &[SetDef],
+        ok: &mut bool,
+    ) -> Vec<Addr> {
+        let mut out = Vec::new();
+        let Some(list) = list else { return out };
+        for (s, sp) in items(list) {
+            if let Some(name) = s.strip_prefix('@') {
+                if sets.iter().any(|d| d.name == name) {
+                    out.push(Addr::Set(name.to_string()));
+                } else {
+                    *ok = false;
+                    let known: Vec<&str> = sets.iter().map(|d| d.name.as_str()).collect();
+                    let help = if known.is_empty() {
+                        "define it with a `[sets.NAME]` table".to_string()
+                    } else {
+                        format!("defined sets: {}", known.join(", "))
+                    };
+                    self.err_help(file, sp, format!("unknown set `@{name}`"), &help);
+                }
+            } else {
+                match parse_net(s) {
+                    Ok(n) => out.push(Addr::Net(n)),
+                    Err(e) => {
+                        *ok = false;
+                        self.err_help(
+                            file,
+                            sp,
+                            e,
+                            "write an address, a network (10.0.0.0/8, 2001:db8::/32) or @set",
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn nets(
+        &mut self,
+        file: &SourceFile,
+        list: &Option<Spanned<StrList>>,
+        ok: &mut bool,
+    ) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        let Some(list) = list else { return out };
+        for (s, sp) in items(list) {
+            match parse_net(s) {
+                Ok(n) => out.push(n),
+                Err(e) => {
+                    *ok = false;
+                    self.err(file, sp, e);
+                }
+            }
+        }
+        out
+    }
+
+    fn ifaces(
+        &mut self,
+        file: &SourceFile,
+        list: &Option<Spanned<StrList>>,
+        ok: &mut bool,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(list) = list else { return out };
+        for (s, sp) in items(list) {
+            match check_iface(s) {
+                Ok(()) => out.push(s.to_string()),
+                Err(e) => {
+                    *ok = false;
+                    self.err(file, sp, e);
+                }
+            }
+        }
+        out
+    }
+
+    fn rule(
+        &mut self,
+        file: &SourceFile,
+        r: &Spanned<ast::RuleItem>,
+        allow: bool,
+        sets: &[SetDef],
+    ) -> Option<RuleItem> {
+        let v = r.get_ref();
+        let kind = if allow { "allow" } else { "deny" };
+        let mut ok = true;
+        let direction = v
+            .direction
+            .as_ref()
+            .map_or(Direction::Input, |d| *d.get_ref());
+        let family = v.family.as_ref().map(|f| family_of(*f.get_ref()));
+
+        // Services and ports, grouped by protocol.
+        let mut ports: Vec<(Protocol, Vec<PortRange>)> = Vec::new();
+        let mut add =
+            |proto: Protocol, range: PortRange| match ports.iter_mut().find(|(p, _)| *p == proto) {
+                Some((_, l)) => {
+                    if !l.contains(&range) {
+                        l.push(range);
+                    }
+                }
+                None => ports.push((proto, vec![range])),
+            };
+        if let Some(svcs) = &v.service {
+            for (name, sp) in items(svcs) {
+                match catalogue::service(name) {
+                    Some(s) => {
+                        for &(a, b) in s.tcp {
+                            add(Protocol::TCP, PortRange { first: a, last: b });
+                        }
+                        for &(a, b) in s.udp {
+                            add(Protocol::UDP, PortRange { first: a, last: b });
+                        }
+                    }
+                    None => {
+                        ok = false;
+                        let help = match catalogue::refused_service(name) {
+                            Some(why) => format!("`{name}` is not in the catalogue: it {why}"),
+                            None => match suggest(name) {
+                                Some(s) => format!("did you mean `{s}`? (or write `port = [\"N/tcp\"]`)"),
+                                None => "write its ports instead, e.g. `port = [\"8443/tcp\"]`; `rampart services` lists the catalogue".to_string(),
+                            },
+                        };
+                        self.diags.push(
+                            file.error(sp, format!("unknown service `{name}`"))
+                                .with_help(help),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(ps) = &v.port {
+            for (p, sp) in items(ps) {
+                match parse_port(p) {
+                    Ok((proto, range)) => add(proto, range),
+                    Err(e) => {
+                        ok = false;
+                        self.err_help(
+                            file,
+                            sp,
+                            e,
+                            "write a port as PORT/PROTO or FIRST-LAST/PROTO, e.g. \"22/tcp\", \"60000-61000/udp\"",
+                        );
+                    }
+                }
+            }
+        }
+        let protocol = match &v.protocol {
+            Some(p) => {
+                if !ports.is_empty() {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(p),
+                        "`protocol` together with `service` or `port`",
+                        "ports already name their protocol (\"22/tcp\"); use `protocol` for protocols without ports such as gre or esp",
+                    );
+                }
+                match Protocol::parse(p.get_ref()) {
+                    Some(Protocol(0)) | None => {
+                        ok = false;
+                        self.err(file, span(p), format!("unknown protocol `{}`", p.get_ref()));
+                        None
+                    }
+                    Some(proto) => Some(proto),
+                }
+            }
+            None => None,
+        };
+
+        let from = self.addrs(file, &v.from, sets, &mut ok);
+        let to = self.addrs(file, &v.to, sets, &mut ok);
+        let ins = self.ifaces(file, &v.in_, &mut ok);
+        let outs = self.ifaces(file, &v.out, &mut ok);
+        if direction == Direction::Input && !outs.is_empty() {
+            if let Some(o) = &v.out {
+                ok = false;
+                self.err_help(file, span(o), "`out` on an input rule", "incoming packets have no output interface; use `in`, or `direction = \"forward\"`");
+            }
+        }
+        if direction == Direction::Output && !ins.is_empty() {
+            if let Some(i) = &v.in_ {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(i),
+                    "`in` on an output rule",
+                    "outgoing packets have no input interface; use `out`",
+                );
+            }
+        }
+
+        // Family of every address must fit `family` and the sets.
+        let set_fams = |a: &Addr| -> Vec<Family> {
+            match a {
+                Addr::Net(n) => vec![fam(n)],
+                Addr::Set(s) => sets
+                    .iter()
+                    .find(|d| &d.name == s)
+                    .map_or_else(Vec::new, |d| d.families.clone()),
+            }
+        };
+        if let Some(f) = family {
+            for (list, key) in [(&from, &v.from), (&to, &v.to)] {
+                if list.iter().any(|a| !set_fams(a).contains(&f)) {
+                    if let Some(k) = key {
+                        ok = false;
+                        self.err(
+                            file,
+                            span(k),
+                            format!("an address here is not {} as `family` says", family_name(f)),
+                        );
+                    }
+                }
+            }
+        }
+        let fam_ok = |fm: Family| -> bool {
+            (from.is_empty() || from.iter().any(|a| set_fams(a).contains(&fm)))
+                && (to.is_empty() || to.iter().any(|a| set_fams(a).contains(&fm)))
+        };
+        if ok && !fam_ok(Family::Ipv4) && !fam_ok(Family::Ipv6) {
+            ok = false;
+            self.err_help(
+                file,
+                span(r),
+                "`from` and `to` have no address family in common",
+                "an IPv4 source cannot talk to an IPv6 destination; split the rule",
+            );
+        }
+
+        let rate = match &v.rate {
+            Some(rs) => {
+                let rv = rs.get_ref();
+                if !allow {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(rs),
+                        "`rate` on a deny rule",
+                        "rate limits belong to allow rules: traffic over the rate is dropped",
+                    );
+                }
+                match (&rv.per_source, &rv.global) {
+                    (Some(r), None) | (None, Some(r)) => {
+                        let burst = rv
+                            .burst
+                            .as_ref()
+                            .map_or(RateLimit::DEFAULT_BURST, |b| self.burst(file, b));
+                        self.rate(file, r).map(|rate| RateLimit {
+                            per_source: rv.per_source.is_some(),
+                            rate,
+                            burst,
+                        })
+                    }
+                    _ => {
+                        ok = false;
+                        self.err_help(
+                            file,
+                            span(rs),
+                            "a rate needs exactly one of `per_source` and `global`",
+                            "e.g. `rate = { per_source = \"4/minute\", burst = 4 }`",
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let max_connections = match &v.max_connections {
+            Some(m) => {
+                if !allow {
+                    ok = false;
+                    self.err(file, span(m), "`max_connections` on a deny rule");
+                }
+                if *m.get_ref() == 0 {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(m),
+                        "`max_connections = 0` lets nothing through",
+                        "write a deny rule instead",
+                    );
+                }
+                Some(*m.get_ref())
+            }
+            None => None,
+        };
+        let action = match &v.action {
+            Some(a) if allow => {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(a),
+                    "`action` on an allow rule",
+                    "`action` chooses between \"drop\" and \"reject\" in deny rules",
+                );
+                DenyAction::Drop
+            }
+            Some(a) => *a.get_ref(),
+            None => DenyAction::Drop,
+        };
+        let log = v.log.as_ref().and_then(|l| self.log(file, l));
+        if v.log.is_some() && log.is_none() {
+            ok = false;
+        }
+        let comment = match &v.comment {
+            Some(c) => {
+                let s = c.get_ref();
+                if s.len() > 255 || s.chars().any(char::is_control) {
+                    ok = false;
+                    self.err(
+                        file,
+                        span(c),
+                        "a comment is at most 255 bytes of printable text",
+                    );
+                }
+                Some(s.clone())
+            }
+            None => None,
+        };
+        let item = RuleItem {
+            allow,
+            action,
+            direction,
+            family,
+            from,
+            to,
+            ins,
+            outs,
+            protocol,
+            ports,
+            rate,
+            max_connections,
+            log,
+            comment,
+            origin: file.origin(span(r)),
+        };
+        if ok && super::lower::rule_count(&item, sets) > MAX_RULES_PER_ITEM {
+            ok = false;
+            self.err_help(
+                file,
+                span(r),
+                format!("this {kind} rule expands to more than {MAX_RULES_PER_ITEM} rules"),
+                "put the addresses in a set and use `@set`",
+            );
+        }
+        ok.then_some(item)
+    }
+
+    fn forward(&mut self, file: &SourceFile, f: &Spanned<ast::PortForward>) -> Option<PortForward> {
+        let v = f.get_ref();
+        let mut ok = true;
+        if let Err(e) = check_iface(v.in_.get_ref()) {
+            ok = false;
+            self.err(file, span(&v.in_), e);
+        }
+        let port = match parse_port(v.port.get_ref()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                ok = false;
+                self.err_help(file, span(&v.port), e, "e.g. `port = \"8080/tcp\"`");
+                None
+            }
+        };
+        let to = match parse_host_port(v.to.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                ok = false;
+                self.err_help(file, span(&v.to), e, "e.g. `to = \"10.0.0.5:80\"`, `to = \"10.0.0.5\"` or `to = \"[2001:db8::5]:80\"`");
+                None
+            }
+        };
+        if let (Some((_, range)), Some((_, Some(_)))) = (&port, &to) {
+            if !range.is_single() {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(&v.to),
+                    "a port range cannot be forwarded to one port",
+                    "leave the port out of `to` to keep the ports",
+                );
+            }
+        }
+        let from = self.nets(file, &v.from, &mut ok);
+        if let Some((addr, _)) = &to {
+            if from.iter().any(|n| n.is_ipv4() != addr.is_ipv4()) {
+                ok = false;
+                self.err(
+                    file,
+                    span(&v.to),
+                    "`from` and `to` are of different address families",
+                );
+            }
+        }
+        let (Some((protocol, ports)), Some((to, to_port))) = (port, to) else {
+            return None;
+        };
+        ok.then(|| PortForward {
+            in_iface: v.in_.get_ref().clone(),
+            protocol,
+            ports,
+            to,
+            to_port,
+            from,
+            origin: file.origin(span(f)),
+        })
+    }
+
+    fn masq(&mut self, file: &SourceFile, m: &Spanned<ast::Masquerade>) -> Option<Masq> {
+        let v = m.get_ref();
+        let mut ok = true;
+        if let Err(e) = check_iface(v.out.get_ref()) {
+            ok = false;
+            self.err(file, span(&v.out), e);
+        }
+        let from = self.nets(file, &v.from, &mut ok);
+        ok.then(|| Masq {
+            out: v.out.get_ref().clone(),
+            from,
+            origin: file.origin(span(m)),
+        })
+    }
+
+    fn snat(&mut self, file: &SourceFile, s: &Spanned<ast::SnatItem>) -> Option<Snat> {
+        let v = s.get_ref();
+        let mut ok = true;
+        if let Err(e) = check_iface(v.out.get_ref()) {
+            ok = false;
+            self.err(file, span(&v.out), e);
+        }
+        let from = self.nets(file, &v.from, &mut ok);
+        let to = match v.to.get_ref().parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                ok = false;
+                self.err(
+                    file,
+                    span(&v.to),
+                    format!("`{}` is not an IP address", v.to.get_ref()),
+                );
+                None
+            }
+        };
+        if let Some(a) = to {
+            if from.iter().any(|n| n.is_ipv4() != a.is_ipv4()) {
+                ok = false;
+                self.err(
+                    file,
+                    span(&v.to),
+                    "`from` and `to` are of different address families",
+                );
+            }
+        }
+        let to = to?;
+        ok.then(|| Snat {
+            out: v.out.get_ref().clone(),
+            from,
+            to,
+            origin: file.origin(span(s)),
+        })
+    }
+}
+
+enum Entry<'a> {
+    Allow(&'a Spanned<ast::RuleItem>),
+    Deny(&'a Spanned<ast::RuleItem>),
+    Forward(&'a Spanned<ast::PortForward>),
+}
+
+pub(crate) const DEFAULT_PING_RATE: Rate = Rate {
+    count: 5,
+    unit: Unit::Second,
+};
+pub(crate) const DEFAULT_PING_BURST: u32 = 10;
+
+/// The strings of a string-or-list with their spans.
+fn items(list: &Spanned<StrList>) -> Vec<(&str, Span)> {
+    match list.get_ref() {
+        StrList::One(s) => vec![(s.as_str(), span(list))],
+        StrList::Many(v) => v.iter().map(|s| (s.get_ref().as_str(), span(s))).collect(),
+    }
+}
+
+/// Help for serde's "unknown field" message: the closest expected key.
+fn unknown_key_help(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (key, tail) = rest.split_once('`')?;
+    let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    let best = expected
+        .iter()
+        .map(|e| (edit_distance(key, e), *e))
+        .min()
+        .filter(|(d, _)| *d <= 2)?;
+    Some(format!("did you mean `{}`?", best.1))
+}
+
+fn suggest(name: &str) -> Option<&'static str> {
+    catalogue::service_catalogue()
+        .iter()
+        .map(|s| (edit_distance(name, s.name), s.name))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, n)| n)
+}
+
+/// Optimal-string-alignment distance (a swap of neighbours costs 1).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+pub(crate) fn fam(n: &IpNet) -> Family {
+    if n.is_ipv4() {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    }
+}
+
+fn family_of(f: ast::FamilySel) -> Family {
+    match f {
+        ast::FamilySel::Ipv4 => Family::Ipv4,
+        ast::FamilySel::Ipv6 => Family::Ipv6,
+    }
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::Ipv4 => "IPv4",
+        Family::Ipv6 => "IPv6",
+    }
+}
+
+/// `1.2.3.4`, `10.0.0.0/8`, `2001:db8::/32`. Host bits must be zero.
+pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{s}` is not an IP address or network"))?;
+    let net = match prefix {
+        None => IpNet::host(ip),
+        Some(p) => {
+            let len: u8 = p
+                .parse()
+                .map_err(|_| format!("`{p}` is not a prefix length in `{s}`"))?;
+            IpNet::new(ip, len).ok_or_else(|| format!("prefix /{len} is too long for `{addr}`"))?
+        }
+    };
+    if net.addr() != ip {
+        return Err(format!("`{s}` has host bits set; the network is `{net}`"));
+    }
+    Ok(net)
+}
+
+/// `22/tcp`, `1000-2000/udp` (also `1000:2000/udp`).
+pub(crate) fn parse_port(s: &str) -> Result<(Protocol, PortRange), String> {
+    let Some((ports, proto)) = s.split_once('/') else {
+        return Err(format!("port `{s}` has no protocol"));
+    };
+    let proto = match proto {
+        "tcp" => Protocol::TCP,
+        "udp" => Protocol::UDP,
+        _ => {
+            return Err(format!(
+                "unknown port protocol `{proto}` in `{s}` (tcp or udp)"
+            ))
+        }
+    };
+    let num = |p: &str| -> Result<u16, String> {
+        match p.parse::<u16>() {
+            Ok(0) => Err(format!("port 0 in `{s}`")),
+            Ok(n) => Ok(n),
+            Err(_) => Err(format!("`{p}` is not a port number (1-65535) in `{s}`")),
+        }
+    };
+    let range = match ports.split_once(['-', ':']) {
+        Some((a, b)) => {
+            let (a, b) = (num(a)?, num(b)?);
+            PortRange::new(a, b).ok_or_else(|| format!("port range `{ports}` is backwards"))?
+        }
+        None => PortRange::single(num(ports)?),
+    };
+    Ok((proto, range))
+}
+
+/// `10.0.0.5`, `10.0.0.5:80`, `[2001:db8::5]:80`, `2001:db8::5`.
+pub(crate) fn parse_host_port(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let bad = || format!("`{s}` is not ADDRESS or ADDRESS:PORT");
+    let port = |p: &str| -> Result<u16, String> {
+        match p.parse::<u16>() {
+            Ok(0) | Err(_) => Err(format!("`{p}` is not a port number (1-65535)")),
+            Ok(n) => Ok(n),
+        }
+    };
+    if let Some(rest) = s.strip_prefix('[') {
+        let (a, tail) = rest.split_once(']').ok_or_else(bad)?;
+        let ip: std::net::Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let p = match tail {
+            "" => None,
+            t => Some(port(t.strip_prefix(':').ok_or_else(bad)?)?),
+        };
+        return Ok((IpAddr::V6(ip), p));
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok((ip, None));
+    }
+    let (a, p) = s.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::Ipv4Addr = a.parse().map_err(|_| bad())?;
+    Ok((IpAddr::V4(ip), Some(port(p)?)))
+}
+
+/// `4/minute`, `10/s`, `1/hour`.
+pub(crate) fn parse_rate(s: &str) -> Result<Rate, String> {
+    let (n, unit) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not a rate"))?;
+    let count: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a count in rate `{s}`"))?;
+    if count == 0 || count > 10_000 {
+        return Err(format!("rate count {count} is out of range 1..=10000"));
+    }
+    let unit = match unit.trim() {
+        "s" | "sec" | "second" => Unit::Second,
+        "m" | "min" | "minute" => Unit::Minute,
+        "h" | "hour" => Unit::Hour,
+        "d" | "day" => Unit::Day,
+        u => return Err(format!("unknown rate unit `{u}` in `{s}`")),
+    };
+    Ok(Rate { count, unit })
+}
+
+/// `3600`, `45s`, `30m`, `12h`, `1d`, `1w` -> seconds (at most ipset's
+/// limit of 2147483 s).
+fn parse_duration(v: &StrOrInt) -> Result<u32, String> {
+    const MAX: u64 = 2_147_483;
+    let secs: u64 = match v {
+        StrOrInt::Int(n) => u64::try_from(*n).map_err(|_| format!("negative timeout {n}"))?,
+        StrOrInt::Str(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let n: u64 = num
+                .parse()
+                .map_err(|_| format!("`{s}` is not a duration"))?;
+            let mul = match unit {
+                "" | "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                "w" => 604_800,
+                _ => return Err(format!("unknown duration unit `{unit}` in `{s}`")),
+            };
+            n.saturating_mul(mul)
+        }
+    };
+    if secs > MAX {
+        return Err(format!(
+            "timeout {secs}s is longer than ipset's maximum {MAX}s"
+        ));
+    }
+    u32::try_from(secs).map_err(|_| "timeout too long".to_string())
+}
+
+fn check_iface(s: &str) -> Result<(), String> {
+    let body = s.strip_suffix('+').unwrap_or(s);
+    if s.is_empty() || s.len() > 15 {
+        return Err(format!("interface name `{s}` must be 1 to 15 characters"));
+    }
+    if body
+        .contains(|c: char| c.is_whitespace() || c == '/' || c == '+' || c == '!' || c.is_control())
+    {
+        return Err(format!("invalid interface name `{s}`"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_values() {
+        assert!(parse_net("10.0.0.1/8").is_err());
+        assert_eq!(
+            parse_net("10.0.0.0/8").map(|n| n.to_string()),
+            Ok("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            parse_port("22/tcp"),
+            Ok((Protocol::TCP, PortRange::single(22)))
+        );
+        assert!(parse_port("22").is_err());
+        assert!(parse_port("0/tcp").is_err());
+        assert_eq!(
+            parse_host_port("[2001:db8::5]:80"),
+            Ok(("2001:db8::5".parse().expect("literal"), Some(80)))
+        );
+        assert_eq!(
+            parse_host_port("10.0.0.5"),
+            Ok(("10.0.0.5".parse().expect("literal"), None))
+        );
+        assert_eq!(
+            parse_rate("4/minute"),
+            Ok(Rate {
+                count: 4,
+                unit: Unit::Minute
+            })
+        );
+        assert_eq!(parse_duration(&StrOrInt::Str("1d".into())), Ok(86_400));
+        assert!(parse_duration(&StrOrInt::Int(-1)).is_err());
+        assert_eq!(
+            unknown_key_help("unknown field `prot`, expected one of `port`, `from`"),
+            Some("did you mean `port`?".into())
+        );
+    }
+}
