@@ -1,11 +1,11 @@
-//! Reading a policy file: format detection, the `--fix` rewrite of
-//! web-pasted characters, and dispatch to the right front end.
+//! Reading a policy file: UTF-8 check, the `--fix` rewrite of web-pasted
+//! characters, format detection and the front end.
 
 use crate::cli::{InputFormat, InputOpts};
 use anyhow::{Context, Result};
-use rampart_model::{Family, Policy};
-use rampart_syntax::diag::{Diagnostic, Diagnostics, Severity, SourceFile};
-use rampart_syntax::{iptables, native, script, Parsed};
+use rampart_model::Policy;
+use rampart_syntax::diag::{Diagnostics, SourceFile};
+use rampart_syntax::{script, Format, Span};
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/bundled_examples.rs"));
@@ -15,40 +15,18 @@ include!(concat!(env!("OUT_DIR"), "/bundled_examples.rs"));
 pub struct Loaded {
     pub policy: Policy,
     pub diagnostics: Diagnostics,
-    pub format: InputFormat,
+    pub format: Format,
 }
 
-impl InputFormat {
-    pub fn name(self) -> &'static str {
-        match self {
-            InputFormat::IptablesSave => "iptables-save",
-            InputFormat::Ip6tablesSave => "ip6tables-save",
-            InputFormat::IptablesScript => "iptables-script",
-            InputFormat::Ipset => "ipset",
-            InputFormat::Native => "native",
+impl From<InputFormat> for Format {
+    fn from(f: InputFormat) -> Format {
+        match f {
+            InputFormat::IptablesSave => Format::IptablesSave,
+            InputFormat::Ip6tablesSave => Format::Ip6tablesSave,
+            InputFormat::IptablesScript => Format::IptablesScript,
+            InputFormat::Ipset => Format::Ipset,
+            InputFormat::Native => Format::Native,
         }
-    }
-}
-
-/// Guesses the format of a file from its name and first meaningful lines.
-pub fn detect(path: &Path, text: &str) -> InputFormat {
-    if path.extension().is_some_and(|e| e == "toml") {
-        return InputFormat::Native;
-    }
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'));
-    match first {
-        Some(l) if l.starts_with('*') || l.starts_with(':') || l.starts_with("-A ") || l.starts_with("-I ") || l.starts_with("-N ") || l.starts_with('[') => {
-            match iptables::detect_family(text) {
-                Family::Ipv4 => InputFormat::IptablesSave,
-                Family::Ipv6 => InputFormat::Ip6tablesSave,
-            }
-        }
-        Some(l) if l.starts_with("create ") || l.starts_with("add ") => InputFormat::Ipset,
-        Some(l) if l.starts_with('[') || l.contains(" = ") => InputFormat::Native,
-        _ => InputFormat::IptablesScript,
     }
 }
 
@@ -65,12 +43,12 @@ pub fn load(path: &Path, opts: &InputOpts) -> Result<Loaded> {
             let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
             let shown = SourceFile::new(name.clone(), format!("{prefix}\u{fffd}"));
             let d = shown
-                .error(rampart_syntax::Span::new(good, good + 3), "file is not valid UTF-8 text")
-                .with_help("policy files, scripts and save files must be text; is this a binary file?");
+                .error(Span::new(good, good + 3), "file is not valid UTF-8 text")
+                .with_help("policy files, scripts and save files are text; is this a binary file?");
             return Ok(Loaded {
                 policy: Policy::default(),
                 diagnostics: Diagnostics(vec![d]),
-                format: opts.from.unwrap_or(InputFormat::IptablesScript),
+                format: opts.from.map_or(Format::IptablesScript, Format::from),
             });
         }
     };
@@ -84,24 +62,12 @@ pub fn load(path: &Path, opts: &InputOpts) -> Result<Loaded> {
             text = fixed;
         }
     }
-    let format = opts.from.unwrap_or_else(|| detect(path, &text));
+    let format = opts.from.map_or_else(|| Format::detect(&name, &text), Format::from);
     let file = SourceFile::new(name, text);
-    let parsed: Parsed<Policy> = match format {
-        InputFormat::IptablesSave => iptables::parse_save(&file, Family::Ipv4),
-        InputFormat::Ip6tablesSave => iptables::parse_save(&file, Family::Ipv6),
-        InputFormat::IptablesScript => script::parse_script(&file),
-        InputFormat::Ipset => script::parse_ipset_save(&file),
-        InputFormat::Native => native::parse_native(&file),
-    };
+    let parsed = format.parse(&file);
     Ok(Loaded {
         policy: parsed.value,
         diagnostics: parsed.diagnostics,
         format,
     })
-}
-
-/// A diagnostic about a whole file.
-#[allow(dead_code)]
-pub fn file_error(path: &str, msg: &str) -> Diagnostic {
-    Diagnostic::file_level(path, Severity::Error, msg)
 }
