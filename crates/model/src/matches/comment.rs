@@ -1,9 +1,9 @@
-//! `-m comment`: model of the iptables comment match.
-//!
-//! PLACEHOLDER (M2): replace with the typed fields of the extension.
+//! `-m comment`: a free text note on a rule (always matches).
 
 use serde::{Deserialize, Serialize};
 
-/// `-m comment`.
+/// `-m comment --comment TEXT` (at most 255 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Comment {}
+pub struct Comment {
+    pub comment: String,
+}

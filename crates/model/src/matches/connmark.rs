@@ -1,9 +1,11 @@
-//! `-m connmark`: model of the iptables connmark match.
-//!
-//! PLACEHOLDER (M3): replace with the typed fields of the extension.
+//! `-m connmark`: match the mark of the packet's connection (`ct mark`).
 
+use crate::matches::mark::MarkMask;
+use crate::Neg;
 use serde::{Deserialize, Serialize};
 
-/// `-m connmark`.
+/// `-m connmark [!] --mark VALUE[/MASK]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Connmark {}
+pub struct Connmark {
+    pub mark: Neg<MarkMask>,
+}

@@ -1,9 +1,10 @@
-//! `-m cpu`: model of the iptables cpu match.
-//!
-//! PLACEHOLDER (M3): replace with the typed fields of the extension.
+//! `-m cpu`: match the CPU handling the packet.
 
+use crate::Neg;
 use serde::{Deserialize, Serialize};
 
-/// `-m cpu`.
+/// `-m cpu [!] --cpu N`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Cpu {}
+pub struct Cpu {
+    pub cpu: Neg<u32>,
+}

@@ -1,6 +1,6 @@
-//! `-m eui64`: model of the iptables eui64 match.
-//!
-//! PLACEHOLDER (M1): replace with the typed fields of the extension.
+//! `-m eui64` (IPv6): the source address's interface identifier is the
+//! EUI-64 derived from the packet's source MAC address. No options; only
+//! in PREROUTING, INPUT and FORWARD.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,16 @@
-//! `-m ipcomp`: model of the iptables ipcomp match.
-//!
-//! PLACEHOLDER (M1): replace with the typed fields of the extension.
+//! `-m ipcomp`: IP payload compression (IPComp) header.
 
+use crate::matches::esp::U32Range;
+use crate::Neg;
 use serde::{Deserialize, Serialize};
 
-/// `-m ipcomp`.
+/// `-m ipcomp [!] --ipcompspi SPI[:SPI] [--compres]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Ipcomp {}
+pub struct Ipcomp {
+    /// The compression parameter index (CPI, 16 bits on the wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spi: Option<Neg<U32Range>>,
+    /// `--compres`: the reserved field must be zero.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub res: bool,
+}

@@ -1,9 +1,11 @@
-//! `-m mac`: model of the iptables mac match.
-//!
-//! PLACEHOLDER (M3): replace with the typed fields of the extension.
+//! `-m mac`: match the Ethernet source address (PREROUTING, INPUT and
+//! FORWARD only).
 
+use crate::{MacAddr, Neg};
 use serde::{Deserialize, Serialize};
 
-/// `-m mac`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Mac {}
+/// `-m mac [!] --mac-source XX:XX:XX:XX:XX:XX`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mac {
+    pub source: Neg<MacAddr>,
+}

@@ -1,9 +1,9 @@
-//! `-m nfacct`: model of the iptables nfacct match.
-//!
-//! PLACEHOLDER (M2): replace with the typed fields of the extension.
+//! `-m nfacct`: counts the packet in a named nfacct object (always matches).
 
 use serde::{Deserialize, Serialize};
 
-/// `-m nfacct`.
+/// `-m nfacct --nfacct-name NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Nfacct {}
+pub struct Nfacct {
+    pub name: String,
+}

@@ -1,9 +1,9 @@
-//! `-m quota`: model of the iptables quota match.
-//!
-//! PLACEHOLDER (M2): replace with the typed fields of the extension.
+//! `-m quota`: matches until a byte quota is used up.
 
 use serde::{Deserialize, Serialize};
 
-/// `-m quota`.
+/// `-m quota [!] --quota BYTES`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Quota {}
+pub struct Quota {
+    pub quota: crate::Neg<u64>,
+}

@@ -1,9 +1,12 @@
-//! `-m realm`: model of the iptables realm match.
-//!
-//! PLACEHOLDER (M3): replace with the typed fields of the extension.
+//! `-m realm`: match the routing realm of the packet's route (IPv4 only).
 
+use crate::matches::mark::MarkMask;
+use crate::Neg;
 use serde::{Deserialize, Serialize};
 
-/// `-m realm`.
+/// `-m realm [!] --realm VALUE[/MASK]`. Realm names of
+/// `/etc/iproute2/rt_realms` are resolved to numbers by the front end.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Realm {}
+pub struct Realm {
+    pub realm: Neg<MarkMask>,
+}

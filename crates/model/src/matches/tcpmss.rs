@@ -1,9 +1,11 @@
-//! `-m tcpmss`: model of the iptables tcpmss match.
-//!
-//! PLACEHOLDER (M3): replace with the typed fields of the extension.
+//! `-m tcpmss`: match the MSS option of TCP SYN segments.
 
+pub use crate::matches::length::U16Range;
+use crate::Neg;
 use serde::{Deserialize, Serialize};
 
-/// `-m tcpmss`.
+/// `-m tcpmss [!] --mss MIN[:MAX]` (needs `-p tcp`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Tcpmss {}
+pub struct Tcpmss {
+    pub mss: Neg<U16Range>,
+}

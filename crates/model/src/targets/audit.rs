@@ -1,9 +1,29 @@
-//! `-j AUDIT`: model of the iptables AUDIT target.
-//!
-//! PLACEHOLDER (T1): replace with the typed fields of the extension.
+//! `-j AUDIT`: record the packet in the kernel audit log.
 
 use serde::{Deserialize, Serialize};
 
-/// `-j AUDIT`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Audit {}
+/// `-j AUDIT --type TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Audit {
+    /// `--type` (required by iptables; ignored by newer kernels).
+    pub kind: AuditType,
+}
+
+/// The audit record type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditType {
+    Accept,
+    Drop,
+    Reject,
+}
+
+impl AuditType {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditType::Accept => "accept",
+            AuditType::Drop => "drop",
+            AuditType::Reject => "reject",
+        }
+    }
+}

@@ -1,9 +1,8 @@
-//! `-j CHECKSUM`: model of the iptables CHECKSUM target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j CHECKSUM --checksum-fill`: compute a missing layer-4 checksum
+//! (mangle table). The only operation there is; hence no fields.
 
 use serde::{Deserialize, Serialize};
 
-/// `-j CHECKSUM`.
+/// `-j CHECKSUM --checksum-fill`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Checksum {}

@@ -1,9 +1,14 @@
-//! `-j CONNSECMARK`: model of the iptables CONNSECMARK target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j CONNSECMARK`: copy the security mark between packet and connection.
 
 use serde::{Deserialize, Serialize};
 
 /// `-j CONNSECMARK`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Connsecmark {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Connsecmark {
+    /// `--save`: packet secmark to the connection (if unset there).
+    #[default]
+    Save,
+    /// `--restore`: connection secmark to the packet (if unset there).
+    Restore,
+}

@@ -1,9 +1,14 @@
-//! `-j DNPT`: model of the iptables DNPT target.
-//!
-//! PLACEHOLDER (T1): replace with the typed fields of the extension.
+//! `-j DNPT`: stateless IPv6-to-IPv6 destination network prefix
+//! translation (RFC 6296).
 
+use crate::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// `-j DNPT`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Dnpt {}
+/// `-j DNPT --src-pfx NET --dst-pfx NET` (IPv6, mangle table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dnpt {
+    /// `--src-pfx`: the external prefix.
+    pub src_pfx: IpNet,
+    /// `--dst-pfx`: the internal prefix.
+    pub dst_pfx: IpNet,
+}

@@ -1,9 +1,10 @@
-//! `-j DSCP`: model of the iptables DSCP target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j DSCP`: set the DSCP field (upper six bits of TOS / traffic class).
 
 use serde::{Deserialize, Serialize};
 
-/// `-j DSCP`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Dscp {}
+/// `-j DSCP --set-dscp N` (`--set-dscp-class` is resolved to its number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Dscp {
+    /// 0..=63.
+    pub dscp: u8,
+}

@@ -1,9 +1,11 @@
-//! `-j NETMAP`: model of the iptables NETMAP target.
-//!
-//! PLACEHOLDER (T1): replace with the typed fields of the extension.
+//! `-j NETMAP`: map a whole network onto another one, 1:1 (static NAT).
 
+use crate::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// `-j NETMAP`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Netmap {}
+/// `-j NETMAP --to ADDR[/PREFIX]`: the host bits of the address are kept,
+/// the network bits replaced by those of `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Netmap {
+    pub to: IpNet,
+}

@@ -1,9 +1,14 @@
-//! `-j TCPMSS`: model of the iptables TCPMSS target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j TCPMSS`: rewrite the MSS option of TCP SYN segments.
 
 use serde::{Deserialize, Serialize};
 
 /// `-j TCPMSS`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Tcpmss {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Tcpmss {
+    /// `--clamp-mss-to-pmtu`: the path MTU minus the IP and TCP headers.
+    #[default]
+    ClampToPmtu,
+    /// `--set-mss N`.
+    Set { mss: u16 },
+}

@@ -1,9 +1,11 @@
-//! `-j TCPOPTSTRIP`: model of the iptables TCPOPTSTRIP target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j TCPOPTSTRIP`: remove TCP options from TCP segments.
 
 use serde::{Deserialize, Serialize};
 
-/// `-j TCPOPTSTRIP`.
+/// `-j TCPOPTSTRIP [--strip-options LIST]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Tcpoptstrip {}
+pub struct Tcpoptstrip {
+    /// TCP option kinds to strip (2..=255), sorted, no repeats. Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<u8>,
+}

@@ -1,9 +1,8 @@
-//! `-j TRACE`: model of the iptables TRACE target.
-//!
-//! PLACEHOLDER (T2): replace with the typed fields of the extension.
+//! `-j TRACE`: mark the packet so that every rule it traverses is logged
+//! (raw table).
 
 use serde::{Deserialize, Serialize};
 
-/// `-j TRACE`.
+/// `-j TRACE` (no options).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Trace {}
