@@ -1,1 +1,180 @@
-fn main() {}
+//! # rampart
+//!
+//! The `rampart` binary: CLI glue over the library crates. Everything that
+//! decides something lives in the libraries; this crate reads files, picks
+//! the front end, prints, and maps outcomes to exit codes
+//! (0 clean, 1 findings, 2 bad input or failure).
+
+mod cli;
+mod input;
+mod show;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Cmd, Generate, OutputFormat};
+use rampart_model::Family;
+use rampart_syntax::{iptables, native, script, Diagnostics};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit code for a set of diagnostics.
+fn status(diags: &Diagnostics) -> u8 {
+    if diags.has_errors() {
+        2
+    } else if !diags.is_empty() {
+        1
+    } else {
+        0
+    }
+}
+
+fn print_diags(diags: &Diagnostics) {
+    if !diags.is_empty() {
+        eprint!("{diags}");
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match cli.command {
+        Cmd::Check { input, files, json } => {
+            let mut worst = 0u8;
+            let mut all = Vec::new();
+            for f in &files {
+                let loaded = input::load(f, &input)?;
+                worst = worst.max(status(&loaded.diagnostics));
+                if json {
+                    all.extend(loaded.diagnostics.0.iter().cloned());
+                } else {
+                    print_diags(&loaded.diagnostics);
+                    let errors = loaded.diagnostics.errors().count();
+                    let warnings = loaded.diagnostics.len() - errors;
+                    eprintln!(
+                        "{}: {} ({}): {} rule(s), {} set(s), {} error(s), {} warning(s)",
+                        f.display(),
+                        if errors > 0 { "FAILED" } else { "ok" },
+                        loaded.format.name(),
+                        loaded.policy.rule_count(),
+                        loaded.policy.sets.len(),
+                        errors,
+                        warnings
+                    );
+                }
+            }
+            if json {
+                serde_json::to_writer_pretty(&mut out, &all)?;
+                writeln!(out)?;
+            }
+            Ok(ExitCode::from(worst))
+        }
+        Cmd::Convert { input, to, file, json } => {
+            let loaded = input::load(&file, &input)?;
+            print_diags(&loaded.diagnostics);
+            if loaded.diagnostics.has_errors() {
+                return Ok(ExitCode::from(2));
+            }
+            if json {
+                serde_json::to_writer_pretty(&mut out, &loaded.policy)?;
+                writeln!(out)?;
+                return Ok(ExitCode::from(status(&loaded.diagnostics)));
+            }
+            let text = match to {
+                OutputFormat::IptablesSave => iptables::save_text(&loaded.policy, Family::Ipv4),
+                OutputFormat::Ip6tablesSave => iptables::save_text(&loaded.policy, Family::Ipv6),
+                OutputFormat::Ipset => script::ipset_save_text(&loaded.policy),
+                OutputFormat::Native => match native::to_native(&loaded.policy) {
+                    Ok(t) => t,
+                    Err(problems) => {
+                        for p in &problems {
+                            eprintln!("{}: error: {p}", file.display());
+                        }
+                        eprintln!(
+                            "{}: {} construct(s) cannot be expressed in the native format; convert to iptables-save instead",
+                            file.display(),
+                            problems.len()
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
+            out.write_all(text.as_bytes())?;
+            Ok(ExitCode::from(status(&loaded.diagnostics)))
+        }
+        Cmd::Show { input, file, json } => {
+            let loaded = input::load(&file, &input)?;
+            print_diags(&loaded.diagnostics);
+            if json {
+                serde_json::to_writer_pretty(&mut out, &loaded.policy)?;
+                writeln!(out)?;
+            } else {
+                out.write_all(show::render(&loaded.policy).as_bytes())?;
+            }
+            Ok(ExitCode::from(status(&loaded.diagnostics)))
+        }
+        Cmd::Examples { dir } => examples(&mut out, dir),
+        Cmd::Generate { what } => {
+            let mut cmd = Cli::command();
+            match what {
+                Generate::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+                Generate::Completions { shell } => {
+                    clap_complete::generate(shell, &mut cmd, "rampart", &mut out)
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The built-in default job: check every bundled example and print the
+/// iptables-save form of each.
+fn examples(out: &mut impl Write, dir: Option<std::path::PathBuf>) -> Result<ExitCode> {
+    let files: Vec<(String, String)> = match dir {
+        Some(d) => {
+            let mut v = Vec::new();
+            for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+                let p = e?.path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    v.push((p.display().to_string(), text));
+                }
+            }
+            v.sort();
+            v
+        }
+        None => input::BUNDLED_EXAMPLES
+            .iter()
+            .map(|(n, t)| (format!("examples/{n}"), (*t).to_string()))
+            .collect(),
+    };
+    let mut worst = 0;
+    for (name, text) in files {
+        let file = rampart_syntax::SourceFile::new(name.clone(), text);
+        let parsed = native::parse_native(&file);
+        print_diags(&parsed.diagnostics);
+        worst = worst.max(status(&parsed.diagnostics));
+        writeln!(
+            out,
+            "# ===== {name}: {} rule(s), {} set(s), {} problem(s)",
+            parsed.value.rule_count(),
+            parsed.value.sets.len(),
+            parsed.diagnostics.len()
+        )?;
+        for fam in parsed.value.families() {
+            out.write_all(iptables::save_text(&parsed.value, fam).as_bytes())?;
+        }
+    }
+    Ok(ExitCode::from(worst))
+}

@@ -23,8 +23,10 @@
 //! ```
 
 pub mod diag;
+pub mod format;
 pub mod iptables;
 pub mod native;
 pub mod script;
 
 pub use diag::{Diagnostic, Diagnostics, Parsed, SourceFile, Span};
+pub use format::Format;

@@ -1,0 +1,16 @@
+//! Native TOML policy: never panics; what parses cleanly converts back
+//! without panicking.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use rampart_syntax::{native, SourceFile};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let parsed = native::parse_native_with(&SourceFile::new("fuzz.toml", text), &|_path| None);
+    for d in &parsed.diagnostics.0 {
+        let _ = d.to_string();
+    }
+    if !parsed.diagnostics.has_errors() {
+        let _ = native::to_native(&parsed.value);
+    }
+});
