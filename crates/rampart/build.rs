@@ -1,27 +1,46 @@
-//! Embeds the example policies of `examples/` so `rampart examples` works
-//! from an installed binary.
+//! Embeds the example policies of `examples/` (and the fragments and set
+//! files they read) so `rampart examples` works from an installed binary.
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            println!("cargo:rerun-if-changed={}", p.display());
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    entries.sort();
-    let mut code = String::from("/// Example policies bundled at build time: (file name, text).\npub static BUNDLED_EXAMPLES: &[(&str, &str)] = &[\n");
-    for p in entries {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    let mut code = String::from(
+        "/// Files of `examples/` bundled at build time: (path under `examples/`, text).\npub static BUNDLED_FILES: &[(&str, &str)] = &[\n",
+    );
+    for p in files {
         println!("cargo:rerun-if-changed={}", p.display());
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let rel = p
+            .strip_prefix(&root)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .into_owned();
         let abs = p.canonicalize().unwrap_or(p.clone());
-        let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", abs.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            abs.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());

@@ -62,7 +62,9 @@ pub fn load(path: &Path, opts: &InputOpts) -> Result<Loaded> {
             text = fixed;
         }
     }
-    let format = opts.from.map_or_else(|| Format::detect(&name, &text), Format::from);
+    let format = opts
+        .from
+        .map_or_else(|| Format::detect(&name, &text), Format::from);
     let file = SourceFile::new(name, text);
     let parsed = format.parse(&file);
     Ok(Loaded {
@@ -70,4 +72,38 @@ pub fn load(path: &Path, opts: &InputOpts) -> Result<Loaded> {
         diagnostics: parsed.diagnostics,
         format,
     })
+}
+
+/// Serves the bundled `examples/` files to the native front end (includes
+/// and set files resolve against `examples/NAME`).
+#[derive(Debug, Clone, Copy)]
+pub struct BundledLoader;
+
+impl rampart_syntax::native::Loader for BundledLoader {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        let rel = path.strip_prefix("examples/").unwrap_or(path);
+        BUNDLED_FILES
+            .iter()
+            .find(|(n, _)| *n == rel)
+            .map(|(_, t)| (*t).to_string())
+            .ok_or_else(|| format!("no bundled file `{path}`"))
+    }
+
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, String> {
+        let rel = dir
+            .strip_prefix("examples")
+            .unwrap_or(dir)
+            .trim_start_matches('/');
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        Ok(BUNDLED_FILES
+            .iter()
+            .filter_map(|(n, _)| n.strip_prefix(prefix.as_str()))
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
 }

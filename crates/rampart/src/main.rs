@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Cmd, Generate, OutputFormat};
 use rampart_model::Family;
+use rampart_syntax::native::Loader;
 use rampart_syntax::{iptables, native, script, Diagnostics};
 use std::io::Write;
 use std::process::ExitCode;
@@ -79,7 +80,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(worst))
         }
-        Cmd::Convert { input, to, file, json } => {
+        Cmd::Convert {
+            input,
+            to,
+            file,
+            json,
+        } => {
             let loaded = input::load(&file, &input)?;
             print_diags(&loaded.diagnostics);
             if loaded.diagnostics.has_errors() {
@@ -137,32 +143,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The built-in default job: check every bundled example and print the
-/// iptables-save form of each.
+/// The built-in default job: check every example policy (bundled in the
+/// binary, or the `*.toml` files of `dir`) and print its iptables-save form.
 fn examples(out: &mut impl Write, dir: Option<std::path::PathBuf>) -> Result<ExitCode> {
-    let files: Vec<(String, String)> = match dir {
+    let mut worst = 0;
+    let names: Vec<String> = match &dir {
         Some(d) => {
             let mut v = Vec::new();
-            for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            for e in std::fs::read_dir(d).with_context(|| format!("reading {}", d.display()))? {
                 let p = e?.path();
                 if p.extension().is_some_and(|x| x == "toml") {
-                    let text = std::fs::read_to_string(&p)
-                        .with_context(|| format!("reading {}", p.display()))?;
-                    v.push((p.display().to_string(), text));
+                    v.push(p.display().to_string());
                 }
             }
             v.sort();
             v
         }
-        None => input::BUNDLED_EXAMPLES
+        None => input::BUNDLED_FILES
             .iter()
-            .map(|(n, t)| (format!("examples/{n}"), (*t).to_string()))
+            .filter(|(n, _)| n.ends_with(".toml") && !n.contains('/'))
+            .map(|(n, _)| format!("examples/{n}"))
             .collect(),
     };
-    let mut worst = 0;
-    for (name, text) in files {
-        let file = rampart_syntax::SourceFile::new(name.clone(), text);
-        let parsed = native::parse_native(&file);
+    for name in names {
+        let parsed = match &dir {
+            Some(_) => {
+                let text =
+                    std::fs::read_to_string(&name).with_context(|| format!("reading {name}"))?;
+                native::parse_native(&rampart_syntax::SourceFile::new(name.clone(), text))
+            }
+            None => {
+                let mut loader = input::BundledLoader;
+                let text = loader.read(&name).map_err(anyhow::Error::msg)?;
+                native::parse_native_with(
+                    &rampart_syntax::SourceFile::new(name.clone(), text),
+                    &mut loader,
+                )
+            }
+        };
         print_diags(&parsed.diagnostics);
         worst = worst.max(status(&parsed.diagnostics));
         writeln!(
@@ -174,6 +192,9 @@ fn examples(out: &mut impl Write, dir: Option<std::path::PathBuf>) -> Result<Exi
         )?;
         for fam in parsed.value.families() {
             out.write_all(iptables::save_text(&parsed.value, fam).as_bytes())?;
+        }
+        if !parsed.value.sets.is_empty() {
+            out.write_all(script::ipset_save_text(&parsed.value).as_bytes())?;
         }
     }
     Ok(ExitCode::from(worst))

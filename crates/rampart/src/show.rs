@@ -1,7 +1,8 @@
 //! The readable `rampart show` view of a policy.
 
-use rampart_model::{Family, Policy, SetElement};
+use rampart_model::{Family, Policy};
 use rampart_syntax::iptables::rule_options;
+use rampart_syntax::script::element_text;
 use std::fmt::Write;
 
 /// Renders tables, chains, numbered rules (with where each came from),
@@ -29,11 +30,14 @@ pub fn render(policy: &Policy) -> String {
             }
             let width = c.rules.len().to_string().len();
             for (i, r) in c.rules.iter().enumerate() {
-                let verdict = r.target.as_ref().map_or("(count)".to_string(), |t| match t {
-                    rampart_model::Target::Goto { chain } => format!("goto {chain}"),
-                    rampart_model::Target::Jump { chain } => format!("jump {chain}"),
-                    other => other.name().to_string(),
-                });
+                let verdict = r
+                    .target
+                    .as_ref()
+                    .map_or("(count)".to_string(), |t| match t {
+                        rampart_model::Target::Goto { chain } => format!("goto {chain}"),
+                        rampart_model::Target::Jump { chain } => format!("jump {chain}"),
+                        other => other.name().to_string(),
+                    });
                 let mut opts = rule_options(r, t.family);
                 // The verdict is shown in its own column; drop `-j X` from
                 // the end when it carries no options.
@@ -42,8 +46,16 @@ pub fn render(policy: &Policy) -> String {
                         opts.truncate(opts.len() - suffix.len());
                     }
                 }
-                let cond = if opts.trim().is_empty() { "(every packet)".to_string() } else { opts.trim().to_string() };
-                let from = r.origin.as_ref().map(|o| format!("  [{o}]")).unwrap_or_default();
+                let cond = if opts.trim().is_empty() {
+                    "(every packet)".to_string()
+                } else {
+                    opts.trim().to_string()
+                };
+                let from = r
+                    .origin
+                    .as_ref()
+                    .map(|o| format!("  [{o}]"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "    {:>width$}  {:<10} {cond}{from}", i + 1, verdict);
             }
             if c.rules.is_empty() {
@@ -64,7 +76,7 @@ pub fn render(policy: &Policy) -> String {
             }
             let _ = writeln!(out, "): {} element(s)", s.elements.len());
             for e in s.elements.iter().take(5) {
-                let _ = writeln!(out, "    {}", element_text(e));
+                let _ = writeln!(out, "    {}", element_text(e, s.kind));
             }
             if s.elements.len() > 5 {
                 let _ = writeln!(out, "    ... {} more", s.elements.len() - 5);
@@ -75,45 +87,13 @@ pub fn render(policy: &Policy) -> String {
     if !policy.sysctls.is_empty() {
         out.push_str("Kernel settings\n");
         for s in &policy.sysctls {
-            let from = s.origin.as_ref().map(|o| format!("  [{o}]")).unwrap_or_default();
+            let from = s
+                .origin
+                .as_ref()
+                .map(|o| format!("  [{o}]"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {} = {}{from}", s.key, s.value);
         }
     }
     out
-}
-
-fn element_text(e: &SetElement) -> String {
-    use rampart_model::ElemPart;
-    let parts: Vec<String> = e
-        .parts
-        .iter()
-        .map(|p| match p {
-            ElemPart::Net(n) if n.is_host() => n.addr().to_string(),
-            ElemPart::Net(n) => n.to_string(),
-            ElemPart::Range(a, b) => format!("{a}-{b}"),
-            ElemPart::Port { proto, first, last } => {
-                let proto = proto.and_then(|p| rampart_model::Protocol(p).name()).unwrap_or("tcp");
-                if first == last {
-                    format!("{proto}:{first}")
-                } else {
-                    format!("{proto}:{first}-{last}")
-                }
-            }
-            ElemPart::Mac(m) => m.to_string(),
-            ElemPart::Iface(i) => i.clone(),
-            ElemPart::Mark(m) => format!("0x{m:x}"),
-            ElemPart::SetName(n) => n.clone(),
-        })
-        .collect();
-    let mut s = parts.join(",");
-    if let Some(t) = e.timeout {
-        let _ = write!(s, " timeout {t}");
-    }
-    if let Some(c) = &e.comment {
-        let _ = write!(s, " comment {c:?}");
-    }
-    if e.nomatch {
-        s.push_str(" nomatch");
-    }
-    s
 }

@@ -29,7 +29,12 @@ fn tmpdir(tag: &str) -> PathBuf {
 #[test]
 fn check_clean_file_exits_0() {
     let out = rampart(&["check", &testdata("web-server.v4")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -45,9 +50,18 @@ fn check_broken_file_exits_2_with_located_errors() {
 fn check_warnings_only_exits_1() {
     let d = tmpdir("warn");
     let f = d.join("old-negation.v4");
-    std::fs::write(&f, "*filter\n-A INPUT -p tcp --dport ! 22 -j DROP\nCOMMIT\n").expect("write");
+    std::fs::write(
+        &f,
+        "*filter\n-A INPUT -p tcp --dport ! 22 -j DROP\nCOMMIT\n",
+    )
+    .expect("write");
     let out = rampart(&["check", f.to_str().expect("utf8 path")]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -57,32 +71,73 @@ fn check_json_lists_diagnostics() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let arr = v.as_array().expect("array");
     assert!(arr.len() >= 3);
-    assert!(arr.iter().all(|d| d["line"].as_u64().is_some() && d["column"].as_u64().is_some()));
+    assert!(arr
+        .iter()
+        .all(|d| d["line"].as_u64().is_some() && d["column"].as_u64().is_some()));
 }
 
 #[test]
 fn convert_script_to_save_and_back() {
-    let out = rampart(&["convert", "--to", "iptables-save", &testdata("media-server.sh")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart(&[
+        "convert",
+        "--to",
+        "iptables-save",
+        &testdata("media-server.sh"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf8");
-    assert!(text.contains("-A INPUT -s 192.168.1.0/24 -p udp -m udp --dport 32410:32414 -j ACCEPT"), "{text}");
+    assert!(
+        text.contains("-A INPUT -s 192.168.1.0/24 -p udp -m udp --dport 32410:32414 -j ACCEPT"),
+        "{text}"
+    );
     let d = tmpdir("conv");
     let f = d.join("media.v4");
     std::fs::write(&f, &text).expect("write");
-    let again = rampart(&["convert", "--to", "iptables-save", f.to_str().expect("path")]);
+    let again = rampart(&[
+        "convert",
+        "--to",
+        "iptables-save",
+        f.to_str().expect("path"),
+    ]);
     assert_eq!(String::from_utf8_lossy(&again.stdout), text);
 }
 
 #[test]
 fn convert_family_from_flag_header_or_addresses() {
-    let out = rampart(&["convert", "--to", "ip6tables-save", &testdata("ipv6-server.v6")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("-p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT"));
+    let out = rampart(&[
+        "convert",
+        "--to",
+        "ip6tables-save",
+        &testdata("ipv6-server.v6"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("-p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT"));
     let d = tmpdir("fam");
     let f = d.join("frag");
     std::fs::write(&f, "-A INPUT -s 2001:db8::/32 -j DROP\n").expect("write");
-    let out = rampart(&["convert", "--to", "ip6tables-save", f.to_str().expect("path")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart(&[
+        "convert",
+        "--to",
+        "ip6tables-save",
+        f.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("-A INPUT -s 2001:db8::/32 -j DROP"));
 }
 
@@ -92,8 +147,14 @@ fn show_is_readable_and_json_is_the_model() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("IPv4 table filter"), "{text}");
-    assert!(text.contains("chain INPUT (built-in, policy DROP)"), "{text}");
-    assert!(text.contains("web-server.v4:8:"), "rules cite their source line: {text}");
+    assert!(
+        text.contains("chain INPUT (built-in, policy DROP)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("web-server.v4:8:"),
+        "rules cite their source line: {text}"
+    );
     let out = rampart(&["show", "--json", &testdata("web-server.v4")]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(v["tables"].is_array());
@@ -109,7 +170,12 @@ fn fix_rewrites_pasted_characters_and_keeps_the_original() {
     let err = String::from_utf8_lossy(&before.stderr);
     assert!(err.contains("en dash"), "{err}");
     let fixed = rampart(&["check", "--fix", f.to_str().expect("path")]);
-    assert_eq!(fixed.status.code(), Some(0), "{}", String::from_utf8_lossy(&fixed.stderr));
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
     assert!(d.join("blog.sh.orig").exists());
 }
 
@@ -139,7 +205,12 @@ fn man_page_and_completions_are_generated() {
 #[test]
 fn examples_job_checks_every_bundled_policy() {
     let out = rampart(&["examples"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("# ===== examples/"), "{text}");
     assert!(text.contains("*filter"));

@@ -64,13 +64,21 @@ fn check_against_golden(name: &str, policy: &Policy, family: Family, golden_name
     let want = golden(golden_name).unwrap_or_else(|| panic!("missing golden {golden_name}"));
     let (got, want) = (sections(&printed), sections(&want));
     for (table, lines) in &want {
-        let ours = got.get(table).unwrap_or_else(|| panic!("{name}: table {table} missing from our output:\n{printed}"));
-        assert_eq!(ours, lines, "{name}: table {table} differs from iptables-save's normalized form");
+        let ours = got
+            .get(table)
+            .unwrap_or_else(|| panic!("{name}: table {table} missing from our output:\n{printed}"));
+        assert_eq!(
+            ours, lines,
+            "{name}: table {table} differs from iptables-save's normalized form"
+        );
     }
     // Tables we print that iptables-save did not (empty ones) must be empty.
     for (table, lines) in &got {
         if !want.contains_key(table) {
-            assert!(lines.iter().all(|l| l.starts_with(':')), "{name}: extra table {table} with rules");
+            assert!(
+                lines.iter().all(|l| l.starts_with(':')),
+                "{name}: extra table {table} with rules"
+            );
         }
     }
 }
@@ -82,14 +90,20 @@ fn reimport_same(name: &str, policy: &Policy) {
         let file = SourceFile::new(format!("{name}.printed"), text);
         let mut diags = rampart_syntax::Diagnostics::default();
         iptables::save::parse_save_into(&file, fam, &mut back, &mut diags);
-        assert!(diags.is_empty(), "{name}: printed text does not re-import:\n{diags}");
+        assert!(
+            diags.is_empty(),
+            "{name}: printed text does not re-import:\n{diags}"
+        );
     }
     let mut a = policy.clone();
     a.strip_origins();
     a.sets.clear();
     a.sysctls.clear();
     back.strip_origins();
-    assert_eq!(a.tables, back.tables, "{name}: import -> print -> import changed the model");
+    assert_eq!(
+        a.tables, back.tables,
+        "{name}: import -> print -> import changed the model"
+    );
 }
 
 #[test]
@@ -177,14 +191,18 @@ fn broken_files_give_golden_diagnostics() {
     for name in names {
         let (file, fmt) = load(&format!("broken/{name}"));
         let parsed = fmt.parse(&file);
-        assert!(parsed.diagnostics.has_errors(), "broken/{name} should have errors");
+        assert!(
+            parsed.diagnostics.has_errors(),
+            "broken/{name} should have errors"
+        );
         let rendered = parsed.diagnostics.to_string();
         let gpath = dir.join(format!("{name}.diag"));
         if update {
             std::fs::write(&gpath, &rendered).expect("write golden");
             continue;
         }
-        let want = std::fs::read_to_string(&gpath).unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", gpath.display()));
+        let want = std::fs::read_to_string(&gpath)
+            .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", gpath.display()));
         assert_eq!(rendered, want, "diagnostics of broken/{name} changed");
     }
 }

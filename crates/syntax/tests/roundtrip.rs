@@ -54,14 +54,25 @@ const TARGETS_FILTER: &[&str] = &[
 
 fn addr_v4() -> impl Strategy<Value = String> {
     (any::<[u8; 4]>(), 8u8..=32, any::<bool>()).prop_map(|(a, len, neg)| {
-        format!("{}-s {}.{}.{}.{}/{len}", if neg { "! " } else { "" }, a[0], a[1], a[2], a[3])
+        format!(
+            "{}-s {}.{}.{}.{}/{len}",
+            if neg { "! " } else { "" },
+            a[0],
+            a[1],
+            a[2],
+            a[3]
+        )
     })
 }
 
 fn rule_v4(chains: usize) -> impl Strategy<Value = String> {
     (
         proptest::option::of(addr_v4()),
-        proptest::option::of(prop_oneof![Just("-i eth0"), Just("! -i lo"), Just("-i br+")]),
+        proptest::option::of(prop_oneof![
+            Just("-i eth0"),
+            Just("! -i lo"),
+            Just("-i br+")
+        ]),
         proptest::collection::vec(0..MATCHES_V4.len(), 0..3),
         0..TARGETS_FILTER.len() + chains,
     )

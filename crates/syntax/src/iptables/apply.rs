@@ -40,7 +40,7 @@ pub fn apply(
     match inv.command {
         Command::Append { chain, rules } => {
             let rules = stamp(rules);
-            check_targets(table, &chain, &rules, opts)?;
+            check_targets(table, &chain, inv.target_span, &rules, opts)?;
             chain_for_add(table, &chain, opts, kind)?
                 .rules
                 .extend(rules);
@@ -51,7 +51,7 @@ pub fn apply(
             rules,
         } => {
             let rules = stamp(rules);
-            check_targets(table, &chain, &rules, opts)?;
+            check_targets(table, &chain, inv.target_span, &rules, opts)?;
             let c = chain_for_add(table, &chain, opts, kind)?;
             let at = position as usize - 1;
             if at > c.rules.len() {
@@ -101,7 +101,13 @@ pub fn apply(
             rule,
         } => {
             let rule = stamp(vec![rule]).remove(0);
-            check_targets(table, &chain, std::slice::from_ref(&rule), opts)?;
+            check_targets(
+                table,
+                &chain,
+                inv.target_span,
+                std::slice::from_ref(&rule),
+                opts,
+            )?;
             let c = existing(table, &chain, kind)?;
             let n = c.rules.len();
             match c.rules.get_mut(position as usize - 1) {
@@ -229,30 +235,49 @@ fn chain_for_add<'a>(
 fn check_targets(
     table: &Table,
     chain: &ChainRef,
+    target_span: Option<Span>,
     rules: &[Rule],
     opts: ApplyOptions,
 ) -> Result<(), RuleError> {
     if !opts.check_jumps_now {
         return Ok(());
     }
+    let at = target_span.unwrap_or(chain.span);
     for r in rules {
         if let Some(Target::Jump { chain: to } | Target::Goto { chain: to }) = &r.target {
             if table.chain(to).is_none() {
-                return Err(RuleError::new(chain.span, format!(
-                    "rule jumps to `{to}`, which is neither a chain of the {} table nor a known target",
-                    table.kind.name()
-                ))
-                .with_help(format!("create the chain first with `-N {to}`, or check the spelling of the target")));
+                let help = match similar_target(to) {
+                    Some(t) => format!("did you mean `{t}`?"),
+                    None => format!("create the chain first with `-N {to}`, or check the spelling of the target"),
+                };
+                return Err(RuleError::new(
+                    at,
+                    format!(
+                        "rule jumps to `{to}`, which is neither a chain of the {} table nor a known target",
+                        table.kind.name()
+                    ),
+                )
+                .with_help(help));
             }
             if table.is_builtin(to) {
                 return Err(RuleError::new(
-                    chain.span,
+                    at,
                     format!("cannot jump to built-in chain `{to}`"),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// A standard target or target extension whose name is a likely misspelling
+/// of `name` (`ACCPET` → `ACCEPT`).
+fn similar_target(name: &str) -> Option<&'static str> {
+    let upper = name.to_ascii_uppercase();
+    ["ACCEPT", "DROP", "RETURN", "QUEUE"]
+        .into_iter()
+        .chain(crate::iptables::registry::TARGETS.iter().map(|t| t.name))
+        .find(|t| crate::iptables::cmd::edit_distance(&upper, t) <= 2 && upper.len() > 2)
 }
 
 fn delete_chain(table: &mut Table, c: &ChainRef) -> Result<(), RuleError> {

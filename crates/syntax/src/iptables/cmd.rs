@@ -25,6 +25,8 @@ pub struct Invocation {
     pub command: Command,
     /// Span of the command option (`-A`, `-P`, ...).
     pub command_span: Span,
+    /// Span of the `-j`/`-g` target name, when the line has one.
+    pub target_span: Option<Span>,
     /// `-4`/`-6` restricted the line to a family it is not for: skip it.
     pub skip: bool,
     /// Things worth saying that are not errors (deprecated syntax, ...).
@@ -635,7 +637,8 @@ fn unknown_option(
     err
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for "did you mean" suggestions.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -1014,6 +1017,7 @@ fn finish(
     let table = st.table.map_or(cx.table, |(t, _)| t);
     let table_span = st.table.map(|(_, s)| s);
     let skip = st.family_only.is_some_and(|f| f != cx.family);
+    let target_span = target.as_ref().map(|t| t.name.span);
     let Some((cmd, cmd_span)) = st.command else {
         return Err(RuleError::new(end_span, "no command given")
             .with_help("use -A CHAIN, -I CHAIN, -N CHAIN, -P CHAIN POLICY, ..."));
@@ -1208,6 +1212,7 @@ fn finish(
         table_span,
         command,
         command_span: cmd_span,
+        target_span,
         skip,
         warnings,
     })

@@ -301,7 +301,8 @@ fn chain_line(
         ));
     }
     if let Some(c) = table.chain_mut(&name.text) {
-        c.counters = counters;
+        // `[0:0]` is what every tool prints for "no counters": keep None.
+        c.counters = counters.filter(|c| *c != Counters::default());
         if builtin {
             c.policy = p;
         }

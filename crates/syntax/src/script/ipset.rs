@@ -847,24 +847,30 @@ pub fn ipset_save_text(policy: &Policy) -> String {
         }
         out.push('\n');
         for e in &set.elements {
-            let _ = write!(out, "add {} ", set.name);
-            for (i, p) in e.parts.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                print_part(&mut out, p, set.kind);
-            }
-            if let Some(t) = e.timeout {
-                let _ = write!(out, " timeout {t}");
-            }
-            if e.nomatch {
-                out.push_str(" nomatch");
-            }
-            if let Some(c) = &e.comment {
-                let _ = write!(out, " comment \"{}\"", c.replace(['"', '\\'], ""));
-            }
-            out.push('\n');
+            let _ = writeln!(out, "add {} {}", set.name, element_text(e, set.kind));
         }
+    }
+    out
+}
+
+/// One element as `ipset` writes it after `add NAME`: the parts joined by
+/// `,`, then `timeout`, `nomatch` and `comment`.
+pub fn element_text(e: &SetElement, kind: SetKind) -> String {
+    let mut out = String::new();
+    for (i, p) in e.parts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        print_part(&mut out, p, kind);
+    }
+    if let Some(t) = e.timeout {
+        let _ = write!(out, " timeout {t}");
+    }
+    if e.nomatch {
+        out.push_str(" nomatch");
+    }
+    if let Some(c) = &e.comment {
+        let _ = write!(out, " comment \"{}\"", c.replace(['"', '\\'], ""));
     }
     out
 }

@@ -86,7 +86,7 @@ mod ipset;
 mod lexer;
 
 pub use hazard::{fix_pasted_text, scan_hazards, Hazard, HazardKind};
-pub use ipset::{ipset_save_text, parse_ipset_save, parse_ipset_save_into};
+pub use ipset::{element_text, ipset_save_text, parse_ipset_save, parse_ipset_save_into};
 
 use crate::diag::{Parsed, SourceFile};
 use crate::iptables::save::to_diagnostic;
