@@ -105,12 +105,37 @@ impl IpNet {
 }
 
 /// Prints `addr/prefix`, or `addr/mask` for a non-contiguous mask, as
-/// iptables-save does.
+/// iptables-save does (addresses as glibc's `inet_ntop` writes them).
 impl fmt::Display for IpNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.prefix_len() {
-            Some(p) => write!(f, "{}/{}", self.addr, p),
-            None => write!(f, "{}/{}", self.addr, self.mask),
+            Some(p) => write!(f, "{}/{}", IpText(self.addr), p),
+            None => write!(f, "{}/{}", IpText(self.addr), IpText(self.mask)),
+        }
+    }
+}
+
+/// Displays an address the way glibc's `inet_ntop` (and so every
+/// iptables tool) writes it. It differs from Rust's `Display` only for
+/// IPv6 addresses whose first 96 bits are zero: glibc writes the last 32
+/// bits as dotted IPv4 (`::0.1.0.128`, `::192.0.2.1`), except `::` and
+/// `::1`-style addresses whose zero run is longer than 6 words.
+#[derive(Debug, Clone, Copy)]
+pub struct IpText(pub IpAddr);
+
+impl fmt::Display for IpText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V6(a) => {
+                let w = a.segments();
+                // IPv4-compatible: a run of exactly six zero words at the start.
+                if w[..6].iter().all(|&x| x == 0) && w[6] != 0 {
+                    let [.., a1, b1, c1, d1] = a.octets();
+                    return write!(f, "::{a1}.{b1}.{c1}.{d1}");
+                }
+                write!(f, "{a}")
+            }
+            v4 => write!(f, "{v4}"),
         }
     }
 }
@@ -173,6 +198,18 @@ mod tests {
             "0.0.0.0/0"
         );
         assert!(IpNet::new("1.2.3.4".parse().unwrap(), 33).is_none());
+    }
+
+    #[test]
+    fn ipv6_prints_like_inet_ntop() {
+        let t = |s: &str| IpText(s.parse().unwrap()).to_string();
+        assert_eq!(t("::1:80"), "::0.1.0.128");
+        assert_eq!(t("::c000:201"), "::192.0.2.1");
+        assert_eq!(t("::1"), "::1");
+        assert_eq!(t("::"), "::");
+        assert_eq!(t("::ffff:1.2.3.4"), "::ffff:1.2.3.4");
+        assert_eq!(t("2001:db8::1"), "2001:db8::1");
+        assert_eq!(t("10.0.0.1"), "10.0.0.1");
     }
 
     #[test]

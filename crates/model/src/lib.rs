@@ -36,7 +36,7 @@ pub mod matches;
 pub mod set;
 pub mod targets;
 
-pub use addr::{IpNet, MacAddr};
+pub use addr::{IpNet, IpText, MacAddr};
 pub use matches::Match;
 pub use set::{ElemPart, IpSet, SetElement, SetKind};
 pub use targets::Target;

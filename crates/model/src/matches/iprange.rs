@@ -27,7 +27,12 @@ impl AddrRange {
 
 impl std::fmt::Display for AddrRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.first, self.last)
+        write!(
+            f,
+            "{}-{}",
+            crate::IpText(self.first),
+            crate::IpText(self.last)
+        )
     }
 }
 

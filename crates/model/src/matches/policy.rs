@@ -47,9 +47,14 @@ impl std::fmt::Display for HostMask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let width = if self.addr.is_ipv4() { 32 } else { 128 };
         match self.prefix_len() {
-            Some(p) if p == width => write!(f, "{}", self.addr),
-            Some(p) => write!(f, "{}/{}", self.addr, p),
-            None => write!(f, "{}/{}", self.addr, self.mask),
+            Some(p) if p == width => write!(f, "{}", crate::IpText(self.addr)),
+            Some(p) => write!(f, "{}/{}", crate::IpText(self.addr), p),
+            None => write!(
+                f,
+                "{}/{}",
+                crate::IpText(self.addr),
+                crate::IpText(self.mask)
+            ),
         }
     }
 }

@@ -104,7 +104,11 @@ pub(crate) fn save(m: &Rt, _: &SaveCtx, out: &mut String) {
         save_opt(out, false, "rt-0-res");
     }
     if !m.addrs.is_empty() {
-        let list: Vec<String> = m.addrs.iter().map(|a| a.to_string()).collect();
+        let list: Vec<String> = m
+            .addrs
+            .iter()
+            .map(|a| rampart_model::IpText((*a).into()).to_string())
+            .collect();
         save_opt_val(out, false, "rt-0-addrs", list.join(","));
     }
     if m.not_strict {

@@ -129,7 +129,11 @@ pub(crate) fn save(m: &Srh, _: &SaveCtx, out: &mut String) {
                 out,
                 s.invert,
                 name,
-                format!("{}/{}", s.value.addr, s.value.len),
+                format!(
+                    "{}/{}",
+                    rampart_model::IpText(s.value.addr.into()),
+                    s.value.len
+                ),
             );
         }
     }

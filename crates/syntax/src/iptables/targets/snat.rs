@@ -283,9 +283,9 @@ pub(crate) fn nat_range_string(r: &NatRange, family: Family) -> String {
         if brackets {
             s.push('[');
         }
-        let _ = write!(s, "{}", a.first);
+        let _ = write!(s, "{}", rampart_model::IpText(a.first));
         if a.first != a.last {
-            let _ = write!(s, "-{}", a.last);
+            let _ = write!(s, "-{}", rampart_model::IpText(a.last));
         }
         if brackets {
             s.push(']');
@@ -395,7 +395,8 @@ pub(crate) mod tests {
         assert_eq!(range(":80", v4, tcp).as_deref(), Ok(":80"));
         assert_eq!(range("[]:80", v6, tcp).as_deref(), Ok(":80"));
         assert_eq!(range("[::1]", v6, None).as_deref(), Ok("::1"));
-        assert_eq!(range("::1:80", v6, tcp).as_deref(), Ok("::1:80"));
+        // iptables prints IPv4-compatible addresses as inet_ntop does.
+        assert_eq!(range("::1:80", v6, tcp).as_deref(), Ok("::0.1.0.128"));
         assert_eq!(range("[::1]:http", v6, tcp).as_deref(), Ok("[::1]:80"));
         assert_eq!(
             range("1.2.3.4:10-20/http", v4, tcp).as_deref(),
