@@ -10,6 +10,8 @@ pub mod print;
 pub mod registry;
 pub mod save;
 pub mod targets;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use apply::{apply, ApplyOptions};
 pub use cmd::{parse_command, CmdContext, Command, Invocation};

@@ -62,7 +62,7 @@ pub(crate) fn save(m: &Ah, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::{roundtrip, roundtrip6};
+    use crate::iptables::testutil::{roundtrip, roundtrip6};
 
     #[test]
     fn families_differ() {

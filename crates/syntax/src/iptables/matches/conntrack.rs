@@ -188,7 +188,7 @@ pub(crate) fn save(m: &Conntrack, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::{roundtrip, roundtrip6};
+    use crate::iptables::testutil::{roundtrip, roundtrip6};
 
     #[test]
     fn prints_in_iptables_order() {

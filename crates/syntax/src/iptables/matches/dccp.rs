@@ -76,7 +76,7 @@ pub(crate) fn save(m: &Dccp, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn types_print_in_number_order() {

@@ -44,7 +44,7 @@ pub(crate) fn save(m: &Dst, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn len_then_opts() {

@@ -72,7 +72,7 @@ pub(crate) fn save_range_unless_all(out: &mut String, name: &str, r: Option<&Neg
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn open_ranges_are_closed() {

@@ -22,7 +22,7 @@ pub(crate) fn save(_: &Eui64, _: &SaveCtx, _: &mut String) {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip_in;
+    use crate::iptables::testutil::roundtrip_in;
     use rampart_model::{Family, TableKind};
 
     #[test]

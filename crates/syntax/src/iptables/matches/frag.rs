@@ -68,7 +68,7 @@ pub(crate) fn save(m: &Frag, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn order_and_exclusion() {

@@ -95,7 +95,7 @@ pub(crate) fn save(m: &Hbh, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn options_list() {

@@ -43,7 +43,7 @@ pub(crate) fn save(m: &Helper, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn quoting_and_limits() {

@@ -147,7 +147,7 @@ pub(crate) fn save(m: &Icmp, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     fn icmp(arg: &str) -> Result<String, String> {
         roundtrip(&format!("-p icmp -m icmp --icmp-type {arg}")).map(|s| {

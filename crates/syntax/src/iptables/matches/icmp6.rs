@@ -69,7 +69,7 @@ pub(crate) fn save(m: &Icmp6, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn names_alias_and_codes() {

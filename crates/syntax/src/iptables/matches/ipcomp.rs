@@ -53,7 +53,7 @@ pub(crate) fn save(m: &Ipcomp, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn absent_spi_is_zero() {

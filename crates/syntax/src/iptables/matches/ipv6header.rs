@@ -129,7 +129,7 @@ pub(crate) fn save(m: &Ipv6Header, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn names_print_long_in_fixed_order() {

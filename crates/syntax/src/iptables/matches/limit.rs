@@ -134,26 +134,8 @@ pub(crate) fn save(m: &Limit, _: &SaveCtx, out: &mut String) {
     }
 }
 
-/// Test helper for the m2 matches: parses `-A INPUT RULE` in the filter
-/// table and prints the rule back as iptables-save would (or the error).
 #[cfg(test)]
-pub(crate) fn roundtrip(rule: &str, family: Family) -> Result<String, String> {
-    use crate::iptables::{lex::split_line, parse_command, rule_options, CmdContext, Command};
-    let toks = split_line(&format!("-A INPUT {rule}"), 0).map_err(|e| e.message)?;
-    let cx = CmdContext {
-        family,
-        table: TableKind::Filter,
-        allow_table_option: false,
-    };
-    match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
-        Command::Append { rules, .. } => Ok(rules
-            .iter()
-            .map(|r| rule_options(r, family))
-            .collect::<Vec<_>>()
-            .join("\n")),
-        _ => Err("not an append".into()),
-    }
-}
+pub(crate) use crate::iptables::testutil::roundtrip_fam as roundtrip;
 
 #[cfg(test)]
 mod tests {

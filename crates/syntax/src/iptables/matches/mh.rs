@@ -102,7 +102,7 @@ pub(crate) fn save(m: &Mh, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn names_and_ranges() {

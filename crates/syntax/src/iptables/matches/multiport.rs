@@ -100,7 +100,7 @@ pub(crate) fn save(m: &Multiport, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn names_print_as_numbers_and_invert_goes_first() {

@@ -118,7 +118,7 @@ pub(crate) fn save(m: &Rt, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn type_zero_options() {

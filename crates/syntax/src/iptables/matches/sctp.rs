@@ -180,7 +180,7 @@ pub(crate) fn save(m: &Sctp, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     fn sctp(rest: &str) -> Result<String, String> {
         roundtrip(&format!("-p sctp -m sctp {rest}"))

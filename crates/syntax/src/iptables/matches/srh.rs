@@ -141,7 +141,7 @@ pub(crate) fn save(m: &Srh, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip6;
+    use crate::iptables::testutil::roundtrip6;
 
     #[test]
     fn fixed_order_and_sids() {

@@ -65,7 +65,7 @@ pub(crate) fn save(m: &State, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::udp::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn prefixes_order_and_invert() {

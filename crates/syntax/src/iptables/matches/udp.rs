@@ -44,7 +44,7 @@ pub(crate) fn save(m: &Udp, _: &SaveCtx, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::roundtrip;
+    use crate::iptables::testutil::roundtrip;
 
     #[test]
     fn full_range_is_omitted_unless_inverted() {
@@ -63,48 +63,5 @@ mod tests {
         assert!(roundtrip("-m udp --dport 1").is_err());
         assert!(roundtrip("-p udp -m udp --dport 1 --dport 2").is_err());
         assert!(roundtrip("-p udp -m udp --sport 4:3").is_err());
-    }
-}
-
-/// Round-trip helpers for the unit tests of the m1 matches.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use crate::iptables::cmd::{parse_command, CmdContext, Command};
-    use crate::iptables::lex::split_line;
-    use crate::iptables::print::rule_options;
-    use rampart_model::{Family, TableKind};
-
-    /// Parses `-A INPUT RULE` (IPv4, filter) and prints the rule back.
-    pub(crate) fn roundtrip(rule: &str) -> Result<String, String> {
-        roundtrip_in(rule, Family::Ipv4, TableKind::Filter, "INPUT")
-    }
-
-    /// As [`roundtrip`], for IPv6.
-    pub(crate) fn roundtrip6(rule: &str) -> Result<String, String> {
-        roundtrip_in(rule, Family::Ipv6, TableKind::Filter, "INPUT")
-    }
-
-    pub(crate) fn roundtrip_in(
-        rule: &str,
-        family: Family,
-        table: TableKind,
-        chain: &str,
-    ) -> Result<String, String> {
-        let line = format!("-A {chain} {rule}");
-        let toks = split_line(&line, 0).map_err(|e| e.message)?;
-        let cx = CmdContext {
-            family,
-            table,
-            allow_table_option: false,
-        };
-        let inv = parse_command(&toks, &cx).map_err(|e| e.message)?;
-        match inv.command {
-            Command::Append { rules, .. } => Ok(rules
-                .iter()
-                .map(|r| rule_options(r, family))
-                .collect::<Vec<_>>()
-                .join("\n")),
-            _ => Err("not an append".into()),
-        }
     }
 }
