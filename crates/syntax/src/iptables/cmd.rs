@@ -677,7 +677,7 @@ fn unknown_match(arg: &Token, family: Family) -> RuleError {
             arg.span,
             format!("match `{}` is not available in {}", arg.text, family.tool()),
         )
-        .with_help(format!("it is a {} match", other.tool()));
+        .with_help(format!("it is an {} match", other.tool()));
     }
     RuleError::new(arg.span, format!("unknown match extension `{}`", arg.text))
         .with_help("rampart reports extensions it does not know instead of dropping them")

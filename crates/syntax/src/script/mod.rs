@@ -105,11 +105,66 @@ pub fn parse_script(file: &SourceFile) -> Parsed<Policy> {
         it.diags.push(to_diagnostic(file, e, false));
     }
     it.run();
+    check_set_refs(file, &it.policy, &mut it.diags);
     let mut diagnostics = it.diags;
     interp::sort_diagnostics(&mut diagnostics.0);
     Parsed {
         value: it.policy,
         diagnostics,
+    }
+}
+
+/// Checks every `-m set` / `-j SET` of the script against the sets the
+/// script creates: a set used with more directions than it has dimensions,
+/// or of the other family, is an error (the kernel refuses such a rule); a
+/// set the script never creates is a warning (it may come from elsewhere,
+/// but rampart cannot check it).
+fn check_set_refs(file: &SourceFile, policy: &Policy, diags: &mut crate::diag::Diagnostics) {
+    use rampart_model::{Match, SetKind, Target};
+    for table in &policy.tables {
+        for rule in table.chains.iter().flat_map(|c| &c.rules) {
+            let mut refs: Vec<(&str, usize, &str)> = Vec::new();
+            for m in &rule.matches {
+                if let Match::SetMatch(sm) = m {
+                    refs.push((&sm.set, sm.dirs.len(), "-m set"));
+                }
+            }
+            if let Some(Target::SetTarget(t)) = &rule.target {
+                for r in [&t.add_set, &t.del_set, &t.map_set].into_iter().flatten() {
+                    refs.push((&r.name, r.dirs.len(), "-j SET"));
+                }
+            }
+            let Some(origin) = &rule.origin else { continue };
+            let at = file.line_start(origin.line);
+            let span = crate::diag::Span::new(at, at + file.line_text(origin.line).len());
+            for (name, dirs, what) in refs {
+                match policy.set(name) {
+                    None => diags.push(
+                        file.warning(span, format!("set `{name}` used by `{what}` is not created in this script"))
+                            .with_help(format!("create it with `ipset create {name} TYPE` before the rule, or rampart cannot check it")),
+                    ),
+                    Some(set) => {
+                        if set.kind != SetKind::ListSet && dirs > set.kind.dimensions() {
+                            diags.push(
+                                file.error(span, format!(
+                                    "`{what}` gives {dirs} direction(s) but set `{name}` ({}) has {} dimension(s)",
+                                    set.kind.name(),
+                                    set.kind.dimensions()
+                                ))
+                                .with_help("give one of src/dst per dimension of the set type"),
+                            );
+                        }
+                        if set.family.is_some_and(|f| f != table.family) {
+                            diags.push(file.error(span, format!(
+                                "set `{name}` holds {} addresses but this is an {} rule",
+                                if table.family == rampart_model::Family::Ipv4 { "IPv6" } else { "IPv4" },
+                                table.family.tool()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

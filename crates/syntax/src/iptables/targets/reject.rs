@@ -148,11 +148,11 @@ fn parse_type(tok: &Token, family: Family) -> Result<RejectWith, RuleError> {
         .any(|(n, a, _)| n.eq_ignore_ascii_case(&tok.text) || a.eq_ignore_ascii_case(&tok.text))
     {
         let (this, that) = match family {
-            Family::Ipv4 => ("IPv4", "ip6tables"),
-            Family::Ipv6 => ("IPv6", "iptables"),
+            Family::Ipv4 => ("IPv4", "an IPv6 (ip6tables)"),
+            Family::Ipv6 => ("IPv6", "an IPv4 (iptables)"),
         };
         err.with_help(format!(
-            "`{}` is a {that} type; {this} types are: {}",
+            "`{}` is {that} type; {this} types are: {}",
             tok.text,
             names.join(", ")
         ))
