@@ -22,7 +22,10 @@ impl RateestOp {
 }
 
 /// One compared quantity (bytes or packets per second) with its two values
-/// (`--rateest-bps1`/`--rateest-bps2`); a value is `None` when not given.
+/// (`--rateest-bps1`/`--rateest-bps2`). A value is `Some` exactly when the
+/// kernel uses it: `v1` with `--rateest-delta`, `v2` in absolute mode (no
+/// `--rateest2`) or with `--rateest-delta`; a value the rule needs but does
+/// not give is 0, as iptables leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct RateestValues {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,24 +34,25 @@ pub struct RateestValues {
     pub v2: Option<u32>,
 }
 
-/// `-m rateest`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// `-m rateest`: absolute mode compares estimator `name1` with the given
+/// values; relative mode (`name2` set) compares two estimators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rateest {
-    /// `--rateest-delta`: compare the estimator's rate minus the values.
+    /// `--rateest-delta`: compare the given values minus the rates.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delta: bool,
-    /// `--rateest NAME` or `--rateest1 NAME`.
+    /// `--rateest NAME` or `--rateest1 NAME` (1 to 15 bytes).
     pub name1: String,
     /// `--rateest2 NAME`: compare two estimators (relative mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name2: Option<String>,
-    /// `--rateest-bps[1|2]`; bytes per second values.
+    /// `--rateest-bps[1|2]`; values in bytes per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bps: Option<RateestValues>,
-    /// `--rateest-pps[1|2]`; packets per second values.
+    /// `--rateest-pps[1|2]`; values in packets per second. At least one of
+    /// `bps` and `pps` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pps: Option<RateestValues>,
-    /// `[!] --rateest-lt|gt|eq`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op: Option<crate::Neg<RateestOp>>,
+    /// `[!] --rateest-lt|gt|eq` (required by the kernel).
+    pub op: crate::Neg<RateestOp>,
 }

@@ -28,9 +28,10 @@ pub struct U32Step {
 /// [`U32Op::At`] and its number the first offset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct U32Test {
-    /// 1 to 11 steps.
+    /// 1 to 10 steps (iptables' limit; the kernel would take 11).
     pub location: Vec<U32Step>,
-    /// 1 to 11 inclusive value ranges `(min, max)`.
+    /// 1 to 10 inclusive value ranges `(min, max)`; `min > max` is allowed
+    /// (iptables and the kernel accept it; such a range never matches).
     pub ranges: Vec<(u32, u32)>,
 }
 
