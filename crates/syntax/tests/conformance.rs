@@ -178,7 +178,7 @@ fn iptables_extension_tests() {
                 match (run_rule(rule, family, table, chain), result) {
                     (Outcome::Printed(p), "OK") if p == expected => {}
                     (Outcome::Printed(p), "OK") => line_failures.push(format!("{key} [{chain}] `{rule}`: printed `{p}`, expected `{expected}`")),
-                    (Outcome::Rejected(m), _) if m.contains("not supported") => {
+                    (Outcome::Rejected(m), _) if m.contains("unknown match extension") || m.contains("not supported") => {
                         let exts = extensions(rule);
                         if exts.iter().any(|e| m.contains(&format!("`{e}`"))) {
                             unsupported = true;

@@ -332,9 +332,6 @@ pub fn parse_command(tokens: &[Token], cx: &CmdContext) -> Result<Invocation, Ru
                     }
                     let ext = find_match(&arg.text, cx.family)
                         .ok_or_else(|| unknown_match(&arg, cx.family))?;
-                    if !ext.supported {
-                        return Err(unsupported(&arg, "match"));
-                    }
                     matches.push(LoadedMatch {
                         ext,
                         name: arg,
@@ -357,9 +354,6 @@ pub fn parse_command(tokens: &[Token], cx: &CmdContext) -> Result<Invocation, Ru
                     } else {
                         find_target(&arg.text, cx.family)
                     };
-                    if ext.is_some_and(|e| !e.supported) {
-                        return Err(unsupported(&arg, "target"));
-                    }
                     target = Some(LoadedTarget {
                         ext,
                         name: arg,
@@ -681,19 +675,6 @@ fn unknown_match(arg: &Token, family: Family) -> RuleError {
     }
     RuleError::new(arg.span, format!("unknown match extension `{}`", arg.text))
         .with_help("rampart reports extensions it does not know instead of dropping them")
-}
-
-fn unsupported(arg: &Token, kind: &str) -> RuleError {
-    RuleError::new(
-        arg.span,
-        format!(
-            "{kind} extension `{}` is not supported by rampart",
-            arg.text
-        ),
-    )
-    .with_help(
-        "rampart reports what it cannot carry instead of dropping it; rewrite the rule without it",
-    )
 }
 
 /// The match iptables loads by itself for `-p PROTO` options.

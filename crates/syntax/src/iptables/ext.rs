@@ -130,14 +130,6 @@ pub struct RuleCtx<'a> {
 }
 
 impl RuleCtx<'_> {
-    /// Error naming an extension rampart does not support.
-    pub fn unsupported(&self) -> RuleError {
-        RuleError::new(
-            self.name_span,
-            format!("extension `{}` is not supported by rampart", self.name),
-        )
-    }
-
     /// Error at the extension name.
     pub fn error(&self, message: impl Into<String>) -> RuleError {
         RuleError::new(self.name_span, message)
@@ -218,9 +210,6 @@ pub struct MatchExt {
     pub name: &'static str,
     /// Other names accepted for it (e.g. `icmpv6` for `icmp6`).
     pub aliases: &'static [&'static str],
-    /// `false`: rampart knows the name but does not model the extension;
-    /// using it is an error that names it.
-    pub supported: bool,
     /// `None`: both families.
     pub family: Option<Family>,
     pub options: &'static [OptSpec],
@@ -233,9 +222,6 @@ pub struct TargetExt {
     pub name: &'static str,
     /// Other names accepted for it (e.g. `icmpv6` for `icmp6`).
     pub aliases: &'static [&'static str],
-    /// `false`: rampart knows the name but does not model the extension;
-    /// using it is an error that names it.
-    pub supported: bool,
     pub family: Option<Family>,
     pub options: &'static [OptSpec],
     pub build: TargetBuild,

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "addrtype",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["src-type"], Arity::One),
         OptSpec::new(&["dst-type"], Arity::One),

@@ -11,7 +11,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ah",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[OptSpec::new(&["ahspi"], Arity::One)],
     build,
 };
@@ -21,7 +20,6 @@ pub(crate) static EXT6: MatchExt = MatchExt {
     name: "ah",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["ahspi"], Arity::One),
         OptSpec::new(&["ahlen"], Arity::One),

@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "bpf",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["bytecode"], Arity::One),
         OptSpec::new(&["object-pinned"], Arity::One),

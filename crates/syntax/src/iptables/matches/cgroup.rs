@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "cgroup",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["cgroup"], Arity::One),
         OptSpec::new(&["path"], Arity::One),

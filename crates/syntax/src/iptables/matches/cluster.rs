@@ -9,7 +9,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "cluster",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["cluster-total-nodes"], Arity::One),
         OptSpec::new(&["cluster-local-node"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "comment",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["comment"], Arity::One)],
     build,
 };

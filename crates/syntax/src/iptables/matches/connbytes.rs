@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "connbytes",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["connbytes"], Arity::One),
         OptSpec::new(&["connbytes-dir"], Arity::One),

@@ -11,7 +11,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "connlabel",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["label"], Arity::One),
         OptSpec::new(&["set"], Arity::None),

@@ -11,7 +11,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "connlimit",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["connlimit-upto"], Arity::One),
         OptSpec::new(&["connlimit-above"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "connmark",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["mark"], Arity::One)],
     build,
 };

@@ -18,7 +18,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "conntrack",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["ctstate"], Arity::One),
         OptSpec::new(&["ctproto"], Arity::One),

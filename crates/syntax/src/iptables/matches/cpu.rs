@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "cpu",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["cpu"], Arity::One)],
     build,
 };

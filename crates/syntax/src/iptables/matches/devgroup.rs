@@ -14,7 +14,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "devgroup",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["src-group"], Arity::One),
         OptSpec::new(&["dst-group"], Arity::One),

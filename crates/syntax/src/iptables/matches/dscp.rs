@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "dscp",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["dscp"], Arity::One),
         OptSpec::new(&["dscp-class"], Arity::One),

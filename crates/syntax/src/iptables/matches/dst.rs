@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "dst",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["dst-len"], Arity::One),
         OptSpec::new(&["dst-opts"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ecn",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["ecn-tcp-cwr"], Arity::None),
         OptSpec::new(&["ecn-tcp-ece"], Arity::None),

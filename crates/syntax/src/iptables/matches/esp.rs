@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "esp",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["espspi"], Arity::One)],
     build,
 };

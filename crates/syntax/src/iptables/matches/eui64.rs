@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "eui64",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[],
     build,
 };

@@ -9,7 +9,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "frag",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["fragid"], Arity::One),
         OptSpec::new(&["fraglen"], Arity::One),

@@ -17,7 +17,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "hashlimit",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["hashlimit-upto", "hashlimit"], Arity::One),
         OptSpec::new(&["hashlimit-above"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "hbh",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["hbh-len"], Arity::One),
         OptSpec::new(&["hbh-opts"], Arity::One),

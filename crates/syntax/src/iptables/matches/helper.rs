@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "helper",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["helper"], Arity::One)],
     build,
 };

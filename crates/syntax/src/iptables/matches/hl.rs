@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "hl",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["hl-eq"], Arity::One),
         OptSpec::new(&["hl-lt"], Arity::One),

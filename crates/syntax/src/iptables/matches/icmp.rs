@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "icmp",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[OptSpec::new(&["icmp-type"], Arity::One)],
     build,
 };

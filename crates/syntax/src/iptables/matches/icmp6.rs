@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "icmp6",
     aliases: &["icmpv6"],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[OptSpec::new(&["icmpv6-type"], Arity::One)],
     build,
 };

@@ -9,7 +9,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ipcomp",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["ipcompspi"], Arity::One),
         OptSpec::new(&["compres"], Arity::None),

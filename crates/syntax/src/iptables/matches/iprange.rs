@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "iprange",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["src-range"], Arity::One),
         OptSpec::new(&["dst-range"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ipv6header",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["header"], Arity::One),
         OptSpec::new(&["soft"], Arity::None),

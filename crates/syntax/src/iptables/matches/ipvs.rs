@@ -10,7 +10,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ipvs",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["ipvs"], Arity::None),
         OptSpec::new(&["vproto"], Arity::One),

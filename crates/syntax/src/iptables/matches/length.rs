@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "length",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["length"], Arity::One)],
     build,
 };

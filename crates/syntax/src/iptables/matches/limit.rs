@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "limit",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["limit"], Arity::One),
         OptSpec::new(&["limit-burst"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "mac",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["mac-source"], Arity::One)],
     build,
 };

@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "mark",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["mark"], Arity::One)],
     build,
 };

@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "mh",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[OptSpec::new(&["mh-type"], Arity::One)],
     build,
 };

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "multiport",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["sports", "source-ports"], Arity::One),
         OptSpec::new(&["dports", "destination-ports"], Arity::One),

@@ -10,7 +10,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "nfacct",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["nfacct-name"], Arity::One)],
     build,
 };

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "osf",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[
         OptSpec::new(&["genre"], Arity::One),
         OptSpec::new(&["ttl"], Arity::One),

@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "owner",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["uid-owner"], Arity::One),
         OptSpec::new(&["gid-owner"], Arity::One),

@@ -9,7 +9,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "physdev",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["physdev-in"], Arity::One),
         OptSpec::new(&["physdev-out"], Arity::One),

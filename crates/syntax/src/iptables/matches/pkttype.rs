@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "pkttype",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["pkt-type"], Arity::One)],
     build,
 };

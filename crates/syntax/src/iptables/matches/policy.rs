@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "policy",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["dir"], Arity::One),
         OptSpec::new(&["pol"], Arity::One),

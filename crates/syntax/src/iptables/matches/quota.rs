@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "quota",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["quota"], Arity::One)],
     build,
 };

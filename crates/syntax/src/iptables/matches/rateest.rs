@@ -20,7 +20,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "rateest",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["rateest1", "rateest"], Arity::One),
         OptSpec::new(&["rateest2"], Arity::One),

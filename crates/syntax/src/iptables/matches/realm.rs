@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "realm",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[OptSpec::new(&["realm"], Arity::One)],
     build,
 };

@@ -16,7 +16,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "recent",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set"], Arity::None),
         OptSpec::new(&["rcheck"], Arity::None),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "rpfilter",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["loose"], Arity::None),
         OptSpec::new(&["validmark"], Arity::None),

@@ -10,7 +10,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "rt",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["rt-type"], Arity::One),
         OptSpec::new(&["rt-segsleft"], Arity::One),

@@ -10,7 +10,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "sctp",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["sport", "source-port"], Arity::One),
         OptSpec::new(&["dport", "destination-port"], Arity::One),

@@ -14,7 +14,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "set",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["match-set", "set"], Arity::Two),
         OptSpec::new(&["return-nomatch"], Arity::None),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "socket",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["transparent"], Arity::None),
         OptSpec::new(&["nowildcard"], Arity::None),

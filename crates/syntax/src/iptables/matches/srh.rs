@@ -10,7 +10,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "srh",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["srh-next-hdr"], Arity::One),
         OptSpec::new(&["srh-hdr-len-eq"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "state",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["state"], Arity::One)],
     build,
 };

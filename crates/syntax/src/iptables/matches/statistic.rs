@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "statistic",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["mode"], Arity::One),
         OptSpec::new(&["probability"], Arity::One),

@@ -12,7 +12,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "string",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["from"], Arity::One),
         OptSpec::new(&["to"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "tcpmss",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["mss"], Arity::One)],
     build,
 };

@@ -13,7 +13,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "time",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["datestart"], Arity::One),
         OptSpec::new(&["datestop"], Arity::One),

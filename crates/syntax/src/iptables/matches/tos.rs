@@ -7,7 +7,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "tos",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["tos"], Arity::One)],
     build,
 };

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "ttl",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[
         OptSpec::new(&["ttl-eq"], Arity::One),
         OptSpec::new(&["ttl-lt"], Arity::One),

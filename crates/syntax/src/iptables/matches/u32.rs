@@ -25,7 +25,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "u32",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["u32"], Arity::One)],
     build,
 };

@@ -8,7 +8,6 @@ pub(crate) static EXT: MatchExt = MatchExt {
     name: "udp",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["sport", "source-port"], Arity::One),
         OptSpec::new(&["dport", "destination-port"], Arity::One),

@@ -8,7 +8,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "AUDIT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["type"], Arity::One)],
     build,
 };

@@ -7,7 +7,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CHECKSUM",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["checksum-fill"], Arity::None)],
     build,
 };

@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CLASSIFY",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["set-class"], Arity::One)],
     build,
 };

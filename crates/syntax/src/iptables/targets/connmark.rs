@@ -15,7 +15,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CONNMARK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set-xmark"], Arity::One),
         OptSpec::new(&["set-mark"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CONNSECMARK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["save"], Arity::None),
         OptSpec::new(&["restore"], Arity::None),

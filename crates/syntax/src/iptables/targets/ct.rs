@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "CT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["notrack"], Arity::None),
         OptSpec::new(&["helper"], Arity::One),

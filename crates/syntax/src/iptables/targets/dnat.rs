@@ -10,7 +10,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "DNAT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["to-destination"], Arity::One),
         OptSpec::new(&["random"], Arity::None),

@@ -12,7 +12,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "DNPT",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["src-pfx"], Arity::One),
         OptSpec::new(&["dst-pfx"], Arity::One),

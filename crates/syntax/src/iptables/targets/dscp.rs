@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "DSCP",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set-dscp"], Arity::One),
         OptSpec::new(&["set-dscp-class"], Arity::One),

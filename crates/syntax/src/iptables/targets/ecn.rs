@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "ECN",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[
         OptSpec::new(&["ecn-tcp-remove"], Arity::None),
         OptSpec::new(&["ecn-tcp-cwr"], Arity::One),

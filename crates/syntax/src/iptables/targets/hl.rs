@@ -8,7 +8,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "HL",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["hl-set"], Arity::One),
         OptSpec::new(&["hl-dec"], Arity::One),

@@ -13,7 +13,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "HMARK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["hmark-tuple"], Arity::One),
         OptSpec::new(&["hmark-src-prefix"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "IDLETIMER",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["timeout"], Arity::One),
         OptSpec::new(&["label"], Arity::One),

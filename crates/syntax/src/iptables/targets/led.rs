@@ -11,7 +11,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "LED",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["led-trigger-id"], Arity::One),
         OptSpec::new(&["led-delay"], Arity::One),

@@ -11,7 +11,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "LOG",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["log-level"], Arity::One),
         OptSpec::new(&["log-prefix"], Arity::One),

@@ -12,7 +12,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "MARK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set-xmark"], Arity::One),
         OptSpec::new(&["set-mark"], Arity::One),

@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "NETMAP",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["to"], Arity::One)],
     build,
 };

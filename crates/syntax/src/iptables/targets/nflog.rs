@@ -13,7 +13,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "NFLOG",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["nflog-group"], Arity::One),
         OptSpec::new(&["nflog-prefix"], Arity::One),

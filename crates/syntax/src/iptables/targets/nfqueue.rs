@@ -12,7 +12,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "NFQUEUE",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["queue-num"], Arity::One),
         OptSpec::new(&["queue-balance"], Arity::One),

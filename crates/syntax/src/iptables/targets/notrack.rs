@@ -8,7 +8,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "NOTRACK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[],
     build: |_, cx| {
         cx.require_table(&[TableKind::Raw])?;

@@ -12,7 +12,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "RATEEST",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["rateest-name"], Arity::One),
         OptSpec::new(&["rateest-interval"], Arity::One),

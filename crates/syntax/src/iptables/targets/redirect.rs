@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "REDIRECT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["to-ports"], Arity::One),
         OptSpec::new(&["random"], Arity::None),

@@ -13,7 +13,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "REJECT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["reject-with"], Arity::One)],
     build,
 };

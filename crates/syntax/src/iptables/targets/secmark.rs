@@ -7,7 +7,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SECMARK",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["selctx"], Arity::One)],
     build,
 };

@@ -12,7 +12,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SET",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["add-set"], Arity::Two),
         OptSpec::new(&["del-set"], Arity::Two),

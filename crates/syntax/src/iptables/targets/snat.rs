@@ -18,7 +18,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SNAT",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["to-source"], Arity::One),
         OptSpec::new(&["random"], Arity::None),

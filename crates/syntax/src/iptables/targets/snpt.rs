@@ -9,7 +9,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SNPT",
     aliases: &[],
     family: Some(Family::Ipv6),
-    supported: true,
     options: &[
         OptSpec::new(&["src-pfx"], Arity::One),
         OptSpec::new(&["dst-pfx"], Arity::One),

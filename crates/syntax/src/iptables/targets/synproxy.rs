@@ -8,7 +8,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "SYNPROXY",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["sack-perm"], Arity::None),
         OptSpec::new(&["timestamp"], Arity::None),

@@ -11,7 +11,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TCPMSS",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set-mss"], Arity::One),
         OptSpec::new(&["clamp-mss-to-pmtu"], Arity::None),

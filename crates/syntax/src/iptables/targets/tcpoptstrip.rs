@@ -10,7 +10,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TCPOPTSTRIP",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[OptSpec::new(&["strip-options"], Arity::One)],
     build,
 };

@@ -10,7 +10,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TEE",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["gateway"], Arity::One),
         OptSpec::new(&["oif"], Arity::One),

@@ -10,7 +10,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TOS",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["set-tos"], Arity::One),
         OptSpec::new(&["and-tos"], Arity::One),

@@ -13,7 +13,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TPROXY",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[
         OptSpec::new(&["on-port"], Arity::One),
         OptSpec::new(&["on-ip"], Arity::One),

@@ -7,7 +7,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TRACE",
     aliases: &[],
     family: None,
-    supported: true,
     options: &[],
     build: |_, cx| {
         cx.require_table(&[TableKind::Raw])?;

@@ -8,7 +8,6 @@ pub(crate) static EXT: TargetExt = TargetExt {
     name: "TTL",
     aliases: &[],
     family: Some(Family::Ipv4),
-    supported: true,
     options: &[
         OptSpec::new(&["ttl-set"], Arity::One),
         OptSpec::new(&["ttl-dec"], Arity::One),
