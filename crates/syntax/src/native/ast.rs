@@ -38,11 +38,12 @@ pub(crate) struct Defaults {
     pub input: Option<Spanned<Verdict>>,
     pub forward: Option<Spanned<Verdict>>,
     pub output: Option<Spanned<Verdict>>,
-    pub established: Option<Spanned<bool>>,
-    pub loopback: Option<Spanned<bool>>,
-    pub drop_invalid: Option<Spanned<bool>>,
+    pub established: Option<Spanned<Chains>>,
+    pub loopback: Option<Spanned<Chains>>,
+    pub drop_invalid: Option<Spanned<Chains>>,
     pub ip_forward: Option<Spanned<bool>>,
     pub log: Option<Spanned<LogSpec>>,
+    pub family: Option<Spanned<FamilySel>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -59,6 +60,7 @@ pub(crate) struct Icmp {
     pub ping: Option<Spanned<Ping>>,
     pub ping_rate: Option<Spanned<String>>,
     pub ping_burst: Option<Spanned<u32>>,
+    pub essentials: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -67,6 +69,7 @@ pub(crate) enum Ping {
     Allow,
     Deny,
     RateLimited,
+    None,
 }
 
 /// One `[[allow]]` or `[[deny]]` entry.
@@ -87,7 +90,32 @@ pub(crate) struct RuleItem {
     pub max_connections: Option<Spanned<u32>>,
     pub log: Option<Spanned<LogSpec>>,
     pub action: Option<Spanned<DenyAction>>,
+    pub reject_with: Option<Spanned<String>>,
+    pub state: Option<Spanned<StrList>>,
+    pub state_match: Option<Spanned<StateMatch>>,
+    pub icmp: Option<Spanned<StrList>>,
+    pub icmpv6: Option<Spanned<StrList>>,
+    pub hop_limit: Option<Spanned<u8>>,
+    pub source_port: Option<Spanned<String>>,
     pub comment: Option<Spanned<String>>,
+}
+
+/// `state_match = "conntrack"` (default) or `"state"`: which iptables match
+/// carries `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StateMatch {
+    Conntrack,
+    State,
+}
+
+/// `excess = "drop"` (default) or `"continue"`: what happens to packets
+/// over a rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Excess {
+    Drop,
+    Continue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -119,6 +147,7 @@ pub(crate) struct RateSpec {
     pub per_source: Option<Spanned<String>>,
     pub global: Option<Spanned<String>>,
     pub burst: Option<Spanned<u32>>,
+    pub excess: Option<Spanned<Excess>>,
 }
 
 /// `log = { prefix = "ssh: ", rate = "5/minute", burst = 5 }`.
@@ -187,6 +216,7 @@ pub(crate) struct PortForward {
     pub port: Spanned<String>,
     pub to: Spanned<String>,
     pub from: Option<Spanned<StrList>>,
+    pub accept: Option<Spanned<bool>>,
 }
 
 /// A string or a list of strings (`from = "10.0.0.0/8"` or `from = [..]`).
@@ -213,6 +243,36 @@ impl<'de> Deserialize<'de> for StrList {
                     out.push(item);
                 }
                 Ok(StrList::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `true`, `false` or a list of chains (`["input", "forward"]`).
+#[derive(Debug)]
+pub(crate) enum Chains {
+    Bool(bool),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for Chains {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Chains;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or a list of chains such as [\"input\", \"forward\"]")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Chains, E> {
+                Ok(Chains::Bool(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Chains, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    out.push(item);
+                }
+                Ok(Chains::List(out))
             }
         }
         d.deserialize_any(V)

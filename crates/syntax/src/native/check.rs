@@ -7,11 +7,14 @@ use super::ast::{self, StrList, StrOrInt};
 use super::catalogue;
 use super::load::{self, Loader};
 use crate::diag::{Diagnostics, SourceFile, Span};
+use rampart_model::matches::icmp::IcmpType;
+use rampart_model::matches::state::CtStates;
+use rampart_model::targets::reject::RejectWith;
 use rampart_model::{Family, IpNet, Origin, PortRange, Protocol};
 use std::net::IpAddr;
 use toml::Spanned;
 
-pub(crate) use ast::{DenyAction, Direction, Ping, SetType, Verdict};
+pub(crate) use ast::{DenyAction, Direction, Ping, SetType, StateMatch, Verdict};
 
 /// Limits that keep hostile input from exhausting memory.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -39,14 +42,76 @@ pub(crate) struct Defaults {
     pub input: Verdict,
     pub forward: Verdict,
     pub output: Verdict,
-    pub established: bool,
-    pub loopback: bool,
-    pub drop_invalid: bool,
+    pub established: Chains,
+    pub loopback: Chains,
+    pub drop_invalid: Chains,
     /// `Some(true)`: always set the forwarding sysctls; `Some(false)`: never;
     /// `None`: when NAT or port forwards need them.
     pub ip_forward: Option<bool>,
     pub log: Option<LogSpec>,
+    /// `Some(f)`: the policy is for one family only (no tables of the other).
+    pub family: Option<Family>,
     pub origin: Origin,
+}
+
+/// The filter chains a prelude rule goes to (`true` = all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chains {
+    pub input: bool,
+    pub forward: bool,
+    pub output: bool,
+}
+
+impl Chains {
+    pub const ALL: Chains = Chains {
+        input: true,
+        forward: true,
+        output: true,
+    };
+    pub const NONE: Chains = Chains {
+        input: false,
+        forward: false,
+        output: false,
+    };
+
+    /// Whether the chain (`INPUT`, `FORWARD`, `OUTPUT`) is in the set.
+    pub fn has(self, chain: &str) -> bool {
+        match chain {
+            "INPUT" => self.input,
+            "FORWARD" => self.forward,
+            "OUTPUT" => self.output,
+            _ => false,
+        }
+    }
+
+    /// Every subset: `ALL`, `NONE`, then one chain, then two.
+    pub fn subsets() -> impl Iterator<Item = Chains> {
+        [7u8, 0, 4, 2, 1, 6, 5, 3].into_iter().map(|b| Chains {
+            input: b & 4 != 0,
+            forward: b & 2 != 0,
+            output: b & 1 != 0,
+        })
+    }
+
+    /// The native spelling: `true`, `false` or `["input", ..]`.
+    pub fn to_toml(self) -> String {
+        if self == Chains::ALL {
+            return "true".into();
+        }
+        if self == Chains::NONE {
+            return "false".into();
+        }
+        let names: Vec<&str> = [
+            (self.input, "\"input\""),
+            (self.forward, "\"forward\""),
+            (self.output, "\"output\""),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n)
+        .collect();
+        format!("[{}]", names.join(", "))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +119,8 @@ pub(crate) struct IcmpPolicy {
     pub ping: Ping,
     pub rate: Rate,
     pub burst: u32,
+    /// Accept the ICMP error and neighbour-discovery types (default true).
+    pub essentials: bool,
     pub origin: Origin,
 }
 
@@ -162,8 +229,29 @@ pub(crate) struct RuleItem {
     pub rate: Option<RateLimit>,
     pub max_connections: Option<u32>,
     pub log: Option<LogSpec>,
+    /// `reject_with` of a reject rule (`None`: the family's default).
+    pub reject_with: Option<RejectWith>,
+    /// Conntrack states (`state = ["new"]`) and the match that carries them.
+    pub state: Option<(CtStates, StateMatch)>,
+    /// ICMP (IPv4) or ICMPv6 types; the rule is of that family only.
+    pub icmp: Option<(Family, Vec<IcmpType>)>,
+    /// `-m hl --hl-eq N` (IPv6 only).
+    pub hop_limit: Option<u8>,
+    /// One source port or range, for every protocol of the rule.
+    pub source_port: Option<PortRange>,
     pub comment: Option<String>,
     pub origin: Origin,
+}
+
+impl RuleItem {
+    /// The only family the rule's own keys allow (ICMP types, hop limit,
+    /// an ICMP reject type, `family`), if any.
+    pub fn only_family(&self) -> Option<Family> {
+        self.family
+            .or(self.icmp.as_ref().map(|(f, _)| *f))
+            .or(self.hop_limit.map(|_| Family::Ipv6))
+            .or(self.reject_with.and_then(RejectWith::family))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +259,9 @@ pub(crate) struct RateLimit {
     pub per_source: bool,
     pub rate: Rate,
     pub burst: u32,
+    /// Drop what exceeds the rate (`excess = "drop"`, the default); `false`
+    /// leaves it to the following rules.
+    pub drop_excess: bool,
 }
 
 impl RateLimit {
@@ -185,6 +276,8 @@ pub(crate) struct PortForward {
     pub to: IpAddr,
     pub to_port: Option<u16>,
     pub from: Vec<IpNet>,
+    /// Add the FORWARD accept (default true).
+    pub accept: bool,
     pub origin: Origin,
 }
 
@@ -351,17 +444,19 @@ impl Cx<'_> {
             input: Verdict::Drop,
             forward: Verdict::Drop,
             output: Verdict::Accept,
-            established: true,
-            loopback: true,
-            drop_invalid: true,
+            established: Chains::ALL,
+            loopback: Chains::ALL,
+            drop_invalid: Chains::ALL,
             ip_forward: None,
             log: None,
+            family: None,
             origin: start.clone(),
         });
         let icmp = icmp.unwrap_or(IcmpPolicy {
             ping: Ping::Allow,
             rate: DEFAULT_PING_RATE,
             burst: DEFAULT_PING_BURST,
+            essentials: true,
             origin: start,
         });
 
@@ -440,12 +535,37 @@ impl Cx<'_> {
             input: v.input.as_ref().map_or(Verdict::Drop, |x| *x.get_ref()),
             forward: v.forward.as_ref().map_or(Verdict::Drop, |x| *x.get_ref()),
             output: v.output.as_ref().map_or(Verdict::Accept, |x| *x.get_ref()),
-            established: v.established.as_ref().is_none_or(|x| *x.get_ref()),
-            loopback: v.loopback.as_ref().is_none_or(|x| *x.get_ref()),
-            drop_invalid: v.drop_invalid.as_ref().is_none_or(|x| *x.get_ref()),
+            established: self.chains(file, &v.established),
+            loopback: self.chains(file, &v.loopback),
+            drop_invalid: self.chains(file, &v.drop_invalid),
             ip_forward: v.ip_forward.as_ref().map(|x| *x.get_ref()),
             log,
+            family: v.family.as_ref().map(|f| family_of(*f.get_ref())),
             origin: file.origin(span(d)),
+        }
+    }
+
+    fn chains(&mut self, file: &SourceFile, c: &Option<Spanned<ast::Chains>>) -> Chains {
+        match c.as_ref().map(Spanned::get_ref) {
+            None | Some(ast::Chains::Bool(true)) => Chains::ALL,
+            Some(ast::Chains::Bool(false)) => Chains::NONE,
+            Some(ast::Chains::List(l)) => {
+                let mut out = Chains::NONE;
+                for name in l {
+                    match name.get_ref().as_str() {
+                        "input" => out.input = true,
+                        "forward" => out.forward = true,
+                        "output" => out.output = true,
+                        other => self.err_help(
+                            file,
+                            span(name),
+                            format!("unknown chain `{other}`"),
+                            "the chains are \"input\", \"forward\" and \"output\"",
+                        ),
+                    }
+                }
+                out
+            }
         }
     }
 
@@ -474,6 +594,7 @@ impl Cx<'_> {
             ping,
             rate,
             burst,
+            essentials: v.essentials.as_ref().is_none_or(|e| *e.get_ref()),
             origin: file.origin(span(c)),
         }
     }
@@ -940,10 +1061,24 @@ impl Cx<'_> {
                             .burst
                             .as_ref()
                             .map_or(RateLimit::DEFAULT_BURST, |b| self.burst(file, b));
+                        let drop_excess = rv
+                            .excess
+                            .as_ref()
+                            .is_none_or(|e| *e.get_ref() == ast::Excess::Drop);
+                        if let (false, Some(l)) = (drop_excess, &v.log) {
+                            ok = false;
+                            self.err_help(
+                                file,
+                                span(l),
+                                "`log` with `excess = \"continue\"`",
+                                "with `continue` nothing is dropped here, so there is nothing to log",
+                            );
+                        }
                         self.rate(file, r).map(|rate| RateLimit {
                             per_source: rv.per_source.is_some(),
                             rate,
                             burst,
+                            drop_excess,
                         })
                     }
                     _ => {
@@ -1012,6 +1147,220 @@ impl Cx<'_> {
             }
             None => None,
         };
+        let reject_with = match &v.reject_with {
+            Some(rw) => match reject_type(rw.get_ref()) {
+                Some(w) if allow || action == DenyAction::Drop => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(rw),
+                        "`reject_with` without `action = \"reject\"`",
+                        "`reject_with` chooses the reply of a deny rule with `action = \"reject\"`",
+                    );
+                    Some(w)
+                }
+                Some(w) => Some(w),
+                None => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(rw),
+                        format!("unknown reject type `{}`", rw.get_ref()),
+                        "one of icmp-port-unreachable, icmp-host-prohibited, icmp-admin-prohibited, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp6-port-unreachable, icmp6-adm-prohibited, icmp6-no-route, icmp6-addr-unreachable, icmp6-policy-fail, icmp6-reject-route, tcp-reset",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        if reject_with == Some(RejectWith::TcpReset)
+            && (v.protocol.is_some()
+                || ports.is_empty()
+                || ports.iter().any(|(p, _)| *p != Protocol::TCP))
+        {
+            if let Some(rw) = &v.reject_with {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(rw),
+                    "`tcp-reset` on a rule that is not TCP only",
+                    "a TCP reset answers TCP only: give the rule TCP ports only",
+                );
+            }
+        }
+        let state = match &v.state {
+            Some(st) => {
+                let mut states = CtStates::default();
+                for (name, sp) in items(st) {
+                    let flag = states.flag_mut(&name.to_ascii_uppercase());
+                    match flag {
+                        Some(f) if name.chars().all(|c| c.is_ascii_lowercase()) => *f = true,
+                        _ => {
+                            ok = false;
+                            self.err_help(
+                                file,
+                                sp,
+                                format!("unknown connection state `{name}`"),
+                                "one of new, established, related, invalid, untracked, snat, dnat",
+                            );
+                        }
+                    }
+                }
+                if states.is_empty() && ok {
+                    ok = false;
+                    self.err(file, span(st), "`state` names no state");
+                }
+                let m = v
+                    .state_match
+                    .as_ref()
+                    .map_or(StateMatch::Conntrack, |m| *m.get_ref());
+                if m == StateMatch::State && (states.snat || states.dnat) {
+                    if let Some(sm) = &v.state_match {
+                        ok = false;
+                        self.err_help(
+                            file,
+                            span(sm),
+                            "`snat` and `dnat` need `state_match = \"conntrack\"`",
+                            "the `state` match knows new, established, related, invalid and untracked",
+                        );
+                    }
+                }
+                Some((states, m))
+            }
+            None => {
+                if let Some(sm) = &v.state_match {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(sm),
+                        "`state_match` without `state`",
+                        "add `state = [\"new\"]` (or other states), or remove `state_match`",
+                    );
+                }
+                None
+            }
+        };
+        let icmp = match (&v.icmp, &v.icmpv6) {
+            (Some(a), Some(_)) => {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(a),
+                    "`icmp` and `icmpv6` in one rule",
+                    "write one rule per family",
+                );
+                None
+            }
+            (Some(l), None) | (None, Some(l)) => {
+                let f = if v.icmp.is_some() {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                };
+                let mut types = Vec::new();
+                for (name, sp) in items(l) {
+                    match parse_icmp_type(name, f) {
+                        Some(t) => types.push(t),
+                        None => {
+                            ok = false;
+                            self.err_help(
+                                file,
+                                sp,
+                                format!("unknown ICMP type `{name}`"),
+                                "a type name such as \"echo-request\", a number (\"8\") or TYPE/CODE (\"3/4\")",
+                            );
+                        }
+                    }
+                }
+                if !ports.is_empty() || v.protocol.is_some() {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(l),
+                        "ICMP types together with `service`, `port` or `protocol`",
+                        "ICMP types name their protocol; write a separate rule for ports",
+                    );
+                }
+                if types.is_empty() && ok {
+                    ok = false;
+                    self.err(file, span(l), "the list of ICMP types is empty");
+                }
+                Some((f, types))
+            }
+            (None, None) => None,
+        };
+        let hop_limit = v.hop_limit.as_ref().map(|h| *h.get_ref());
+        let source_port = match &v.source_port {
+            Some(sp) => {
+                let tcp_udp =
+                    !ports.is_empty() || matches!(protocol, Some(Protocol::TCP | Protocol::UDP));
+                if !tcp_udp {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(sp),
+                        "`source_port` on a rule without TCP or UDP",
+                        "add `port = [..]` or `protocol = \"tcp\"`/`\"udp\"`",
+                    );
+                }
+                match parse_port_number(sp.get_ref()) {
+                    Some(r) => Some(r),
+                    None => {
+                        ok = false;
+                        self.err_help(
+                            file,
+                            span(sp),
+                            format!("bad source port `{}`", sp.get_ref()),
+                            "one port or range without protocol, e.g. \"547\" or \"1024-65535\"",
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        // The one family the rule's own keys allow.
+        let mut only: Option<(Family, &str)> = family.map(|f| (f, "family"));
+        let keyed = [
+            (icmp.as_ref().map(|(f, _)| *f), "icmp"),
+            (hop_limit.map(|_| Family::Ipv6), "hop_limit"),
+            (reject_with.and_then(RejectWith::family), "reject_with"),
+        ];
+        for (f, key) in keyed {
+            let Some(f) = f else { continue };
+            match only {
+                Some((g, other)) if g != f => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(r),
+                        format!(
+                            "`{key}` is {} only but `{other}` is {}",
+                            family_name(f),
+                            family_name(g)
+                        ),
+                        "write one rule per family",
+                    );
+                }
+                Some(_) => {}
+                None => only = Some((f, key)),
+            }
+        }
+        if let Some((f, key)) = only {
+            if ok && !fam_ok(f) {
+                ok = false;
+                self.err_help(
+                    file,
+                    span(r),
+                    format!(
+                        "`{key}` makes this an {} rule but its addresses are not {}",
+                        family_name(f),
+                        family_name(f)
+                    ),
+                    "write one rule per family",
+                );
+            }
+        }
         let item = RuleItem {
             allow,
             action,
@@ -1026,6 +1375,11 @@ impl Cx<'_> {
             rate,
             max_connections,
             log,
+            reject_with,
+            state,
+            icmp,
+            hop_limit,
+            source_port,
             comment,
             origin: file.origin(span(r)),
         };
@@ -1096,6 +1450,7 @@ impl Cx<'_> {
             to,
             to_port,
             from,
+            accept: v.accept.as_ref().is_none_or(|a| *a.get_ref()),
             origin: file.origin(span(f)),
         })
     }
@@ -1391,6 +1746,119 @@ fn check_iface(s: &str) -> Result<(), String> {
         return Err(format!("invalid interface name `{s}`"));
     }
     Ok(())
+}
+
+/// `--reject-with` names.
+pub(crate) fn reject_type(name: &str) -> Option<RejectWith> {
+    use RejectWith::*;
+    Some(match name {
+        "icmp-net-unreachable" => IcmpNetUnreachable,
+        "icmp-host-unreachable" => IcmpHostUnreachable,
+        "icmp-port-unreachable" => IcmpPortUnreachable,
+        "icmp-proto-unreachable" => IcmpProtoUnreachable,
+        "icmp-net-prohibited" => IcmpNetProhibited,
+        "icmp-host-prohibited" => IcmpHostProhibited,
+        "icmp-admin-prohibited" => IcmpAdminProhibited,
+        "icmp6-no-route" => Icmp6NoRoute,
+        "icmp6-adm-prohibited" => Icmp6AdmProhibited,
+        "icmp6-addr-unreachable" => Icmp6AddrUnreachable,
+        "icmp6-port-unreachable" => Icmp6PortUnreachable,
+        "icmp6-policy-fail" => Icmp6PolicyFail,
+        "icmp6-reject-route" => Icmp6RejectRoute,
+        "tcp-reset" => TcpReset,
+        _ => return None,
+    })
+}
+
+/// ICMP type names of the native format (whole types), per family.
+pub(crate) const ICMP_TYPE_NAMES: &[(&str, u8)] = &[
+    ("echo-reply", 0),
+    ("destination-unreachable", 3),
+    ("source-quench", 4),
+    ("redirect", 5),
+    ("echo-request", 8),
+    ("router-advertisement", 9),
+    ("router-solicitation", 10),
+    ("time-exceeded", 11),
+    ("parameter-problem", 12),
+    ("timestamp-request", 13),
+    ("timestamp-reply", 14),
+];
+
+/// ICMPv6 type names of the native format (whole types).
+pub(crate) const ICMPV6_TYPE_NAMES: &[(&str, u8)] = &[
+    ("destination-unreachable", 1),
+    ("packet-too-big", 2),
+    ("time-exceeded", 3),
+    ("parameter-problem", 4),
+    ("echo-request", 128),
+    ("echo-reply", 129),
+    ("mld-listener-query", 130),
+    ("mld-listener-report", 131),
+    ("mld-listener-done", 132),
+    ("router-solicitation", 133),
+    ("router-advertisement", 134),
+    ("neighbour-solicitation", 135),
+    ("neighbour-advertisement", 136),
+    ("redirect", 137),
+    ("mld2-listener-report", 143),
+];
+
+/// `echo-request`, `8` or `3/4` (type/code).
+pub(crate) fn parse_icmp_type(s: &str, family: Family) -> Option<IcmpType> {
+    let names = match family {
+        Family::Ipv4 => ICMP_TYPE_NAMES,
+        Family::Ipv6 => ICMPV6_TYPE_NAMES,
+    };
+    if let Some((_, t)) = names.iter().find(|(n, _)| *n == s) {
+        return Some(IcmpType::with_any_code(*t));
+    }
+    let num = |x: &str| -> Option<u8> {
+        (!x.is_empty() && x.len() <= 3 && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse().ok())
+            .flatten()
+    };
+    match s.split_once('/') {
+        Some((t, c)) => Some(IcmpType::with_code(num(t)?, num(c)?)),
+        None => Some(IcmpType::with_any_code(num(s)?)),
+    }
+}
+
+/// The native spelling of an ICMP type: its name, `TYPE` or `TYPE/CODE`;
+/// `None` for code ranges and `any`, which the format cannot say.
+pub(crate) fn icmp_type_str(t: &IcmpType, family: Family) -> Option<String> {
+    let names = match family {
+        Family::Ipv4 => ICMP_TYPE_NAMES,
+        Family::Ipv6 => ICMPV6_TYPE_NAMES,
+    };
+    if t.code_min == 0 && t.code_max == 0xff {
+        if t.icmp_type == 0xff && family == Family::Ipv4 {
+            return None;
+        }
+        return Some(
+            names
+                .iter()
+                .find(|(_, n)| *n == t.icmp_type)
+                .map_or_else(|| t.icmp_type.to_string(), |(name, _)| (*name).to_string()),
+        );
+    }
+    (t.code_min == t.code_max).then(|| format!("{}/{}", t.icmp_type, t.code_min))
+}
+
+/// `547` or `1024-65535`.
+fn parse_port_number(s: &str) -> Option<PortRange> {
+    let num = |x: &str| -> Option<u16> {
+        (!x.is_empty() && x.len() <= 5 && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse().ok())
+            .flatten()
+    };
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (first, last) = (num(a)?, num(b)?);
+            (first <= last).then_some(PortRange { first, last })
+        }
+        None => num(s).map(PortRange::single),
+    }
 }
 
 #[cfg(test)]

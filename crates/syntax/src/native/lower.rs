@@ -2,20 +2,22 @@
 //! expert would write it with iptables and ip6tables.
 //!
 //! Per family, each filter chain that has a drop policy or rules starts with
-//! the prelude: `ESTABLISHED,RELATED` accept, loopback accept, `INVALID`
+//! the prelude: loopback accept, `ESTABLISHED,RELATED` accept, `INVALID`
 //! drop, then (INPUT) the ICMP policy, then the allow/deny items in file
 //! order, then the rate-limited LOG of what the policy will drop.
 
 use super::check::{
     fam, Addr, DenyAction, Direction, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate, RateLimit,
-    RuleItem, SetDef, SetType, Snat, Unit, Verdict,
+    RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use rampart_model::matches::conntrack::{Conntrack, CtStates};
 use rampart_model::matches::hashlimit::{Hashlimit, HashlimitMode, HashlimitRate};
+use rampart_model::matches::hl::{CmpOp, Hl};
 use rampart_model::matches::icmp::{Icmp, IcmpType};
 use rampart_model::matches::icmp6::Icmp6;
 use rampart_model::matches::limit::{self, Limit, RateUnit};
 use rampart_model::matches::multiport::{Multiport, MultiportDir};
+use rampart_model::matches::state::State;
 use rampart_model::matches::{comment, connlimit, set as setm, tcp, udp};
 use rampart_model::targets::dnat::{AddrRange, Dnat, NatRange};
 use rampart_model::targets::{log, masquerade, reject, snat};
@@ -67,7 +69,7 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
                     }
                 }
                 Item::PortForward(pf) => {
-                    if pf.to.is_ipv4() == (family == Family::Ipv4) {
+                    if pf.accept && pf.to.is_ipv4() == (family == Family::Ipv4) {
                         forward.extend(port_forward_accepts(pf));
                     }
                 }
@@ -179,6 +181,15 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
             policy.sets.push(lower_set(s, family));
         }
     }
+    // A policy for one family: nothing of the other.
+    if let Some(only) = d.family {
+        policy.tables.retain(|t| t.family == only);
+        policy.sets.retain(|s| s.family.is_none_or(|f| f == only));
+        policy.sysctls.retain(|s| match only {
+            Family::Ipv4 => !s.key.starts_with("net.ipv6."),
+            Family::Ipv6 => !s.key.starts_with("net.ipv4."),
+        });
+    }
     policy
 }
 
@@ -239,19 +250,7 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
     let d = &ir.defaults;
     let o = || Some(d.origin.clone());
     let mut out = Vec::new();
-    if d.established {
-        out.push(Rule {
-            matches: vec![ctstate(CtStates {
-                established: true,
-                related: true,
-                ..Default::default()
-            })],
-            target: Some(Target::Accept),
-            origin: o(),
-            ..Default::default()
-        });
-    }
-    if d.loopback {
+    if d.loopback.has(chain) {
         let lo = Some(Neg::new(Iface("lo".into())));
         match chain {
             "INPUT" => out.push(Rule {
@@ -269,7 +268,19 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
             _ => {}
         }
     }
-    if d.drop_invalid {
+    if d.established.has(chain) {
+        out.push(Rule {
+            matches: vec![ctstate(CtStates {
+                established: true,
+                related: true,
+                ..Default::default()
+            })],
+            target: Some(Target::Accept),
+            origin: o(),
+            ..Default::default()
+        });
+    }
+    if d.drop_invalid.has(chain) {
         out.push(Rule {
             matches: vec![ctstate(CtStates {
                 invalid: true,
@@ -281,7 +292,7 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
         });
     }
     let io = || Some(ir.icmp.origin.clone());
-    if chain == "INPUT" || chain == "OUTPUT" {
+    if ir.icmp.essentials && (chain == "INPUT" || chain == "OUTPUT") {
         let essential: &[u8] = match family {
             Family::Ipv4 if chain == "INPUT" => &ICMP4_ESSENTIAL,
             Family::Ipv4 => &[],
@@ -304,6 +315,7 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
                 out.push(icmp_rule(family, echo, vec![lim], Target::Accept, io()));
                 out.push(icmp_rule(family, echo, vec![], Target::Drop, io()));
             }
+            Ping::None => {}
         }
     }
     out
@@ -402,9 +414,13 @@ enum ProtoSel {
     Any,
     Proto(Protocol),
     Ports(Protocol, Vec<PortRange>),
+    Icmp(Family, IcmpType),
 }
 
 fn proto_sels(r: &RuleItem) -> Vec<ProtoSel> {
+    if let Some((f, types)) = &r.icmp {
+        return types.iter().map(|t| ProtoSel::Icmp(*f, *t)).collect();
+    }
     if r.ports.is_empty() {
         return vec![r.protocol.map_or(ProtoSel::Any, ProtoSel::Proto)];
     }
@@ -444,7 +460,7 @@ pub(crate) fn rule_count(r: &RuleItem, sets: &[SetDef]) -> usize {
 
 fn lower_rule(r: &RuleItem, family: Family, sets: &[SetDef], hl_name: &str) -> Vec<Rule> {
     let mut out = Vec::new();
-    if r.family.is_some_and(|f| f != family) {
+    if r.only_family().is_some_and(|f| f != family) {
         return out;
     }
     let (Some(froms), Some(tos)) = (sides(&r.from, family, sets), sides(&r.to, family, sets))
@@ -499,16 +515,51 @@ fn base_rule(
     }
     match sel {
         ProtoSel::Any => {}
-        ProtoSel::Proto(p) => rule.protocol = Some(Neg::new(*p)),
+        ProtoSel::Proto(p) => {
+            rule.protocol = Some(Neg::new(*p));
+            if let Some(sp) = r.source_port {
+                rule.matches.push(sport_match(*p, sp));
+            }
+        }
         ProtoSel::Ports(p, ranges) => {
             rule.protocol = Some(Neg::new(*p));
-            rule.matches.push(port_match(*p, ranges));
+            match (r.source_port, ranges.as_slice()) {
+                (Some(sp), [one]) => rule.matches.push(sport_dport_match(*p, sp, *one)),
+                (Some(sp), many) => {
+                    rule.matches.push(sport_match(*p, sp));
+                    rule.matches.push(port_match(*p, many));
+                }
+                (None, _) => rule.matches.push(port_match(*p, ranges)),
+            }
         }
+        ProtoSel::Icmp(f, t) => {
+            let t = Neg::new(*t);
+            let (protocol, m) = match f {
+                Family::Ipv4 => (Protocol::ICMP, Match::Icmp(Icmp { icmp_type: t })),
+                Family::Ipv6 => (Protocol::ICMPV6, Match::Icmp6(Icmp6 { icmp_type: t })),
+            };
+            rule.protocol = Some(Neg::new(protocol));
+            rule.matches.push(m);
+        }
+    }
+    if let Some(h) = r.hop_limit {
+        rule.matches.push(Match::Hl(Hl {
+            op: CmpOp::Eq,
+            value: h,
+        }));
     }
     for (side, dir) in [(from, setm::SetDir::Src), (to, setm::SetDir::Dst)] {
         if let Some(Side::Set(name)) = side {
             rule.matches.push(set_match(name, dir));
         }
+    }
+    if let Some((states, how)) = r.state {
+        rule.matches.push(match how {
+            StateMatch::Conntrack => ctstate(states),
+            StateMatch::State => Match::State(State {
+                states: Neg::new(states),
+            }),
+        });
     }
     rule
 }
@@ -524,6 +575,35 @@ pub(crate) fn set_match(name: &str, dir: setm::SetDir) -> Match {
         packets: None,
         bytes: None,
     })
+}
+
+fn sport_match(p: Protocol, sp: PortRange) -> Match {
+    if p == Protocol::TCP {
+        Match::Tcp(tcp::Tcp {
+            sport: Some(Neg::new(sp)),
+            ..Default::default()
+        })
+    } else {
+        Match::Udp(udp::Udp {
+            sport: Some(Neg::new(sp)),
+            ..Default::default()
+        })
+    }
+}
+
+fn sport_dport_match(p: Protocol, sp: PortRange, dp: PortRange) -> Match {
+    if p == Protocol::TCP {
+        Match::Tcp(tcp::Tcp {
+            sport: Some(Neg::new(sp)),
+            dport: Some(Neg::new(dp)),
+            ..Default::default()
+        })
+    } else {
+        Match::Udp(udp::Udp {
+            sport: Some(Neg::new(sp)),
+            dport: Some(Neg::new(dp)),
+        })
+    }
 }
 
 fn port_match(p: Protocol, ranges: &[PortRange]) -> Match {
@@ -567,7 +647,10 @@ fn actions(r: &RuleItem, family: Family, base: Rule, sel: &ProtoSel, hl_name: &s
         }
         let target = match r.action {
             DenyAction::Drop => Target::Drop,
-            DenyAction::Reject => Target::Reject(reject::Reject::default_for(family)),
+            DenyAction::Reject => Target::Reject(match r.reject_with {
+                Some(with) => reject::Reject { with },
+                None => reject::Reject::default_for(family),
+            }),
         };
         out.push(with(vec![], target));
         return out;
@@ -593,10 +676,12 @@ fn actions(r: &RuleItem, family: Family, base: Rule, sel: &ProtoSel, hl_name: &s
     match &r.rate {
         Some(rl) => {
             out.push(with(vec![rate_match(rl, family, hl_name)], Target::Accept));
-            if let Some(l) = &r.log {
-                out.push(log(vec![], l));
+            if rl.drop_excess {
+                if let Some(l) = &r.log {
+                    out.push(log(vec![], l));
+                }
+                out.push(with(vec![], Target::Drop));
             }
-            out.push(with(vec![], Target::Drop));
         }
         None => {
             if r.max_connections.is_none() {

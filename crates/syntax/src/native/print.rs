@@ -1,9 +1,10 @@
 //! Model -> native TOML (`rampart convert --to native`).
 //!
 //! The conversion recognises the shapes the lowering produces: chain
-//! policies and the prelude (established, loopback, invalid, ICMP), allow
-//! and deny rules by port, address, set and interface (with their rate,
-//! connection-limit and LOG companions), sets of addresses, masquerade,
+//! policies and the prelude (loopback, established, invalid, ICMP; searched
+//! per chain), allow and deny rules by port, source port, address, set,
+//! interface, conntrack state, ICMP type and hop limit (with their rate,
+//! connection-limit and LOG companions, and REJECT with any reply), sets of addresses, masquerade,
 //! SNAT and port forwards. Each candidate is checked by lowering it again
 //! and comparing with the model, and the whole result is checked the same
 //! way, so a successful conversion always means the same thing as the
@@ -11,14 +12,18 @@
 //! origin.
 
 use super::check::{
-    self, Addr, DenyAction, Direction, IcmpPolicy, Ir, Item, LogSpec, Masq, Ping, PortForward,
-    Rate, RateLimit, RuleItem, SetDef, SetType, Snat, Unit, Verdict,
+    self, Addr, Chains, DenyAction, Direction, IcmpPolicy, Ir, Item, LogSpec, Masq, Ping,
+    PortForward, Rate, RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use super::lower;
 use crate::diag::SourceFile;
+use rampart_model::matches::conntrack::Conntrack;
+use rampart_model::matches::hl::CmpOp;
+use rampart_model::matches::icmp::IcmpType;
 use rampart_model::matches::limit::RateUnit;
 use rampart_model::matches::multiport::MultiportDir;
 use rampart_model::matches::set::SetDir;
+use rampart_model::targets::reject::RejectWith;
 use rampart_model::{
     ChainPolicy, ElemPart, Family, IpNet, Match, Origin, Policy, Protocol, Rule, SetKind,
     TableKind, Target,
@@ -299,17 +304,22 @@ impl Conv {
             input: verdicts[0],
             forward: verdicts[1],
             output: verdicts[2],
-            established: true,
-            loopback: true,
-            drop_invalid: true,
+            established: Chains::ALL,
+            loopback: Chains::ALL,
+            drop_invalid: Chains::ALL,
             ip_forward,
             log: None,
+            family: match fams.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            },
             origin: origin0.clone(),
         };
         let mut icmp = IcmpPolicy {
             ping: Ping::Allow,
             rate: check::DEFAULT_PING_RATE,
             burst: check::DEFAULT_PING_BURST,
+            essentials: true,
             origin: origin0.clone(),
         };
 
@@ -323,6 +333,11 @@ impl Conv {
             ),
             (
                 Ping::Deny,
+                check::DEFAULT_PING_RATE,
+                check::DEFAULT_PING_BURST,
+            ),
+            (
+                Ping::None,
                 check::DEFAULT_PING_RATE,
                 check::DEFAULT_PING_BURST,
             ),
@@ -361,26 +376,33 @@ impl Conv {
             }
         }
         let mut best: Option<(usize, check::Defaults, IcmpPolicy)> = None;
-        for est in [true, false] {
-            for lo in [true, false] {
-                for inv in [true, false] {
-                    for &(ping, rate, burst) in &pings {
-                        for log in &logs {
-                            let mut d = defaults.clone();
-                            d.established = est;
-                            d.loopback = lo;
-                            d.drop_invalid = inv;
-                            d.log = log.clone();
-                            let ic = IcmpPolicy {
-                                ping,
-                                rate,
-                                burst,
-                                origin: origin0.clone(),
-                            };
-                            let sk = skeleton(&d, &ic, &sets);
-                            if let Some(s) = prelude_score(&sk, &d, p, &fams) {
-                                if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
-                                    best = Some((s, d, ic));
+        // Loopback rules exist only in INPUT and OUTPUT: FORWARD follows.
+        let los: Vec<Chains> = Chains::subsets()
+            .filter(|c| c.forward == (c.input && c.output))
+            .collect();
+        for est in Chains::subsets() {
+            for &lo in &los {
+                for inv in Chains::subsets() {
+                    for essentials in [true, false] {
+                        for &(ping, rate, burst) in &pings {
+                            for log in &logs {
+                                let mut d = defaults.clone();
+                                d.established = est;
+                                d.loopback = lo;
+                                d.drop_invalid = inv;
+                                d.log = log.clone();
+                                let ic = IcmpPolicy {
+                                    ping,
+                                    rate,
+                                    burst,
+                                    essentials,
+                                    origin: origin0.clone(),
+                                };
+                                let sk = skeleton(&d, &ic, &sets);
+                                if let Some(s) = prelude_score(&sk, &d, p, &fams) {
+                                    if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
+                                        best = Some((s, d, ic));
+                                    }
                                 }
                             }
                         }
@@ -493,12 +515,12 @@ impl Conv {
         }
         for (pf, used) in &forwards {
             if !used {
-                // A DNAT without its FORWARD accept: emit it anyway; the
-                // final comparison reports the difference.
-                per_family.push(vec![(
-                    Item::PortForward(pf.clone()),
-                    Some(pf.origin.clone()),
-                )]);
+                // A DNAT without the FORWARD accept the format would write:
+                // the FORWARD rules (if any) are items of their own.
+                let mut pf = pf.clone();
+                pf.accept = false;
+                let origin = Some(pf.origin.clone());
+                per_family.push(vec![(Item::PortForward(pf), origin)]);
             }
         }
 
@@ -686,16 +708,17 @@ fn lower_items(
     chain: &str,
 ) -> Vec<Rule> {
     let mut d = d.clone();
-    d.established = false;
-    d.loopback = false;
-    d.drop_invalid = false;
+    d.established = Chains::NONE;
+    d.loopback = Chains::NONE;
+    d.drop_invalid = Chains::NONE;
     d.log = None;
     let ir = Ir {
         defaults: d,
         icmp: IcmpPolicy {
-            ping: Ping::Allow,
+            ping: Ping::None,
             rate: check::DEFAULT_PING_RATE,
             burst: check::DEFAULT_PING_BURST,
+            essentials: false,
             origin: Origin {
                 file: String::new(),
                 line: 1,
@@ -708,17 +731,7 @@ fn lower_items(
         snat: Vec::new(),
     };
     let lowered = lower::lower(&ir);
-    let all = chain_rules(&lowered, f, TableKind::Filter, chain);
-    // Drop the ICMP prelude that lowering always adds to INPUT/OUTPUT.
-    let skip = all
-        .iter()
-        .take_while(|r| {
-            matches!(r.matches.first(), Some(Match::Icmp(_) | Match::Icmp6(_)))
-                && r.source.is_none()
-                && r.in_iface.is_none()
-        })
-        .count();
-    all[skip..].to_vec()
+    chain_rules(&lowered, f, TableKind::Filter, chain).to_vec()
 }
 
 /// The item whose lowering reproduces the first rules of `body`.
@@ -734,7 +747,8 @@ fn find_item(
         Direction::Output => "OUTPUT",
         Direction::Forward => "FORWARD",
     };
-    for k in 1..=body.len().min(6) {
+    // Longest first: a rate's accept alone would pass as `excess = "continue"`.
+    for k in (1..=body.len().min(6)).rev() {
         let Some(item) = infer(&body[..k], f, dir, sets) else {
             continue;
         };
@@ -764,6 +778,7 @@ fn infer(rules: &[Rule], f: Family, dir: Direction, sets: &[SetDef]) -> Option<R
                             per_source: true,
                             rate: native_rate(rate)?,
                             burst: u32::try_from(burst).ok()?,
+                            drop_excess: true,
                         });
                     }
                 }
@@ -772,6 +787,7 @@ fn infer(rules: &[Rule], f: Family, dir: Direction, sets: &[SetDef]) -> Option<R
                         per_source: false,
                         rate: native_rate(l.rate)?,
                         burst: l.burst,
+                        drop_excess: true,
                     });
                 }
                 Match::Limit(l) if matches!(r.target, Some(Target::Log(_))) => {
@@ -792,10 +808,18 @@ fn infer(rules: &[Rule], f: Family, dir: Direction, sets: &[SetDef]) -> Option<R
             item.allow = true;
         }
     }
+    if let (Some(rl), Some(Target::Accept)) = (&mut item.rate, &last.target) {
+        rl.drop_excess = false;
+    }
     if !item.allow {
         match &last.target {
             Some(Target::Drop) => item.action = DenyAction::Drop,
-            Some(Target::Reject(_)) => item.action = DenyAction::Reject,
+            Some(Target::Reject(r)) => {
+                item.action = DenyAction::Reject;
+                if r.with != RejectWith::default_for(f) {
+                    item.reject_with = Some(r.with);
+                }
+            }
             _ => return None,
         }
     }
@@ -819,6 +843,11 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
         rate: None,
         max_connections: None,
         log: None,
+        reject_with: None,
+        state: None,
+        icmp: None,
+        hop_limit: None,
+        source_port: None,
         comment: None,
         origin: Origin {
             file: String::new(),
@@ -855,19 +884,49 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
     for m in &r.matches {
         match m {
             Match::Tcp(t)
-                if proto == Some(Protocol::TCP)
-                    && t.sport.is_none()
-                    && t.flags.is_none()
-                    && t.option.is_none() =>
+                if proto == Some(Protocol::TCP) && t.flags.is_none() && t.option.is_none() =>
             {
-                let d = t.dport.as_ref()?;
-                neg(d.invert)?;
-                item.ports.push((Protocol::TCP, vec![d.value]));
+                if let Some(s) = &t.sport {
+                    neg(s.invert)?;
+                    item.source_port = Some(s.value);
+                }
+                if let Some(d) = &t.dport {
+                    neg(d.invert)?;
+                    item.ports.push((Protocol::TCP, vec![d.value]));
+                }
             }
-            Match::Udp(u) if proto == Some(Protocol::UDP) && u.sport.is_none() => {
-                let d = u.dport.as_ref()?;
-                neg(d.invert)?;
-                item.ports.push((Protocol::UDP, vec![d.value]));
+            Match::Udp(u) if proto == Some(Protocol::UDP) => {
+                if let Some(s) = &u.sport {
+                    neg(s.invert)?;
+                    item.source_port = Some(s.value);
+                }
+                if let Some(d) = &u.dport {
+                    neg(d.invert)?;
+                    item.ports.push((Protocol::UDP, vec![d.value]));
+                }
+            }
+            Match::Icmp(i) if proto == Some(Protocol::ICMP) && !i.icmp_type.invert => {
+                check::icmp_type_str(&i.icmp_type.value, Family::Ipv4)?;
+                item.icmp = Some((Family::Ipv4, vec![i.icmp_type.value]));
+            }
+            Match::Icmp6(i) if proto == Some(Protocol::ICMPV6) && !i.icmp_type.invert => {
+                check::icmp_type_str(&i.icmp_type.value, Family::Ipv6)?;
+                item.icmp = Some((Family::Ipv6, vec![i.icmp_type.value]));
+            }
+            Match::Hl(h) if h.op == CmpOp::Eq => item.hop_limit = Some(h.value),
+            Match::Conntrack(c) => {
+                let st = c.state.filter(|s| !s.invert)?;
+                let only_state = Conntrack {
+                    state: Some(st),
+                    ..Default::default()
+                };
+                if *c != only_state {
+                    return None;
+                }
+                item.state = Some((st.value, StateMatch::Conntrack));
+            }
+            Match::State(st) if !st.states.invert => {
+                item.state = Some((st.states.value, StateMatch::State));
             }
             Match::Multiport(mp) if mp.dir == MultiportDir::Destination && !mp.ports.invert => {
                 let p = proto.filter(|p| *p == Protocol::TCP || *p == Protocol::UDP)?;
@@ -889,7 +948,7 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
             _ => return None,
         }
     }
-    if item.ports.is_empty() {
+    if item.ports.is_empty() && item.icmp.is_none() {
         item.protocol = proto;
     }
     Some(item)
@@ -911,6 +970,11 @@ fn describe_unexpressible(r: &Rule) -> String {
                     | "limit"
                     | "hashlimit"
                     | "connlimit"
+                    | "conntrack"
+                    | "state"
+                    | "icmp"
+                    | "icmp6"
+                    | "hl"
             )
         })
         .collect();
@@ -926,7 +990,7 @@ fn describe_unexpressible(r: &Rule) -> String {
     ) {
         format!("the target `{target}` has no native equivalent (allow = ACCEPT, deny = DROP or REJECT)")
     } else {
-        format!("the rule (target `{target}`) is not in a shape the native format produces: negations, source ports, TCP flags, a REJECT type other than the default, or a LOG/limit sequence that differs")
+        format!("the rule (target `{target}`) is not in a shape the native format produces: negations, TCP flags, conntrack options other than --ctstate, ICMP code ranges, a hop-limit test other than equality, hashlimit tables not named rampart-N, or a LOG/limit sequence that differs")
     }
 }
 
@@ -980,6 +1044,7 @@ fn port_forward_of(r: &Rule) -> Option<PortForward> {
         to: addrs.first,
         to_port,
         from,
+        accept: true,
         origin: r.origin.clone().unwrap_or(Origin {
             file: String::new(),
             line: 1,
@@ -1051,6 +1116,9 @@ fn native_rate(r: rampart_model::matches::limit::Rate) -> Option<Rate> {
 
 /// Would this item (family left open) produce rules in `f`?
 fn applies(item: &RuleItem, f: Family, sets: &[SetDef]) -> bool {
+    if item.only_family().is_some_and(|g| g != f) {
+        return false;
+    }
     let ok = |l: &[Addr]| {
         l.is_empty()
             || l.iter().any(|a| match a {
@@ -1130,7 +1198,27 @@ fn coalesce(list: Vec<(Item, Option<Origin>)>) -> Vec<(Item, Option<Origin>)> {
         }
         merged.push((item, origin));
     }
-    merged
+    // ICMP types of neighbouring rules that differ in nothing else.
+    let mut out: Vec<(Item, Option<Origin>)> = Vec::new();
+    for (item, origin) in merged {
+        if let (Some((Item::Rule(prev), _)), Item::Rule(cur)) = (out.last_mut(), &item) {
+            let single = |r: &RuleItem| {
+                r.from.len() <= 1 && r.to.len() <= 1 && r.ins.len() <= 1 && r.outs.len() <= 1
+            };
+            let mut a = prev.clone();
+            let mut b = cur.clone();
+            if let (Some((fa, ta)), Some((fb, tb))) = (a.icmp.take(), b.icmp.take()) {
+                if a == b && fa == fb && single(&a) && tb.iter().all(|t| !ta.contains(t)) {
+                    if let Some((_, types)) = &mut prev.icmp {
+                        types.extend(tb);
+                    }
+                    continue;
+                }
+            }
+        }
+        out.push((item, origin));
+    }
+    out
 }
 
 fn merge_twins(
@@ -1143,6 +1231,7 @@ fn merge_twins(
     let first = lists.next().unwrap_or_default();
     let second = lists.next().unwrap_or_default();
     let rest: Vec<(Item, Option<Origin>)> = lists.flatten().collect();
+    let both = fams.len() == 2;
     // Narrow `family` to what the addresses already say.
     let tidy = |item: Item| -> Item {
         match item {
@@ -1153,8 +1242,9 @@ fn merge_twins(
                     } else {
                         Family::Ipv4
                     };
-                    if !applies(&r, other, sets) {
-                        r.family = None;
+                    r.family = None;
+                    if both && applies(&r, other, sets) {
+                        r.family = Some(f);
                     }
                 }
                 Item::Rule(r)
@@ -1162,7 +1252,6 @@ fn merge_twins(
             pf => pf,
         }
     };
-    let both = fams.len() == 2;
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < first.len() || j < second.len() {
@@ -1249,6 +1338,11 @@ fn ports_str(r: &RuleItem) -> Vec<String> {
     out
 }
 
+fn icmp_str(t: &IcmpType, f: Family) -> String {
+    // `base_item` accepts only types `icmp_type_str` can spell.
+    check::icmp_type_str(t, f).unwrap_or_else(|| t.icmp_type.to_string())
+}
+
 fn print(ir: &Ir) -> String {
     let mut s = String::new();
     let d = &ir.defaults;
@@ -1257,11 +1351,18 @@ fn print(ir: &Ir) -> String {
     let _ = writeln!(s, "input = {}", q(verdict(d.input)));
     let _ = writeln!(s, "forward = {}", q(verdict(d.forward)));
     let _ = writeln!(s, "output = {}", q(verdict(d.output)));
-    let _ = writeln!(s, "established = {}", d.established);
-    let _ = writeln!(s, "loopback = {}", d.loopback);
-    let _ = writeln!(s, "drop_invalid = {}", d.drop_invalid);
+    let _ = writeln!(s, "loopback = {}", d.loopback.to_toml());
+    let _ = writeln!(s, "established = {}", d.established.to_toml());
+    let _ = writeln!(s, "drop_invalid = {}", d.drop_invalid.to_toml());
     if let Some(f) = d.ip_forward {
         let _ = writeln!(s, "ip_forward = {f}");
+    }
+    if let Some(f) = d.family {
+        let _ = writeln!(
+            s,
+            "family = {}",
+            q(if f == Family::Ipv4 { "ipv4" } else { "ipv6" })
+        );
     }
     if let Some(l) = &d.log {
         let _ = writeln!(s, "log = {}", log_inline(l));
@@ -1279,6 +1380,12 @@ fn print(ir: &Ir) -> String {
             let _ = writeln!(s, "ping_rate = {}", q(&ir.icmp.rate.to_string()));
             let _ = writeln!(s, "ping_burst = {}", ir.icmp.burst);
         }
+        Ping::None => {
+            let _ = writeln!(s, "ping = \"none\"");
+        }
+    }
+    if !ir.icmp.essentials {
+        let _ = writeln!(s, "essentials = false");
     }
     for set in &ir.sets {
         let _ = writeln!(s, "\n[sets.{}]", set.name);
@@ -1331,6 +1438,22 @@ fn print(ir: &Ir) -> String {
                     let name = p.name().map_or_else(|| p.0.to_string(), str::to_string);
                     let _ = writeln!(s, "protocol = {}", q(&name));
                 }
+                if let Some(sp) = r.source_port {
+                    let v = if sp.is_single() {
+                        sp.first.to_string()
+                    } else {
+                        format!("{}-{}", sp.first, sp.last)
+                    };
+                    let _ = writeln!(s, "source_port = {}", q(&v));
+                }
+                if let Some((f, types)) = &r.icmp {
+                    let key = if *f == Family::Ipv4 { "icmp" } else { "icmpv6" };
+                    let v: Vec<String> = types.iter().map(|t| icmp_str(t, *f)).collect();
+                    let _ = writeln!(s, "{key} = {}", list(&v));
+                }
+                if let Some(h) = r.hop_limit {
+                    let _ = writeln!(s, "hop_limit = {h}");
+                }
                 if !r.from.is_empty() {
                     let v: Vec<String> = r.from.iter().map(addr_str).collect();
                     let _ = writeln!(s, "from = {}", list(&v));
@@ -1351,9 +1474,14 @@ fn print(ir: &Ir) -> String {
                     } else {
                         "global"
                     };
+                    let excess = if rl.drop_excess {
+                        ""
+                    } else {
+                        ", excess = \"continue\""
+                    };
                     let _ = writeln!(
                         s,
-                        "rate = {{ {key} = {}, burst = {} }}",
+                        "rate = {{ {key} = {}, burst = {}{excess} }}",
                         q(&rl.rate.to_string()),
                         rl.burst
                     );
@@ -1364,8 +1492,22 @@ fn print(ir: &Ir) -> String {
                 if let Some(l) = &r.log {
                     let _ = writeln!(s, "log = {}", log_inline(l));
                 }
+                if let Some((states, how)) = &r.state {
+                    let v: Vec<String> = states
+                        .names()
+                        .iter()
+                        .map(|n| n.to_ascii_lowercase())
+                        .collect();
+                    let _ = writeln!(s, "state = {}", list(&v));
+                    if *how == StateMatch::State {
+                        let _ = writeln!(s, "state_match = \"state\"");
+                    }
+                }
                 if !r.allow && r.action == DenyAction::Reject {
                     let _ = writeln!(s, "action = \"reject\"");
+                    if let Some(w) = r.reject_with {
+                        let _ = writeln!(s, "reject_with = {}", q(w.name()));
+                    }
                 }
                 if let Some(c) = &r.comment {
                     let _ = writeln!(s, "comment = {}", q(c));
@@ -1394,6 +1536,9 @@ fn print(ir: &Ir) -> String {
                 if !pf.from.is_empty() {
                     let v: Vec<String> = pf.from.iter().map(net_str).collect();
                     let _ = writeln!(s, "from = {}", list(&v));
+                }
+                if !pf.accept {
+                    let _ = writeln!(s, "accept = false");
                 }
             }
         }
