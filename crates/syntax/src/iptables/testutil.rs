@@ -44,3 +44,34 @@ pub(crate) fn roundtrip_in(
 pub(crate) fn roundtrip_fam(rule: &str, family: Family) -> Result<String, String> {
     roundtrip_in(rule, family, TableKind::Filter, "INPUT")
 }
+
+/// Parses a whole `-A CHAIN ...` line in `table` and prints the rule(s)
+/// back (one per line).
+pub(crate) fn run(family: Family, table: &str, line: &str) -> Result<String, String> {
+    let toks = split_line(line, 0).map_err(|e| e.message)?;
+    let cx = CmdContext {
+        family,
+        table: TableKind::from_name(table).ok_or("table")?,
+        allow_table_option: false,
+    };
+    match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
+        Command::Append { rules, .. } => Ok(rules
+            .iter()
+            .map(|r| rule_options(r, family))
+            .collect::<Vec<_>>()
+            .join("\n")),
+        _ => Err("not an append".into()),
+    }
+}
+
+/// Runs `(family, table, line, expected)` cases: `Some(printed)` when
+/// iptables accepts the line and prints it so, `None` when it refuses it.
+pub(crate) fn check_cases(cases: &[(Family, &str, &str, Option<&str>)]) {
+    for &(fam, table, line, want) in cases {
+        let got = run(fam, table, line);
+        match want {
+            Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
+            None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
+        }
+    }
+}

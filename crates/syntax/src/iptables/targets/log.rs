@@ -174,7 +174,6 @@ mod tests {
     /// `Some(printed)` when it accepts the line, `None` when it refuses it.
     #[test]
     fn rules_as_iptables_handles_them() {
-        use super::super::snat::tests::run;
         let v4 = Family::Ipv4;
         let v6 = Family::Ipv6;
         let cases: &[(Family, &str, &str, Option<&str>)] = &[
@@ -190,12 +189,6 @@ mod tests {
             (v4, "filter", "-A INPUT -j LOG ! --log-uid", None),
             (v6, "filter", "-A INPUT -j LOG --log-macdecode --log-level debug", Some("-j LOG --log-level 7 --log-macdecode")),
         ];
-        for &(fam, table, line, want) in cases {
-            let got = run(fam, table, line);
-            match want {
-                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
-                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
-            }
-        }
+        crate::iptables::testutil::check_cases(cases);
     }
 }

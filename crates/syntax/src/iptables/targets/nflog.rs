@@ -106,7 +106,6 @@ mod tests {
     /// `Some(printed)` when it accepts the line, `None` when it refuses it.
     #[test]
     fn rules_as_iptables_handles_them() {
-        use super::super::snat::tests::run;
         let v4 = Family::Ipv4;
         let cases: &[(Family, &str, &str, Option<&str>)] = &[
             (v4, "filter", "-A INPUT -j NFLOG --nflog-threshold 0", Some("-j NFLOG")),
@@ -116,12 +115,6 @@ mod tests {
             (v4, "mangle", "-A PREROUTING -j NFLOG", Some("-j NFLOG")),
             (v4, "filter", "-A INPUT -j NFLOG --nflog-prefix xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", Some("-j NFLOG --nflog-prefix xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")),
         ];
-        for &(fam, table, line, want) in cases {
-            let got = run(fam, table, line);
-            match want {
-                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
-                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
-            }
-        }
+        crate::iptables::testutil::check_cases(cases);
     }
 }

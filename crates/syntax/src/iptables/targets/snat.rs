@@ -436,23 +436,6 @@ pub(crate) mod tests {
 
     /// Parses `-A CHAIN RULE` and prints the rule back (test helper for the
     /// target modules of this slice).
-    pub(crate) fn run(family: Family, table: &str, line: &str) -> Result<String, String> {
-        use crate::iptables::{cmd::Command, lex::split_line, parse_command, rule_options};
-        let toks = split_line(line, 0).map_err(|e| e.message)?;
-        let cx = crate::iptables::CmdContext {
-            family,
-            table: TableKind::from_name(table).ok_or("table")?,
-            allow_table_option: false,
-        };
-        match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
-            Command::Append { rules, .. } => Ok(rules
-                .iter()
-                .map(|r| rule_options(r, family))
-                .collect::<Vec<_>>()
-                .join("\n")),
-            _ => Err("not an append".into()),
-        }
-    }
 
     /// Lines checked against iptables 1.8.9 (nf_tables) in a network
     /// namespace: `Some(printed)` when it accepts them, `None` when not.
@@ -572,12 +555,6 @@ pub(crate) mod tests {
                 Some("-j NETMAP --to dead::/16"),
             ),
         ];
-        for &(fam, table, line, want) in cases {
-            let got = run(fam, table, line);
-            match want {
-                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
-                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
-            }
-        }
+        crate::iptables::testutil::check_cases(cases);
     }
 }

@@ -71,7 +71,6 @@ mod tests {
     /// `Some(printed)` when it accepts the line, `None` when it refuses it.
     #[test]
     fn rules_as_iptables_handles_them() {
-        use super::super::snat::tests::run;
         let v4 = Family::Ipv4;
         let v6 = Family::Ipv6;
         let cases: &[(Family, &str, &str, Option<&str>)] = &[
@@ -86,12 +85,6 @@ mod tests {
             (v4, "mangle", "-A PREROUTING -p tcp -j TPROXY --on-port 80 --on-ip 1.2.3.4/24", None),
             (v6, "mangle", "-A PREROUTING -p tcp -j TPROXY --on-port 1", Some("-p tcp -j TPROXY --on-port 1 --on-ip :: --tproxy-mark 0x0/0x0")),
         ];
-        for &(fam, table, line, want) in cases {
-            let got = run(fam, table, line);
-            match want {
-                Some(w) => assert_eq!(got.as_deref(), Ok(w), "{line}"),
-                None => assert!(got.is_err(), "{line} should fail, printed {got:?}"),
-            }
-        }
+        crate::iptables::testutil::check_cases(cases);
     }
 }
