@@ -434,9 +434,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Parses `-A CHAIN RULE` and prints the rule back (test helper for the
-    /// target modules of this slice).
-
     /// Lines checked against iptables 1.8.9 (nf_tables) in a network
     /// namespace: `Some(printed)` when it accepts them, `None` when not.
     #[test]
