@@ -55,6 +55,17 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compile a policy to nftables: print the `nft -f` text of rampart's
+    /// own tables (`table inet rampart`, `table ip|ip6 rampart-nat`).
+    ///
+    /// Constructs that have no faithful nftables form are reported with
+    /// their source line (exit status 2); nothing is approximated.
+    Compile {
+        #[command(flatten)]
+        input: InputOpts,
+        /// Input file.
+        file: PathBuf,
+    },
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).
     Examples {

@@ -129,6 +129,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(status(&loaded.diagnostics)))
         }
+        Cmd::Compile { input, file } => {
+            let loaded = input::load(&file, &input)?;
+            print_diags(&loaded.diagnostics);
+            if loaded.diagnostics.has_errors() {
+                return Ok(ExitCode::from(2));
+            }
+            match rampart_nft::lower(&loaded.policy) {
+                Ok(rs) => {
+                    out.write_all(rampart_nft::to_text(&rs).as_bytes())?;
+                    Ok(ExitCode::from(status(&loaded.diagnostics)))
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("error: {e}");
+                    }
+                    eprintln!(
+                        "{}: {} construct(s) cannot be lowered to nftables faithfully",
+                        file.display(),
+                        errors.len()
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();

@@ -1,0 +1,413 @@
+//! rampart-nft: lowering per construct, golden files for every policy of
+//! `testdata/` and `examples/`, and the real kernel: each policy that
+//! lowers is loaded with `nft -c -f` and `nft -f` inside a throwaway network
+//! namespace (never in the host's).
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p rampart-nft` rewrites `tests/golden/`.
+
+use rampart_model::Family;
+use rampart_syntax::{Format, SourceFile};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Parses an iptables-save fragment of one family and returns the nft
+/// rules of the result (one per line, without indentation) or the errors.
+fn compile(family: Family, text: &str) -> Result<Vec<String>, Vec<String>> {
+    let file = SourceFile::new("t.rules".to_string(), text.to_string());
+    let parsed = rampart_syntax::iptables::parse_save(&file, family);
+    assert!(
+        !parsed.diagnostics.has_errors(),
+        "fixture does not parse: {}",
+        parsed.diagnostics
+    );
+    match rampart_nft::lower(&parsed.value) {
+        Ok(rs) => Ok(rs
+            .tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .flat_map(|c| &c.rules)
+            .map(rampart_nft::print::rule)
+            .collect()),
+        Err(e) => Err(e.iter().map(|e| e.to_string()).collect()),
+    }
+}
+
+fn one(family: Family, rule: &str) -> String {
+    let text = format!("*filter\n{rule}\nCOMMIT\n");
+    let rules = compile(family, &text).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
+    rules.into_iter().next().unwrap_or_default()
+}
+
+fn v4(rule: &str) -> String {
+    one(Family::Ipv4, rule)
+}
+
+fn v6(rule: &str) -> String {
+    one(Family::Ipv6, rule)
+}
+
+fn err4(rule: &str, table: &str) -> String {
+    let text = format!("*{table}\n{rule}\nCOMMIT\n");
+    match compile(Family::Ipv4, &text) {
+        Ok(r) => panic!("{rule} lowered to {r:?}"),
+        Err(e) => e.join("\n"),
+    }
+}
+
+fn nat4(rule: &str) -> String {
+    let text = format!("*nat\n{rule}\nCOMMIT\n");
+    let rules = compile(Family::Ipv4, &text).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
+    rules.into_iter().next().unwrap_or_default()
+}
+
+#[test]
+fn issue3_generic_matches() {
+    assert_eq!(
+        v4("-A INPUT -s 10.0.0.0/8 -i eth+ -p tcp -j ACCEPT"),
+        "meta nfproto ipv4 ip saddr 10.0.0.0/8 iifname \"eth*\" meta l4proto tcp counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -s 10.0.12.0/255.0.255.0 -j DROP"),
+        "meta nfproto ipv4 ip saddr & 255.0.255.0 == 10.0.12.0 counter drop"
+    );
+    assert_eq!(
+        v4("-A FORWARD ! -d 192.0.2.1/32 ! -o lo ! -p udp -f -j DROP"),
+        "meta nfproto ipv4 ip daddr != 192.0.2.1 oifname != \"lo\" meta l4proto != udp ip frag-off & 0x00001fff != 0 counter drop"
+    );
+    assert_eq!(
+        v6("-A INPUT -s 2001:db8::/32 -j ACCEPT"),
+        "meta nfproto ipv6 ip6 saddr 2001:db8::/32 counter accept"
+    );
+    assert_eq!(v4("-A INPUT"), "meta nfproto ipv4 counter");
+}
+
+#[test]
+fn issue3_ports_flags_multiport_icmp() {
+    assert_eq!(
+        v4("-A INPUT -p tcp -m tcp --sport 1000:2000 ! --dport 80 --tcp-flags SYN,RST SYN -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto tcp tcp sport 1000-2000 tcp dport != 80 tcp flags & (syn|rst) == syn counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -p udp -m multiport --dports 53,5000:5010 -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto udp udp dport { 53, 5000-5010 } counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -p tcp -m multiport ! --ports 22,80 -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp tcp sport != { 22, 80 } tcp dport != { 22, 80 } counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -p tcp -m multiport --ports 22 -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp tcp sport . tcp dport { 22 . 0-65535, 0-65535 . 22 } counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -p icmp -m icmp --icmp-type 3/4 -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto icmp icmp type destination-unreachable icmp code 4 counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -p icmp -m icmp ! --icmp-type 8 -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto icmp icmp type != echo-request counter accept"
+    );
+    assert_eq!(
+        v6("-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT"),
+        "meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit counter accept"
+    );
+}
+
+#[test]
+fn issue3_conntrack_state_is_an_or_of_state_and_nat_status() {
+    assert_eq!(
+        v4("-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT"),
+        "meta nfproto ipv4 ct state related,established counter accept"
+    );
+    let text = "*filter\n-A FORWARD -m conntrack --ctstate NEW,DNAT -j ACCEPT\nCOMMIT\n";
+    assert_eq!(
+        compile(Family::Ipv4, text).expect("lowers"),
+        vec![
+            "meta nfproto ipv4 ct state { new } counter accept",
+            "meta nfproto ipv4 ct state != { new } ct status dnat counter accept",
+        ]
+    );
+    assert_eq!(
+        v4("-A INPUT -m conntrack ! --ctstate INVALID -j ACCEPT"),
+        "meta nfproto ipv4 ct state != { invalid } counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -m conntrack --ctstatus ASSURED --ctdir REPLY --ctexpire 10:20 -j ACCEPT"),
+        "meta nfproto ipv4 ct direction reply ct status assured ct expiration 10000ms-20999ms counter accept"
+    );
+    // A limit before a split would run twice.
+    let e = err4(
+        "-A INPUT -m limit --limit 1/sec -m conntrack --ctstate NEW,DNAT -j ACCEPT",
+        "filter",
+    );
+    assert!(e.contains("t.rules:2:1"), "{e}");
+}
+
+#[test]
+fn issue3_misc_matches() {
+    assert_eq!(
+        v4("-A INPUT -m limit --limit 3/min --limit-burst 7 -j LOG --log-prefix \"x: \" --log-level 6 --log-uid"),
+        "meta nfproto ipv4 limit rate 3/minute burst 7 packets counter log prefix \"x: \" level info flags skuid"
+    );
+    assert_eq!(
+        v4("-A INPUT -m comment --comment \"hello world\" -j ACCEPT"),
+        "meta nfproto ipv4 counter accept comment \"hello world\""
+    );
+    assert_eq!(
+        v4("-A INPUT -m iprange --src-range 1.2.3.4-1.2.3.9 -j DROP"),
+        "meta nfproto ipv4 ip saddr 1.2.3.4-1.2.3.9 counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -m mark --mark 0x1/0xff -m connmark ! --mark 0x5 -j DROP"),
+        "meta nfproto ipv4 meta mark & 0x000000ff == 0x00000001 ct mark != 0x00000005 counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -m mac --mac-source 00:11:22:AA:BB:CC -j DROP"),
+        "meta nfproto ipv4 ether saddr 00:11:22:aa:bb:cc counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -m length --length 100:200 -m ttl --ttl-lt 5 -j DROP"),
+        "meta nfproto ipv4 meta length 100-200 ip ttl < 5 counter drop"
+    );
+    assert_eq!(
+        v6("-A INPUT -m hl --hl-gt 5 -j DROP"),
+        "meta nfproto ipv6 ip6 hoplimit > 5 counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -m pkttype --pkt-type broadcast -j DROP"),
+        "meta nfproto ipv4 meta pkttype broadcast counter drop"
+    );
+    assert_eq!(
+        v4("-A INPUT -m addrtype --src-type LOCAL,BROADCAST --limit-iface-in -j DROP"),
+        "meta nfproto ipv4 fib saddr . iif type { local, broadcast } counter drop"
+    );
+    assert_eq!(
+        v4("-A OUTPUT -m owner --uid-owner 1000 -j DROP"),
+        "meta nfproto ipv4 meta skuid 1000 counter drop"
+    );
+}
+
+#[test]
+fn issue3_targets() {
+    assert_eq!(
+        v4("-A INPUT -j REJECT --reject-with icmp-host-prohibited"),
+        "meta nfproto ipv4 counter reject with icmp type host-prohibited"
+    );
+    assert_eq!(
+        v6("-A INPUT -j REJECT"),
+        "meta nfproto ipv6 counter reject with icmpv6 type port-unreachable"
+    );
+    assert_eq!(
+        v4("-A INPUT -p tcp -j REJECT --reject-with tcp-reset"),
+        "meta nfproto ipv4 meta l4proto tcp counter reject with tcp reset"
+    );
+    assert_eq!(
+        v4("-A INPUT -j NFLOG --nflog-group 5 --nflog-prefix foo"),
+        "meta nfproto ipv4 counter log prefix \"foo\" group 5"
+    );
+    assert_eq!(
+        v4("-A INPUT -j MARK --set-xmark 0x1/0xff"),
+        "meta nfproto ipv4 counter meta mark set meta mark & 0xffffff00 ^ 0x00000001"
+    );
+    assert_eq!(
+        v4("-A INPUT -j CONNMARK --save-mark"),
+        "meta nfproto ipv4 counter ct mark set meta mark"
+    );
+    assert_eq!(
+        nat4("-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1-10.0.0.9:8080 --persistent"),
+        "meta l4proto tcp tcp dport 80 counter dnat to 10.0.0.1-10.0.0.9:8080 persistent"
+    );
+    assert_eq!(
+        nat4("-A POSTROUTING -o eth0 -j MASQUERADE --random-fully"),
+        "oifname \"eth0\" counter masquerade fully-random"
+    );
+    assert_eq!(
+        nat4("-A PREROUTING -d 10.0.0.0/8 -j NETMAP --to 192.168.0.0/8"),
+        "ip daddr 10.0.0.0/8 counter dnat prefix to 192.0.0.0/8"
+    );
+}
+
+#[test]
+fn issue3_unlowerable_constructs_name_the_line() {
+    let e = err4("-A INPUT -m recent --name x --rcheck -j DROP", "filter");
+    assert!(e.starts_with("t.rules:2:1: -m recent:"), "{e}");
+    let e = err4("-A FORWARD -m physdev --physdev-in eth0 -j DROP", "filter");
+    assert!(e.contains("-m physdev"), "{e}");
+    let e = err4("-A OUTPUT -m owner ! --uid-owner 0 -j DROP", "filter");
+    assert!(e.contains("without a socket"), "{e}");
+}
+
+/// Every policy of `testdata/` and `examples/`.
+fn corpus() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for dir in ["testdata", "examples"] {
+        let Ok(rd) = std::fs::read_dir(root().join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_file()
+                && p.extension()
+                    .is_some_and(|x| ["v4", "v6", "sh", "toml"].iter().any(|y| x == *y))
+            {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Loads and lowers one corpus file: the nft text, or the errors as text.
+fn lower_file(path: &Path) -> Result<String, String> {
+    let root = root();
+    let rel = path
+        .strip_prefix(&root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let format = Format::detect(&rel, &text);
+    // Native includes resolve against the working directory, which is
+    // process-wide: one test at a time.
+    static CWD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = CWD.lock().unwrap_or_else(|e| e.into_inner());
+    let cwd = std::env::current_dir().expect("cwd");
+    std::env::set_current_dir(&root).expect("chdir to the repository");
+    let parsed = format.parse(&SourceFile::new(rel.clone(), text));
+    std::env::set_current_dir(cwd).expect("chdir back");
+    assert!(
+        !parsed.diagnostics.has_errors(),
+        "{rel} does not parse: {}",
+        parsed.diagnostics
+    );
+    rampart_nft::lower(&parsed.value)
+        .map(|rs| rampart_nft::to_text(&rs))
+        .map_err(|e| e.iter().map(|e| format!("{e}\n")).collect())
+}
+
+#[test]
+fn issue3_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let gdir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut failures = Vec::new();
+    for p in corpus() {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (ext, body) = match lower_file(&p) {
+            Ok(t) => ("nft", t),
+            Err(e) => ("errors", e),
+        };
+        let g = gdir.join(format!("{dir}-{name}.{ext}"));
+        if update {
+            std::fs::write(&g, &body).expect("write golden");
+            continue;
+        }
+        match std::fs::read_to_string(&g) {
+            Ok(want) if want == body => {}
+            Ok(_) => failures.push(format!(
+                "{} differs (UPDATE_GOLDEN=1 to accept)",
+                g.display()
+            )),
+            Err(_) => failures.push(format!(
+                "{} is missing (UPDATE_GOLDEN=1 to write)",
+                g.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A network namespace created by the test and deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(n: usize) -> Result<Netns, String> {
+        let name = format!("rampart-test-{}-{n}", std::process::id());
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ip netns add failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(Netns(name))
+    }
+
+    fn nft(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run nft: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Can this process create network namespaces and run nft?
+fn kernel_available() -> Result<(), String> {
+    let ns = Netns::new(0)?;
+    ns.nft(&["list", "ruleset"]).map(|_| ())
+}
+
+#[test]
+fn issue3_compiled_policies_load_into_the_kernel() {
+    if let Err(why) = kernel_available() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the kernel test needs root, ip and nft in CI: {why}");
+        }
+        eprintln!("NOTICE: skipping the kernel test (needs root, ip netns and nft): {why}");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("rampart-nft-test-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let mut loaded = 0;
+    let mut failures = Vec::new();
+    for (n, p) in corpus().iter().enumerate() {
+        let Ok(text) = lower_file(p) else { continue };
+        let file = tmp.join(format!("{n}.nft"));
+        std::fs::write(&file, &text).expect("write nft file");
+        let f = file.display().to_string();
+        let ns = match Netns::new(n + 1) {
+            Ok(ns) => ns,
+            Err(e) => panic!("{e}"),
+        };
+        let res = ns
+            .nft(&["-c", "-f", &f])
+            .and_then(|_| ns.nft(&["-f", &f]))
+            .and_then(|_| ns.nft(&["-f", &f])) // loading twice replaces, never fails
+            .and_then(|_| ns.nft(&["list", "table", "inet", "rampart"]));
+        match res {
+            Ok(_) => loaded += 1,
+            Err(e) => failures.push(format!("{}: {e}", p.display())),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    eprintln!("{loaded} compiled policies loaded into the kernel");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(loaded >= 5, "only {loaded} policies loaded");
+}
