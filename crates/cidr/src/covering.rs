@@ -9,7 +9,9 @@ use crate::interval::{Addr, Interval};
 /// Entries are sorted by first address, with the running maximum of last
 /// addresses beside them: a lookup binary-searches the last entry starting
 /// at or before the address and walks back only while an earlier entry can
-/// still reach it.
+/// still reach it. That walk is short for ordinary lists; its worst case
+/// (an address under a huge early network and past many small ones that
+/// miss it) is linear, which suits a handful of lookups per run.
 #[derive(Debug, Clone, Default)]
 pub struct Covering<A> {
     entries: Vec<(Interval<A>, u64)>,
