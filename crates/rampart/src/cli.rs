@@ -73,10 +73,64 @@ pub enum Cmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// CIDR calculator over address lists of any size: aggregate, subtract,
+    /// intersect, contains, count.
+    ///
+    /// A list has one address, network (ADDR/LEN, IPv4 also ADDR/NETMASK) or
+    /// range (ADDR-ADDR) per line, IPv4 or IPv6; `#` and `;` start comments.
+    /// `-` reads standard input. Results are printed as the fewest CIDR
+    /// prefixes with the same addresses, IPv4 then IPv6, one per line (host
+    /// addresses without `/32` or `/128`, as iprange prints them). Exit
+    /// status: 0 done, 1 `contains` found an address in no network, 2 bad
+    /// lines in the input (each reported; the good lines are still used) or
+    /// failure.
+    Cidr {
+        #[command(subcommand)]
+        op: CidrOp,
+    },
     /// Generate the man page or shell completions.
     Generate {
         #[command(subcommand)]
         what: Generate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CidrOp {
+    /// Merge every list into the fewest prefixes (overlapping and adjacent
+    /// networks are merged).
+    Aggregate {
+        /// Lists to merge (`-` for standard input).
+        #[arg(default_value = "-")]
+        files: Vec<PathBuf>,
+    },
+    /// The addresses of FILE that are in none of the other lists
+    /// (FILE minus the union of MINUS...).
+    Subtract {
+        /// The list to subtract from (`-` for standard input).
+        file: PathBuf,
+        /// Lists whose addresses are removed.
+        #[arg(required = true)]
+        minus: Vec<PathBuf>,
+    },
+    /// The addresses that are in every list.
+    Intersect {
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+    },
+    /// For each address, print the most specific network of FILE that
+    /// holds it, with its line; exit 1 when an address is in none.
+    Contains {
+        /// The list (`-` for standard input).
+        file: PathBuf,
+        #[arg(required = true)]
+        addrs: Vec<std::net::IpAddr>,
+    },
+    /// Count entries, prefixes after aggregation and addresses, per family.
+    Count {
+        /// Lists to count together (`-` for standard input).
+        #[arg(default_value = "-")]
+        files: Vec<PathBuf>,
     },
 }
 

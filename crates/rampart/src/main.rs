@@ -5,6 +5,7 @@
 //! the front end, prints, and maps outcomes to exit codes
 //! (0 clean, 1 findings, 2 bad input or failure).
 
+mod cidr_cmd;
 mod cli;
 mod input;
 mod show;
@@ -154,6 +155,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Examples { dir } => examples(&mut out, dir),
+        Cmd::Cidr { op } => {
+            drop(out);
+            cidr_cmd::run(op)
+        }
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();
             match what {

@@ -215,3 +215,93 @@ fn examples_job_checks_every_bundled_policy() {
     assert!(text.contains("# ===== examples/"), "{text}");
     assert!(text.contains("*filter"));
 }
+
+fn rampart_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rampart");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait rampart")
+}
+
+#[test]
+fn cidr_aggregate_subtract_intersect_contains_count() {
+    let d = tmpdir("cidr");
+    let a = d.join("a.txt");
+    let b = d.join("b.txt");
+    std::fs::write(
+        &a,
+        "# blocklist\n10.0.0.0/25\n10.0.0.128/25 ; adjacent\n10.0.0.7\n192.0.2.1-192.0.2.6\n2001:db8::/33\n2001:db8:8000::/33\n",
+    )
+    .expect("write");
+    std::fs::write(&b, "10.0.0.64/26\n192.0.2.4\n").expect("write");
+    let (a, b) = (
+        a.to_str().expect("utf8 path"),
+        b.to_str().expect("utf8 path"),
+    );
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+
+    let out = rampart(&["cidr", "aggregate", a]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out),
+        "10.0.0.0/24\n192.0.2.1\n192.0.2.2/31\n192.0.2.4/31\n192.0.2.6\n2001:db8::/32\n"
+    );
+
+    let out = rampart(&["cidr", "subtract", a, b]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out),
+        "10.0.0.0/26\n10.0.0.128/25\n192.0.2.1\n192.0.2.2/31\n192.0.2.5\n192.0.2.6\n2001:db8::/32\n"
+    );
+
+    let out = rampart(&["cidr", "intersect", a, b]);
+    assert_eq!(text(&out), "10.0.0.64/26\n192.0.2.4\n");
+
+    let out = rampart(&["cidr", "contains", a, "10.0.0.7", "192.0.2.9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out),
+        format!("10.0.0.7 in 10.0.0.7 ({a}:4)\n192.0.2.9 not in {a}\n")
+    );
+    let out = rampart(&["cidr", "contains", a, "2001:db8:ffff::1"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out),
+        format!("2001:db8:ffff::1 in 2001:db8:8000::/33 ({a}:7)\n")
+    );
+
+    let out = rampart(&["cidr", "count", a]);
+    assert_eq!(
+        text(&out),
+        "ipv4: 4 entries, 5 prefixes, 262 addresses\nipv6: 2 entries, 1 prefixes, 79228162514264337593543950336 addresses\n"
+    );
+}
+
+#[test]
+fn cidr_bad_lines_are_located_and_the_rest_is_used() {
+    let out = rampart_stdin(
+        &["cidr", "aggregate"],
+        "10.0.0.0/24\n10.0.0.1/33\nnonsense\n10.0.1.0/24\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "10.0.0.0/23\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("<stdin>:2:10: error: prefix length 33 is longer than 32 bits"),
+        "{err}"
+    );
+    assert!(err.contains(" 2 | 10.0.0.1/33\n   |          ^^"), "{err}");
+    assert!(err.contains("<stdin>:3:1: error: expected"), "{err}");
+    assert!(err.contains("<stdin>: 2 bad line(s) of 4 skipped"), "{err}");
+}
