@@ -25,7 +25,8 @@ def rules(n, seed=100000):
         elif kind == 5:
             body = f"-s {a} -m comment --comment \"rule {i}\" -j REJECT --reject-with icmp-port-unreachable"
         elif kind == 6:
-            body = f"-i eth{r.randint(0,3)} -p icmp -m icmp --icmp-type 8 -j ACCEPT"
+            iface = "-o" if chain == "OUTPUT" else "-i"
+            body = f"{iface} eth{r.randint(0,3)} -p icmp -m icmp --icmp-type 8 -j ACCEPT"
         elif kind == 7:
             body = f"-d {a} -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j LOG --log-prefix \"syn {i}: \""
         elif kind == 8:
