@@ -407,7 +407,7 @@ fn import(name: &str) -> rampart_model::Policy {
 /// parse_native(to_native(model)) is the model, origins aside.
 #[test]
 fn real_rulesets_convert_exactly() {
-    for name in ["media-server.sh", "ipv6-server.v6"] {
+    for name in ["media-server.sh", "ipv6-server.v6", "blocklist-5000.sh"] {
         let model = import(name);
         let text = native::to_native(&model).unwrap_or_else(|e| {
             panic!(

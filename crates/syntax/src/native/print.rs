@@ -1191,7 +1191,14 @@ fn coalesce(list: Vec<(Item, Option<Origin>)>) -> Vec<(Item, Option<Origin>)> {
             let mut a = prev.clone();
             let mut b = cur.clone();
             let (fa, fb) = (std::mem::take(&mut a.from), std::mem::take(&mut b.from));
-            if a == b && fb.len() == 1 && !fa.is_empty() && !fa.contains(&fb[0]) {
+            // Keep each item well below the checker's expansion limit
+            // (MAX_RULES_PER_ITEM), whatever its ports multiply it by.
+            if a == b
+                && fb.len() == 1
+                && !fa.is_empty()
+                && fa.len() < MAX_FROM_PER_ITEM
+                && !fa.contains(&fb[0])
+            {
                 prev.from.extend(fb);
                 continue;
             }
@@ -1220,6 +1227,9 @@ fn coalesce(list: Vec<(Item, Option<Origin>)>) -> Vec<(Item, Option<Origin>)> {
     }
     out
 }
+
+/// How many addresses one converted item lists at most.
+const MAX_FROM_PER_ITEM: usize = 256;
 
 fn merge_twins(
     per_family: Vec<Vec<(Item, Option<Origin>)>>,
