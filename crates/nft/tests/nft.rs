@@ -233,12 +233,106 @@ fn issue3_targets() {
 
 #[test]
 fn issue3_unlowerable_constructs_name_the_line() {
-    let e = err4("-A INPUT -m recent --name x --rcheck -j DROP", "filter");
-    assert!(e.starts_with("t.rules:2:1: -m recent:"), "{e}");
+    let e = err4(
+        "-A INPUT -m recent --name x --rcheck --seconds 60 --hitcount 4 -j DROP",
+        "filter",
+    );
+    assert!(e.starts_with("t.rules:2:1: -m recent: --hitcount"), "{e}");
     let e = err4("-A FORWARD -m physdev --physdev-in eth0 -j DROP", "filter");
     assert!(e.contains("-m physdev"), "{e}");
     let e = err4("-A OUTPUT -m owner ! --uid-owner 0 -j DROP", "filter");
     assert!(e.contains("without a socket"), "{e}");
+}
+
+#[test]
+fn issue3_hashlimit_is_a_meter_per_key() {
+    assert_eq!(
+        v4("-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 4/min --hashlimit-burst 4 --hashlimit-mode srcip --hashlimit-name ssh -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto tcp tcp dport 22 update @hashlimit.ssh.v4 { ip saddr limit rate 4/minute burst 4 packets } counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -p tcp -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip,dstport --hashlimit-srcmask 24 --hashlimit-name x --hashlimit-htable-expire 30000 -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp update @hashlimit.x.v4 { ip saddr & 255.255.255.0 . tcp dport limit rate over 10/second burst 5 packets } counter drop"
+    );
+    let text = "*filter\n-A INPUT -p tcp -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name x --hashlimit-htable-expire 30000 --hashlimit-htable-max 1000 -j ACCEPT\nCOMMIT\n";
+    let file = SourceFile::new("t.rules".to_string(), text.to_string());
+    let parsed = rampart_syntax::iptables::parse_save(&file, Family::Ipv4);
+    let rs = rampart_nft::lower(&parsed.value).expect("lowers");
+    let set = &rs.tables[0].sets[0];
+    assert_eq!(
+        (set.name.as_str(), set.timeout, set.size, set.dynamic, set.timeout_flag),
+        ("hashlimit.x.v4", Some(30), Some(1000), true, true)
+    );
+    // -p icmp has no ports: xt_hashlimit would key on port 0.
+    let e = err4(
+        "-A INPUT -p icmp -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode dstport --hashlimit-name y -j ACCEPT",
+        "filter",
+    );
+    assert!(e.contains("--hashlimit-mode srcport/dstport needs -p tcp"), "{e}");
+}
+
+#[test]
+fn issue3_connlimit_is_ct_count_per_group() {
+    assert_eq!(
+        v4("-A INPUT -p tcp -m tcp --dport 25 -m connlimit --connlimit-above 20 --connlimit-mask 24 --connlimit-saddr -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp tcp dport 25 add @connlimit.0 { ip saddr & 255.255.255.0 ct count over 20 } counter drop"
+    );
+    assert_eq!(
+        v6("-A INPUT -p tcp -m connlimit --connlimit-upto 2 --connlimit-mask 64 --connlimit-daddr -j ACCEPT"),
+        "meta nfproto ipv6 meta l4proto tcp add @connlimit.0 { ip6 daddr & ffff:ffff:ffff:ffff:: ct count 2 } counter accept"
+    );
+}
+
+#[test]
+fn issue3_recent_is_a_set_with_timeout() {
+    let text = "*filter\n-A INPUT -m recent --set --name SSH --rsource\n-A INPUT -m recent --update --seconds 60 --name SSH -j DROP\n-A INPUT -m recent ! --rcheck --seconds 60 --name SSH --mask 255.255.255.0 -j ACCEPT\nCOMMIT\n";
+    assert_eq!(
+        compile(Family::Ipv4, text).expect("lowers"),
+        vec![
+            "meta nfproto ipv4 update @recent.SSH.v4 { ip saddr } counter",
+            "meta nfproto ipv4 ip saddr @recent.SSH.v4 update @recent.SSH.v4 { ip saddr } counter drop",
+            "meta nfproto ipv4 ip saddr & 255.255.255.0 != @recent.SSH.v4 counter accept",
+        ]
+    );
+    // One set timeout cannot serve two windows.
+    let text = "*filter\n-A INPUT -m recent --rcheck --seconds 60 --name A -j DROP\n-A INPUT -m recent --rcheck --name A -j DROP\nCOMMIT\n";
+    let e = compile(Family::Ipv4, text).expect_err("refused").join("\n");
+    assert!(e.contains("both with --seconds 60 and without"), "{e}");
+    let e = err4("-A INPUT -m recent --name x --rcheck --rttl -j DROP", "filter");
+    assert!(e.contains("--rttl"), "{e}");
+}
+
+#[test]
+fn issue3_set_target_adds_and_deletes() {
+    let text = "*filter\n-A INPUT -p tcp -j SET --add-set banned src --exist --timeout 600\n-A INPUT -p tcp -j SET --add-set banned src\n-A INPUT -p tcp -j SET --del-set banned src\nCOMMIT\n";
+    let mut policy = {
+        let file = SourceFile::new("t.rules".to_string(), text.to_string());
+        rampart_syntax::iptables::parse_save(&file, Family::Ipv4).value
+    };
+    policy.sets.push(rampart_model::IpSet {
+        name: "banned".into(),
+        kind: rampart_model::SetKind::HashIp,
+        family: Some(Family::Ipv4),
+        timeout: Some(3600),
+        options: Default::default(),
+        elements: Vec::new(),
+        origin: None,
+    });
+    let rs = rampart_nft::lower(&policy).expect("lowers");
+    let rules: Vec<String> = rs.tables[0].chains[0]
+        .rules
+        .iter()
+        .map(rampart_nft::print::rule)
+        .collect();
+    assert_eq!(
+        rules,
+        vec![
+            "meta nfproto ipv4 meta l4proto tcp counter update @banned { ip saddr timeout 600s }",
+            "meta nfproto ipv4 meta l4proto tcp counter add @banned { ip saddr }",
+            "meta nfproto ipv4 meta l4proto tcp counter delete @banned { ip saddr }",
+        ]
+    );
+    assert!(rs.tables[0].sets[0].dynamic);
 }
 
 /// Every policy of `testdata/` and `examples/`.
