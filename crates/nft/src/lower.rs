@@ -445,14 +445,16 @@ impl<'a> Cx<'a> {
     }
 }
 
-
 /// Stateful matches and targets (hashlimit, connlimit, recent, `-j SET`).
 impl Cx<'_> {
     /// Refuses state in the nat tables: nft would keep it apart from the
     /// filter table's, where iptables has one list per name.
     fn stateful_here(rc: &RuleCx<'_>) -> Res<()> {
         if rc.kind == TableKind::Nat {
-            Err("in the nat table its state would live apart from the inet table's; not lowered".into())
+            Err(
+                "in the nat table its state would live apart from the inet table's; not lowered"
+                    .into(),
+            )
         } else {
             Ok(())
         }
@@ -489,12 +491,15 @@ impl Cx<'_> {
             return Err("--hashlimit-rate-match has no nft equivalent".into());
         }
         if h.mode.is_empty() {
-            return Err("hashlimit without --hashlimit-mode (one bucket shared by name) is not lowered".into());
+            return Err(
+                "hashlimit without --hashlimit-mode (one bucket shared by name) is not lowered"
+                    .into(),
+            );
         }
         if burst == 0 || burst > u64::from(u32::MAX) {
             return Err(format!("--hashlimit-burst {burst}"));
         }
-        if h.expire % 1000 != 0 || h.expire == 0 {
+        if !h.expire.is_multiple_of(1000) || h.expire == 0 {
             return Err(format!(
                 "--hashlimit-htable-expire {} ms is not a whole number of seconds",
                 h.expire
@@ -517,7 +522,10 @@ impl Cx<'_> {
             if on {
                 // xt_hashlimit reads ports of tcp/udp/sctp/dccp/udplite only
                 // (0 for other protocols); `th` would read any header.
-                key.push(Expr::payload(l4(rc, "--hashlimit-mode srcport/dstport")?, field));
+                key.push(Expr::payload(
+                    l4(rc, "--hashlimit-mode srcport/dstport")?,
+                    field,
+                ));
                 types.push(KeyType::InetService);
             }
         }

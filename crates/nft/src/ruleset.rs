@@ -230,7 +230,10 @@ pub enum Stmt {
     /// `ct count [over] N`: the number of tracked connections (per set
     /// element when inside a [`Stmt::SetUpdate`]) is at most N (`over`: more
     /// than N).
-    CtCount { count: u32, over: bool },
+    CtCount {
+        count: u32,
+        over: bool,
+    },
 }
 
 /// What a [`Stmt::SetUpdate`] does with the element.
