@@ -11,7 +11,12 @@
 //!   expressions — or into every [`LowerError`] of the policy. A construct
 //!   that cannot be lowered faithfully is an error naming it and its source
 //!   line, never an approximation.
-//! * [`to_text`] prints the ruleset for `nft -f`.
+//! * [`optimize()`] (optional, pure) merges runs of rules that differ in one
+//!   value into one set lookup and IPv4/IPv6 twins into one rule, keeping
+//!   the meaning of every chain; merged rules share one counter and list
+//!   every source line in [`Rule::origins`].
+//! * [`to_text`] prints the ruleset for `nft -f`, [`to_json`] as libnftables
+//!   JSON (`nft -j -f`).
 //!
 //! The [`Ruleset`] tree is designed so that a netlink encoder can walk it
 //! as well: each table, chain, set and rule is one netlink object, and each
@@ -50,11 +55,15 @@
 //! assert!(text.contains("meta nfproto ipv4 meta l4proto tcp tcp dport 22 counter accept"));
 //! ```
 
+pub mod json;
 pub mod lower;
+pub mod optimize;
 pub mod print;
 pub mod ruleset;
 
+pub use json::to_json;
 pub use lower::lower;
+pub use optimize::optimize;
 pub use print::to_text;
 pub use ruleset::*;
 

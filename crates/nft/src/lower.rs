@@ -13,13 +13,18 @@ use rampart_model::targets::{self as t, Target};
 use rampart_model::{
     ElemPart, Family, IpNet, IpSet, Neg, Policy, PortRange, Protocol, SetKind, TableKind,
 };
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Lowers a whole policy; returns every construct that cannot be lowered.
 pub fn lower(policy: &Policy) -> Result<Ruleset, Vec<LowerError>> {
     let mut cx = Cx {
         policy,
         errors: Vec::new(),
+        dyn_sets: BTreeMap::new(),
+        recent_plan: recent_plan(policy),
+        connlimits: 0,
+        updated_sets: HashSet::new(),
     };
     let rs = cx.ruleset();
     if cx.errors.is_empty() {
@@ -37,6 +42,15 @@ pub const NAT_TABLE: &str = "rampart-nat";
 struct Cx<'a> {
     policy: &'a Policy,
     errors: Vec<LowerError>,
+    /// Sets the rules fill from the packet path (hashlimit, connlimit,
+    /// recent), by name.
+    dyn_sets: BTreeMap<String, Set>,
+    /// Per recent list and family: the set timeout, or why none fits.
+    recent_plan: HashMap<(String, Family), Res<Option<u32>>>,
+    /// connlimit rules seen so far (each gets its own set).
+    connlimits: usize,
+    /// ipsets that `-j SET` changes (declared `flags dynamic`).
+    updated_sets: HashSet<String>,
 }
 
 /// Where a rule sits, for its lowering and its errors.
@@ -100,11 +114,38 @@ impl<'a> Cx<'a> {
             let chains = self.inet_chains(kind);
             inet.chains.extend(chains);
         }
+        for s in &mut inet.sets {
+            s.dynamic |= self.updated_sets.contains(&s.name);
+        }
+        let taken: HashSet<String> = inet.sets.iter().map(|s| s.name.clone()).collect();
+        for (name, set) in std::mem::take(&mut self.dyn_sets) {
+            if taken.contains(&name) {
+                self.errors.push(LowerError {
+                    construct: format!("set {name}"),
+                    reason: "an ipset has the name rampart gives the state of a hashlimit/connlimit/recent match".into(),
+                    table: "sets".into(),
+                    family: Family::Ipv4,
+                    chain: String::new(),
+                    origin: None,
+                });
+            }
+            inet.sets.push(set);
+        }
         let mut tables = vec![inet];
         for fam in [Family::Ipv4, Family::Ipv6] {
             if let Some(t) = self.policy.table(fam, TableKind::Nat) {
                 let chains = self.nat_chains(t);
                 let used = used_sets(&chains);
+                for name in used.intersection(&self.updated_sets) {
+                    self.errors.push(LowerError {
+                        construct: format!("ipset {name}"),
+                        reason: "the set is changed by -j SET and matched in the nat table; nft's nat table would hold a copy that never sees the changes".into(),
+                        table: "nat".into(),
+                        family: fam,
+                        chain: String::new(),
+                        origin: None,
+                    });
+                }
                 let sets = tables[0]
                     .sets
                     .iter()
@@ -174,6 +215,7 @@ impl<'a> Cx<'a> {
                                     hook.name()
                                 )),
                                 origin: None,
+                                origins: Vec::new(),
                             });
                         }
                     }
@@ -311,7 +353,13 @@ impl<'a> Cx<'a> {
                 comments.push(c.comment.clone());
                 continue;
             }
-            match lower_match(rc, mt, self.policy) {
+            let lowered = match mt {
+                Match::Hashlimit(h) => self.hashlimit(rc, h),
+                Match::Connlimit(c) => self.connlimit(rc, c),
+                Match::Recent(x) => self.recent(rc, x),
+                _ => lower_match(rc, mt, self.policy),
+            };
+            match lowered {
                 Ok(p) => parts.push(p),
                 Err(reason) => {
                     self.err(rc, &format!("-m {}", mt.name()), reason);
@@ -320,7 +368,10 @@ impl<'a> Cx<'a> {
             }
         }
         let mut tail = vec![Stmt::Counter];
-        match r.target.as_ref().map(|tg| lower_target(rc, tg, prefix)) {
+        match r.target.as_ref().map(|tg| match tg {
+            Target::SetTarget(st) => self.set_target(rc, st),
+            _ => lower_target(rc, tg, prefix),
+        }) {
             None => {}
             Some(Ok(s)) => tail.extend(s),
             Some(Err(reason)) => {
@@ -387,9 +438,407 @@ impl<'a> Cx<'a> {
                     stmts,
                     comment: comment.clone(),
                     origin: r.origin.clone(),
+                    origins: r.origin.iter().cloned().collect(),
                 }
             })
             .collect()
+    }
+}
+
+/// Stateful matches and targets (hashlimit, connlimit, recent, `-j SET`).
+impl Cx<'_> {
+    /// Refuses state in the nat tables: nft would keep it apart from the
+    /// filter table's, where iptables has one list per name.
+    fn stateful_here(rc: &RuleCx<'_>) -> Res<()> {
+        if rc.kind == TableKind::Nat {
+            Err(
+                "in the nat table its state would live apart from the inet table's; not lowered"
+                    .into(),
+            )
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Declares a dynamic set, or checks that an earlier declaration of
+    /// the same name agrees.
+    fn dyn_set(&mut self, set: Set, what: &str) -> Res<()> {
+        match self.dyn_sets.get(&set.name) {
+            Some(old) if *old != set => Err(format!(
+                "{what} is used with different options by several rules; iptables shares the first rule's table, nft cannot"
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.dyn_sets.insert(set.name.clone(), set);
+                Ok(())
+            }
+        }
+    }
+
+    /// `-m hashlimit` → `update @hashlimit.NAME.v4 { KEY limit rate [over] R burst B packets }`
+    /// in a set whose timeout is `--hashlimit-htable-expire`: each key
+    /// gets its own token bucket, dropped (and later recreated full) after
+    /// `expire` without packets, as in `xt_hashlimit`.
+    fn hashlimit(&mut self, rc: &RuleCx<'_>, h: &m::hashlimit::Hashlimit) -> Res<Part> {
+        Self::stateful_here(rc)?;
+        let (rate, burst) = match h.rate {
+            m::hashlimit::HashlimitRate::Packets { rate, burst } => (rate, burst),
+            m::hashlimit::HashlimitRate::Bytes { .. } => {
+                return Err("byte-rate hashlimit (the kernel charges in 16-byte units and rounds the burst to rate-sized chunks) has no exact nft limit".into())
+            }
+        };
+        if h.rate_match.is_some() {
+            return Err("--hashlimit-rate-match has no nft equivalent".into());
+        }
+        if h.mode.is_empty() {
+            return Err(
+                "hashlimit without --hashlimit-mode (one bucket shared by name) is not lowered"
+                    .into(),
+            );
+        }
+        if burst == 0 || burst > u64::from(u32::MAX) {
+            return Err(format!("--hashlimit-burst {burst}"));
+        }
+        if !h.expire.is_multiple_of(1000) || h.expire == 0 {
+            return Err(format!(
+                "--hashlimit-htable-expire {} ms is not a whole number of seconds",
+                h.expire
+            ));
+        }
+        let ipp = ip_proto(rc.family);
+        let addr_t = addr_type(rc.family);
+        let mut key = Vec::new();
+        let mut types = Vec::new();
+        for (on, field, mask) in [
+            (h.mode.srcip, "saddr", h.srcmask),
+            (h.mode.dstip, "daddr", h.dstmask),
+        ] {
+            if on {
+                key.push(masked_addr(Expr::payload(ipp, field), rc.family, mask)?);
+                types.push(addr_t);
+            }
+        }
+        for (on, field) in [(h.mode.srcport, "sport"), (h.mode.dstport, "dport")] {
+            if on {
+                // xt_hashlimit reads ports of tcp/udp/sctp/dccp/udplite only
+                // (0 for other protocols); `th` would read any header.
+                key.push(Expr::payload(
+                    l4(rc, "--hashlimit-mode srcport/dstport")?,
+                    field,
+                ));
+                types.push(KeyType::InetService);
+            }
+        }
+        let name = format!("hashlimit.{}.{}", clean_name(&h.name), fam_tag(rc.family));
+        self.dyn_set(
+            Set {
+                name: name.clone(),
+                key: types,
+                interval: false,
+                timeout_flag: true,
+                auto_merge: false,
+                timeout: Some(h.expire / 1000),
+                size: h.htable_max,
+                elements: Vec::new(),
+                dynamic: true,
+            },
+            &format!("hashlimit table {}", h.name),
+        )?;
+        Ok(Part::All(vec![Stmt::SetUpdate(SetUpdate {
+            op: SetOp::Update,
+            set: name,
+            key: concat(key),
+            timeout: None,
+            stmts: vec![Stmt::Limit(Limit {
+                rate: rate.count,
+                unit: rate_unit(rate.unit),
+                // Checked above to fit.
+                burst: u32::try_from(burst).unwrap_or(u32::MAX),
+                over: h.above,
+            })],
+        })]))
+    }
+
+    /// `-m connlimit` → `add @connlimitN { ip saddr [& MASK] ct count [over] N }`:
+    /// one set per rule, as `xt_connlimit` keeps one count tree per rule.
+    fn connlimit(&mut self, rc: &RuleCx<'_>, c: &m::connlimit::Connlimit) -> Res<Part> {
+        Self::stateful_here(rc)?;
+        let field = match c.key {
+            m::connlimit::ConnlimitKey::Saddr => "saddr",
+            m::connlimit::ConnlimitKey::Daddr => "daddr",
+        };
+        let key = masked_addr(Expr::payload(ip_proto(rc.family), field), rc.family, c.mask)?;
+        let name = format!("connlimit.{}", self.connlimits);
+        self.connlimits += 1;
+        self.dyn_set(
+            Set {
+                name: name.clone(),
+                key: vec![addr_type(rc.family)],
+                interval: false,
+                timeout_flag: false,
+                auto_merge: false,
+                timeout: None,
+                size: None,
+                elements: Vec::new(),
+                dynamic: true,
+            },
+            "connlimit",
+        )?;
+        Ok(Part::All(vec![Stmt::SetUpdate(SetUpdate {
+            op: SetOp::Add,
+            set: name,
+            key,
+            timeout: None,
+            stmts: vec![Stmt::CtCount {
+                count: c.limit,
+                over: c.above,
+            }],
+        })]))
+    }
+
+    /// `-m recent` → a set of addresses `recent.NAME.v4`. `--set` is
+    /// `update @set { ip saddr }`; `--rcheck` a lookup; `--update` a lookup
+    /// followed by an update; `--remove` a lookup followed by a delete.
+    /// `--seconds S` becomes the set's timeout (each `--set`/`--update`
+    /// refreshes it), so every check of one list must use the same S.
+    fn recent(&mut self, rc: &RuleCx<'_>, r: &m::recent::Recent) -> Res<Part> {
+        use m::recent::RecentCommand as C;
+        Self::stateful_here(rc)?;
+        if r.hitcount.is_some() {
+            return Err("--hitcount counts hits in a sliding window of --seconds; nft set elements keep no hit history (a limit or quota would only approximate it)".into());
+        }
+        if r.rttl {
+            return Err("--rttl (compare the recorded TTL) has no nft equivalent".into());
+        }
+        let timeout = self
+            .recent_plan
+            .get(&(r.name.clone(), rc.family))
+            .cloned()
+            .unwrap_or(Ok(None))?;
+        let field = match r.side {
+            m::recent::RecentSide::Source => "saddr",
+            m::recent::RecentSide::Dest => "daddr",
+        };
+        let left = Expr::payload(ip_proto(rc.family), field);
+        let key = match (r.mask, rc.family) {
+            (IpAddr::V4(m), Family::Ipv4) if m == Ipv4Addr::BROADCAST => left,
+            (IpAddr::V6(m), Family::Ipv6) if m == Ipv6Addr::from(u128::MAX) => left,
+            (m @ IpAddr::V4(_), Family::Ipv4) | (m @ IpAddr::V6(_), Family::Ipv6) => {
+                Expr::and(left, Expr::Addr(m))
+            }
+            _ => return Err("--mask of the other address family".into()),
+        };
+        let name = format!("recent.{}.{}", clean_name(&r.name), fam_tag(rc.family));
+        self.dyn_set(
+            Set {
+                name: name.clone(),
+                key: vec![addr_type(rc.family)],
+                interval: false,
+                timeout_flag: timeout.is_some(),
+                auto_merge: false,
+                timeout,
+                size: None,
+                elements: Vec::new(),
+                dynamic: true,
+            },
+            &format!("recent list {}", r.name),
+        )?;
+        let lookup = |op| Stmt::cmp(key.clone(), op, Expr::SetRef(name.clone()));
+        let change = |op| {
+            Stmt::SetUpdate(SetUpdate {
+                op,
+                set: name.clone(),
+                key: key.clone(),
+                timeout: None,
+                stmts: Vec::new(),
+            })
+        };
+        let inv = r.command.invert;
+        Ok(Part::All(match (r.command.value, inv) {
+            (C::Set, false) => vec![change(SetOp::Update)],
+            (C::Rcheck, _) => vec![lookup(neg_op(inv))],
+            (C::Update, false) => vec![lookup(Op::Eq), change(SetOp::Update)],
+            (C::Remove, false) => vec![lookup(Op::Eq), change(SetOp::Delete)],
+            (c, true) => {
+                return Err(format!(
+                    "! --{} changes the list and matches on the opposite outcome; not lowered",
+                    c.name()
+                ))
+            }
+        }))
+    }
+
+    /// `-j SET --add-set/--del-set` → `add|update|delete @set { KEY [timeout T] }`.
+    /// `--exist` refreshes the timeout of an element already present
+    /// (`update`); without it the element is left alone (`add`).
+    fn set_target(&mut self, rc: &RuleCx<'_>, st: &t::set::SetTarget) -> Res<Vec<Stmt>> {
+        Self::stateful_here(rc)?;
+        if st.map_set.is_some() || st.map_mark || st.map_prio || st.map_queue {
+            return Err("--map-set (skb metadata from set elements) has no nft equivalent".into());
+        }
+        let mut out = Vec::new();
+        for (sref, del) in [(&st.add_set, false), (&st.del_set, true)] {
+            let Some(sref) = sref else { continue };
+            let set = self
+                .policy
+                .set(&sref.name)
+                .ok_or_else(|| format!("set {} is not defined in the policy", sref.name))?;
+            if set.family.is_some_and(|f| f != rc.family) {
+                return Err(format!(
+                    "set {} is of the other address family; the target does nothing",
+                    sref.name
+                ));
+            }
+            let lowered = lower_set(set)?;
+            if lowered.interval {
+                return Err(format!(
+                    "set {} holds networks or ranges (an nft interval set), which the packet path cannot change",
+                    sref.name
+                ));
+            }
+            let dirs: Vec<bool> = sref
+                .dirs
+                .iter()
+                .map(|d| *d == t::set::SetDir::Src)
+                .collect();
+            let key = packet_key(rc, set, &dirs)?;
+            let timeout = match st.timeout {
+                None => None,
+                Some(0) => return Err("--timeout 0 (permanent element) in a set with a default timeout has no nft equivalent".into()),
+                Some(_) if del => None,
+                Some(_) if set.timeout.is_none() => {
+                    return Err(format!("--timeout on set {}, which has no timeout support", sref.name))
+                }
+                Some(t) => Some(t),
+            };
+            let op = match (del, st.exist) {
+                (true, _) => SetOp::Delete,
+                (false, true) => SetOp::Update,
+                (false, false) => SetOp::Add,
+            };
+            self.updated_sets.insert(lowered.name.clone());
+            out.push(Stmt::SetUpdate(SetUpdate {
+                op,
+                set: lowered.name,
+                key,
+                timeout,
+                stmts: Vec::new(),
+            }));
+        }
+        if out.is_empty() {
+            return Err("-j SET without --add-set or --del-set".into());
+        }
+        Ok(out)
+    }
+}
+
+/// For each recent list and family: the one `--seconds` every check uses
+/// (the nft set timeout), `None` when no check has `--seconds`, or why the
+/// list's checks disagree.
+fn recent_plan(policy: &Policy) -> HashMap<(String, Family), Res<Option<u32>>> {
+    use m::recent::RecentCommand as C;
+    let mut uses: HashMap<(String, Family), (Vec<u32>, bool)> = HashMap::new();
+    for t in policy.tables.iter().filter(|t| t.kind != TableKind::Nat) {
+        for r in t.chains.iter().flat_map(|c| &c.rules) {
+            for mt in &r.matches {
+                let Match::Recent(x) = mt else { continue };
+                let e = uses.entry((x.name.clone(), t.family)).or_default();
+                match (x.command.value, x.seconds) {
+                    (C::Set, _) => {}
+                    (C::Rcheck | C::Update, Some(s)) => {
+                        if !e.0.contains(&s) {
+                            e.0.push(s);
+                        }
+                    }
+                    (C::Rcheck | C::Update, None) | (C::Remove, _) => e.1 = true,
+                }
+            }
+        }
+    }
+    uses.into_iter()
+        .map(|(k, (secs, forever))| {
+            let plan = match (secs.as_slice(), forever) {
+                ([], _) => Ok(None),
+                ([s], false) => Ok(Some(*s)),
+                ([s], true) => Err(format!(
+                    "recent list {} is checked both with --seconds {s} and without (or with --remove); one nft set timeout cannot serve both",
+                    k.0
+                )),
+                (many, _) => Err(format!(
+                    "recent list {} is checked with different --seconds ({many:?}); one nft set timeout cannot serve them all",
+                    k.0
+                )),
+            };
+            (k, plan)
+        })
+        .collect()
+}
+
+fn addr_type(f: Family) -> KeyType {
+    match f {
+        Family::Ipv4 => KeyType::Ipv4Addr,
+        Family::Ipv6 => KeyType::Ipv6Addr,
+    }
+}
+
+fn fam_tag(f: Family) -> &'static str {
+    match f {
+        Family::Ipv4 => "v4",
+        Family::Ipv6 => "v6",
+    }
+}
+
+/// A name as the middle part of a set name (letters, digits, `_`, `-`).
+fn clean_name(n: &str) -> String {
+    n.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn concat(mut v: Vec<Expr>) -> Expr {
+    if v.len() == 1 {
+        v.remove(0)
+    } else {
+        Expr::Concat(v)
+    }
+}
+
+/// An address field grouped by a prefix length (`ip saddr & 255.255.255.0`).
+fn masked_addr(left: Expr, f: Family, prefix: u8) -> Res<Expr> {
+    let width = match f {
+        Family::Ipv4 => 32,
+        Family::Ipv6 => 128,
+    };
+    if prefix > width {
+        return Err(format!("mask /{prefix} is longer than the address"));
+    }
+    if prefix == width {
+        return Ok(left);
+    }
+    let ones = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    };
+    let mask = match f {
+        Family::Ipv4 => IpAddr::V4(Ipv4Addr::from((ones >> 96) as u32)),
+        Family::Ipv6 => IpAddr::V6(Ipv6Addr::from(ones)),
+    };
+    Ok(Expr::and(left, Expr::Addr(mask)))
+}
+
+fn rate_unit(u: m::limit::RateUnit) -> &'static str {
+    match u {
+        m::limit::RateUnit::Second => "second",
+        m::limit::RateUnit::Minute => "minute",
+        m::limit::RateUnit::Hour => "hour",
+        m::limit::RateUnit::Day => "day",
     }
 }
 
@@ -1157,6 +1606,7 @@ fn lower_match(rc: &RuleCx<'_>, mt: &Match, policy: &Policy) -> Res<Part> {
                 rate: l.rate.count,
                 unit,
                 burst: l.burst,
+                over: false,
             }))
         }
         Match::SetMatch(s) => set_match(rc, s, policy),
@@ -1331,6 +1781,17 @@ fn set_match(rc: &RuleCx<'_>, s: &m::set::SetMatch, policy: &Policy) -> Res<Part
         }
     }
     let dirs: Vec<bool> = s.dirs.iter().map(|d| *d == m::set::SetDir::Src).collect();
+    let left = packet_key(rc, set, &dirs)?;
+    Ok(Part::All(vec![Stmt::cmp(
+        left,
+        neg_op(s.invert),
+        Expr::SetRef(nft_set_name(&s.set)),
+    )]))
+}
+
+/// The packet fields an ipset of this shape is looked up with, one
+/// direction (`true`: source) per dimension.
+fn packet_key(rc: &RuleCx<'_>, set: &IpSet, dirs: &[bool]) -> Res<Expr> {
     let ipp = ip_proto(rc.family);
     let addr = |src: bool| Expr::payload(ipp, if src { "saddr" } else { "daddr" });
     let port = |src: bool| {
@@ -1343,13 +1804,13 @@ fn set_match(rc: &RuleCx<'_>, s: &m::set::SetMatch, policy: &Policy) -> Res<Part
     let shape = set_shape(set.kind)?;
     if dirs.len() < shape.len() {
         return Err(format!(
-            "--match-set {} gives {} direction(s) for a {}-dimension set",
-            s.set,
+            "set {} is given {} direction(s) but has {} dimension(s)",
+            set.name,
             dirs.len(),
             shape.len()
         ));
     }
-    for (dim, src) in shape.iter().zip(dirs) {
+    for (dim, src) in shape.iter().zip(dirs.iter().copied()) {
         match dim {
             Dim::Addr => key.push(addr(src)),
             Dim::Port => key.extend(port(src)),
@@ -1359,16 +1820,7 @@ fn set_match(rc: &RuleCx<'_>, s: &m::set::SetMatch, policy: &Policy) -> Res<Part
             )),
         }
     }
-    let left = if key.len() == 1 {
-        key.remove(0)
-    } else {
-        Expr::Concat(key)
-    };
-    Ok(Part::All(vec![Stmt::cmp(
-        left,
-        neg_op(s.invert),
-        Expr::SetRef(nft_set_name(&s.set)),
-    )]))
+    Ok(concat(key))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1495,6 +1947,7 @@ fn lower_set(s: &IpSet) -> Res<Set> {
         timeout: s.timeout,
         size: s.options.maxelem,
         elements,
+        dynamic: false,
     })
 }
 

@@ -48,6 +48,9 @@ fn set(out: &mut String, s: &Set) {
     let key: Vec<&str> = s.key.iter().map(|k| k.name()).collect();
     let _ = writeln!(out, "\t\ttype {}", key.join(" . "));
     let mut flags = Vec::new();
+    if s.dynamic {
+        flags.push("dynamic");
+    }
     if s.interval {
         flags.push("interval");
     }
@@ -132,7 +135,27 @@ pub fn stmt(s: &Stmt) -> String {
             op => format!("{} {} {}", expr(&m.left), op.symbol(), expr(&m.right)),
         },
         Stmt::Counter => "counter".into(),
-        Stmt::Limit(l) => format!("limit rate {}/{} burst {} packets", l.rate, l.unit, l.burst),
+        Stmt::Limit(l) => format!(
+            "limit rate {}{}/{} burst {} packets",
+            if l.over { "over " } else { "" },
+            l.rate,
+            l.unit,
+            l.burst
+        ),
+        Stmt::CtCount { count, over } => {
+            format!("ct count {}{count}", if *over { "over " } else { "" })
+        }
+        Stmt::SetUpdate(u) => {
+            let mut s = format!("{} @{} {{ {}", u.op.name(), u.set, expr(&u.key));
+            if let Some(t) = u.timeout {
+                let _ = write!(s, " timeout {t}s");
+            }
+            for st in &u.stmts {
+                let _ = write!(s, " {}", stmt(st));
+            }
+            s.push_str(" }");
+            s
+        }
         Stmt::Log(l) => {
             let mut s = String::from("log");
             if let Some(p) = &l.prefix {

@@ -56,6 +56,8 @@ pub enum KeyType {
     InetProto,
     InetService,
     EtherAddr,
+    /// An interface name (`iifname`/`oifname` sets).
+    Ifname,
 }
 
 impl KeyType {
@@ -66,6 +68,7 @@ impl KeyType {
             KeyType::InetProto => "inet_proto",
             KeyType::InetService => "inet_service",
             KeyType::EtherAddr => "ether_addr",
+            KeyType::Ifname => "ifname",
         }
     }
 }
@@ -85,6 +88,9 @@ pub struct Set {
     pub auto_merge: bool,
     /// Default element timeout in seconds.
     pub timeout: Option<u32>,
+    /// `flags dynamic`: rules add, update or delete elements from the
+    /// packet path ([`Stmt::SetUpdate`]).
+    pub dynamic: bool,
     /// Maximum number of elements.
     pub size: Option<u32>,
     pub elements: Vec<Element>,
@@ -187,8 +193,13 @@ pub struct BaseChain {
 pub struct Rule {
     pub stmts: Vec<Stmt>,
     pub comment: Option<String>,
-    /// The policy rule this came from (not sent to the kernel).
+    /// The policy rule this came from (not sent to the kernel); the first
+    /// of [`Rule::origins`] when the optimiser merged several rules.
     pub origin: Option<Origin>,
+    /// Every policy rule this nft rule stands for, in source order: one for
+    /// a lowered rule, several after [`crate::optimize`] merged a run of
+    /// rules (which then share one counter). Not sent to the kernel.
+    pub origins: Vec<Origin>,
 }
 
 /// A statement of a rule.
@@ -210,6 +221,54 @@ pub enum Stmt {
     Notrack,
     Queue(Queue),
     Verdict(Verdict),
+    /// `add|update|delete @set { KEY [timeout T] [STMT ...] }`: changes a
+    /// set from the packet path (the kernel's dynset expression); the
+    /// statements inside (a [`Stmt::Limit`], a [`Stmt::CtCount`]) keep
+    /// their state per element. The rule stops here when the statement
+    /// inside does not match.
+    SetUpdate(SetUpdate),
+    /// `ct count [over] N`: the number of tracked connections (per set
+    /// element when inside a [`Stmt::SetUpdate`]) is at most N (`over`: more
+    /// than N).
+    CtCount {
+        count: u32,
+        over: bool,
+    },
+}
+
+/// What a [`Stmt::SetUpdate`] does with the element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    /// Insert when absent; an element already there is left alone.
+    Add,
+    /// Insert when absent; refresh the timeout of one already there.
+    Update,
+    Delete,
+}
+
+impl SetOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            SetOp::Add => "add",
+            SetOp::Update => "update",
+            SetOp::Delete => "delete",
+        }
+    }
+}
+
+/// See [`Stmt::SetUpdate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetUpdate {
+    pub op: SetOp,
+    /// The set's name (without `@`).
+    pub set: String,
+    /// The element key taken from the packet (`ip saddr`, `ip saddr & MASK
+    /// . tcp dport`).
+    pub key: Expr,
+    /// Element timeout in seconds; `None`: the set's default.
+    pub timeout: Option<u32>,
+    /// Per-element statements.
+    pub stmts: Vec<Stmt>,
 }
 
 impl Stmt {
@@ -229,7 +288,10 @@ impl Stmt {
     /// Statements that keep state between packets: a rule must not be
     /// split into alternatives after one of them.
     pub fn is_stateful(&self) -> bool {
-        matches!(self, Stmt::Limit(_))
+        matches!(
+            self,
+            Stmt::Limit(_) | Stmt::SetUpdate(_) | Stmt::CtCount { .. }
+        )
     }
 }
 
@@ -468,6 +530,9 @@ pub struct Limit {
     pub rate: u64,
     pub unit: &'static str,
     pub burst: u32,
+    /// `over`: match when the rate is exceeded (`--hashlimit-above`)
+    /// rather than while it is not (`-m limit`, `--hashlimit-upto`).
+    pub over: bool,
 }
 
 /// `log ...` (LOG: prefix/level/flags; NFLOG: group/prefix/snaplen/threshold).

@@ -233,12 +233,118 @@ fn issue3_targets() {
 
 #[test]
 fn issue3_unlowerable_constructs_name_the_line() {
-    let e = err4("-A INPUT -m recent --name x --rcheck -j DROP", "filter");
-    assert!(e.starts_with("t.rules:2:1: -m recent:"), "{e}");
+    let e = err4(
+        "-A INPUT -m recent --name x --rcheck --seconds 60 --hitcount 4 -j DROP",
+        "filter",
+    );
+    assert!(e.starts_with("t.rules:2:1: -m recent: --hitcount"), "{e}");
     let e = err4("-A FORWARD -m physdev --physdev-in eth0 -j DROP", "filter");
     assert!(e.contains("-m physdev"), "{e}");
     let e = err4("-A OUTPUT -m owner ! --uid-owner 0 -j DROP", "filter");
     assert!(e.contains("without a socket"), "{e}");
+}
+
+#[test]
+fn issue3_hashlimit_is_a_meter_per_key() {
+    assert_eq!(
+        v4("-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 4/min --hashlimit-burst 4 --hashlimit-mode srcip --hashlimit-name ssh -j ACCEPT"),
+        "meta nfproto ipv4 meta l4proto tcp tcp dport 22 update @hashlimit.ssh.v4 { ip saddr limit rate 4/minute burst 4 packets } counter accept"
+    );
+    assert_eq!(
+        v4("-A INPUT -p tcp -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip,dstport --hashlimit-srcmask 24 --hashlimit-name x --hashlimit-htable-expire 30000 -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp update @hashlimit.x.v4 { ip saddr & 255.255.255.0 . tcp dport limit rate over 10/second burst 5 packets } counter drop"
+    );
+    let text = "*filter\n-A INPUT -p tcp -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name x --hashlimit-htable-expire 30000 --hashlimit-htable-max 1000 -j ACCEPT\nCOMMIT\n";
+    let file = SourceFile::new("t.rules".to_string(), text.to_string());
+    let parsed = rampart_syntax::iptables::parse_save(&file, Family::Ipv4);
+    let rs = rampart_nft::lower(&parsed.value).expect("lowers");
+    let set = &rs.tables[0].sets[0];
+    assert_eq!(
+        (
+            set.name.as_str(),
+            set.timeout,
+            set.size,
+            set.dynamic,
+            set.timeout_flag
+        ),
+        ("hashlimit.x.v4", Some(30), Some(1000), true, true)
+    );
+    // -p icmp has no ports: xt_hashlimit would key on port 0.
+    let e = err4(
+        "-A INPUT -p icmp -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode dstport --hashlimit-name y -j ACCEPT",
+        "filter",
+    );
+    assert!(
+        e.contains("--hashlimit-mode srcport/dstport needs -p tcp"),
+        "{e}"
+    );
+}
+
+#[test]
+fn issue3_connlimit_is_ct_count_per_group() {
+    assert_eq!(
+        v4("-A INPUT -p tcp -m tcp --dport 25 -m connlimit --connlimit-above 20 --connlimit-mask 24 --connlimit-saddr -j DROP"),
+        "meta nfproto ipv4 meta l4proto tcp tcp dport 25 add @connlimit.0 { ip saddr & 255.255.255.0 ct count over 20 } counter drop"
+    );
+    assert_eq!(
+        v6("-A INPUT -p tcp -m connlimit --connlimit-upto 2 --connlimit-mask 64 --connlimit-daddr -j ACCEPT"),
+        "meta nfproto ipv6 meta l4proto tcp add @connlimit.0 { ip6 daddr & ffff:ffff:ffff:ffff:: ct count 2 } counter accept"
+    );
+}
+
+#[test]
+fn issue3_recent_is_a_set_with_timeout() {
+    let text = "*filter\n-A INPUT -m recent --set --name SSH --rsource\n-A INPUT -m recent --update --seconds 60 --name SSH -j DROP\n-A INPUT -m recent ! --rcheck --seconds 60 --name SSH --mask 255.255.255.0 -j ACCEPT\nCOMMIT\n";
+    assert_eq!(
+        compile(Family::Ipv4, text).expect("lowers"),
+        vec![
+            "meta nfproto ipv4 update @recent.SSH.v4 { ip saddr } counter",
+            "meta nfproto ipv4 ip saddr @recent.SSH.v4 update @recent.SSH.v4 { ip saddr } counter drop",
+            "meta nfproto ipv4 ip saddr & 255.255.255.0 != @recent.SSH.v4 counter accept",
+        ]
+    );
+    // One set timeout cannot serve two windows.
+    let text = "*filter\n-A INPUT -m recent --rcheck --seconds 60 --name A -j DROP\n-A INPUT -m recent --rcheck --name A -j DROP\nCOMMIT\n";
+    let e = compile(Family::Ipv4, text).expect_err("refused").join("\n");
+    assert!(e.contains("both with --seconds 60 and without"), "{e}");
+    let e = err4(
+        "-A INPUT -m recent --name x --rcheck --rttl -j DROP",
+        "filter",
+    );
+    assert!(e.contains("--rttl"), "{e}");
+}
+
+#[test]
+fn issue3_set_target_adds_and_deletes() {
+    let text = "*filter\n-A INPUT -p tcp -j SET --add-set banned src --exist --timeout 600\n-A INPUT -p tcp -j SET --add-set banned src\n-A INPUT -p tcp -j SET --del-set banned src\nCOMMIT\n";
+    let mut policy = {
+        let file = SourceFile::new("t.rules".to_string(), text.to_string());
+        rampart_syntax::iptables::parse_save(&file, Family::Ipv4).value
+    };
+    policy.sets.push(rampart_model::IpSet {
+        name: "banned".into(),
+        kind: rampart_model::SetKind::HashIp,
+        family: Some(Family::Ipv4),
+        timeout: Some(3600),
+        options: Default::default(),
+        elements: Vec::new(),
+        origin: None,
+    });
+    let rs = rampart_nft::lower(&policy).expect("lowers");
+    let rules: Vec<String> = rs.tables[0].chains[0]
+        .rules
+        .iter()
+        .map(rampart_nft::print::rule)
+        .collect();
+    assert_eq!(
+        rules,
+        vec![
+            "meta nfproto ipv4 meta l4proto tcp counter update @banned { ip saddr timeout 600s }",
+            "meta nfproto ipv4 meta l4proto tcp counter add @banned { ip saddr }",
+            "meta nfproto ipv4 meta l4proto tcp counter delete @banned { ip saddr }",
+        ]
+    );
+    assert!(rs.tables[0].sets[0].dynamic);
 }
 
 /// Every policy of `testdata/` and `examples/`.
@@ -262,8 +368,8 @@ fn corpus() -> Vec<PathBuf> {
     v
 }
 
-/// Loads and lowers one corpus file: the nft text, or the errors as text.
-fn lower_file(path: &Path) -> Result<String, String> {
+/// Loads and lowers one corpus file to its ruleset, or the errors as text.
+fn lower_rs(path: &Path) -> Result<rampart_nft::Ruleset, String> {
     let root = root();
     let rel = path
         .strip_prefix(&root)
@@ -285,9 +391,7 @@ fn lower_file(path: &Path) -> Result<String, String> {
         "{rel} does not parse: {}",
         parsed.diagnostics
     );
-    rampart_nft::lower(&parsed.value)
-        .map(|rs| rampart_nft::to_text(&rs))
-        .map_err(|e| e.iter().map(|e| format!("{e}\n")).collect())
+    rampart_nft::lower(&parsed.value).map_err(|e| e.iter().map(|e| format!("{e}\n")).collect())
 }
 
 #[test]
@@ -305,25 +409,33 @@ fn issue3_golden_files() {
             .and_then(|d| d.file_name())
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (ext, body) = match lower_file(&p) {
-            Ok(t) => ("nft", t),
-            Err(e) => ("errors", e),
+        let outputs = match lower_rs(&p) {
+            Ok(rs) => vec![
+                ("nft", rampart_nft::to_text(&rs)),
+                (
+                    "optimized.nft",
+                    rampart_nft::to_text(&rampart_nft::optimize(rs)),
+                ),
+            ],
+            Err(e) => vec![("errors", e)],
         };
-        let g = gdir.join(format!("{dir}-{name}.{ext}"));
-        if update {
-            std::fs::write(&g, &body).expect("write golden");
-            continue;
-        }
-        match std::fs::read_to_string(&g) {
-            Ok(want) if want == body => {}
-            Ok(_) => failures.push(format!(
-                "{} differs (UPDATE_GOLDEN=1 to accept)",
-                g.display()
-            )),
-            Err(_) => failures.push(format!(
-                "{} is missing (UPDATE_GOLDEN=1 to write)",
-                g.display()
-            )),
+        for (ext, body) in outputs {
+            let g = gdir.join(format!("{dir}-{name}.{ext}"));
+            if update {
+                std::fs::write(&g, &body).expect("write golden");
+                continue;
+            }
+            match std::fs::read_to_string(&g) {
+                Ok(want) if want == body => {}
+                Ok(_) => failures.push(format!(
+                    "{} differs (UPDATE_GOLDEN=1 to accept)",
+                    g.display()
+                )),
+                Err(_) => failures.push(format!(
+                    "{} is missing (UPDATE_GOLDEN=1 to write)",
+                    g.display()
+                )),
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -388,26 +500,137 @@ fn issue3_compiled_policies_load_into_the_kernel() {
     let mut loaded = 0;
     let mut failures = Vec::new();
     for (n, p) in corpus().iter().enumerate() {
-        let Ok(text) = lower_file(p) else { continue };
-        let file = tmp.join(format!("{n}.nft"));
-        std::fs::write(&file, &text).expect("write nft file");
-        let f = file.display().to_string();
-        let ns = match Netns::new(n + 1) {
-            Ok(ns) => ns,
-            Err(e) => panic!("{e}"),
-        };
-        let res = ns
-            .nft(&["-c", "-f", &f])
-            .and_then(|_| ns.nft(&["-f", &f]))
-            .and_then(|_| ns.nft(&["-f", &f])) // loading twice replaces, never fails
-            .and_then(|_| ns.nft(&["list", "table", "inet", "rampart"]));
-        match res {
-            Ok(_) => loaded += 1,
-            Err(e) => failures.push(format!("{}: {e}", p.display())),
+        let Ok(rs) = lower_rs(p) else { continue };
+        let opt = rampart_nft::optimize(rs.clone());
+        // The plain text, the optimised text, and the optimised JSON: each
+        // checked, loaded, and loaded again (which replaces, never fails).
+        let mut listings = Vec::new();
+        for (k, (body, json)) in [
+            (rampart_nft::to_text(&rs), false),
+            (rampart_nft::to_text(&opt), false),
+            (rampart_nft::to_json(&opt).to_string(), true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let file = tmp.join(format!("{n}-{k}.nft"));
+            std::fs::write(&file, &body).expect("write nft file");
+            let f = file.display().to_string();
+            let ns = match Netns::new(3 * n + k + 1) {
+                Ok(ns) => ns,
+                Err(e) => panic!("{e}"),
+            };
+            let j: &[&str] = if json { &["-j"] } else { &[] };
+            let args = |a: &[&'static str]| -> Vec<String> {
+                j.iter().chain(a).map(|s| s.to_string()).collect()
+            };
+            let run = |a: &[&'static str]| {
+                let mut v = args(a);
+                v.push(f.clone());
+                ns.nft(&v.iter().map(String::as_str).collect::<Vec<_>>())
+            };
+            let res = run(&["-c", "-f"])
+                .and_then(|_| run(&["-f"]))
+                .and_then(|_| run(&["-f"]))
+                .and_then(|_| ns.nft(&["list", "ruleset"]));
+            match res {
+                Ok(l) => listings.push(l),
+                Err(e) => failures.push(format!("{} ({k}): {e}", p.display())),
+            }
+        }
+        if let [_, text, json] = listings.as_slice() {
+            // JSON and text of the same ruleset give the same kernel state.
+            // nft keeps `auto-merge` only from text, and lists a one-element
+            // anonymous set loaded from JSON as `== x` (same match).
+            let norm = |s: &str| -> String {
+                s.lines()
+                    .filter(|l| !l.contains("auto-merge"))
+                    .map(|l| {
+                        // Drop `expires T`: time passes between loads.
+                        let mut out = Vec::new();
+                        let mut words = l.split_whitespace().filter(|w| *w != "==");
+                        while let Some(w) = words.next() {
+                            if w == "expires" {
+                                let _ = words.next();
+                            } else {
+                                out.push(w);
+                            }
+                        }
+                        out.join(" ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            if norm(text) != norm(json) {
+                failures.push(format!(
+                    "{}: the JSON loads differently from the text",
+                    p.display()
+                ));
+            }
+            loaded += 1;
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!("{loaded} compiled policies loaded into the kernel");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(loaded >= 5, "only {loaded} policies loaded");
+}
+
+#[test]
+fn issue3_blocklist_script_becomes_a_set_lookup() {
+    let rs = lower_rs(&root().join("testdata/blocklist-5000.sh")).expect("lowers");
+    let opt = rampart_nft::optimize(rs);
+    let rules: Vec<&rampart_nft::Rule> =
+        opt.tables[0].chains.iter().flat_map(|c| &c.rules).collect();
+    assert!(rules.len() <= 5, "{} rules", rules.len());
+    let origins: usize = rules.iter().map(|r| r.origins.len()).sum();
+    assert_eq!(origins, 5000, "every source line stays mapped");
+}
+
+/// hashlimit and recent behave in the kernel as in iptables: UDP packets
+/// sent to the namespace's own loopback, counted per rule.
+#[test]
+fn issue3_hashlimit_and_recent_in_the_kernel() {
+    if kernel_available().is_err() {
+        eprintln!("NOTICE: skipping (needs root, ip netns and nft)");
+        return;
+    }
+    let text = "*filter\n:OUTPUT ACCEPT [0:0]\n\
+-A OUTPUT -p udp -m udp --dport 9 -m hashlimit --hashlimit-upto 1/hour --hashlimit-burst 3 --hashlimit-mode dstip,dstport --hashlimit-name t -j ACCEPT\n\
+-A OUTPUT -p udp -m udp --dport 9 -j DROP\n\
+-A OUTPUT -p udp -m udp --dport 12 -m hashlimit --hashlimit-above 1/hour --hashlimit-burst 2 --hashlimit-mode dstip --hashlimit-name a -j DROP\n\
+-A OUTPUT -p udp -m udp --dport 10 -m recent --set --name R\n\
+-A OUTPUT -p udp -m udp --dport 11 -m recent --rcheck --seconds 60 --name R -j DROP\n\
+COMMIT\n";
+    let file = SourceFile::new("t.rules".to_string(), text.to_string());
+    let parsed = rampart_syntax::iptables::parse_save(&file, Family::Ipv4);
+    let rs = rampart_nft::lower(&parsed.value).expect("lowers");
+    let path = std::env::temp_dir().join(format!("rampart-k2-{}.nft", std::process::id()));
+    std::fs::write(&path, rampart_nft::to_text(&rs)).expect("write");
+    let ns = Netns::new(9999).expect("netns");
+    ns.nft(&["-f", &path.display().to_string()]).expect("loads");
+    let _ = std::fs::remove_file(&path);
+    let sh = "ip link set lo up; s() { echo x 2>/dev/null > /dev/udp/127.0.0.1/$1; }; \
+              for i in 1 2 3 4 5; do s 9; s 12; done; s 11; s 10; s 11; s 11; true";
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "bash", "-c", sh])
+        .status()
+        .expect("bash");
+    assert!(st.success());
+    let list = ns
+        .nft(&["list", "chain", "inet", "rampart", "output"])
+        .expect("list");
+    let packets = |needle: &str| -> Option<u64> {
+        let l = list.lines().find(|l| l.contains(needle))?;
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let i = w.iter().rposition(|x| *x == "packets")?;
+        w.get(i + 1)?.parse().ok()
+    };
+    // upto 1/hour burst 3: 3 of 5 accepted, 2 dropped.
+    assert_eq!(packets("@hashlimit.t.v4"), Some(3), "{list}");
+    assert_eq!(packets("udp dport 9 counter"), Some(2), "{list}");
+    // above 1/hour burst 2: the first 2 pass, 3 are over.
+    assert_eq!(packets("@hashlimit.a.v4"), Some(3), "{list}");
+    // rcheck before --set misses; the two after it hit.
+    assert_eq!(packets("ip saddr @recent.R.v4"), Some(2), "{list}");
 }

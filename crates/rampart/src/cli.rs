@@ -65,6 +65,14 @@ pub enum Cmd {
         input: InputOpts,
         /// Input file.
         file: PathBuf,
+        /// Print libnftables JSON (for `nft -j -f`) instead of nft text.
+        #[arg(long)]
+        json: bool,
+        /// Keep one nft rule per policy rule: do not merge runs of rules
+        /// that differ in one value into a set lookup, nor IPv4/IPv6 twins
+        /// into one rule (merged rules share one counter).
+        #[arg(long)]
+        no_optimize: bool,
     },
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).

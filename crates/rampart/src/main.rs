@@ -130,7 +130,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(status(&loaded.diagnostics)))
         }
-        Cmd::Compile { input, file } => {
+        Cmd::Compile {
+            input,
+            file,
+            json,
+            no_optimize,
+        } => {
             let loaded = input::load(&file, &input)?;
             print_diags(&loaded.diagnostics);
             if loaded.diagnostics.has_errors() {
@@ -138,7 +143,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             match rampart_nft::lower(&loaded.policy) {
                 Ok(rs) => {
-                    out.write_all(rampart_nft::to_text(&rs).as_bytes())?;
+                    let rs = if no_optimize {
+                        rs
+                    } else {
+                        rampart_nft::optimize(rs)
+                    };
+                    if json {
+                        serde_json::to_writer_pretty(&mut out, &rampart_nft::to_json(&rs))?;
+                        writeln!(out)?;
+                    } else {
+                        out.write_all(rampart_nft::to_text(&rs).as_bytes())?;
+                    }
                     Ok(ExitCode::from(status(&loaded.diagnostics)))
                 }
                 Err(errors) => {
