@@ -8,9 +8,9 @@
 //! anonymous sets it looks up), and `BATCH_END`. The kernel applies a batch
 //! as one transaction: all of it or nothing.
 //!
-//! Every message asks for an acknowledgement (`NLM_F_ACK`) and is recorded
-//! with what it creates and the policy line it came from, so that a kernel
-//! error can be reported against the rule that caused it.
+//! Every message is recorded with what it creates and the policy line it
+//! came from, so that a kernel error can be reported against the rule that
+//! caused it; the last one asks for an acknowledgement (`NLM_F_ACK`).
 
 use crate::consts::*;
 use crate::nla::*;
@@ -49,7 +49,8 @@ pub struct MsgInfo {
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub(crate) bytes: Vec<u8>,
-    /// Messages that expect an acknowledgement, in order.
+    /// The messages between `BATCH_BEGIN` and `BATCH_END`, in order; the
+    /// last one is acknowledged.
     pub msgs: Vec<MsgInfo>,
     /// Sequence number of `BATCH_BEGIN` (commit errors are reported on it).
     pub begin_seq: u32,
@@ -71,6 +72,7 @@ pub fn encode(rs: &Ruleset, seq0: u32) -> Result<Batch, Vec<EncodeError>> {
         set_id: 0,
         named: HashMap::new(),
         errors: Vec::new(),
+        last_flags_at: 0,
     };
     let begin_seq = e.seq;
     e.out.msg(
@@ -84,6 +86,15 @@ pub fn encode(rs: &Ruleset, seq0: u32) -> Result<Batch, Vec<EncodeError>> {
     e.seq += 1;
     for t in &rs.tables {
         e.table(t);
+    }
+    // Ask for an acknowledgement of the last message only: the kernel
+    // reports errors of every message, then acknowledges this one, so its
+    // acknowledgement closes the answer (one ack per message would not fit
+    // the receive buffer for large batches).
+    if !e.msgs.is_empty() {
+        let at = e.last_flags_at;
+        let f = u16::from_ne_bytes([e.out.b[at], e.out.b[at + 1]]) | NLM_F_ACK;
+        e.out.b[at..at + 2].copy_from_slice(&f.to_ne_bytes());
     }
     let end = e.seq;
     e.out.msg(
@@ -123,6 +134,8 @@ struct Enc {
     set_id: u32,
     named: NamedSets,
     errors: Vec<EncodeError>,
+    /// Offset of the flags of the last message written.
+    last_flags_at: usize,
 }
 
 impl Enc {
@@ -137,9 +150,12 @@ impl Enc {
     ) {
         let seq = self.seq;
         self.seq += 1;
+        // The last message of the batch gets NLM_F_ACK when the batch is
+        // closed (see `encode`); errors are reported for every message.
+        self.last_flags_at = self.out.b.len() + 6;
         self.out.msg(
             (NFNL_SUBSYS_NFTABLES << 8) | ty,
-            NLM_F_REQUEST | NLM_F_ACK | flags,
+            NLM_F_REQUEST | flags,
             seq,
             fam,
             0,

@@ -44,7 +44,7 @@ pub enum SendError {
     /// The kernel refused the batch: nothing of it was applied.
     #[error("the kernel refused the transaction, nothing was changed:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Kernel(Vec<KernelError>),
-    #[error("netlink: {0} message(s) of the batch were never acknowledged")]
+    #[error("netlink: the batch was never acknowledged ({0} message(s) missing)")]
     Unacknowledged(usize),
 }
 
@@ -78,8 +78,8 @@ impl Socket {
             net::sockopt::set_socket_send_buffer_size(&self.fd, want)
                 .map_err(std::io::Error::from)?;
         }
-        // Room for one acknowledgement (with the echoed header) per message.
-        let rcv = (batch.msgs.len() * 64).max(256 * 1024);
+        // Room for the errors (each echoes its message) and the final ack.
+        let rcv = (len * 2).clamp(1 << 20, 256 << 20);
         if net::sockopt::set_socket_recv_buffer_size_force(&self.fd, rcv).is_err() {
             let _ = net::sockopt::set_socket_recv_buffer_size(&self.fd, rcv);
         }
@@ -98,7 +98,8 @@ impl Socket {
             ))));
         }
         let by_seq: HashMap<u32, &MsgInfo> = batch.msgs.iter().map(|m| (m.seq, m)).collect();
-        let mut pending: std::collections::HashSet<u32> = by_seq.keys().copied().collect();
+        let mut pending: std::collections::HashSet<u32> =
+            batch.msgs.last().map(|m| m.seq).into_iter().collect();
         let mut errors = Vec::new();
         let mut buf = vec![0u8; 1 << 20];
         while !pending.is_empty() {
@@ -106,6 +107,15 @@ impl Socket {
                 Ok(r) => r,
                 Err(Errno::INTR) => continue,
                 Err(Errno::AGAIN) => break,
+                // Answers were dropped: only errors can be that many, so the
+                // batch failed; which messages failed is lost.
+                Err(Errno::NOBUFS) => {
+                    errors.push(KernelError {
+                        errno: Errno::NOBUFS.raw_os_error(),
+                        msg: None,
+                    });
+                    break;
+                }
                 Err(e) => return Err(SendError::Io(e.into())),
             };
             for (ty, _flags, seq, payload) in messages(&buf[..n]) {

@@ -24,6 +24,8 @@ const POLICIES: &[&str] = &[
     "testdata/docker-host.v4",
     "examples/plex.toml",
     "examples/router.toml",
+    "examples/imported.toml",
+    "testdata/blocklist-5000.sh",
 ];
 
 fn lower(rel: &str) -> Ruleset {
