@@ -77,7 +77,6 @@ pub(crate) const BYTEORDER_BIG: u32 = 2;
 // Registers (the 16-byte legacy registers nft uses).
 pub(crate) const NFT_REG_VERDICT: u32 = 0;
 pub(crate) const NFT_REG_1: u32 = 1;
-pub(crate) const NFT_REG_2: u32 = 2;
 
 // Verdicts.
 pub(crate) const NF_DROP: i32 = 0;
@@ -109,7 +108,6 @@ pub(crate) mod dtype {
     pub const MARK: u32 = 19;
     pub const IFNAME: u32 = 41;
     pub const PKTTYPE: u32 = 31;
-    pub const TYPE_BITS: u32 = 6;
 }
 
 pub(crate) fn lookup(table: &[(&str, u64)], s: &str) -> Option<u64> {

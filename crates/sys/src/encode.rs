@@ -1397,7 +1397,6 @@ impl RuleCx<'_> {
             port_regs = Some((min, max));
             flags |= 2; // NF_NAT_RANGE_PROTO_SPECIFIED
         }
-        let _ = NFT_REG_2;
         match n.kind {
             NatKind::Snat | NatKind::Dnat => {
                 let ty = if n.kind == NatKind::Snat { 0 } else { 1 };

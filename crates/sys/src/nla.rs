@@ -25,10 +25,6 @@ pub(crate) struct Buf {
 }
 
 impl Buf {
-    pub fn len(&self) -> usize {
-        self.b.len()
-    }
-
     fn pad(&mut self) {
         let n = align4(self.b.len());
         self.b.resize(n, 0);
@@ -122,6 +118,7 @@ pub(crate) fn messages(mut data: &[u8]) -> Vec<(u16, u16, u32, &[u8])> {
 }
 
 /// Attributes of a flat TLV area: `(type without flags, payload)`.
+#[cfg(test)]
 pub(crate) fn attrs(mut data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     while data.len() >= 4 {
@@ -145,7 +142,7 @@ mod tests {
         let mut b = Buf::default();
         b.nest(1, |b| b.str(2, "lo"));
         // nest header 4 + inner (4 + 3 -> 8)
-        assert_eq!(b.len(), 12);
+        assert_eq!(b.b.len(), 12);
         assert_eq!(&b.b[0..4], &[12, 0, 1, 0x80]);
         assert_eq!(&b.b[4..8], &[7, 0, 2, 0]);
         let a = attrs(&b.b);

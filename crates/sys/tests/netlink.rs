@@ -214,3 +214,102 @@ fn issue3_refused_batch_leaves_the_loaded_tables_untouched() {
     let after = ns.nft(&["list", "ruleset"]).expect("list");
     assert_eq!(before, after, "a refused batch changed the ruleset");
 }
+
+/// A named interval set large enough that its elements take several
+/// `NEWSETELEM` messages, and a plain hash set, both with a rule that
+/// looks them up: netlink and `nft -f` list the same.
+#[test]
+fn issue3_large_sets_list_like_nft_f() {
+    use rampart_nft::*;
+    if !kernel_available() {
+        return;
+    }
+    let n: u32 = 20_000;
+    // Addresses spread over the space, some adjacent (merged) ones.
+    let addr =
+        |i: u32| std::net::IpAddr::V4(std::net::Ipv4Addr::from(i.wrapping_mul(2_654_435_761) | 1));
+    let elements: Vec<Element> = (0..n)
+        .map(|i| Element {
+            key: vec![if i % 10 == 0 {
+                Expr::Prefix(addr(i), 24)
+            } else {
+                Expr::Addr(addr(i))
+            }],
+            timeout: None,
+            comment: None,
+        })
+        .collect();
+    let ports: Vec<Element> = (1..=2000u64)
+        .map(|p| Element {
+            key: vec![Expr::Num(p * 7)],
+            timeout: None,
+            comment: None,
+        })
+        .collect();
+    let set = |name: &str, key, interval, elements| Set {
+        name: name.into(),
+        key: vec![key],
+        interval,
+        timeout_flag: false,
+        auto_merge: interval,
+        timeout: None,
+        size: None,
+        elements,
+    };
+    let rs = Ruleset {
+        tables: vec![Table {
+            family: TableFamily::Inet,
+            name: "rampart".into(),
+            sets: vec![
+                set("big", KeyType::Ipv4Addr, true, elements),
+                set("ports", KeyType::InetService, false, ports),
+            ],
+            chains: vec![Chain {
+                name: "input".into(),
+                base: Some(BaseChain {
+                    kind: ChainType::Filter,
+                    hook: Hook::Input,
+                    priority: Priority::FILTER,
+                    policy: ChainPolicy::Accept,
+                }),
+                rules: vec![Rule {
+                    stmts: vec![
+                        Stmt::eq(Expr::Meta(MetaKey::Nfproto), Expr::sym("ipv4")),
+                        Stmt::eq(
+                            Expr::payload(Proto::Ip, "saddr"),
+                            Expr::SetRef("big".into()),
+                        ),
+                        Stmt::eq(Expr::Meta(MetaKey::L4proto), Expr::sym("tcp")),
+                        Stmt::eq(
+                            Expr::payload(Proto::Tcp, "dport"),
+                            Expr::SetRef("ports".into()),
+                        ),
+                        Stmt::Counter,
+                        Stmt::Verdict(Verdict::Drop),
+                    ],
+                    comment: Some("large sets".into()),
+                    origin: None,
+                }],
+            }],
+        }],
+    };
+    let batch = rampart_sys::encode(&rs, 1).expect("encodes");
+    let file = tmp_file("big.nft", &rampart_nft::to_text(&rs));
+    let a = Netns::new("biga");
+    let b = Netns::new("bigb");
+    let t0 = Instant::now();
+    a.nft(&["-f", &file.display().to_string()]).expect("nft -f");
+    let t_nft = t0.elapsed();
+    let t0 = Instant::now();
+    b.apply(&rs).expect("netlink apply");
+    let t_nl = t0.elapsed();
+    let _ = std::fs::remove_file(&file);
+    eprintln!(
+        "{n}-element interval set + 2000-element hash set: {} messages, {} bytes; nft -f {t_nft:?}, netlink {t_nl:?}",
+        batch.msgs.len(),
+        batch.bytes().len()
+    );
+    let want = a.nft(&["list", "ruleset"]).expect("list A");
+    let got = b.nft(&["list", "ruleset"]).expect("list B");
+    assert!(want == got, "large sets list differently");
+}
