@@ -74,6 +74,20 @@ pub enum Cmd {
         #[arg(long)]
         no_optimize: bool,
     },
+    /// Compile a policy and load it into the kernel over netlink, replacing
+    /// rampart's own tables in one nf_tables transaction.
+    ///
+    /// The whole ruleset is one netlink batch: the kernel applies all of it
+    /// or none of it, so killing rampart at any moment leaves either the old
+    /// or the new ruleset, never a mix. Tables of other owners are never
+    /// touched. Needs CAP_NET_ADMIN (root). Exit status 2 when the policy
+    /// has errors or the kernel refuses the batch (nothing is changed then).
+    Apply {
+        #[command(flatten)]
+        input: InputOpts,
+        /// Input file.
+        file: PathBuf,
+    },
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).
     Examples {

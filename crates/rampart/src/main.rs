@@ -5,6 +5,7 @@
 //! the front end, prints, and maps outcomes to exit codes
 //! (0 clean, 1 findings, 2 bad input or failure).
 
+mod apply_cmd;
 mod cidr_cmd;
 mod cli;
 mod input;
@@ -169,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Cmd::Apply { input, file } => apply_cmd::run(&input, &file),
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Cidr { op } => {
             drop(out);

@@ -305,3 +305,14 @@ fn cidr_bad_lines_are_located_and_the_rest_is_used() {
     assert!(err.contains("<stdin>:3:1: error: expected"), "{err}");
     assert!(err.contains("<stdin>: 2 bad line(s) of 4 skipped"), "{err}");
 }
+
+#[test]
+fn issue3_apply_refuses_a_policy_that_does_not_lower_before_touching_the_kernel() {
+    let out = rampart(&["apply", &testdata("mail-server.v4")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-m hashlimit") && err.contains("nothing applied"),
+        "{err}"
+    );
+}

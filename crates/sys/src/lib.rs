@@ -1,0 +1,71 @@
+//! # rampart-sys
+//!
+//! The crate of rampart that talks to the operating system. Today:
+//!
+//! * [`encode()`]: a [`rampart_nft::Ruleset`] as **one nfnetlink batch**
+//!   (`NFNL_MSG_BATCH_BEGIN`, `NEWTABLE`/`DELTABLE`/`NEWTABLE` per table,
+//!   `NEWCHAIN`, `NEWSET` + `NEWSETELEM`, `NEWRULE` with kernel expressions,
+//!   `NFNL_MSG_BATCH_END`) — the same bytecode `nft -f` generates for the
+//!   text [`rampart_nft::to_text`] prints, so `nft list table` shows the
+//!   same ruleset either way.
+//! * [`Socket`]: a `NETLINK_NETFILTER` socket that sends a batch as one
+//!   datagram and reads every acknowledgement; kernel errors come back as
+//!   [`KernelError`]s naming the message (and policy line) they are about.
+//! * [`apply()`]: both, in the current network namespace.
+//! * [`netns`]: run a closure inside a named network namespace (tests).
+//!
+//! **Atomicity.** The kernel applies an nf_tables batch as one transaction:
+//! if any message fails, or the process dies before the batch is sent,
+//! nothing changes; once the kernel has it, all of it commits. rampart's
+//! tables are therefore always either the old or the new ruleset.
+//!
+//! The crate has no `unsafe` code: system calls go through `rustix`.
+//!
+//! ```
+//! use rampart_nft::*;
+//! let rs = Ruleset { tables: vec![Table {
+//!     family: TableFamily::Inet, name: "rampart".into(), sets: vec![],
+//!     chains: vec![Chain { name: "input".into(), base: Some(BaseChain {
+//!         kind: ChainType::Filter, hook: Hook::Input,
+//!         priority: Priority::FILTER, policy: ChainPolicy::Accept }),
+//!         rules: vec![Rule { stmts: vec![Stmt::Counter, Stmt::Verdict(Verdict::Accept)],
+//!                            comment: None, origin: None }] }],
+//! }]};
+//! let batch = rampart_sys::encode(&rs, 1).expect("encodes");
+//! // begin, new/delete/new table, chain, rule, end
+//! assert_eq!(batch.msgs.len(), 5);
+//! ```
+
+mod consts;
+pub mod encode;
+pub mod netns;
+mod nla;
+pub mod socket;
+
+pub use encode::{encode, Batch, EncodeError, MsgInfo};
+pub use socket::{KernelError, SendError, Socket};
+
+/// Why an apply failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// Parts of the ruleset the encoder does not handle; nothing was sent.
+    #[error("{} construct(s) cannot be encoded over netlink:\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Encode(Vec<EncodeError>),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("netlink socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes `rs` and applies it in one transaction in the current network
+/// namespace. Returns the size of the batch in bytes.
+pub fn apply(rs: &rampart_nft::Ruleset) -> Result<usize, ApplyError> {
+    let seq0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs() as u32);
+    let batch = encode(rs, seq0).map_err(ApplyError::Encode)?;
+    let sock = Socket::open()?;
+    sock.send_batch(&batch)?;
+    Ok(batch.bytes().len())
+}
