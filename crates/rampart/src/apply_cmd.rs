@@ -1,4 +1,5 @@
-//! `rampart apply FILE`: load, lower, encode and send one netlink batch.
+//! `rampart apply FILE`: load, lower, optimise (as `compile` does), encode
+//! and send one netlink batch.
 //! The batch is one nf_tables transaction (see `rampart_sys`), so the kernel
 //! holds either the old or the new ruleset at every moment.
 
@@ -8,7 +9,7 @@ use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(opts: &InputOpts, file: &Path) -> Result<ExitCode> {
+pub fn run(opts: &InputOpts, file: &Path, no_optimize: bool) -> Result<ExitCode> {
     let loaded = input::load(file, opts)?;
     if !loaded.diagnostics.is_empty() {
         eprint!("{}", loaded.diagnostics);
@@ -17,7 +18,8 @@ pub fn run(opts: &InputOpts, file: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let rs = match rampart_nft::lower(&loaded.policy) {
-        Ok(rs) => rs,
+        Ok(rs) if no_optimize => rs,
+        Ok(rs) => rampart_nft::optimize(rs),
         Err(errors) => {
             for e in &errors {
                 eprintln!("error: {e}");

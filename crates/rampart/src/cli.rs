@@ -87,6 +87,10 @@ pub enum Cmd {
         input: InputOpts,
         /// Input file.
         file: PathBuf,
+        /// Load the ruleset without the optimisation pass (as
+        /// `compile --no-optimize` prints it).
+        #[arg(long)]
+        no_optimize: bool,
     },
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).

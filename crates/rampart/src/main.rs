@@ -170,7 +170,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Apply { input, file } => apply_cmd::run(&input, &file),
+        Cmd::Apply {
+            input,
+            file,
+            no_optimize,
+        } => apply_cmd::run(&input, &file, no_optimize),
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Cidr { op } => {
             drop(out);

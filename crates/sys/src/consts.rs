@@ -55,6 +55,7 @@ pub(crate) const NFT_SET_ANONYMOUS: u32 = 0x1;
 pub(crate) const NFT_SET_CONSTANT: u32 = 0x2;
 pub(crate) const NFT_SET_INTERVAL: u32 = 0x4;
 pub(crate) const NFT_SET_TIMEOUT: u32 = 0x10;
+pub(crate) const NFT_SET_EVAL: u32 = 0x20;
 // NFTA_SET_ELEM_LIST_* / NFTA_SET_ELEM_*
 pub(crate) const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 pub(crate) const NFTA_SET_ELEM_LIST_SET: u16 = 2;

@@ -289,6 +289,10 @@ impl Enc {
         if s.timeout_flag {
             flags |= NFT_SET_TIMEOUT;
         }
+        if s.dynamic {
+            // Updated from the packet path (`add @set`, meters).
+            flags |= NFT_SET_EVAL;
+        }
         let mut udata = Vec::new();
         udata_u32(&mut udata, UDATA_SET_KEYBYTEORDER, dt.byteorder());
         if s.auto_merge {
@@ -559,6 +563,7 @@ fn key_dt(k: KeyType) -> Dt {
         KeyType::InetProto => Dt::InetProto,
         KeyType::InetService => Dt::Service,
         KeyType::EtherAddr => Dt::Mac,
+        KeyType::Ifname => Dt::IfName,
     }
 }
 
@@ -1032,12 +1037,14 @@ impl RuleCx<'_> {
                 let unit = lookup(LIMIT_UNIT_SYMS, l.unit)
                     .ok_or_else(|| format!("limit unit {} unknown", l.unit))?;
                 let (rate, burst) = (l.rate, l.burst);
+                // NFT_LIMIT_F_INV: `limit rate over`.
+                let flags = u32::from(l.over);
                 self.e("limit", |b| {
                     b.be64(1, rate);
                     b.be64(2, unit);
                     b.be32(3, burst);
                     b.be32(4, 0); // NFT_LIMIT_PKTS
-                    b.be32(5, 0);
+                    b.be32(5, flags);
                 });
                 Ok(())
             }
@@ -1560,6 +1567,7 @@ mod tests {
                         )],
                         comment: None,
                         origin: None,
+                        origins: Vec::new(),
                     }],
                 }],
             }],

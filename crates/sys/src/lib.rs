@@ -29,7 +29,7 @@
 //!         kind: ChainType::Filter, hook: Hook::Input,
 //!         priority: Priority::FILTER, policy: ChainPolicy::Accept }),
 //!         rules: vec![Rule { stmts: vec![Stmt::Counter, Stmt::Verdict(Verdict::Accept)],
-//!                            comment: None, origin: None }] }],
+//!                            comment: None, origin: None, origins: vec![] }] }],
 //! }]};
 //! let batch = rampart_sys::encode(&rs, 1).expect("encodes");
 //! // begin, new/delete/new table, chain, rule, end

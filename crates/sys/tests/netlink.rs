@@ -135,8 +135,18 @@ fn issue3_netlink_apply_lists_like_nft_f() {
     }
     let mut failures = Vec::new();
     let (mut t_nft, mut t_nl) = (Duration::ZERO, Duration::ZERO);
-    for (i, rel) in POLICIES.iter().enumerate() {
-        let rs = lower(rel);
+    let variants = POLICIES
+        .iter()
+        .flat_map(|rel| [(*rel, false), (*rel, true)]);
+    for (i, (rel, optimized)) in variants.enumerate() {
+        // Both what `lower` gives and what `rampart compile`/`apply` send
+        // (the optimised ruleset).
+        let rs = if optimized {
+            rampart_nft::optimize(lower(rel))
+        } else {
+            lower(rel)
+        };
+        let rel = &format!("{rel}{}", if optimized { " (optimised)" } else { "" });
         let file = tmp_file(&format!("{i}.nft"), &rampart_nft::to_text(&rs));
         let a = Netns::new(&format!("a{i}"));
         let b = Netns::new(&format!("b{i}"));
@@ -201,6 +211,7 @@ fn issue3_refused_batch_leaves_the_loaded_tables_untouched() {
         stmts: vec![Stmt::Verdict(Verdict::Jump("no-such-chain".into()))],
         comment: None,
         origin: None,
+        origins: Vec::new(),
     });
     let err = ns
         .apply(&bad)
@@ -254,6 +265,7 @@ fn issue3_large_sets_list_like_nft_f() {
         auto_merge: interval,
         timeout: None,
         size: None,
+        dynamic: false,
         elements,
     };
     let rs = Ruleset {
@@ -289,6 +301,7 @@ fn issue3_large_sets_list_like_nft_f() {
                     ],
                     comment: Some("large sets".into()),
                     origin: None,
+                    origins: Vec::new(),
                 }],
             }],
         }],
