@@ -392,17 +392,22 @@ impl<'a> Interp<'a> {
 
     fn parse_simple(&mut self) -> Simple {
         let mut s = Simple::default();
-        while let Some(item) = self.items.get(self.i) {
-            match item {
-                Item::Word(w) => s.words.push(w.clone()),
+        // Items are read once, front to back: move them out instead of
+        // copying (a consumed slot is left as `Broken`, never read again).
+        while let Some(slot) = self.items.get_mut(self.i) {
+            if matches!(slot, Item::Op(..)) {
+                break;
+            }
+            match std::mem::replace(slot, Item::Broken) {
+                Item::Word(w) => s.words.push(w),
                 Item::Redir {
                     fd,
                     op,
                     target,
                     span,
-                } => s.redirs.push((*fd, *op, target.clone(), *span)),
+                } => s.redirs.push((fd, op, target, span)),
                 Item::Broken => s.broken = true,
-                Item::Op(..) => break,
+                Item::Op(..) => {}
             }
             self.i += 1;
         }

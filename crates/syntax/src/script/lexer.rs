@@ -20,8 +20,19 @@ use crate::iptables::ext::RuleError;
 #[derive(Debug, Clone, Copy)]
 struct Unit {
     c: char,
-    start: usize,
-    end: usize,
+    // u32 keeps a unit at 12 bytes: one is built per character of the
+    // script, and files are far below 4 GiB (the loader caps them).
+    start: u32,
+    end: u32,
+}
+
+impl Unit {
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+    fn end(&self) -> usize {
+        self.end as usize
+    }
 }
 
 /// A `${NAME<op>word}` operator.
@@ -205,14 +216,18 @@ pub(crate) fn lex(text: &str, hazards: &[Hazard]) -> (Vec<Item>, Vec<RuleError>)
             for r in h.replacement.chars() {
                 units.push(Unit {
                     c: r,
-                    start: off,
-                    end,
+                    start: to_u32(off),
+                    end: to_u32(end),
                 });
             }
             hz.next();
             continue;
         }
-        units.push(Unit { c, start: off, end });
+        units.push(Unit {
+            c,
+            start: to_u32(off),
+            end: to_u32(end),
+        });
     }
     let mut lx = Lexer {
         u: units,
@@ -224,6 +239,11 @@ pub(crate) fn lex(text: &str, hazards: &[Hazard]) -> (Vec<Item>, Vec<RuleError>)
     };
     lx.run();
     (lx.items, lx.errors)
+}
+
+/// A byte offset as stored in a [`Unit`] (saturates; scripts are small).
+fn to_u32(off: usize) -> u32 {
+    u32::try_from(off).unwrap_or(u32::MAX)
 }
 
 struct Lexer {
@@ -256,11 +276,11 @@ impl Lexer {
     fn end_of(&self, i: usize) -> usize {
         i.checked_sub(1)
             .and_then(|k| self.u.get(k))
-            .map_or(0, |u| u.end)
+            .map_or(0, |u| u.end())
     }
 
     fn span_from(&self, start_idx: usize) -> Span {
-        let start = self.u.get(start_idx).map_or(self.text_len, |u| u.start);
+        let start = self.u.get(start_idx).map_or(self.text_len, |u| u.start());
         Span::new(start, self.end_of(self.i).max(start))
     }
 
@@ -360,7 +380,7 @@ impl Lexer {
             self.pending_heredocs.push((delim, strip_tabs));
         }
         let span = Span::new(
-            self.u.get(start).map_or(self.text_len, |u| u.start),
+            self.u.get(start).map_or(self.text_len, |u| u.start()),
             target
                 .as_ref()
                 .map_or_else(|| self.end_of(self.i), |w| w.span.end),
@@ -440,13 +460,13 @@ impl Lexer {
         {
             if *q == quoted {
                 text.push(c);
-                span.end = u.end;
+                span.end = u.end();
                 return;
             }
         }
         segs.push(Seg::Lit {
             text: c.to_string(),
-            span: Span::new(u.start, u.end),
+            span: Span::new(u.start(), u.end()),
             quoted,
         });
     }
@@ -487,7 +507,7 @@ impl Lexer {
                     // An empty '' still makes a (quoted, empty) word.
                     segs.push(Seg::Lit {
                         text: String::new(),
-                        span: Span::new(u.start, u.end),
+                        span: Span::new(u.start(), u.end()),
                         quoted: true,
                     });
                     while let Some(q) = self.u.get(self.i).copied() {
@@ -506,7 +526,7 @@ impl Lexer {
                     self.i += 1;
                     segs.push(Seg::Lit {
                         text: String::new(),
-                        span: Span::new(u.start, u.end),
+                        span: Span::new(u.start(), u.end()),
                         quoted: true,
                     });
                     self.read_double_quoted(&mut segs, u)?;
@@ -522,6 +542,8 @@ impl Lexer {
         if self.i == start {
             return Err(Stop::Done);
         }
+        // Most words are one segment; a whole script is held as words.
+        segs.shrink_to_fit();
         Ok(Word {
             segs,
             span: self.span_from(start),
@@ -531,7 +553,7 @@ impl Lexer {
     fn unterminated(&mut self, open: Unit, q: &str) -> Stop {
         self.errors.push(
             RuleError::new(
-                Span::new(open.start, open.end),
+                Span::new(open.start(), open.end()),
                 format!("unterminated quote `{q}`"),
             )
             .with_help(format!("close the quote with a matching `{q}`")),
@@ -540,7 +562,7 @@ impl Lexer {
         self.i = self
             .u
             .iter()
-            .position(|x| x.start > open.start && x.c == '\n')
+            .position(|x| x.start() > open.start() && x.c == '\n')
             .unwrap_or(self.u.len());
         Stop::Broken
     }
@@ -697,8 +719,11 @@ impl Lexer {
                 };
                 if self.peek() != Some('}') {
                     self.errors.push(
-                        RuleError::new(Span::new(dollar.start, dollar.end), "unterminated `${`")
-                            .with_help("close it with `}`"),
+                        RuleError::new(
+                            Span::new(dollar.start(), dollar.end()),
+                            "unterminated `${`",
+                        )
+                        .with_help("close it with `}`"),
                     );
                     return Err(Stop::Broken);
                 }
