@@ -601,7 +601,7 @@ fn concat_dt(parts: &[Dt]) -> Result<Dt, String> {
 /// The register of the 32-bit word `off` (counted from register 1) as nft
 /// names it: a 16-byte register when aligned to one, else a 32-bit one.
 fn reg32(off: u32) -> u32 {
-    if off % 4 == 0 {
+    if off.is_multiple_of(4) {
         NFT_REG_1 + off / 4
     } else {
         NFT_REG32_00 + off
