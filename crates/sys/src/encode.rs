@@ -711,6 +711,7 @@ fn value(dt: Dt, e: &Expr) -> Result<Vec<u8>, String> {
         Expr::Num(n) => int(*n),
         Expr::Hex(n) => int(u64::from(*n)),
         Expr::Millis(ms) => int(*ms),
+        Expr::Bool(b) => int(u64::from(*b)),
         Expr::Sym(s) => int(sym(dt, s)?),
         Expr::Bits(v) | Expr::FlagList(v) => {
             let mut m = 0;
@@ -1109,6 +1110,22 @@ impl RuleCx<'_> {
                 self.bitwise(&mask, &zero);
                 Ok(dt)
             }
+            Expr::TcpOptionExists { kind } => {
+                // `tcp option K exists|missing`: 1 or 0 in one byte.
+                let (dreg, kind) = (self.dreg, *kind);
+                self.e("exthdr", |b| {
+                    b.be32(1, dreg); // DREG
+                    b.u8(2, kind); // TYPE
+                    b.be32(3, 0); // OFFSET
+                    b.be32(4, 1); // LEN
+                    b.be32(6, 1); // OP: NFT_EXTHDR_OP_TCPOPT
+                    b.be32(5, 1); // FLAGS: NFT_EXTHDR_F_PRESENT
+                });
+                Ok(Dt::Int {
+                    len: 1,
+                    big_endian: false,
+                })
+            }
             Expr::Concat(parts) => {
                 // As nft: each part in the next 32-bit registers, from
                 // register 1 on, its length rounded up to 4 bytes.
@@ -1366,7 +1383,8 @@ impl RuleCx<'_> {
                 | Expr::Mac(_)
                 | Expr::Millis(_)
                 | Expr::Bits(_)
-                | Expr::FlagList(_),
+                | Expr::FlagList(_)
+                | Expr::Bool(_),
                 op,
             ) => {
                 let dt = self.load(&m.left)?;
@@ -1526,10 +1544,8 @@ impl RuleCx<'_> {
     }
 
     fn nat(&mut self, n: &rampart_nft::Nat) -> Result<(), String> {
-        if n.prefix {
-            return Err("`prefix` NAT (NETMAP) is not encoded over netlink yet".into());
-        }
-        let mut flags = 0u32;
+        // NF_NAT_RANGE_NETMAP: `prefix`, map the network part only.
+        let mut flags = if n.prefix { 0x40 } else { 0u32 };
         for f in &n.flags {
             flags |= match *f {
                 "random" => 4,
@@ -1546,7 +1562,23 @@ impl RuleCx<'_> {
             TableFamily::Ip6 => NFPROTO_IPV6,
             TableFamily::Inet => 0,
         };
-        if let Some(a) = &n.addr {
+        // A prefix is the range of its addresses (`prefix to 10.1.2.0/24`:
+        // 10.1.2.0-10.1.2.255), as nft sends it.
+        let prefix_range;
+        let addr = match &n.addr {
+            Some(Expr::Prefix(a, p)) => {
+                let dt = if a.is_ipv4() { Dt::Ipv4 } else { Dt::Ipv6 };
+                let (lo, hi) = interval(dt, &Expr::Prefix(*a, *p))?;
+                let addr = |v: u128| match a {
+                    IpAddr::V4(_) => Expr::Addr(IpAddr::V4((v as u32).into())),
+                    IpAddr::V6(_) => Expr::Addr(IpAddr::V6(v.into())),
+                };
+                prefix_range = Expr::range(addr(lo), addr(hi));
+                Some(&prefix_range)
+            }
+            other => other.as_ref(),
+        };
+        if let Some(a) = addr {
             let (lo, hi) = match a {
                 Expr::Range(x, y) => (&**x, Some(&**y)),
                 x => (x, None),
@@ -1681,6 +1713,32 @@ impl RuleCx<'_> {
                 }
                 Ok(())
             }
+            Expr::Ct {
+                dir,
+                key: CtKey::Zone,
+            } => {
+                let Expr::Num(n) = v else {
+                    return Err(format!(
+                        "zone `{}` is not encoded over netlink yet",
+                        rampart_nft::print::expr(v)
+                    ));
+                };
+                // A zone is 16 bits in host order.
+                let zone = u16::try_from(*n).map_err(|_| format!("zone {n} above 65535"))?;
+                self.immediate(NFT_REG_1, &zone.to_ne_bytes());
+                let d = dir.map(|d| match d {
+                    CtDir::Original => 0u8,
+                    CtDir::Reply => 1u8,
+                });
+                self.e("ct", |b| {
+                    b.be32(2, 17); // KEY: NFT_CT_ZONE
+                    if let Some(d) = d {
+                        b.u8(3, d); // DIRECTION
+                    }
+                    b.be32(4, NFT_REG_1); // SREG
+                });
+                Ok(())
+            }
             Expr::TcpMaxseg => {
                 match v {
                     Expr::RtMtu => {
@@ -1758,10 +1816,8 @@ mod tests {
                     name: "c".into(),
                     base: None,
                     rules: vec![Rule {
-                        stmts: vec![Stmt::eq(
-                            Expr::TcpOptionExists { kind: 2 },
-                            Expr::Bool(true),
-                        )],
+                        // `rt mtu` is only a value of `maxseg size set`.
+                        stmts: vec![Stmt::eq(Expr::RtMtu, Expr::Num(1500))],
                         comment: None,
                         origin: None,
                         origins: Vec::new(),
