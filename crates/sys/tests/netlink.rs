@@ -237,12 +237,28 @@ fn issue3_netlink_apply_lists_like_nft_f() {
 /// each direction, TCP option exists/missing and MSS clamping, anonymous
 /// sets with ranges and prefixes (from the optimiser), interface-name sets
 /// (named and anonymous) and wildcards, element timeouts in hash and
-/// interval sets, concatenated set keys of both families.
+/// interval sets, concatenated set keys of both families, set updates.
 const TARGETED: &[(&str, &str)] = &[
     ("targeted-nat.v4", TARGETED_NAT),
     ("targeted-ifnames.v4", TARGETED_IFNAMES),
     ("targeted-sets.sh", TARGETED_SETS),
+    ("targeted-dynset.sh", TARGETED_DYNSET),
 ];
+
+/// Set updates from the packet path: `add`/`update`/`delete` with
+/// concatenated and masked keys, a per-rule timeout, `ct count` without
+/// `over`, `limit rate over` per element.
+const TARGETED_DYNSET: &str = r#"ipset create svc hash:ip,port timeout 120
+ipset create seen hash:ip
+iptables -A INPUT -p tcp -m tcp --dport 22 -j SET --add-set svc src,dst --exist --timeout 60
+iptables -A INPUT -p udp -m udp --dport 53 -j SET --del-set svc src,dst
+iptables -A INPUT -p tcp -j SET --add-set seen src
+iptables -A INPUT -p icmp -j SET --del-set seen src
+iptables -A INPUT -p tcp -m tcp --dport 23 -m recent --name telnet --set
+iptables -A INPUT -p tcp -m tcp --dport 23 -m recent --name telnet --update --seconds 60 -j DROP
+iptables -A INPUT -p tcp -m connlimit --connlimit-upto 5 --connlimit-mask 24 -j ACCEPT
+iptables -A INPUT -p tcp -m hashlimit --hashlimit-above 10/sec --hashlimit-mode srcip,dstport --hashlimit-name hl --hashlimit-srcmask 16 -j DROP
+"#;
 
 const TARGETED_NAT: &str = r#"*nat
 :PREROUTING ACCEPT [0:0]
