@@ -30,7 +30,7 @@ in_fresh_ns() {
     ip netns add "$ns"; NSS+=("$ns")
     local s e
     s=$(date +%s.%N)
-    ip netns exec "$ns" "$@" >/dev/null
+    ip netns exec "$ns" "$@" >/dev/null 2>&1
     e=$(date +%s.%N)
     ip netns del "$ns"
     echo "$e - $s" | bc -l
