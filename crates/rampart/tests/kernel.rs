@@ -591,7 +591,7 @@ COMMIT
 }
 
 #[test]
-#[ignore = "rampart-sys does not encode `update @set { ip saddr limit .. }` (per-source rate, hashlimit) over netlink yet, so apply refuses the policy; passes with `nft -f` of the compiled text"]
+
 fn issue3_per_source_rate_limit_drops_the_excess_of_a_burst() {
     // Each source has its own bucket: 3 of the first source's 10 pass,
     // the second source's one datagram passes too.

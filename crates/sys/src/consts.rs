@@ -71,6 +71,12 @@ pub(crate) const NFT_SET_ELEM_INTERVAL_END: u32 = 0x1;
 pub(crate) const UDATA_RULE_COMMENT: u8 = 0;
 pub(crate) const UDATA_SET_KEYBYTEORDER: u8 = 0;
 pub(crate) const UDATA_SET_MERGE_ELEMENTS: u8 = 2;
+pub(crate) const UDATA_SET_KEY_TYPEOF: u8 = 3;
+// Inside a "typeof" user data: the expression type and its own data.
+pub(crate) const UDATA_TYPEOF_EXPR: u8 = 0;
+pub(crate) const UDATA_TYPEOF_DATA: u8 = 1;
+/// nft's `EXPR_CONCAT` (`enum expr_types`).
+pub(crate) const EXPR_CONCAT: u32 = 13;
 pub(crate) const UDATA_SET_ELEM_COMMENT: u8 = 0;
 pub(crate) const BYTEORDER_HOST: u32 = 1;
 pub(crate) const BYTEORDER_BIG: u32 = 2;
@@ -78,6 +84,8 @@ pub(crate) const BYTEORDER_BIG: u32 = 2;
 // Registers (the 16-byte legacy registers nft uses).
 pub(crate) const NFT_REG_VERDICT: u32 = 0;
 pub(crate) const NFT_REG_1: u32 = 1;
+/// The first 32-bit register (`NFT_REG32_00`); it aliases the first quarter of register 1.
+pub(crate) const NFT_REG32_00: u32 = 8;
 
 // Verdicts.
 pub(crate) const NF_DROP: i32 = 0;

@@ -17,7 +17,8 @@ use crate::nla::*;
 use rampart_model::Origin;
 use rampart_nft::{
     ChainPolicy, ChainType, CtDir, CtKey, Element, Expr, Hook, KeyType, Log, Match, MetaKey,
-    NatKind, Op, Proto, Reject, Rule, Ruleset, Set, Stmt, Table, TableFamily, Verdict,
+    NatKind, Op, Proto, Reject, Rule, Ruleset, Set, SetOp, SetUpdate, Stmt, Table, TableFamily,
+    Verdict,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -264,20 +265,25 @@ impl Enc {
     }
 
     fn named_set(&mut self, t: &Table, s: &Set) -> Result<(), String> {
-        let dt = match s.key.as_slice() {
-            [k] => key_dt(*k),
-            _ => {
-                return Err(format!(
-                    "concatenated set keys ({}) are not encoded over netlink yet",
-                    s.key
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(" . ")
-                ))
+        let (dt, elems) = match s.key.as_slice() {
+            [k] => {
+                let dt = key_dt(*k);
+                (dt, set_elements(dt, s.interval, s.auto_merge, &s.elements)?)
+            }
+            keys => {
+                let parts: Vec<Dt> = keys.iter().map(|k| key_dt(*k)).collect();
+                if s.interval {
+                    return Err(format!(
+                        "interval sets of concatenations ({}) are not encoded over netlink yet",
+                        keys.iter()
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(" . ")
+                    ));
+                }
+                (concat_dt(&parts)?, concat_elements(&parts, &s.elements)?)
             }
         };
-        let elems = set_elements(dt, s.interval, s.auto_merge, &s.elements)?;
         self.set_id += 1;
         let id = self.set_id;
         self.named
@@ -297,6 +303,14 @@ impl Enc {
         udata_u32(&mut udata, UDATA_SET_KEYBYTEORDER, dt.byteorder());
         if s.auto_merge {
             udata_u32(&mut udata, UDATA_SET_MERGE_ELEMENTS, 1);
+        }
+        if matches!(dt, Dt::Concat { .. }) {
+            // What nft stores for `type A . B`: a key "typeof" of a
+            // concatenation expression without parts, which `nft list`
+            // reads back to print the key type.
+            udata.extend_from_slice(&[UDATA_SET_KEY_TYPEOF, 8]);
+            udata_u32(&mut udata, UDATA_TYPEOF_EXPR, EXPR_CONCAT);
+            udata.extend_from_slice(&[UDATA_TYPEOF_DATA, 0]);
         }
         let what = format!("add set {} to table {} {}", s.name, t.family.name(), t.name);
         let (tname, sname) = (t.name.as_str(), s.name.as_str());
@@ -370,6 +384,7 @@ impl Enc {
     fn rule(&mut self, t: &Table, chain: &str, r: &Rule) -> Result<(), String> {
         let mut cx = RuleCx {
             fam: t.family,
+            dreg: NFT_REG_1,
             table: (t.family, t.name.clone()),
             named: &self.named,
             ex: Buf::default(),
@@ -486,6 +501,12 @@ enum Dt {
         len: u8,
         big_endian: bool,
     },
+    /// A concatenation: its length (each part rounded up to 4 bytes) and
+    /// nft's composite type id (the parts' ids, 6 bits each).
+    Concat {
+        len: u8,
+        id: u32,
+    },
 }
 
 impl Dt {
@@ -497,7 +518,7 @@ impl Dt {
             Dt::Ipv4 | Dt::CtState | Dt::CtStatus | Dt::Mark | Dt::FibAddr | Dt::Time => 4,
             Dt::Ipv6 | Dt::IfName => 16,
             Dt::Mac => 6,
-            Dt::Int { len, .. } => usize::from(len),
+            Dt::Int { len, .. } | Dt::Concat { len, .. } => usize::from(len),
         }
     }
 
@@ -510,7 +531,10 @@ impl Dt {
     }
 
     fn byteorder(self) -> u32 {
-        if self.big_endian() {
+        if matches!(self, Dt::Concat { .. }) {
+            // nft's BYTEORDER_INVALID: a concatenation has none.
+            0
+        } else if self.big_endian() {
             BYTEORDER_BIG
         } else {
             BYTEORDER_HOST
@@ -551,8 +575,36 @@ impl Dt {
             Dt::Mark => dtype::MARK,
             Dt::IfName => dtype::IFNAME,
             Dt::PktType => dtype::PKTTYPE,
+            Dt::Concat { id, .. } => id,
             _ => dtype::INTEGER,
         }
+    }
+}
+
+/// The type of a concatenation of values of types `parts`.
+fn concat_dt(parts: &[Dt]) -> Result<Dt, String> {
+    // nft's TYPE_BITS
+    const TYPE_BITS: u32 = 6;
+    let mut len = 0usize;
+    let mut id = 0u32;
+    for p in parts {
+        len += p.len().div_ceil(4) * 4;
+        id = (id << TYPE_BITS) | p.type_id();
+    }
+    // 16 32-bit registers from register 1 on.
+    if len > 64 {
+        return Err(format!("concatenation of {len} bytes is longer than 64"));
+    }
+    Ok(Dt::Concat { len: len as u8, id })
+}
+
+/// The register of the 32-bit word `off` (counted from register 1) as nft
+/// names it: a 16-byte register when aligned to one, else a 32-bit one.
+fn reg32(off: u32) -> u32 {
+    if off.is_multiple_of(4) {
+        NFT_REG_1 + off / 4
+    } else {
+        NFT_REG32_00 + off
     }
 }
 
@@ -659,6 +711,7 @@ fn value(dt: Dt, e: &Expr) -> Result<Vec<u8>, String> {
         Expr::Num(n) => int(*n),
         Expr::Hex(n) => int(u64::from(*n)),
         Expr::Millis(ms) => int(*ms),
+        Expr::Bool(b) => int(u64::from(*b)),
         Expr::Sym(s) => int(sym(dt, s)?),
         Expr::Bits(v) | Expr::FlagList(v) => {
             let mut m = 0;
@@ -838,6 +891,35 @@ fn set_elements(
     Ok(out)
 }
 
+/// The encoded elements of a (non-interval) set of concatenations: each
+/// part's value padded to 4 bytes, as in the registers.
+fn concat_elements(parts: &[Dt], elems: &[Element]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::with_capacity(elems.len());
+    for e in elems {
+        if e.key.len() != parts.len() {
+            return Err(format!(
+                "element with {} part(s) in a set of {}-part keys",
+                e.key.len(),
+                parts.len()
+            ));
+        }
+        let mut key = Vec::new();
+        for (dt, k) in parts.iter().zip(&e.key) {
+            if matches!(k, Expr::Range(..) | Expr::Prefix(..)) {
+                return Err(format!(
+                    "range `{}` in a set of concatenations without `flags interval`",
+                    rampart_nft::print::expr(k)
+                ));
+            }
+            let mut v = value(*dt, k)?;
+            v.resize(v.len().div_ceil(4) * 4, 0);
+            key.extend_from_slice(&v);
+        }
+        out.push(elem(&key, 0, e.timeout, e.comment.as_deref())?);
+    }
+    Ok(out)
+}
+
 /// An anonymous set a rule looks up.
 struct Anon {
     id: u32,
@@ -848,6 +930,9 @@ struct Anon {
 
 struct RuleCx<'a> {
     fam: TableFamily,
+    /// Where [`RuleCx::load`] puts its value (register 1 but inside a
+    /// concatenation).
+    dreg: u32,
     table: (TableFamily, String),
     named: &'a NamedSets,
     ex: Buf,
@@ -891,9 +976,10 @@ impl RuleCx<'_> {
 
     fn bitwise(&mut self, mask: &[u8], xor: &[u8]) {
         let len = mask.len() as u32;
+        let dreg = self.dreg;
         self.e("bitwise", |b| {
-            b.be32(1, NFT_REG_1); // SREG
-            b.be32(2, NFT_REG_1); // DREG
+            b.be32(1, dreg); // SREG
+            b.be32(2, dreg); // DREG
             b.be32(3, len); // LEN
             data_value(b, 4, mask); // MASK
             data_value(b, 5, xor); // XOR
@@ -908,15 +994,17 @@ impl RuleCx<'_> {
     }
 
     fn payload(&mut self, base: u32, off: u32, len: u32) {
+        let dreg = self.dreg;
         self.e("payload", |b| {
-            b.be32(1, NFT_REG_1); // DREG
+            b.be32(1, dreg); // DREG
             b.be32(2, base);
             b.be32(3, off);
             b.be32(4, len);
         });
     }
 
-    /// Loads the value of `e` into register 1; returns its type.
+    /// Loads the value of `e` into register [`RuleCx::dreg`] (register 1
+    /// unless a concatenation is being loaded); returns its type.
     fn load(&mut self, e: &Expr) -> Result<Dt, String> {
         match e {
             Expr::Payload { proto, field } => {
@@ -960,9 +1048,10 @@ impl RuleCx<'_> {
                         ))
                     }
                 };
+                let dreg = self.dreg;
                 self.e("meta", |b| {
                     b.be32(2, key); // KEY
-                    b.be32(1, NFT_REG_1); // DREG
+                    b.be32(1, dreg); // DREG
                 });
                 Ok(dt)
             }
@@ -988,12 +1077,13 @@ impl RuleCx<'_> {
                     CtDir::Original => 0u8,
                     CtDir::Reply => 1u8,
                 });
+                let dreg = self.dreg;
                 self.e("ct", |b| {
                     b.be32(2, k); // KEY
                     if let Some(d) = d {
                         b.u8(3, d); // DIRECTION
                     }
-                    b.be32(1, NFT_REG_1); // DREG
+                    b.be32(1, dreg); // DREG
                 });
                 Ok(dt)
             }
@@ -1005,8 +1095,9 @@ impl RuleCx<'_> {
                 if *oif {
                     flags |= 16;
                 }
+                let dreg = self.dreg;
                 self.e("fib", |b| {
-                    b.be32(1, NFT_REG_1); // DREG
+                    b.be32(1, dreg); // DREG
                     b.be32(2, 3); // RESULT: ADDRTYPE
                     b.be32(3, flags);
                 });
@@ -1018,6 +1109,44 @@ impl RuleCx<'_> {
                 let zero = vec![0; mask.len()];
                 self.bitwise(&mask, &zero);
                 Ok(dt)
+            }
+            Expr::TcpOptionExists { kind } => {
+                // `tcp option K exists|missing`: 1 or 0 in one byte.
+                let (dreg, kind) = (self.dreg, *kind);
+                self.e("exthdr", |b| {
+                    b.be32(1, dreg); // DREG
+                    b.u8(2, kind); // TYPE
+                    b.be32(3, 0); // OFFSET
+                    b.be32(4, 1); // LEN
+                    b.be32(6, 1); // OP: NFT_EXTHDR_OP_TCPOPT
+                    b.be32(5, 1); // FLAGS: NFT_EXTHDR_F_PRESENT
+                });
+                Ok(Dt::Int {
+                    len: 1,
+                    big_endian: false,
+                })
+            }
+            Expr::Concat(parts) => {
+                // As nft: each part in the next 32-bit registers, from
+                // register 1 on, its length rounded up to 4 bytes.
+                let start = self.dreg;
+                if start != NFT_REG_1 {
+                    return Err("a concatenation inside a concatenation".into());
+                }
+                let mut off = 0u32;
+                let mut dts = Vec::new();
+                for p in parts {
+                    self.dreg = reg32(off);
+                    let dt = self.load(p);
+                    self.dreg = start;
+                    let dt = dt?;
+                    if matches!(dt, Dt::Concat { .. }) {
+                        return Err("a concatenation inside a concatenation".into());
+                    }
+                    off += (dt.len() as u32).div_ceil(4);
+                    dts.push(dt);
+                }
+                concat_dt(&dts)
             }
             other => Err(format!(
                 "`{}` as a value source is not encoded over netlink yet",
@@ -1033,22 +1162,13 @@ impl RuleCx<'_> {
                 self.e("counter", |_| {});
                 Ok(())
             }
-            Stmt::Limit(l) => {
-                let unit = lookup(LIMIT_UNIT_SYMS, l.unit)
-                    .ok_or_else(|| format!("limit unit {} unknown", l.unit))?;
-                let (rate, burst) = (l.rate, l.burst);
-                // NFT_LIMIT_F_INV: `limit rate over`.
-                let flags = u32::from(l.over);
-                self.e("limit", |b| {
-                    b.be64(1, rate);
-                    b.be64(2, unit);
-                    b.be32(3, burst);
-                    b.be32(4, 0); // NFT_LIMIT_PKTS
-                    b.be32(5, flags);
-                });
+            Stmt::Limit(l) => self.limit(l),
+            Stmt::Log(l) => self.log(l),
+            Stmt::SetUpdate(u) => self.set_update(u),
+            Stmt::CtCount { count, over } => {
+                self.connlimit(*count, *over);
                 Ok(())
             }
-            Stmt::Log(l) => self.log(l),
             Stmt::Reject(r) => {
                 let (ty, code) = match r {
                     Reject::Icmp(n) => (
@@ -1263,7 +1383,8 @@ impl RuleCx<'_> {
                 | Expr::Mac(_)
                 | Expr::Millis(_)
                 | Expr::Bits(_)
-                | Expr::FlagList(_),
+                | Expr::FlagList(_)
+                | Expr::Bool(_),
                 op,
             ) => {
                 let dt = self.load(&m.left)?;
@@ -1285,6 +1406,100 @@ impl RuleCx<'_> {
                 rampart_nft::print::expr(&m.right)
             )),
         }
+    }
+
+    /// `connlimit`: `ct count [over] N`.
+    fn connlimit(&mut self, count: u32, over: bool) {
+        self.e("connlimit", |b| {
+            b.be32(1, count); // COUNT
+            b.be32(2, u32::from(over)); // FLAGS: NFT_CONNLIMIT_F_INV
+        });
+    }
+
+    /// `add|update|delete @set { KEY [timeout T] [STMT] }`: the key into
+    /// register 1 (a concatenation from there on), then one `dynset`
+    /// expression with the per-element statements nested inside.
+    fn set_update(&mut self, u: &SetUpdate) -> Result<(), String> {
+        let key = (self.table.0, self.table.1.clone(), u.set.clone());
+        let (id, sdt) = *self
+            .named
+            .get(&key)
+            .ok_or_else(|| format!("set @{} is not declared in this table", u.set))?;
+        let dt = self.load(&u.key)?;
+        if dt.len() != sdt.len() {
+            return Err(format!("set @{} has keys of another length", u.set));
+        }
+        // The per-element statements as expressions of their own.
+        let outer = std::mem::take(&mut self.ex);
+        let mut inner = Vec::new();
+        let mut res = Ok(());
+        for s in &u.stmts {
+            match s {
+                Stmt::Limit(l) => {
+                    if let Err(e) = self.limit(l) {
+                        res = Err(e);
+                    }
+                }
+                Stmt::CtCount { count, over } => self.connlimit(*count, *over),
+                other => {
+                    res = Err(format!(
+                        "`{}` inside a set update is not encoded over netlink yet",
+                        rampart_nft::print::stmt(other)
+                    ))
+                }
+            }
+            inner.push(std::mem::take(&mut self.ex));
+        }
+        self.ex = outer;
+        res?;
+        let op = match u.op {
+            SetOp::Add => 0,
+            SetOp::Update => 1,
+            SetOp::Delete => 2,
+        };
+        let timeout = u.timeout.map(|t| u64::from(t) * 1000);
+        let name = u.set.as_str();
+        self.e("dynset", |b| {
+            b.be32(4, NFT_REG_1); // SREG_KEY
+            b.be32(3, op); // OP
+            if let Some(t) = timeout {
+                b.be64(6, t); // TIMEOUT (ms)
+            }
+            b.str(1, name); // SET_NAME
+            b.be32(2, id); // SET_ID
+            match inner.as_slice() {
+                [] => {}
+                // EXPR: one expression, as nft sends a single statement.
+                [one] => b.nest(7, |b| {
+                    // The inner buffer holds one NFTA_LIST_ELEM: its content
+                    // (name and data) is what EXPR nests.
+                    b.b.extend_from_slice(&one.b[4..]);
+                }),
+                // EXPRESSIONS: a list of expressions.
+                many => b.nest(10, |b| {
+                    for x in many {
+                        b.b.extend_from_slice(&x.b);
+                    }
+                }),
+            }
+        });
+        Ok(())
+    }
+
+    fn limit(&mut self, l: &rampart_nft::Limit) -> Result<(), String> {
+        let unit = lookup(LIMIT_UNIT_SYMS, l.unit)
+            .ok_or_else(|| format!("limit unit {} unknown", l.unit))?;
+        let (rate, burst) = (l.rate, l.burst);
+        // NFT_LIMIT_F_INV: `limit rate over`.
+        let flags = u32::from(l.over);
+        self.e("limit", |b| {
+            b.be64(1, rate);
+            b.be64(2, unit);
+            b.be32(3, burst);
+            b.be32(4, 0); // NFT_LIMIT_PKTS
+            b.be32(5, flags);
+        });
+        Ok(())
     }
 
     fn log(&mut self, l: &Log) -> Result<(), String> {
@@ -1329,10 +1544,8 @@ impl RuleCx<'_> {
     }
 
     fn nat(&mut self, n: &rampart_nft::Nat) -> Result<(), String> {
-        if n.prefix {
-            return Err("`prefix` NAT (NETMAP) is not encoded over netlink yet".into());
-        }
-        let mut flags = 0u32;
+        // NF_NAT_RANGE_NETMAP: `prefix`, map the network part only.
+        let mut flags = if n.prefix { 0x40 } else { 0u32 };
         for f in &n.flags {
             flags |= match *f {
                 "random" => 4,
@@ -1349,7 +1562,23 @@ impl RuleCx<'_> {
             TableFamily::Ip6 => NFPROTO_IPV6,
             TableFamily::Inet => 0,
         };
-        if let Some(a) = &n.addr {
+        // A prefix is the range of its addresses (`prefix to 10.1.2.0/24`:
+        // 10.1.2.0-10.1.2.255), as nft sends it.
+        let prefix_range;
+        let addr = match &n.addr {
+            Some(Expr::Prefix(a, p)) => {
+                let dt = if a.is_ipv4() { Dt::Ipv4 } else { Dt::Ipv6 };
+                let (lo, hi) = interval(dt, &Expr::Prefix(*a, *p))?;
+                let addr = |v: u128| match a {
+                    IpAddr::V4(_) => Expr::Addr(IpAddr::V4((v as u32).into())),
+                    IpAddr::V6(_) => Expr::Addr(IpAddr::V6(v.into())),
+                };
+                prefix_range = Expr::range(addr(lo), addr(hi));
+                Some(&prefix_range)
+            }
+            other => other.as_ref(),
+        };
+        if let Some(a) = addr {
             let (lo, hi) = match a {
                 Expr::Range(x, y) => (&**x, Some(&**y)),
                 x => (x, None),
@@ -1484,6 +1713,32 @@ impl RuleCx<'_> {
                 }
                 Ok(())
             }
+            Expr::Ct {
+                dir,
+                key: CtKey::Zone,
+            } => {
+                let Expr::Num(n) = v else {
+                    return Err(format!(
+                        "zone `{}` is not encoded over netlink yet",
+                        rampart_nft::print::expr(v)
+                    ));
+                };
+                // A zone is 16 bits in host order.
+                let zone = u16::try_from(*n).map_err(|_| format!("zone {n} above 65535"))?;
+                self.immediate(NFT_REG_1, &zone.to_ne_bytes());
+                let d = dir.map(|d| match d {
+                    CtDir::Original => 0u8,
+                    CtDir::Reply => 1u8,
+                });
+                self.e("ct", |b| {
+                    b.be32(2, 17); // KEY: NFT_CT_ZONE
+                    if let Some(d) = d {
+                        b.u8(3, d); // DIRECTION
+                    }
+                    b.be32(4, NFT_REG_1); // SREG
+                });
+                Ok(())
+            }
             Expr::TcpMaxseg => {
                 match v {
                     Expr::RtMtu => {
@@ -1561,10 +1816,8 @@ mod tests {
                     name: "c".into(),
                     base: None,
                     rules: vec![Rule {
-                        stmts: vec![Stmt::eq(
-                            Expr::TcpOptionExists { kind: 2 },
-                            Expr::Bool(true),
-                        )],
+                        // `rt mtu` is only a value of `maxseg size set`.
+                        stmts: vec![Stmt::eq(Expr::RtMtu, Expr::Num(1500))],
                         comment: None,
                         origin: None,
                         origins: Vec::new(),
