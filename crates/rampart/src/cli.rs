@@ -92,6 +92,36 @@ pub enum Cmd {
         #[arg(long)]
         no_optimize: bool,
     },
+    /// Check or apply the kernel settings that belong to a host firewall
+    /// (SYN cookies, reverse-path filter, redirects, source routing, martian
+    /// logging, ...), per interface.
+    ///
+    /// --check (the default) prints current against recommended values and
+    /// exits 1 when any differs. --apply writes only the differing values
+    /// and first records the previous ones in STATE_DIR/harden.json;
+    /// --restore writes the recorded values back and removes the record.
+    /// The net.* settings are those of the network namespace rampart runs
+    /// in. Exit status: 0 ok, 1 differences (--check), 2 failure.
+    Harden(crate::harden::Args),
+    /// Store the policy rampart last applied (STATE_DIR/current.source) as
+    /// the policy the boot unit applies (/etc/rampart/policy.toml).
+    ///
+    /// Exit status 2 when no policy was applied by rampart (nothing is
+    /// written then) or the file cannot be written.
+    Save(crate::save::Args),
+    /// Apply the bundled examples/web.toml in a throwaway network namespace
+    /// and show connections being accepted and dropped.
+    ///
+    /// Creates two network namespaces joined by a veth pair, loads the
+    /// policy into one over netlink, listens on TCP 22, 80, 443 and 3306
+    /// there, connects from the other (from an ordinary, an admin and a
+    /// blocklisted address) and prints expected against actual results.
+    /// The namespaces are deleted afterwards; a demo interrupted with
+    /// Ctrl-C leaves them until the next `rampart demo` removes them. The
+    /// host's own ruleset and settings are not touched. Needs root. Exit
+    /// status: 0 every result as expected, 1 a mismatch, 2 not root or
+    /// failure.
+    Demo,
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).
     Examples {
@@ -169,6 +199,9 @@ pub enum Generate {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the systemd unit that applies /etc/rampart/policy.toml at boot,
+    /// before the network comes up (dist/rampart.service).
+    Systemd,
 }
 
 /// Options shared by every command that reads a policy.

@@ -8,7 +8,11 @@
 mod apply_cmd;
 mod cidr_cmd;
 mod cli;
+mod demo;
+mod harden;
 mod input;
+mod paths;
+mod save;
 mod show;
 
 use anyhow::{Context, Result};
@@ -19,6 +23,9 @@ use rampart_syntax::native::Loader;
 use rampart_syntax::{iptables, native, script, Diagnostics};
 use std::io::Write;
 use std::process::ExitCode;
+
+/// The boot unit, `dist/rampart.service`.
+const SYSTEMD_UNIT: &str = include_str!("../../../dist/rampart.service");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -175,6 +182,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             no_optimize,
         } => apply_cmd::run(&input, &file, no_optimize),
+        Cmd::Harden(args) => harden::run(&args),
+        Cmd::Save(args) => save::run(&args),
+        Cmd::Demo => demo::run(),
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Cidr { op } => {
             drop(out);
@@ -187,6 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Generate::Completions { shell } => {
                     clap_complete::generate(shell, &mut cmd, "rampart", &mut out)
                 }
+                Generate::Systemd => out.write_all(SYSTEMD_UNIT.as_bytes())?,
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,12 @@
 //!   datagram and reads every acknowledgement; kernel errors come back as
 //!   [`KernelError`]s naming the message (and policy line) they are about.
 //! * [`apply()`]: both, in the current network namespace.
-//! * [`netns`]: run a closure inside a named network namespace (tests).
+//! * [`netns`]: run a closure inside a named network namespace; throwaway
+//!   namespaces (`ip netns add`) deleted on drop.
+//! * [`sysctl`]: read and write kernel settings under `/proc/sys` with
+//!   errors that name the key; apply a policy's `Sysctl`s.
+//! * [`probe`]: a TCP connect with a deadline from a chosen source address
+//!   (accepted / refused / timed out), for `rampart demo`.
 //!
 //! **Atomicity.** The kernel applies an nf_tables batch as one transaction:
 //! if any message fails, or the process dies before the batch is sent,
@@ -40,7 +45,9 @@ mod consts;
 pub mod encode;
 pub mod netns;
 mod nla;
+pub mod probe;
 pub mod socket;
+pub mod sysctl;
 
 pub use encode::{encode, Batch, EncodeError, MsgInfo};
 pub use socket::{KernelError, SendError, Socket};

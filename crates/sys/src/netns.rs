@@ -31,3 +31,84 @@ pub fn run_in_named<T: Send + 'static>(
 ) -> std::io::Result<T> {
     run_in(&Path::new("/run/netns").join(name), f)
 }
+
+/// A network namespace created with `ip netns add NAME` (iproute2) and
+/// deleted with `ip netns del NAME` when dropped, so an error or a panic
+/// on the way cleans up too. Devices inside (a veth end) go with it.
+#[derive(Debug)]
+pub struct Scratch {
+    name: String,
+}
+
+impl Scratch {
+    /// Creates the namespace `name` (`/run/netns/NAME`).
+    pub fn create(name: &str) -> std::io::Result<Scratch> {
+        ip(&["netns", "add", name])?;
+        Ok(Scratch {
+            name: name.to_string(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip -n NAME ARGS...`.
+    pub fn ip(&self, args: &[&str]) -> std::io::Result<()> {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// [`run_in_named`] for this namespace.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::io::Result<T> {
+        run_in_named(&self.name, f)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = delete_named(&self.name);
+    }
+}
+
+/// Runs `ip ARGS...`; a failure carries ip's own message.
+pub fn ip(args: &[&str]) -> std::io::Result<()> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run `ip` (iproute2): {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// The names under `/run/netns` (namespaces made by `ip netns add`).
+pub fn list_named() -> std::io::Result<Vec<String>> {
+    match std::fs::read_dir("/run/netns") {
+        Ok(rd) => rd
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `ip netns del NAME`.
+pub fn delete_named(name: &str) -> std::io::Result<()> {
+    ip(&["netns", "del", name])
+}
+
+/// Whether the process runs with effective user id 0.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
