@@ -500,9 +500,11 @@ fn issue3_apply_diff_rollback_in_a_namespace() {
     assert!(stderr(&o).contains("no previous one"), "{}", stderr(&o));
     assert_eq!(ns.ruleset(), list_a);
     // --state-dir names the directory as the variable does.
-    let s = Command::new(env!("CARGO_BIN_EXE_rampart"))
+    let s = Command::new("ip")
+        .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_rampart")])
         .args(["status", "--state-dir"])
         .arg(&state)
+        .env_remove("RAMPART_STATE_DIR")
         .output()
         .expect("status");
     assert!(String::from_utf8_lossy(&s.stdout).contains("* "));
