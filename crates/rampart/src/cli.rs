@@ -91,6 +91,59 @@ pub enum Cmd {
         /// `compile --no-optimize` prints it).
         #[arg(long)]
         no_optimize: bool,
+        /// Safe apply: restore the previous ruleset by itself after
+        /// DURATION (60s, 5m, 1h) unless `rampart confirm` runs (or the
+        /// prompt on a terminal is answered y). A detached helper does it,
+        /// so it happens even if this SSH session dies.
+        #[arg(long, value_name = "DURATION", value_parser = crate::apply_cmd::parse_duration)]
+        confirm: Option<std::time::Duration>,
+        /// Apply even when the lock-out guard finds that the policy may
+        /// cut the SSH connection in SSH_CONNECTION.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        state: StateOpts,
+    },
+    /// Show what `apply FILE` would change: a unified diff of the compiled
+    /// nftables text against the applied one. Exit status 0 no change,
+    /// 1 changes, 2 errors.
+    Diff {
+        #[command(flatten)]
+        input: InputOpts,
+        file: PathBuf,
+        /// Compare without the optimisation pass.
+        #[arg(long)]
+        no_optimize: bool,
+        #[command(flatten)]
+        state: StateOpts,
+    },
+    /// Restore the policy applied before the current one (or the one before
+    /// an unconfirmed `apply --confirm`), recorded as a new entry.
+    Rollback {
+        #[command(flatten)]
+        state: StateOpts,
+    },
+    /// Keep the ruleset of a pending `apply --confirm`.
+    Confirm {
+        #[command(flatten)]
+        state: StateOpts,
+    },
+    /// Show the applied policy, a pending confirmation and the history kept
+    /// in the state directory (rolls back an expired unconfirmed apply).
+    Status {
+        #[command(flatten)]
+        state: StateOpts,
+    },
+    /// The detached helper of `apply --confirm` (not for direct use).
+    #[command(hide = true)]
+    RollbackGuard {
+        #[command(flatten)]
+        state: StateOpts,
+        /// Seconds since the Unix epoch.
+        #[arg(long)]
+        deadline: u64,
+        #[arg(long)]
+        token: String,
     },
     /// Check or apply the kernel settings that belong to a host firewall
     /// (SYN cookies, reverse-path filter, redirects, source routing, martian
@@ -103,7 +156,7 @@ pub enum Cmd {
     /// The net.* settings are those of the network namespace rampart runs
     /// in. Exit status: 0 ok, 1 differences (--check), 2 failure.
     Harden(crate::harden::Args),
-    /// Store the policy rampart last applied (STATE_DIR/current.source) as
+    /// Store the policy rampart last applied (the state store's current entry) as
     /// the policy the boot unit applies (/etc/rampart/policy.toml).
     ///
     /// Exit status 2 when no policy was applied by rampart (nothing is
@@ -202,6 +255,15 @@ pub enum Generate {
     /// Print the systemd unit that applies /etc/rampart/policy.toml at boot,
     /// before the network comes up (dist/rampart.service).
     Systemd,
+}
+
+/// Where applied policies are kept.
+#[derive(Debug, clap::Args)]
+pub struct StateOpts {
+    /// State directory holding applied policies, their hashes and history
+    /// [default: /var/lib/rampart].
+    #[arg(long, value_name = "DIR", env = "RAMPART_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Options shared by every command that reads a policy.

@@ -9,7 +9,6 @@
 //! `rampart_sys::sysctl` (the `net.*` keys are those of the network
 //! namespace rampart runs in).
 
-use crate::paths;
 use anyhow::{Context, Result};
 use rampart_sys::sysctl::{iface_key, SysctlError, Sysctls};
 use serde::{Deserialize, Serialize};
@@ -295,8 +294,7 @@ fn load_record(path: &Path) -> Result<Option<Record>> {
 fn save_record(path: &Path, rec: &Record) -> Result<()> {
     let mut text = serde_json::to_string_pretty(rec)?;
     text.push('\n');
-    paths::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::state::write_atomic(path, text.as_bytes())
 }
 
 /// Adds `new` to `rec`: a key already recorded keeps its oldest previous
@@ -311,7 +309,7 @@ fn merge(rec: &mut Record, new: Vec<Recorded>) {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let state = paths::state_dir(args.state_dir.as_deref());
+    let state = crate::state::dir_of(args.state_dir.as_deref());
     let sys = Sysctls::proc();
     let out = std::io::stdout();
     let mut out = out.lock();

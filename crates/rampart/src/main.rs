@@ -11,9 +11,10 @@ mod cli;
 mod demo;
 mod harden;
 mod input;
-mod paths;
+mod lockout;
 mod save;
 mod show;
+mod state;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
@@ -181,10 +182,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input,
             file,
             no_optimize,
-        } => apply_cmd::run(&input, &file, no_optimize),
+            confirm,
+            force,
+            state,
+        } => apply_cmd::run(&input, &file, no_optimize, confirm, force, &state),
         Cmd::Harden(args) => harden::run(&args),
         Cmd::Save(args) => save::run(&args),
         Cmd::Demo => demo::run(),
+        Cmd::Diff {
+            input,
+            file,
+            no_optimize,
+            state,
+        } => apply_cmd::diff(&input, &file, no_optimize, &state, &mut out),
+        Cmd::Rollback { state } => apply_cmd::rollback(&state),
+        Cmd::Confirm { state } => apply_cmd::confirm(&state),
+        Cmd::Status { state } => apply_cmd::status(&state, &mut out),
+        Cmd::RollbackGuard {
+            state,
+            deadline,
+            token,
+        } => apply_cmd::guard(&state, deadline, &token),
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Cidr { op } => {
             drop(out);

@@ -1,14 +1,17 @@
 //! `rampart save [--to FILE]`: store the policy rampart last applied where
 //! the boot unit reads it (`/etc/rampart/policy.toml`).
 //!
-//! The live policy is the source text `rampart apply` recorded in
-//! `STATE/current.source`. rampart does not reverse-engineer a policy from
-//! the kernel's ruleset: when nothing was recorded, `save` says so and
-//! changes nothing.
+//! The live policy is the current entry of the state store (see
+//! [`crate::state`]). A native policy is stored as the text that was
+//! applied (included files keep their paths, relative to the saved file);
+//! an imported one (iptables-save, script) is converted to the native
+//! format when it is expressible there, else `save` refuses and says why.
+//! rampart does not reverse-engineer a policy from the kernel's ruleset:
+//! when nothing was applied, `save` says so and changes nothing.
 
-use crate::paths;
-use anyhow::{Context, Result};
-use rampart_syntax::Format;
+use crate::state::{self, Store};
+use anyhow::Result;
+use rampart_syntax::native;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +19,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where to store it.
-    #[arg(long, value_name = "FILE", default_value = paths::BOOT_POLICY)]
+    #[arg(long, value_name = "FILE", default_value = state::BOOT_POLICY)]
     pub to: PathBuf,
     /// State directory (default: $RAMPART_STATE_DIR, else /var/lib/rampart).
     #[arg(long, value_name = "DIR")]
@@ -24,43 +27,48 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let state = paths::state_dir(args.state_dir.as_deref());
-    let src = state.join("current.source");
-    let text = match std::fs::read_to_string(&src) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "rampart: error: nothing to save: {} does not exist, so no policy was applied by this rampart \
-                 (with this state directory); apply one with `rampart apply FILE` first",
-                src.display()
-            );
-            return Ok(ExitCode::from(2));
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", src.display())),
+    let dir = state::dir_of(args.state_dir.as_deref());
+    let entry = if dir.join("current").exists() {
+        Store::open(&dir)?.current()?
+    } else {
+        None
     };
-    // The boot unit detects the format from the file name: a `.toml` target
-    // must hold the native format, or boot would misread it.
-    let to_name = args.to.display().to_string();
-    let format = Format::detect("current.source", &text);
-    if to_name.ends_with(".toml") && format != Format::Native {
+    let Some(entry) = entry else {
         eprintln!(
-            "rampart: error: the applied policy is {}, not rampart's TOML, so it cannot be stored as {to_name}; \
-             convert it (`rampart convert --to native {}`) and apply that, or save it --to a file named for its format",
-            format.name(),
-            src.display()
+            "rampart: error: nothing to save: no policy was applied by this rampart (state directory {}); \
+             apply one with `rampart apply FILE` first",
+            dir.display()
         );
         return Ok(ExitCode::from(2));
-    }
+    };
+    let to_name = args.to.display().to_string();
+    let text = match (entry.format.as_str(), entry.sources.first()) {
+        ("native", Some(src)) => src.text.clone(),
+        _ => match native::to_native(&entry.policy) {
+            Ok(t) => t,
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("rampart: error: {p}");
+                }
+                eprintln!(
+                    "rampart: error: the applied policy ({}, entry {}) cannot be expressed in rampart's TOML, \
+                     so it cannot be stored as {to_name} for the boot unit",
+                    entry.format, entry.id
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     if std::fs::read_to_string(&args.to).is_ok_and(|old| old == text) {
         eprintln!("{to_name}: already holds the applied policy; unchanged");
         return Ok(ExitCode::SUCCESS);
     }
-    paths::write_atomic(&args.to, text.as_bytes())
-        .with_context(|| format!("cannot write {to_name}"))?;
+    state::write_atomic(&args.to, text.as_bytes())?;
     eprintln!(
-        "{to_name}: stored the applied policy ({} bytes, from {})",
-        text.len(),
-        src.display()
+        "{to_name}: stored the applied policy (entry {}, {}, {} bytes)",
+        entry.id,
+        state::fmt_time(entry.time),
+        text.len()
     );
     Ok(ExitCode::SUCCESS)
 }

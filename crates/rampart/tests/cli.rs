@@ -327,6 +327,8 @@ fn issue3_apply_refuses_a_policy_that_does_not_lower_before_touching_the_kernel(
     let out = Command::new("ip")
         .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_rampart"), "apply"])
         .arg(testdata("web-server.v4"))
+        .env("RAMPART_STATE_DIR", tmpdir("apply-refused"))
+        .env("SSH_CONNECTION", "")
         .output()
         .expect("run rampart in the namespace");
     let listed = Command::new("ip")
@@ -345,4 +347,295 @@ fn issue3_apply_refuses_a_policy_that_does_not_lower_before_touching_the_kernel(
         listed.trim().is_empty(),
         "the kernel was changed:\n{listed}"
     );
+}
+
+/// A throwaway network namespace, removed on drop. `None` when it cannot
+/// be created (not root), which fails the test when CI=true.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("rampart-{tag}-{}", std::process::id());
+        let made = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "cannot create a network namespace (needs root); CI must run as root"
+            );
+            eprintln!("skipped: cannot create a network namespace (not root?)");
+            return None;
+        }
+        Some(Netns(name))
+    }
+
+    /// `rampart ARGS` inside the namespace with state in `state` and no
+    /// SSH connection (unless `ssh` is given).
+    fn rampart(&self, state: &Path, ssh: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_rampart")])
+            .args(args)
+            .env("RAMPART_STATE_DIR", state)
+            .env("SSH_CONNECTION", ssh)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run rampart in the namespace")
+    }
+
+    fn ruleset(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft", "list", "ruleset"])
+            .output()
+            .expect("nft list ruleset");
+        assert!(out.status.success(), "nft list ruleset failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls `f` every 100 ms for up to `secs` seconds.
+    fn wait_for(&self, secs: u64, mut f: impl FnMut() -> bool) -> bool {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        f()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+const POLICY_A: &str = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A INPUT -i lo -j ACCEPT\n\
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n\
+COMMIT\n";
+
+// B opens port 80 and adds a nat table, which a rollback to A must remove.
+const POLICY_B: &str = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+-A POSTROUTING -o eth9 -j MASQUERADE\n\
+COMMIT\n\
+*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A INPUT -i lo -j ACCEPT\n\
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n\
+-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\n\
+COMMIT\n";
+
+// Drops SSH from everywhere (line 5).
+const POLICY_NO_SSH: &str =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A INPUT -p tcp -m tcp --dport 22 -j DROP\n\
+COMMIT\n";
+
+fn write_policies(dir: &Path) -> (String, String, String) {
+    let a = dir.join("a.v4");
+    let b = dir.join("b.v4");
+    let c = dir.join("no-ssh.v4");
+    std::fs::write(&a, POLICY_A).expect("write a");
+    std::fs::write(&b, POLICY_B).expect("write b");
+    std::fs::write(&c, POLICY_NO_SSH).expect("write no-ssh");
+    let s = |p: PathBuf| p.display().to_string();
+    (s(a), s(b), s(c))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn issue3_apply_diff_rollback_in_a_namespace() {
+    let Some(ns) = Netns::new("k6-rollback") else {
+        return;
+    };
+    let dir = tmpdir("k6-rollback");
+    let state = dir.join("state");
+    let (a, b, _) = write_policies(&dir);
+
+    // Nothing applied yet: diff shows everything as new.
+    let d = ns.rampart(&state, "", &["diff", &a]);
+    assert_eq!(d.status.code(), Some(1), "{}", stderr(&d));
+    assert!(String::from_utf8_lossy(&d.stdout).contains("# nothing applied yet"));
+
+    let o = ns.rampart(&state, "", &["apply", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list_a = ns.ruleset();
+    assert!(list_a.contains("table inet rampart"), "{list_a}");
+
+    assert_eq!(ns.rampart(&state, "", &["diff", &a]).status.code(), Some(0));
+    let d = ns.rampart(&state, "", &["diff", &b]);
+    assert_eq!(d.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert!(text.contains("--- applied (entry 1"), "{text}");
+    assert!(text.contains("\n+table ip rampart-nat"), "{text}");
+    assert!(
+        text.contains("+\t\tmeta nfproto ipv4 meta l4proto tcp tcp dport { 22, 80 }"),
+        "{text}"
+    );
+
+    let o = ns.rampart(&state, "", &["apply", &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list_b = ns.ruleset();
+    assert!(
+        list_b.contains("rampart-nat") && list_b.contains("22, 80"),
+        "{list_b}"
+    );
+
+    let o = ns.rampart(&state, "", &["rollback"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ns.ruleset(), list_a);
+    let s = ns.rampart(&state, "", &["status"]);
+    let st = String::from_utf8_lossy(&s.stdout);
+    assert!(st.contains("applied: entry 3 (Rollback)"), "{st}");
+    // A's entry has no parent: nothing further back.
+    let o = ns.rampart(&state, "", &["rollback"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no previous one"), "{}", stderr(&o));
+    assert_eq!(ns.ruleset(), list_a);
+    // --state-dir names the directory as the variable does.
+    let s = Command::new("ip")
+        .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_rampart")])
+        .args(["status", "--state-dir"])
+        .arg(&state)
+        .env_remove("RAMPART_STATE_DIR")
+        .output()
+        .expect("status");
+    assert!(String::from_utf8_lossy(&s.stdout).contains("* "));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn issue3_confirm_timeout_rolls_back_by_itself_and_confirm_keeps() {
+    let Some(ns) = Netns::new("k6-confirm") else {
+        return;
+    };
+    let dir = tmpdir("k6-confirm");
+    let state = dir.join("state");
+    let (a, b, _) = write_policies(&dir);
+    assert!(ns.rampart(&state, "", &["apply", &a]).status.success());
+    let list_a = ns.ruleset();
+
+    // Not confirmed: the detached guard restores A after 2 s.
+    let o = ns.rampart(&state, "", &["apply", "--confirm", "2s", &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rampart confirm"), "{}", stderr(&o));
+    assert_ne!(ns.ruleset(), list_a);
+    assert!(
+        ns.wait_for(20, || ns.ruleset() == list_a),
+        "not rolled back: {}",
+        ns.ruleset()
+    );
+    assert!(ns.wait_for(5, || !state.join("pending.json").exists()));
+    let log = std::fs::read_to_string(state.join("guard.log")).unwrap_or_default();
+    assert!(log.contains("not confirmed in time"), "{log}");
+
+    // Confirmed: B stays, and the guard sees it and exits.
+    let o = ns.rampart(&state, "", &["apply", "--confirm", "30s", &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list_b = ns.ruleset();
+    // A second apply while one awaits confirmation is refused.
+    let o = ns.rampart(&state, "", &["apply", &a]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("awaiting confirmation"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ns.rampart(&state, "", &["confirm"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(ns.wait_for(10, || {
+        std::fs::read_to_string(state.join("guard.log"))
+            .is_ok_and(|l| l.contains("confirmed or replaced; exiting"))
+    }));
+    assert_eq!(ns.ruleset(), list_b);
+    assert_eq!(ns.rampart(&state, "", &["confirm"]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn issue3_killed_guard_is_replaced_by_the_next_command() {
+    let Some(ns) = Netns::new("k6-killed") else {
+        return;
+    };
+    let dir = tmpdir("k6-killed");
+    let state = dir.join("state");
+    let (a, b, _) = write_policies(&dir);
+    assert!(ns.rampart(&state, "", &["apply", &a]).status.success());
+    let list_a = ns.ruleset();
+    let o = ns.rampart(&state, "", &["apply", "--confirm", "1s", &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Kill the guard this test started (its pid is in guard.log).
+    let log = std::fs::read_to_string(state.join("guard.log")).expect("guard.log");
+    let pid = log
+        .lines()
+        .find_map(|l| {
+            l.split("guard ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("guard pid in the log");
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    let pending: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(state.join("pending.json")).expect("pending record"),
+    )
+    .expect("json");
+    let deadline = pending["deadline"].as_u64().expect("deadline");
+    assert!(ns.wait_for(10, || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|d| d.as_secs() >= deadline)
+    }));
+    assert_ne!(
+        ns.ruleset(),
+        list_a,
+        "nothing rolled back without the guard"
+    );
+    let s = ns.rampart(&state, "", &["status"]);
+    assert!(
+        stderr(&s).contains("not confirmed in time"),
+        "{}",
+        stderr(&s)
+    );
+    assert_eq!(ns.ruleset(), list_a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn issue3_lockout_guard_refuses_a_policy_that_drops_ssh() {
+    let Some(ns) = Netns::new("k6-lockout") else {
+        return;
+    };
+    let dir = tmpdir("k6-lockout");
+    let state = dir.join("state");
+    let (a, _, no_ssh) = write_policies(&dir);
+    let ssh = "198.51.100.7 53412 192.0.2.10 22";
+    let o = ns.rampart(&state, ssh, &["apply", &no_ssh]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("LOCKED OUT"), "{err}");
+    assert!(err.contains(&format!("dropped by {no_ssh}:5:1")), "{err}");
+    assert!(
+        err.contains("nothing applied") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!ns.ruleset().contains("rampart"));
+    // A policy that keeps SSH passes the guard.
+    let o = ns.rampart(&state, ssh, &["apply", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("stays reachable"), "{}", stderr(&o));
+    // --force applies anyway.
+    let o = ns.rampart(&state, ssh, &["apply", "--force", &no_ssh]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(ns.ruleset().contains("tcp dport 22"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -180,23 +180,59 @@ fn issue3_save_stores_the_applied_source_or_says_nothing_was_applied() {
     );
     assert!(!to.exists());
 
+    let Some(ns) = Netns::new("save") else {
+        return;
+    };
+    let apply = |file: &Path| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns.0, bin(), "apply", "--state-dir"])
+            .arg(&state)
+            .arg(file)
+            .env("SSH_CONNECTION", "")
+            .output()
+            .expect("run rampart apply in the namespace");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    // A native policy is saved as the text that was applied.
     let policy = "[defaults]\ninput = \"drop\"\n\n[[allow]]\nservice = \"ssh\"\n";
-    std::fs::write(state.join("current.source"), policy).expect("write");
+    let native = state.join("policy-in.toml");
+    std::fs::write(&native, policy).expect("write");
+    apply(&native);
     let saved = args(&to);
     assert_eq!(saved.status.code(), Some(0), "{}", text(&saved.stderr));
     assert_eq!(std::fs::read_to_string(&to).expect("saved"), policy);
 
-    // An iptables-save source cannot become policy.toml (boot would read
-    // it as TOML), but may be saved under its own kind of name.
+    // An imported policy is converted to the native format when it can be.
+    let save_file = state.join("rules.v4");
     std::fs::write(
-        state.join("current.source"),
-        "*filter\n-A INPUT -j ACCEPT\nCOMMIT\n",
+        &save_file,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n",
     )
     .expect("write");
+    apply(&save_file);
+    let converted = args(&to);
+    assert_eq!(
+        converted.status.code(),
+        Some(0),
+        "{}",
+        text(&converted.stderr)
+    );
+    let check = rampart(&["check", to.to_str().expect("utf8")]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // One that the native format cannot express is refused; the file stays.
+    let before = std::fs::read_to_string(&to).expect("saved");
+    let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/docker-host.v4");
+    apply(&docker);
     let refused = args(&to);
     assert_eq!(refused.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(&to).expect("kept"), policy);
-    assert_eq!(args(&state.join("rules.v4")).status.code(), Some(0));
+    assert!(
+        text(&refused.stderr).contains("cannot be expressed"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&to).expect("kept"), before);
+    drop(ns);
     std::fs::remove_dir_all(state).expect("cleanup");
 }
 

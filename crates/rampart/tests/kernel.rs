@@ -124,6 +124,11 @@ impl Netns {
                 "apply",
             ])
             .arg(file)
+            // Applied policies are recorded in a state directory of the
+            // test's own, never the host's /var/lib/rampart; the lock-out
+            // guard is about the admin's SSH session, not the test's.
+            .env("RAMPART_STATE_DIR", self.state_dir())
+            .env("SSH_CONNECTION", "")
             .output()
             .expect("run rampart apply");
         assert!(
@@ -133,6 +138,11 @@ impl Netns {
             self.name,
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The state directory `rampart apply` records into for this namespace.
+    fn state_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}-state", self.name))
     }
 
     fn nft(&self, args: &[&str]) -> String {
@@ -206,6 +216,7 @@ impl Drop for Netns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
+        let _ = std::fs::remove_dir_all(self.state_dir());
     }
 }
 

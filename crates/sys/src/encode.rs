@@ -66,6 +66,17 @@ impl Batch {
 
 /// Encodes the ruleset as one batch; `seq0` is the first sequence number.
 pub fn encode(rs: &Ruleset, seq0: u32) -> Result<Batch, Vec<EncodeError>> {
+    encode_replacing(rs, &[], seq0)
+}
+
+/// [`encode`], and in the same batch removes each table of `remove` that
+/// `rs` does not hold (`NEWTABLE` then `DELTABLE`, so a missing table is
+/// no error): rampart's tables become exactly those of `rs`.
+pub fn encode_replacing(
+    rs: &Ruleset,
+    remove: &[(TableFamily, &str)],
+    seq0: u32,
+) -> Result<Batch, Vec<EncodeError>> {
     let mut e = Enc {
         out: Buf::default(),
         seq: seq0,
@@ -85,6 +96,11 @@ pub fn encode(rs: &Ruleset, seq0: u32) -> Result<Batch, Vec<EncodeError>> {
         |_| {},
     );
     e.seq += 1;
+    for &(fam, name) in remove {
+        if rs.table(fam, name).is_none() {
+            e.remove_table(fam, name);
+        }
+    }
     for t in &rs.tables {
         e.table(t);
     }
@@ -163,6 +179,30 @@ impl Enc {
             f,
         );
         self.msgs.push(MsgInfo { seq, what, origin });
+    }
+
+    fn remove_table(&mut self, f: TableFamily, name: &str) {
+        let fam = family(f);
+        let tname = format!("table {} {name}", f.name());
+        self.message(
+            NFT_MSG_NEWTABLE,
+            NLM_F_CREATE,
+            fam,
+            format!("add {tname}"),
+            None,
+            |b| {
+                b.str(NFTA_TABLE_NAME, name);
+                b.be32(NFTA_TABLE_FLAGS, 0);
+            },
+        );
+        self.message(
+            NFT_MSG_DELTABLE,
+            0,
+            fam,
+            format!("delete {tname}"),
+            None,
+            |b| b.str(NFTA_TABLE_NAME, name),
+        );
     }
 
     fn table(&mut self, t: &Table) {

@@ -12,6 +12,11 @@
 //!   datagram and reads every acknowledgement; kernel errors come back as
 //!   [`KernelError`]s naming the message (and policy line) they are about.
 //! * [`apply()`]: both, in the current network namespace.
+//! * [`apply_replacing()`]: [`apply()`] that also removes rampart's tables
+//!   the new ruleset does not have (rollback to a policy without nat).
+//! * [`process`]: what the safe-apply guard needs from the OS: leaving the
+//!   session (`setsid`), an exclusive lock file (`flock`), and reading an
+//!   ancestor's environment (`SSH_CONNECTION` behind `sudo`).
 //! * [`netns`]: run a closure inside a named network namespace; throwaway
 //!   namespaces (`ip netns add`) deleted on drop.
 //! * [`sysctl`]: read and write kernel settings under `/proc/sys` with
@@ -46,10 +51,11 @@ pub mod encode;
 pub mod netns;
 mod nla;
 pub mod probe;
+pub mod process;
 pub mod socket;
 pub mod sysctl;
 
-pub use encode::{encode, Batch, EncodeError, MsgInfo};
+pub use encode::{encode, encode_replacing, Batch, EncodeError, MsgInfo};
 pub use socket::{KernelError, SendError, Socket};
 
 /// Why an apply failed.
@@ -68,10 +74,30 @@ pub enum ApplyError {
 /// Encodes `rs` and applies it in one transaction in the current network
 /// namespace. Returns the size of the batch in bytes.
 pub fn apply(rs: &rampart_nft::Ruleset) -> Result<usize, ApplyError> {
+    apply_replacing(rs, &[])
+}
+
+/// rampart's own tables: `inet rampart` and `ip|ip6 rampart-nat`.
+pub const OWN_TABLES: [(rampart_nft::TableFamily, &str); 3] = [
+    (rampart_nft::TableFamily::Inet, "rampart"),
+    (rampart_nft::TableFamily::Ip, "rampart-nat"),
+    (rampart_nft::TableFamily::Ip6, "rampart-nat"),
+];
+
+/// [`apply()`], and in the same transaction removes each table of `remove`
+/// that `rs` does not hold (pass [`OWN_TABLES`] so that rampart's tables
+/// become exactly those of `rs`; an empty ruleset then removes them all).
+pub fn apply_replacing(
+    rs: &rampart_nft::Ruleset,
+    remove: &[(rampart_nft::TableFamily, &str)],
+) -> Result<usize, ApplyError> {
     let seq0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_secs() as u32);
-    let batch = encode(rs, seq0).map_err(ApplyError::Encode)?;
+    let batch = encode_replacing(rs, remove, seq0).map_err(ApplyError::Encode)?;
+    if batch.msgs.is_empty() {
+        return Ok(0);
+    }
     let sock = Socket::open()?;
     sock.send_batch(&batch)?;
     Ok(batch.bytes().len())
