@@ -22,15 +22,19 @@ pub(crate) fn roundtrip_in(
     table: TableKind,
     chain: &str,
 ) -> Result<String, String> {
-    let line = format!("-A {chain} {rule}");
-    let toks = split_line(&line, 0).map_err(|e| e.message)?;
+    print_line(&format!("-A {chain} {rule}"), family, table)
+}
+
+/// Parses a whole `-A CHAIN ...` line in `table` and prints the rule(s)
+/// back, one per line.
+fn print_line(line: &str, family: Family, table: TableKind) -> Result<String, String> {
+    let toks = split_line(line, 0).map_err(|e| e.message)?;
     let cx = CmdContext {
         family,
         table,
         allow_table_option: false,
     };
-    let inv = parse_command(&toks, &cx).map_err(|e| e.message)?;
-    match inv.command {
+    match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
         Command::Append { rules, .. } => Ok(rules
             .iter()
             .map(|r| rule_options(r, family))
@@ -48,20 +52,7 @@ pub(crate) fn roundtrip_fam(rule: &str, family: Family) -> Result<String, String
 /// Parses a whole `-A CHAIN ...` line in `table` and prints the rule(s)
 /// back (one per line).
 pub(crate) fn run(family: Family, table: &str, line: &str) -> Result<String, String> {
-    let toks = split_line(line, 0).map_err(|e| e.message)?;
-    let cx = CmdContext {
-        family,
-        table: TableKind::from_name(table).ok_or("table")?,
-        allow_table_option: false,
-    };
-    match parse_command(&toks, &cx).map_err(|e| e.message)?.command {
-        Command::Append { rules, .. } => Ok(rules
-            .iter()
-            .map(|r| rule_options(r, family))
-            .collect::<Vec<_>>()
-            .join("\n")),
-        _ => Err("not an append".into()),
-    }
+    print_line(line, family, TableKind::from_name(table).ok_or("table")?)
 }
 
 /// Runs `(family, table, line, expected)` cases: `Some(printed)` when
