@@ -86,9 +86,37 @@ fn be32(v: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?))
 }
 
+/// The names of the tables of family `fam` (exactly that family: `inet`
+/// does not list `ip` tables).
+pub fn list_tables(fam: TableFamily) -> std::io::Result<Vec<String>> {
+    let f = family(fam);
+    let answers = dump(NFT_MSG_GETTABLE, f, |_| {})?;
+    Ok(answers
+        .iter()
+        .filter(|a| a.first() == Some(&f))
+        .flat_map(|a| {
+            attrs(a.get(4..).unwrap_or_default())
+                .into_iter()
+                .filter(|(t, _)| *t == NFTA_TABLE_NAME)
+                .map(|(_, v)| str_of(v))
+        })
+        .collect())
+}
+
+fn not_found(fam: TableFamily, name: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("table {} {name} is not loaded", fam.name()),
+    )
+}
+
 /// The rules of table `name` of family `fam`, chain by chain in the
-/// kernel's order. A table that does not exist is an error (`ENOENT`).
+/// kernel's order. A table that does not exist is an error of kind
+/// `NotFound` (a dump filtered by a missing table would be empty).
 pub fn list_rules(fam: TableFamily, name: &str) -> std::io::Result<Vec<LiveRule>> {
+    if !list_tables(fam)?.iter().any(|t| t == name) {
+        return Err(not_found(fam, name));
+    }
     let answers = dump(NFT_MSG_GETRULE, family(fam), |b| {
         b.str(NFTA_RULE_TABLE, name)
     })?;
@@ -176,6 +204,9 @@ fn udata_comment(mut v: &[u8]) -> Option<String> {
 /// The named sets of table `name` (anonymous sets of rules are left out)
 /// with their element counts.
 pub fn list_sets(fam: TableFamily, name: &str) -> std::io::Result<Vec<LiveSet>> {
+    if !list_tables(fam)?.iter().any(|t| t == name) {
+        return Err(not_found(fam, name));
+    }
     let f = family(fam);
     let answers = dump(NFT_MSG_GETSET, f, |b| b.str(NFTA_SET_TABLE, name))?;
     let mut out = Vec::new();

@@ -58,7 +58,7 @@ pub mod process;
 pub mod socket;
 pub mod sysctl;
 
-pub use dump::{list_rules, list_sets, LiveRule, LiveSet};
+pub use dump::{list_rules, list_sets, list_tables, LiveRule, LiveSet};
 pub use encode::{encode, encode_replacing, Batch, EncodeError, MsgInfo};
 pub use socket::{KernelError, SendError, Socket};
 
