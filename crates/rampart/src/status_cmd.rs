@@ -219,22 +219,14 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
                 continue;
             }
             Err(e) => {
-                live.error = Some(format!(
-                    "table {} {}: {e}",
-                    t.family.name(),
-                    t.name
-                ));
+                live.error = Some(format!("table {} {}: {e}", t.family.name(), t.name));
                 return;
             }
         };
         let sets = match rampart_sys::list_sets(t.family, &t.name) {
             Ok(s) => s,
             Err(e) => {
-                live.error = Some(format!(
-                    "sets of table {} {}: {e}",
-                    t.family.name(),
-                    t.name
-                ));
+                live.error = Some(format!("sets of table {} {}: {e}", t.family.name(), t.name));
                 return;
             }
         };

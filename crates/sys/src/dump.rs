@@ -137,7 +137,10 @@ pub fn list_rules(fam: TableFamily, name: &str) -> std::io::Result<Vec<LiveRule>
     }
     out.sort_by_key(|r| {
         (
-            order.iter().position(|c| *c == r.chain).unwrap_or(usize::MAX),
+            order
+                .iter()
+                .position(|c| *c == r.chain)
+                .unwrap_or(usize::MAX),
             r.position,
         )
     });

@@ -3,7 +3,7 @@
 //! them. No `unsafe`: the system calls go through `rustix`.
 
 use crate::encode::{Batch, MsgInfo};
-use crate::nla::{messages, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR};
+use crate::nla::{messages, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::netlink::SocketAddrNetlink;
@@ -80,7 +80,9 @@ impl Socket {
         let kernel = SocketAddrNetlink::new(0, 0);
         let sent = net::sendto(&self.fd, request, SendFlags::empty(), &kernel)?;
         if sent != request.len() {
-            return Err(std::io::Error::other("short netlink send of a dump request"));
+            return Err(std::io::Error::other(
+                "short netlink send of a dump request",
+            ));
         }
         let mut out = Vec::new();
         let mut interrupted = false;

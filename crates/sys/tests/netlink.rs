@@ -561,7 +561,11 @@ fn issue3_dump_reads_back_rules_counters_and_sets() {
                     assert_eq!(live.elements, s.elements.len(), "{rel}: set {}", s.name);
                 } else {
                     assert!(live.elements <= s.elements.len(), "{rel}: set {}", s.name);
-                    assert!(live.elements > 0 || s.elements.is_empty(), "{rel}: set {}", s.name);
+                    assert!(
+                        live.elements > 0 || s.elements.is_empty(),
+                        "{rel}: set {}",
+                        s.name
+                    );
                 }
             }
         }
