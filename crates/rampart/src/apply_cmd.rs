@@ -1,4 +1,4 @@
-//! `rampart apply`, `diff`, `rollback`, `confirm`, `status` and the hidden
+//! `rampart apply`, `diff`, `rollback`, `confirm` and the hidden
 //! `rollback-guard`: load, lower, optimise (as `compile` does), check the
 //! admin's SSH connection ([`crate::lockout`]), encode and send one netlink
 //! batch, and record what was applied in the state store ([`crate::state`]).
@@ -294,15 +294,7 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<String> {
         return Ok("removed rampart's tables (nothing was applied before)".into());
     };
     let e = store.entry(id)?;
-    let rs = match rampart_nft::lower(&e.policy) {
-        Ok(rs) if e.no_optimize => rs,
-        Ok(rs) => rampart_nft::optimize(rs),
-        Err(errors) => bail!(
-            "entry {id} no longer lowers to nftables ({} error(s), first: {})",
-            errors.len(),
-            errors.first().map(ToString::to_string).unwrap_or_default()
-        ),
-    };
+    let rs = relower(&e)?;
     let text = rampart_nft::to_text(&rs);
     let same = text == e.nft;
     load_into_kernel(&rs).with_context(|| format!("cannot re-apply entry {id}"))?;
@@ -331,6 +323,22 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<String> {
     Ok(msg)
 }
 
+/// The ruleset of a stored entry, lowered again from its policy model (as
+/// it was applied: optimised unless `--no-optimize`), with every rule's
+/// origins.
+pub(crate) fn relower(e: &state::Entry) -> Result<Ruleset> {
+    match rampart_nft::lower(&e.policy) {
+        Ok(rs) if e.no_optimize => Ok(rs),
+        Ok(rs) => Ok(rampart_nft::optimize(rs)),
+        Err(errors) => bail!(
+            "entry {} no longer lowers to nftables ({} error(s), first: {})",
+            e.id,
+            errors.len(),
+            errors.first().map(ToString::to_string).unwrap_or_default()
+        ),
+    }
+}
+
 /// Set in the `rollback-guard` process.
 static IN_GUARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -352,7 +360,7 @@ fn settle(store: &Store, p: &Pending, why: &str) -> Result<()> {
 }
 
 /// Rolls back a pending apply whose deadline has passed (its guard died).
-fn settle_expired(store: &Store) -> Result<bool> {
+pub(crate) fn settle_expired(store: &Store) -> Result<bool> {
     match store.pending()? {
         Some(p) if state::now() >= p.deadline => {
             settle(store, &p, "not confirmed in time")?;
@@ -484,55 +492,6 @@ pub fn diff(
             .header(&label, &file.display().to_string())
     )?;
     Ok(ExitCode::from(1))
-}
-
-/// `rampart status`: the applied entry, a pending confirmation, history.
-pub fn status(st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> {
-    let store = Store::open(&state::dir_of(st.state_dir.as_deref()))?;
-    let _lock = store.lock()?;
-    settle_expired(&store)?;
-    let cur = store.current_id()?;
-    match store.current()? {
-        Some(e) => writeln!(
-            out,
-            "applied: entry {} ({:?}) from {} at {}, sha256 {}",
-            e.id,
-            e.kind,
-            e.sources.first().map_or("<unknown>", |s| s.path.as_str()),
-            state::fmt_time(e.time),
-            e.sha256
-        )?,
-        None => writeln!(out, "applied: nothing")?,
-    }
-    if let Some(p) = store.pending()? {
-        writeln!(
-            out,
-            "pending: entry {} rolls back to {} at {} unless `rampart confirm` runs",
-            p.applied,
-            p.previous.map_or_else(
-                || "no rampart tables".to_string(),
-                |id| format!("entry {id}")
-            ),
-            state::fmt_time(p.deadline)
-        )?;
-    }
-    writeln!(out, "history ({}):", store.dir().display())?;
-    for id in store.ids()?.iter().rev() {
-        match store.entry(*id) {
-            Ok(e) => writeln!(
-                out,
-                "{} {:>4} {:<13} {} {} {}",
-                if Some(*id) == cur { "*" } else { " " },
-                e.id,
-                format!("{:?}", e.kind).to_lowercase(),
-                state::fmt_time(e.time),
-                &e.sha256[..12],
-                e.sources.first().map_or("", |s| s.path.as_str())
-            )?,
-            Err(err) => writeln!(out, "  {id:>4} unreadable: {err:#}")?,
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -128,11 +128,19 @@ pub enum Cmd {
         #[command(flatten)]
         state: StateOpts,
     },
-    /// Show the applied policy, a pending confirmation and the history kept
-    /// in the state directory (rolls back an expired unconfirmed apply).
+    /// Show the applied policy (source, SHA-256, time), every rule of
+    /// rampart's tables with its packet/byte counters and source lines,
+    /// set sizes, a pending confirmation and the history kept in the state
+    /// directory (rolls back an expired unconfirmed apply).
+    ///
+    /// Exit status: 0 ok, 1 the live ruleset differs from the applied one,
+    /// 2 failure.
     Status {
         #[command(flatten)]
         state: StateOpts,
+        /// Print the same as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The detached helper of `apply --confirm` (not for direct use).
     #[command(hide = true)]

@@ -15,6 +15,7 @@ mod lockout;
 mod save;
 mod show;
 mod state;
+mod status_cmd;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
@@ -197,7 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => apply_cmd::diff(&input, &file, no_optimize, &state, &mut out),
         Cmd::Rollback { state } => apply_cmd::rollback(&state),
         Cmd::Confirm { state } => apply_cmd::confirm(&state),
-        Cmd::Status { state } => apply_cmd::status(&state, &mut out),
+        Cmd::Status { state, json } => status_cmd::run(&state, json, &mut out),
         Cmd::RollbackGuard {
             state,
             deadline,

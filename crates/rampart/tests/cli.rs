@@ -384,6 +384,16 @@ impl Netns {
             .expect("run rampart in the namespace")
     }
 
+    /// `ip -n NAME ARGS`, which must succeed.
+    fn ip(&self, args: &[&str]) {
+        let ok = Command::new("ip")
+            .args(["-n", &self.0])
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip -n {} {}", self.0, args.join(" "));
+    }
+
     fn ruleset(&self) -> String {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.0, "nft", "list", "ruleset"])
@@ -533,8 +543,13 @@ fn issue3_confirm_timeout_rolls_back_by_itself_and_confirm_keeps() {
         ns.ruleset()
     );
     assert!(ns.wait_for(5, || !state.join("pending.json").exists()));
-    let log = std::fs::read_to_string(state.join("guard.log")).unwrap_or_default();
-    assert!(log.contains("not confirmed in time"), "{log}");
+    // The guard clears pending.json, then writes its log line.
+    let log = || std::fs::read_to_string(state.join("guard.log")).unwrap_or_default();
+    assert!(
+        ns.wait_for(5, || log().contains("not confirmed in time")),
+        "{}",
+        log()
+    );
 
     // Confirmed: B stays, and the guard sees it and exits.
     let o = ns.rampart(&state, "", &["apply", "--confirm", "30s", &b]);
@@ -637,5 +652,182 @@ fn issue3_lockout_guard_refuses_a_policy_that_drops_ssh() {
     let o = ns.rampart(&state, ssh, &["apply", "--force", &no_ssh]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(ns.ruleset().contains("tcp dport 22"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 3: "`rampart status`: every rule with its packet/byte counters
+/// mapped back to the source file and line, set sizes, `--json`."
+#[test]
+fn issue3_status_maps_every_rule_to_its_source_line_with_counters() {
+    let Some(ns) = Netns::new("k8-status") else {
+        return;
+    };
+    let dir = tmpdir("k8-status");
+    let state = dir.join("state");
+    let media = testdata("media-server.sh");
+    ns.ip(&["link", "set", "lo", "up"]);
+    let o = ns.rampart(&state, "", &["apply", &media]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Traffic on the namespace's loopback: `-i lo -j ACCEPT` (line 13) counts it.
+    rampart_sys::netns::run_in_named(&ns.0, || {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:32400").expect("listen");
+        let mut c = std::net::TcpStream::connect("127.0.0.1:32400").expect("connect");
+        c.write_all(b"hello").expect("write");
+        drop(l.accept().expect("accept"));
+    })
+    .expect("enter the namespace");
+    let s = ns.rampart(&state, "", &["status", "--json"]);
+    assert_eq!(s.status.code(), Some(0), "{}", stderr(&s));
+    let v: serde_json::Value = serde_json::from_slice(&s.stdout).expect("status --json is JSON");
+    assert_eq!(v["applied"]["sources"][0], media.as_str());
+    assert_eq!(v["applied"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(v["live"]["matches"], true, "{v:#}");
+    let listing = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args([
+                "netns", "exec", &ns.0, "nft", "-a", "list", "table", "inet", "rampart",
+            ])
+            .output()
+            .expect("nft -a list")
+            .stdout,
+    )
+    .into_owned();
+    let mut rules = 0;
+    let mut merged = 0;
+    for t in v["live"]["tables"].as_array().expect("tables") {
+        for c in t["chains"].as_array().expect("chains") {
+            for r in c["rules"].as_array().expect("rules") {
+                rules += 1;
+                assert!(r["packets"].is_u64() && r["bytes"].is_u64(), "{r}");
+                let handle = r["handle"].as_u64().expect("handle");
+                assert!(listing.contains(&format!("# handle {handle}\n")), "{r}");
+                let nft = r["nft"].as_str().expect("nft text");
+                let origins = r["origins"].as_array().expect("origins");
+                // Only the rules standing for a chain's policy have no line.
+                if !nft.contains("policy DROP") {
+                    assert!(!origins.is_empty(), "{r}");
+                }
+                for o in origins {
+                    assert_eq!(o["file"], media.as_str(), "{r}");
+                    assert!(o["line"].as_u64().is_some_and(|l| l > 1), "{r}");
+                }
+                merged += usize::from(origins.len() > 1);
+            }
+        }
+    }
+    let listed_rules = listing
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.contains("# handle") && !l.starts_with("table ") && !l.starts_with("chain "))
+        .count();
+    assert_eq!(rules, listed_rules, "{listing}");
+    assert!(
+        merged >= 1,
+        "the optimiser merges lines 18 and 19 into one rule"
+    );
+    let lo = &v["live"]["tables"][0]["chains"][0]["rules"][0];
+    assert_eq!(lo["origins"][0]["line"], 13, "{lo}");
+    assert!(lo["packets"].as_u64().is_some_and(|p| p >= 3), "{lo}");
+    // The text form says the same.
+    let s = ns.rampart(&state, "", &["status"]);
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(text.contains("live: matches the applied entry"), "{text}");
+    assert!(
+        text.contains(&format!("{media}:18:1, {media}:19:1")),
+        "{text}"
+    );
+    // A rule added behind rampart's back: the mapping is refused.
+    let added = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.0, "nft", "add", "rule", "inet", "rampart", "input", "counter",
+        ])
+        .status()
+        .expect("nft add rule");
+    assert!(added.success());
+    let s = ns.rampart(&state, "", &["status"]);
+    assert_eq!(s.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(
+        text.contains("the live ruleset differs from the applied one")
+            && text.contains("chain input: 11 rule(s) loaded, 10 applied"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 3: "Killing rampart at any moment leaves either the old or the
+/// new ruleset, never a mix." `apply` of a 5,000-rule policy (not
+/// optimised, so the batch is large) is killed with SIGKILL after delays
+/// spread over the time a whole apply takes; after each kill the namespace
+/// holds exactly A or exactly B.
+#[test]
+fn issue3_killed_apply_leaves_the_old_or_the_new_ruleset() {
+    use std::time::{Duration, Instant};
+    let Some(ns) = Netns::new("k8-kill") else {
+        return;
+    };
+    let dir = tmpdir("k8-kill");
+    let state = dir.join("state");
+    let (a, _, _) = write_policies(&dir);
+    let b = testdata("blocklist-5000.sh");
+    let apply_b = ["apply", "--no-optimize", b.as_str()];
+    let o = ns.rampart(&state, "", &["apply", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list_a = ns.ruleset();
+    let started = Instant::now();
+    let o = ns.rampart(&state, "", &apply_b);
+    let full = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list_b = ns.ruleset();
+    assert!(list_b.matches("drop").count() >= 5000, "B is loaded");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let iterations = 30u32;
+    let (mut saw_a, mut saw_b) = (0, 0);
+    let o = ns.rampart(&state, "", &["apply", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for i in 0..iterations {
+        assert!(Instant::now() < deadline, "the test ran past its deadline");
+        // 0 .. 1.2 × the time of a whole apply.
+        let delay = full * (i * 6) / (iterations * 5);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_rampart")])
+            .args(apply_b)
+            .env("RAMPART_STATE_DIR", &state)
+            .env("SSH_CONNECTION", "")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rampart apply");
+        std::thread::sleep(delay);
+        // `ip netns exec` execs rampart in the same process: this kills it.
+        let _ = child.kill();
+        child.wait().expect("reap rampart");
+        let now = ns.ruleset();
+        if now == list_a {
+            saw_a += 1;
+        } else if now == list_b {
+            saw_b += 1;
+            let o = ns.rampart(&state, "", &["apply", &a]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert_eq!(ns.ruleset(), list_a);
+        } else {
+            panic!(
+                "after a kill at {delay:?} the namespace holds neither A nor B \
+                 ({} lines; A has {}, B has {})",
+                now.lines().count(),
+                list_a.lines().count(),
+                list_b.lines().count()
+            );
+        }
+    }
+    eprintln!(
+        "killed apply: {saw_a} time(s) the old ruleset, {saw_b} time(s) the new (whole apply {full:?})"
+    );
+    assert!(saw_a > 0, "a kill right at the start leaves A");
+    // The state store survives the kills: status still reads it.
+    let s = ns.rampart(&state, "", &["status"]);
+    assert!(s.status.code().is_some_and(|c| c <= 1), "{}", stderr(&s));
     let _ = std::fs::remove_dir_all(&dir);
 }

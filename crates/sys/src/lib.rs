@@ -14,6 +14,8 @@
 //! * [`apply()`]: both, in the current network namespace.
 //! * [`apply_replacing()`]: [`apply()`] that also removes rampart's tables
 //!   the new ruleset does not have (rollback to a policy without nat).
+//! * [`list_rules()`], [`list_sets()`]: read a table back (rules with
+//!   handles and counters, named sets with element counts) over netlink.
 //! * [`process`]: what the safe-apply guard needs from the OS: leaving the
 //!   session (`setsid`), an exclusive lock file (`flock`), and reading an
 //!   ancestor's environment (`SSH_CONNECTION` behind `sudo`).
@@ -47,6 +49,7 @@
 //! ```
 
 mod consts;
+pub mod dump;
 pub mod encode;
 pub mod netns;
 mod nla;
@@ -55,6 +58,7 @@ pub mod process;
 pub mod socket;
 pub mod sysctl;
 
+pub use dump::{list_rules, list_sets, list_tables, LiveRule, LiveSet};
 pub use encode::{encode, encode_replacing, Batch, EncodeError, MsgInfo};
 pub use socket::{KernelError, SendError, Socket};
 

@@ -8,6 +8,10 @@ pub(crate) const NLMSG_HDRLEN: usize = 16;
 
 pub(crate) const NLM_F_REQUEST: u16 = 0x1;
 pub(crate) const NLM_F_ACK: u16 = 0x4;
+/// `NLM_F_ROOT | NLM_F_MATCH`: a dump request.
+pub(crate) const NLM_F_DUMP: u16 = 0x300;
+/// A dump was interrupted by a change of the ruleset: ask again.
+pub(crate) const NLM_F_DUMP_INTR: u16 = 0x10;
 pub(crate) const NLM_F_CREATE: u16 = 0x400;
 pub(crate) const NLM_F_APPEND: u16 = 0x800;
 
@@ -118,7 +122,6 @@ pub(crate) fn messages(mut data: &[u8]) -> Vec<(u16, u16, u32, &[u8])> {
 }
 
 /// Attributes of a flat TLV area: `(type without flags, payload)`.
-#[cfg(test)]
 pub(crate) fn attrs(mut data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     while data.len() >= 4 {

@@ -3,7 +3,7 @@
 //! them. No `unsafe`: the system calls go through `rustix`.
 
 use crate::encode::{Batch, MsgInfo};
-use crate::nla::{messages, NLMSG_DONE, NLMSG_ERROR};
+use crate::nla::{messages, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::netlink::SocketAddrNetlink;
@@ -65,6 +65,55 @@ impl Socket {
         )?;
         net::bind(&fd, &SocketAddrNetlink::new(0, 0))?;
         Ok(Socket { fd })
+    }
+
+    /// Sends one dump request (`NLM_F_DUMP`) and collects the payloads
+    /// (after `nlmsghdr`) of every answer until `NLMSG_DONE`. A kernel
+    /// error comes back as the `io::Error` of its errno; `Ok(None)` when
+    /// the dump was interrupted by a ruleset change (ask again).
+    pub(crate) fn dump(&self, request: &[u8], seq: u32) -> std::io::Result<Option<Vec<Vec<u8>>>> {
+        net::sockopt::set_socket_timeout(
+            &self.fd,
+            net::sockopt::Timeout::Recv,
+            Some(Duration::from_secs(10)),
+        )?;
+        let kernel = SocketAddrNetlink::new(0, 0);
+        let sent = net::sendto(&self.fd, request, SendFlags::empty(), &kernel)?;
+        if sent != request.len() {
+            return Err(std::io::Error::other(
+                "short netlink send of a dump request",
+            ));
+        }
+        let mut out = Vec::new();
+        let mut interrupted = false;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let (n, _) = match net::recv(&self.fd, &mut buf[..], RecvFlags::empty()) {
+                Ok(r) => r,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for (ty, flags, s, payload) in messages(&buf[..n]) {
+                if s != seq {
+                    continue;
+                }
+                if flags & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                match ty {
+                    NLMSG_DONE => return Ok(if interrupted { None } else { Some(out) }),
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(..4)
+                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                        if code != 0 {
+                            return Err(std::io::Error::from_raw_os_error(-code));
+                        }
+                    }
+                    _ => out.push(payload.to_vec()),
+                }
+            }
+        }
     }
 
     /// Sends `batch` as one datagram (the kernel processes a batch only

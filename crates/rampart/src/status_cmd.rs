@@ -1,0 +1,440 @@
+//! `rampart status [--json]`: what is applied (source files, SHA-256, time,
+//! format), every rule of rampart's tables with its packet and byte
+//! counters and the policy lines it came from, the sizes of the named
+//! sets, a pending confirmation and the history.
+//!
+//! Counters are read from the kernel over netlink
+//! ([`rampart_sys::list_rules`], [`rampart_sys::list_sets`]) and mapped back
+//! by chain and position: rampart's tables are written only by rampart, in
+//! one batch, in the order of the lowered [`Ruleset`], so the n-th live
+//! rule of a chain is the n-th rule of that chain in the entry's ruleset
+//! (lowered again from the stored policy model, which keeps the origins).
+//! When the live tables do not have the applied shape (a chain with another
+//! number of rules, a missing or extra table, or the entry now compiling to
+//! other text) status says "the live ruleset differs from the applied one",
+//! lists why, and maps only the chains whose rule counts agree.
+
+use crate::apply_cmd::{relower, settle_expired};
+use crate::cli::StateOpts;
+use crate::state::{self, Kind, Store};
+use anyhow::Result;
+use rampart_model::Origin;
+use rampart_nft::Ruleset;
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Everything `status` reports; `--json` prints it as is.
+#[derive(Debug, Serialize)]
+struct Report {
+    applied: Option<Applied>,
+    pending: Option<PendingInfo>,
+    live: Live,
+    state_dir: String,
+    history: Vec<HistoryItem>,
+}
+
+#[derive(Debug, Serialize)]
+struct Applied {
+    id: u64,
+    kind: Kind,
+    /// Seconds since the Unix epoch.
+    time: u64,
+    time_text: String,
+    sha256: String,
+    format: String,
+    no_optimize: bool,
+    sources: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PendingInfo {
+    applied: u64,
+    previous: Option<u64>,
+    deadline: u64,
+    deadline_text: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Live {
+    /// The kernel holds exactly the applied tables, chain for chain.
+    matches: bool,
+    /// Why it does not.
+    differences: Vec<String>,
+    /// The live tables could not be read (not root, ...).
+    error: Option<String>,
+    tables: Vec<LiveTable>,
+}
+
+#[derive(Debug, Serialize)]
+struct LiveTable {
+    family: &'static str,
+    name: String,
+    chains: Vec<LiveChain>,
+    sets: Vec<SetSize>,
+}
+
+#[derive(Debug, Serialize)]
+struct LiveChain {
+    name: String,
+    rules: Vec<RuleStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleStatus {
+    /// 0-based position in the chain.
+    position: usize,
+    handle: u64,
+    packets: Option<u64>,
+    bytes: Option<u64>,
+    /// Every policy line this rule stands for (several for merged rules);
+    /// empty when the chain could not be mapped.
+    origins: Vec<Origin>,
+    /// The rule as nft text, from the applied ruleset.
+    nft: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SetSize {
+    name: String,
+    elements: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryItem {
+    id: u64,
+    current: bool,
+    kind: Option<Kind>,
+    time: Option<u64>,
+    sha256: Option<String>,
+    source: Option<String>,
+    error: Option<String>,
+}
+
+/// `rampart status [--json]`.
+pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode> {
+    let store = Store::open(&state::dir_of(st.state_dir.as_deref()))?;
+    let _lock = store.lock()?;
+    settle_expired(&store)?;
+    let cur = store.current_id()?;
+    let entry = store.current()?;
+    let mut live = Live::default();
+    let applied = match &entry {
+        Some(e) => {
+            let rs = match relower(e) {
+                Ok(rs) => {
+                    if rampart_nft::to_text(&rs) != e.nft {
+                        live.differences.push(format!(
+                            "entry {} compiles differently with this rampart than when it was applied; source lines may be off",
+                            e.id
+                        ));
+                    }
+                    rs
+                }
+                Err(err) => {
+                    live.differences.push(format!("{err:#}"));
+                    Ruleset::default()
+                }
+            };
+            read_live(&rs, &mut live);
+            Some(Applied {
+                id: e.id,
+                kind: e.kind,
+                time: e.time,
+                time_text: state::fmt_time(e.time),
+                sha256: e.sha256.clone(),
+                format: e.format.clone(),
+                no_optimize: e.no_optimize,
+                sources: e.sources.iter().map(|s| s.path.clone()).collect(),
+            })
+        }
+        None => {
+            read_live(&Ruleset::default(), &mut live);
+            None
+        }
+    };
+    live.matches = live.error.is_none() && live.differences.is_empty();
+    let pending = store.pending()?.map(|p| PendingInfo {
+        applied: p.applied,
+        previous: p.previous,
+        deadline: p.deadline,
+        deadline_text: state::fmt_time(p.deadline),
+    });
+    let mut history = Vec::new();
+    for id in store.ids()?.iter().rev() {
+        history.push(match store.entry(*id) {
+            Ok(e) => HistoryItem {
+                id: e.id,
+                current: Some(*id) == cur,
+                kind: Some(e.kind),
+                time: Some(e.time),
+                sha256: Some(e.sha256),
+                source: e.sources.first().map(|s| s.path.clone()),
+                error: None,
+            },
+            Err(err) => HistoryItem {
+                id: *id,
+                current: Some(*id) == cur,
+                kind: None,
+                time: None,
+                sha256: None,
+                source: None,
+                error: Some(format!("{err:#}")),
+            },
+        });
+    }
+    let report = Report {
+        applied,
+        pending,
+        live,
+        state_dir: store.dir().display().to_string(),
+        history,
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        print_text(&report, out)?;
+    }
+    if report.live.error.is_some() {
+        eprintln!(
+            "rampart: cannot read the live ruleset: {}",
+            report.live.error.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(if report.live.differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads rampart's tables from the kernel and maps them onto `rs`.
+fn read_live(rs: &Ruleset, live: &mut Live) {
+    for t in &rs.tables {
+        let rules = match rampart_sys::list_rules(t.family, &t.name) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                live.differences.push(e.to_string());
+                continue;
+            }
+            Err(e) => {
+                live.error = Some(format!("table {} {}: {e}", t.family.name(), t.name));
+                return;
+            }
+        };
+        let sets = match rampart_sys::list_sets(t.family, &t.name) {
+            Ok(s) => s,
+            Err(e) => {
+                live.error = Some(format!("sets of table {} {}: {e}", t.family.name(), t.name));
+                return;
+            }
+        };
+        let tname = format!("table {} {}", t.family.name(), t.name);
+        let mut chains: Vec<LiveChain> = Vec::new();
+        for r in &rules {
+            if !chains.iter().any(|c| c.name == r.chain) {
+                chains.push(LiveChain {
+                    name: r.chain.clone(),
+                    rules: Vec::new(),
+                });
+            }
+        }
+        for c in &t.chains {
+            if !chains.iter().any(|l| l.name == c.name) && !c.rules.is_empty() {
+                live.differences.push(format!(
+                    "{tname} chain {}: no rules loaded, {} applied",
+                    c.name,
+                    c.rules.len()
+                ));
+            }
+        }
+        for lc in &mut chains {
+            let live_rules: Vec<_> = rules.iter().filter(|r| r.chain == lc.name).collect();
+            let applied = t.chains.iter().find(|c| c.name == lc.name);
+            let mapped = match applied {
+                Some(c) if c.rules.len() == live_rules.len() => Some(c),
+                Some(c) => {
+                    live.differences.push(format!(
+                        "{tname} chain {}: {} rule(s) loaded, {} applied",
+                        lc.name,
+                        live_rules.len(),
+                        c.rules.len()
+                    ));
+                    None
+                }
+                None => {
+                    live.differences.push(format!(
+                        "{tname} chain {}: not part of the applied policy",
+                        lc.name
+                    ));
+                    None
+                }
+            };
+            lc.rules = live_rules
+                .iter()
+                .map(|l| {
+                    let r = mapped.and_then(|c| c.rules.get(l.position));
+                    RuleStatus {
+                        position: l.position,
+                        handle: l.handle,
+                        packets: l.packets,
+                        bytes: l.bytes,
+                        origins: r.map_or_else(Vec::new, |r| {
+                            if r.origins.is_empty() {
+                                r.origin.iter().cloned().collect()
+                            } else {
+                                r.origins.clone()
+                            }
+                        }),
+                        nft: r.map(rampart_nft::print::rule),
+                    }
+                })
+                .collect();
+        }
+        let applied_sets: Vec<&str> = t.sets.iter().map(|s| s.name.as_str()).collect();
+        let live_sets: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+        if applied_sets != live_sets {
+            live.differences.push(format!(
+                "{tname}: sets loaded [{}], applied [{}]",
+                live_sets.join(", "),
+                applied_sets.join(", ")
+            ));
+        }
+        live.tables.push(LiveTable {
+            family: t.family.name(),
+            name: t.name.clone(),
+            chains,
+            sets: sets
+                .into_iter()
+                .map(|s| SetSize {
+                    name: s.name,
+                    elements: s.elements,
+                })
+                .collect(),
+        });
+    }
+    // rampart's tables that the applied entry does not have.
+    for (fam, name) in rampart_sys::OWN_TABLES {
+        if rs.table(fam, name).is_some() {
+            continue;
+        }
+        match rampart_sys::list_rules(fam, name) {
+            Ok(_) => live.differences.push(format!(
+                "table {} {name} is loaded but not part of the applied policy",
+                fam.name()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                live.error = Some(format!("table {} {name}: {e}", fam.name()));
+                return;
+            }
+        }
+    }
+}
+
+fn print_text(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    match &r.applied {
+        Some(a) => {
+            writeln!(
+                out,
+                "applied: entry {} ({:?}) from {} at {}, sha256 {}",
+                a.id,
+                a.kind,
+                a.sources.first().map_or("<unknown>", String::as_str),
+                a.time_text,
+                a.sha256
+            )?;
+            writeln!(
+                out,
+                "  format {}{}; source file(s): {}",
+                a.format,
+                if a.no_optimize { ", not optimised" } else { "" },
+                a.sources.join(", ")
+            )?;
+        }
+        None => writeln!(out, "applied: nothing")?,
+    }
+    if let Some(p) = &r.pending {
+        writeln!(
+            out,
+            "pending: entry {} rolls back to {} at {} unless `rampart confirm` runs",
+            p.applied,
+            p.previous.map_or_else(
+                || "no rampart tables".to_string(),
+                |id| format!("entry {id}")
+            ),
+            p.deadline_text
+        )?;
+    }
+    let l = &r.live;
+    if let Some(e) = &l.error {
+        writeln!(out, "live: cannot read the kernel's ruleset: {e}")?;
+    } else if l.differences.is_empty() {
+        writeln!(out, "live: matches the applied entry")?;
+    } else {
+        writeln!(out, "live: the live ruleset differs from the applied one:")?;
+        for d in &l.differences {
+            writeln!(out, "  - {d}")?;
+        }
+    }
+    for t in &l.tables {
+        writeln!(out, "table {} {}", t.family, t.name)?;
+        for c in &t.chains {
+            writeln!(out, "  chain {}", c.name)?;
+            writeln!(
+                out,
+                "    {:>4} {:>7} {:>12} {:>14}  source / rule",
+                "#", "handle", "packets", "bytes"
+            )?;
+            for rule in &c.rules {
+                let num = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+                let origins = if rule.origins.is_empty() {
+                    "(no source line)".to_string()
+                } else {
+                    rule.origins
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                writeln!(
+                    out,
+                    "    {:>4} {:>7} {:>12} {:>14}  {origins}",
+                    rule.position + 1,
+                    rule.handle,
+                    num(rule.packets),
+                    num(rule.bytes),
+                )?;
+                if let Some(n) = &rule.nft {
+                    writeln!(out, "    {:>40}  {n}", "")?;
+                }
+            }
+        }
+        for s in &t.sets {
+            writeln!(out, "  set {}: {} element(s)", s.name, s.elements)?;
+        }
+    }
+    writeln!(out, "history ({}):", r.state_dir)?;
+    for h in &r.history {
+        match (&h.error, h.kind, h.time, &h.sha256) {
+            (None, Some(kind), Some(time), Some(sha)) => writeln!(
+                out,
+                "{} {:>4} {:<13} {} {} {}",
+                if h.current { "*" } else { " " },
+                h.id,
+                format!("{kind:?}").to_lowercase(),
+                state::fmt_time(time),
+                &sha[..sha.len().min(12)],
+                h.source.as_deref().unwrap_or("")
+            )?,
+            _ => writeln!(
+                out,
+                "  {:>4} unreadable: {}",
+                h.id,
+                h.error.as_deref().unwrap_or("")
+            )?,
+        }
+    }
+    Ok(())
+}
