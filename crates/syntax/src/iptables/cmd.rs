@@ -861,7 +861,8 @@ fn apply_with_arg(
                     ),
                 ));
             }
-            if name.contains(['/', ' ']) || name[..name.len() - 1].contains('+') {
+            // `+` is a wildcard only at the end.
+            if name.contains(['/', ' ']) || name.strip_suffix('+').unwrap_or(&name).contains('+') {
                 return Err(RuleError::new(
                     arg.span,
                     format!("invalid interface name `{name}`"),
@@ -1420,6 +1421,13 @@ mod tests {
     fn old_negation_is_accepted_with_a_warning() {
         let inv = parse("-A INPUT -p tcp --dport ! 22 -j DROP").unwrap();
         assert_eq!(inv.warnings.len(), 1);
+    }
+
+    #[test]
+    fn interface_names_with_multibyte_characters_do_not_panic() {
+        assert!(parse("-A INPUT -i l\u{590}\u{495} -j ACCEPT").is_ok());
+        assert!(parse("-A INPUT -i e+th\u{590} -j ACCEPT").is_err());
+        assert!(parse("-A INPUT -i eth\u{590}+ -j ACCEPT").is_ok());
     }
 
     #[test]
