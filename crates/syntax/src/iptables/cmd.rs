@@ -862,7 +862,10 @@ fn apply_with_arg(
                 ));
             }
             // `+` is a wildcard only at the end.
-            if name.contains(['/', ' ']) || name.strip_suffix('+').unwrap_or(&name).contains('+') {
+            if name.contains(|c: char| {
+                c == '/' || c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '\\')
+            }) || name.strip_suffix('+').unwrap_or(&name).contains('+')
+            {
                 return Err(RuleError::new(
                     arg.span,
                     format!("invalid interface name `{name}`"),
@@ -908,7 +911,7 @@ fn apply_with_arg(
     Ok(())
 }
 
-fn check_chain_name(arg: &Token) -> Result<(), RuleError> {
+pub(crate) fn check_chain_name(arg: &Token) -> Result<(), RuleError> {
     let n = &arg.text;
     if n.is_empty() || n.len() > 28 {
         return Err(RuleError::new(
@@ -916,11 +919,18 @@ fn check_chain_name(arg: &Token) -> Result<(), RuleError> {
             format!("chain name `{n}` must be 1 to 28 characters"),
         ));
     }
-    if n.starts_with('-') || n.starts_with('!') || n.chars().any(|c| c.is_whitespace()) {
-        return Err(RuleError::new(
-            arg.span,
-            format!("invalid chain name `{n}`"),
-        ));
+    // Blanks, quotes and backslashes could not be written back into an
+    // iptables-save file and read again as the same name.
+    if n.starts_with('-')
+        || n.starts_with('!')
+        || n.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '\\'))
+    {
+        return Err(
+            RuleError::new(arg.span, format!("invalid chain name `{n}`")).with_help(
+                "chain names cannot start with `-` or `!`, nor hold blanks, quotes or backslashes",
+            ),
+        );
     }
     Ok(())
 }
@@ -1421,6 +1431,13 @@ mod tests {
     fn old_negation_is_accepted_with_a_warning() {
         let inv = parse("-A INPUT -p tcp --dport ! 22 -j DROP").unwrap();
         assert_eq!(inv.warnings.len(), 1);
+    }
+
+    #[test]
+    fn names_that_would_not_print_back_are_refused() {
+        assert!(parse("-A IN\\\\x -j ACCEPT").is_err());
+        assert!(parse("-A INPUT -i 'a\"b' -j ACCEPT").is_err());
+        assert!(parse("-N 'a b'").is_err());
     }
 
     #[test]

@@ -234,6 +234,9 @@ fn chain_line(
     policy: &mut Policy,
 ) -> Result<(), RuleError> {
     let toks = split_line(rest, base)?;
+    if let Some(name) = toks.first() {
+        crate::iptables::cmd::check_chain_name(name)?;
+    }
     let Some(name) = toks.first() else {
         return Err(RuleError::new(
             Span::new(base - 1, base),
