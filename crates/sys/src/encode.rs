@@ -213,22 +213,8 @@ impl Enc {
             b.str(NFTA_TABLE_NAME, name);
             b.be32(NFTA_TABLE_FLAGS, 0);
         };
-        self.message(
-            NFT_MSG_NEWTABLE,
-            NLM_F_CREATE,
-            fam,
-            format!("add {tname}"),
-            None,
-            new,
-        );
-        self.message(
-            NFT_MSG_DELTABLE,
-            0,
-            fam,
-            format!("delete {tname}"),
-            None,
-            |b| b.str(NFTA_TABLE_NAME, name),
-        );
+        // `table X; delete table X; table X {...}`, as `nft -f` does.
+        self.remove_table(t.family, name);
         self.message(
             NFT_MSG_NEWTABLE,
             NLM_F_CREATE,
