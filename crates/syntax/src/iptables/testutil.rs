@@ -66,3 +66,14 @@ pub(crate) fn check_cases(cases: &[(Family, &str, &str, Option<&str>)]) {
         }
     }
 }
+
+/// One option occurrence with a single argument and no position.
+pub(crate) fn occ(name: &'static str, arg: &str) -> crate::iptables::ext::OptOcc {
+    use crate::diag::Span;
+    crate::iptables::ext::OptOcc {
+        name,
+        invert: false,
+        args: vec![crate::iptables::lex::Token::new(arg, Span::new(0, 0))],
+        span: Span::new(0, 0),
+    }
+}

@@ -80,16 +80,8 @@ pub(crate) fn save(m: &Mark, _: &SaveCtx, out: &mut String) {
 #[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
-    use crate::diag::Span;
 
-    fn occ(name: &'static str, arg: &str) -> OptOcc {
-        OptOcc {
-            name,
-            invert: false,
-            args: vec![Token::new(arg, Span::new(0, 0))],
-            span: Span::new(0, 0),
-        }
-    }
+    use crate::iptables::testutil::occ;
 
     #[test]
     fn ops_reduce_like_the_kernel() {

@@ -137,14 +137,7 @@ mod tests {
     use super::*;
     use crate::diag::Span;
 
-    fn occ(name: &'static str, arg: &str) -> OptOcc {
-        OptOcc {
-            name,
-            invert: false,
-            args: vec![Token::new(arg, Span::new(0, 0))],
-            span: Span::new(0, 0),
-        }
-    }
+    use crate::iptables::testutil::occ;
 
     fn saved(interval: &str, ewma: &str) -> Result<String, RuleError> {
         let cx = RuleCtx {
