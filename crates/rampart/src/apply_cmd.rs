@@ -17,13 +17,30 @@
 //! replaced by the next `apply`, `rollback`, `confirm` or `status`: each
 //! first rolls back an expired pending apply. Between the guard's death
 //! and such a command nothing rolls back (no boot hook is installed).
+//!
+//! Kernel settings: `apply` writes the policy's `Sysctl`s (e.g.
+//! `net.ipv4.ip_forward = 1` of a NAT policy) that differ from the running
+//! kernel, and `harden --apply|--restore` writes its own; either way the
+//! previous values are recorded in the state entry *before* anything is
+//! written ([`state::SettingChange`]). Rolling back from an entry restores
+//! the target's rules and then writes back every setting changed since
+//! (newest first). The order, for both directions, is rules first, then
+//! settings: the ruleset swap is the one step the kernel may refuse as a
+//! whole, so a refusal leaves rules *and* settings as they were (never
+//! settings rolled back under the rules they belonged to), and on a
+//! rollback the rules that let the admin back in are in place before any
+//! setting is touched — a setting that cannot be written (an interface
+//! that is gone, a read-only `/proc/sys`) is reported and never stops them.
+//! Steps that changed settings only (`harden`) do not reload the rules,
+//! so their rollback keeps counters and dynamic sets.
 
 use crate::cli::{InputOpts, StateOpts};
 use crate::input;
 use crate::lockout::{self, SshConn};
-use crate::state::{self, Kind, Pending, Source, Store};
+use crate::state::{self, Kind, Pending, SettingChange, Source, Store};
 use anyhow::{bail, Context, Result};
 use rampart_nft::Ruleset;
+use rampart_sys::sysctl::{SysctlError, Sysctls};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -114,6 +131,160 @@ fn ssh_connection() -> Option<(SshConn, String)> {
     }
 }
 
+/// The kernel settings of `policy` whose running value differs, with that
+/// value (recorded before anything is written). A key set twice keeps its
+/// first previous value and its last value. Only `net.*` keys: they belong
+/// to the network namespace rampart applies in; anything else is an error
+/// naming the key and its line. A key this kernel lacks (IPv6 disabled) is
+/// a warning and is skipped.
+pub(crate) fn plan_settings(
+    sys: &Sysctls,
+    sysctls: &[rampart_model::Sysctl],
+) -> std::result::Result<Vec<SettingChange>, Vec<String>> {
+    let mut plan: Vec<SettingChange> = Vec::new();
+    let mut errors = Vec::new();
+    for s in sysctls {
+        let at = s
+            .origin
+            .as_ref()
+            .map_or_else(String::new, |o| format!("{o}: "));
+        if !s.key.starts_with("net.") {
+            errors.push(format!(
+                "{at}{} = {}: rampart applies only the network settings (net.*) of a policy, which belong to the network namespace it applies in; set this one with sysctl.d",
+                s.key, s.value
+            ));
+            continue;
+        }
+        if let Some(p) = plan.iter_mut().find(|p| p.key == s.key) {
+            p.value = s.value.clone();
+            continue;
+        }
+        match sys.read(&s.key) {
+            Ok(v) => plan.push(SettingChange {
+                key: s.key.clone(),
+                previous: v,
+                value: s.value.clone(),
+                by: None,
+            }),
+            Err(e @ SysctlError::Missing { .. }) => {
+                eprintln!("rampart: warning: {at}{e}; not set");
+            }
+            Err(e) => errors.push(format!("{at}{e}")),
+        }
+    }
+    plan.retain(|p| p.previous != p.value);
+    if errors.is_empty() {
+        Ok(with_side_effects(sys, plan))
+    } else {
+        Err(errors)
+    }
+}
+
+/// `changes` with, after each, the keys the kernel rewrites when it is
+/// written ([`Sysctls::side_effects`]) and their values now, marked
+/// [`SettingChange::by`]: a rollback writes them back after the key.
+pub(crate) fn with_side_effects(sys: &Sysctls, changes: Vec<SettingChange>) -> Vec<SettingChange> {
+    let mut out = Vec::new();
+    for c in changes {
+        let keys = sys.side_effects(&c.key).unwrap_or_default();
+        let key = c.key.clone();
+        out.push(c);
+        for k in keys {
+            if let Ok(v) = sys.read(&k) {
+                out.push(SettingChange {
+                    key: k,
+                    previous: v.clone(),
+                    value: v,
+                    by: Some(key.clone()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Writes `changes` in order; returns one line per failure.
+pub(crate) fn write_settings(sys: &Sysctls, changes: &[SettingChange]) -> Vec<String> {
+    let mut failed = Vec::new();
+    for c in changes.iter().filter(|c| c.by.is_none()) {
+        match sys.write(&c.key, &c.value) {
+            Ok(()) => eprintln!("{} = {} (was {})", c.key, c.value, c.previous),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    failed
+}
+
+/// Writes back the previous values of `changes`, last change first;
+/// returns what was restored and the failures. A key that no longer exists
+/// (an interface that is gone) is reported and skipped.
+pub(crate) fn undo_settings(
+    sys: &Sysctls,
+    changes: &[SettingChange],
+) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    // Groups of a written key and the keys the kernel rewrote with it,
+    // last group first; within a group the key, then its side effects
+    // (writing the key back rewrites them again).
+    let mut groups: Vec<Vec<&SettingChange>> = Vec::new();
+    for c in changes {
+        match groups.last_mut() {
+            Some(g) if c.by.as_deref() == Some(g[0].key.as_str()) => g.push(c),
+            _ => groups.push(vec![c]),
+        }
+    }
+    for c in groups.into_iter().rev().flatten() {
+        match sys.write(&c.key, &c.previous) {
+            Ok(()) => done.push(format!("{} = {}", c.key, c.previous)),
+            Err(e @ SysctlError::Missing { .. }) => {
+                done.push(format!("{} skipped ({e})", c.key));
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    (done, failed)
+}
+
+/// Records a settings-only entry (`harden`): the rules of the current
+/// entry (or no policy) and `changes`. Not current until
+/// [`Store::set_current`], which the caller does once the settings are
+/// written; recorded first so that a crash in between still has every
+/// previous value on disk.
+pub(crate) fn record_settings(
+    store: &Store,
+    kind: Kind,
+    changes: Vec<SettingChange>,
+) -> Result<state::Entry> {
+    let now = state::now();
+    match store.current()? {
+        Some(cur) => store.add(
+            now,
+            kind,
+            Some(cur.id),
+            None,
+            &cur.format,
+            cur.no_optimize,
+            cur.sources,
+            cur.policy,
+            cur.nft,
+            changes,
+        ),
+        None => store.add(
+            now,
+            kind,
+            None,
+            None,
+            state::NO_POLICY,
+            false,
+            vec![],
+            rampart_model::Policy::default(),
+            String::new(),
+            changes,
+        ),
+    }
+}
+
 /// Sends `rs` so that rampart's tables become exactly its tables.
 fn load_into_kernel(rs: &Ruleset) -> std::result::Result<usize, rampart_sys::ApplyError> {
     rampart_sys::apply_replacing(rs, &rampart_sys::OWN_TABLES)
@@ -159,6 +330,17 @@ pub fn run(
             eprintln!("--force: applying anyway");
         }
     }
+    let sys = Sysctls::proc();
+    let planned = match plan_settings(&sys, &c.loaded.policy.sysctls) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("rampart: error: {e}");
+            }
+            eprintln!("{}: nothing applied", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
     let now = state::now();
     let parent = store.current_id()?;
     let entry = store.add(
@@ -171,6 +353,7 @@ pub fn run(
         vec![c.source],
         c.loaded.policy,
         c.text,
+        planned.clone(),
     )?;
     let token = confirm.map(|_| new_token());
     if let (Some(d), Some(token)) = (confirm, &token) {
@@ -208,9 +391,27 @@ pub fn run(
             return Ok(ExitCode::from(2));
         }
     }
+    // The rules are in; now the settings (see the module documentation).
+    let failed = write_settings(&sys, &planned);
+    for f in &failed {
+        eprintln!("rampart: error: {f}");
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "rampart: the rules are applied but {} kernel setting(s) could not be written; `rampart rollback` restores the previous rules and settings",
+            failed.len()
+        );
+    }
+    let code = |ok: ExitCode| {
+        if failed.is_empty() {
+            ok
+        } else {
+            ExitCode::from(2)
+        }
+    };
     drop(lock);
     let (Some(d), Some(token)) = (confirm, token) else {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code(ExitCode::SUCCESS));
     };
     let deadline = now + d.as_secs();
     if !std::io::stdin().is_terminal() {
@@ -219,7 +420,7 @@ pub fn run(
             state::fmt_time(deadline),
             d.as_secs()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code(ExitCode::SUCCESS));
     }
     eprint!(
         "Keep this ruleset? [y/N] (rolls back by itself at {}) ",
@@ -236,7 +437,7 @@ pub fn run(
             {
                 store.clear_pending()?;
                 eprintln!("confirmed: keeping entry {}", p.applied);
-                Ok(ExitCode::SUCCESS)
+                Ok(code(ExitCode::SUCCESS))
             } else {
                 settle(&store, &p, "not confirmed at the prompt")?;
                 Ok(ExitCode::from(1))
@@ -284,49 +485,114 @@ fn spawn_guard(store: &Store, deadline: u64, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Restores entry `target` (or removes rampart's tables for `None`) and
-/// records it as the new current entry.
-fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<String> {
-    let Some(id) = target else {
-        load_into_kernel(&Ruleset::default())
-            .context("cannot remove rampart's tables from the kernel")?;
-        store.clear_current()?;
-        return Ok("removed rampart's tables (nothing was applied before)".into());
-    };
-    let e = store.entry(id)?;
-    let rs = relower(&e)?;
-    let text = rampart_nft::to_text(&rs);
-    let same = text == e.nft;
-    load_into_kernel(&rs).with_context(|| format!("cannot re-apply entry {id}"))?;
-    let new = store.add(
-        state::now(),
-        kind,
-        e.parent,
-        Some(id),
-        &e.format,
-        e.no_optimize,
-        e.sources,
-        e.policy,
-        text,
-    )?;
-    store.set_current(new.id)?;
-    let mut msg = format!(
-        "restored entry {id} (applied {}) as entry {}",
-        state::fmt_time(e.time),
-        new.id
-    );
-    if !same {
-        msg.push_str(
-            "; note: this rampart compiles it differently from when it was applied (see `rampart status`)",
-        );
+/// The entries whose settings a move from the current entry back to
+/// `target` undoes: the current one and its ancestors up to (without)
+/// `target`. When the chain does not lead to `target` (a pruned or
+/// hand-edited history), only the current entry's.
+fn entries_since(
+    store: &Store,
+    cur: Option<state::Entry>,
+    target: Option<u64>,
+) -> Vec<state::Entry> {
+    let Some(cur) = cur else { return Vec::new() };
+    let mut out = vec![cur.clone()];
+    let mut parent = cur.parent;
+    while parent != target && out.len() <= state::KEEP + 1 {
+        match parent.map(|id| store.entry(id)) {
+            Some(Ok(e)) => {
+                parent = e.parent;
+                out.push(e);
+            }
+            _ => return vec![cur],
+        }
     }
-    Ok(msg)
+    if parent == target {
+        out
+    } else {
+        vec![cur]
+    }
+}
+
+/// Restores entry `target` (or removes rampart's tables for `None`),
+/// records it as the new current entry, then writes back the kernel
+/// settings changed since (see the module documentation for the order).
+/// Returns what happened and the settings that could not be written back.
+fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Vec<String>)> {
+    let undo = entries_since(store, store.current()?, target);
+    // Steps that changed settings only have the target's rules already.
+    let rules_kept = !undo.is_empty() && undo.iter().all(|e| e.kind.settings_only());
+    let mut msg = match target {
+        None => {
+            if !rules_kept {
+                load_into_kernel(&Ruleset::default())
+                    .context("cannot remove rampart's tables from the kernel")?;
+            }
+            store.clear_current()?;
+            if rules_kept {
+                "no rules were applied before".to_string()
+            } else {
+                "removed rampart's tables (nothing was applied before)".to_string()
+            }
+        }
+        Some(id) => {
+            let e = store.entry(id)?;
+            let rs = relower(&e)?;
+            let text = if e.has_policy() {
+                rampart_nft::to_text(&rs)
+            } else {
+                e.nft.clone()
+            };
+            let same = text == e.nft;
+            if !rules_kept {
+                load_into_kernel(&rs).with_context(|| format!("cannot re-apply entry {id}"))?;
+            }
+            let new = store.add(
+                state::now(),
+                kind,
+                e.parent,
+                Some(id),
+                &e.format,
+                e.no_optimize,
+                e.sources,
+                e.policy,
+                text,
+                e.settings,
+            )?;
+            store.set_current(new.id)?;
+            let mut msg = format!(
+                "restored entry {id} (applied {}) as entry {}",
+                state::fmt_time(e.time),
+                new.id
+            );
+            if rules_kept {
+                msg.push_str(" (same rules, not reloaded)");
+            }
+            if !same {
+                msg.push_str(
+                    "; note: this rampart compiles it differently from when it was applied (see `rampart status`)",
+                );
+            }
+            msg
+        }
+    };
+    let changes: Vec<SettingChange> = undo.iter().rev().flat_map(|e| e.settings.clone()).collect();
+    let (done, failed) = undo_settings(&Sysctls::proc(), &changes);
+    if !done.is_empty() {
+        msg.push_str(&format!(
+            "; kernel settings written back: {}",
+            done.join(", ")
+        ));
+    }
+    Ok((msg, failed))
 }
 
 /// The ruleset of a stored entry, lowered again from its policy model (as
 /// it was applied: optimised unless `--no-optimize`), with every rule's
-/// origins.
+/// origins; empty for an entry without a policy.
 pub(crate) fn relower(e: &state::Entry) -> Result<Ruleset> {
+    if !e.has_policy() {
+        return Ok(Ruleset::default());
+    }
     match rampart_nft::lower(&e.policy) {
         Ok(rs) if e.no_optimize => Ok(rs),
         Ok(rs) => Ok(rampart_nft::optimize(rs)),
@@ -344,7 +610,7 @@ static IN_GUARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// Rolls back the pending apply `p` (the lock is held) and logs why.
 fn settle(store: &Store, p: &Pending, why: &str) -> Result<()> {
-    let msg = restore(store, p.previous, Kind::AutoRollback)?;
+    let (msg, failed) = restore(store, p.previous, Kind::AutoRollback)?;
     store.clear_pending()?;
     let line = format!(
         "rolled back entry {} ({why}, deadline {}): {msg}",
@@ -352,9 +618,15 @@ fn settle(store: &Store, p: &Pending, why: &str) -> Result<()> {
         state::fmt_time(p.deadline)
     );
     store.log(&line);
+    for f in &failed {
+        store.log(&format!("cannot write back a kernel setting: {f}"));
+    }
     if !IN_GUARD.load(std::sync::atomic::Ordering::Relaxed) {
         // The guard's standard error is guard.log itself.
         eprintln!("rampart: {line}");
+        for f in &failed {
+            eprintln!("rampart: error: cannot write back a kernel setting: {f}");
+        }
     }
     Ok(())
 }
@@ -444,16 +716,25 @@ pub fn rollback(st: &StateOpts) -> Result<ExitCode> {
         eprintln!("rampart: nothing applied yet; nothing to roll back");
         return Ok(ExitCode::from(2));
     };
-    let Some(parent) = cur.parent else {
-        eprintln!(
-            "rampart: entry {} is the first applied policy; there is no previous one",
-            cur.id
-        );
-        return Ok(ExitCode::from(2));
+    let target = match cur.parent {
+        Some(p) => Some(p),
+        // A `harden` before any apply: back to no policy, the settings
+        // written back.
+        None if cur.kind.settings_only() && !cur.has_policy() => None,
+        None => {
+            eprintln!(
+                "rampart: entry {} is the first applied policy; there is no previous one",
+                cur.id
+            );
+            return Ok(ExitCode::from(2));
+        }
     };
-    let msg = restore(&store, Some(parent), Kind::Rollback)?;
+    let (msg, failed) = restore(&store, target, Kind::Rollback)?;
     eprintln!("rampart: {msg}");
-    Ok(ExitCode::SUCCESS)
+    for f in &failed {
+        eprintln!("rampart: error: cannot write back a kernel setting: {f}");
+    }
+    Ok(ExitCode::from(if failed.is_empty() { 0 } else { 2 }))
 }
 
 /// `rampart diff FILE`: 0 no change, 1 changes, 2 errors.
@@ -508,6 +789,97 @@ mod tests {
         assert!(parse_duration("2d").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("25h").is_err());
+    }
+
+    fn change(key: &str, previous: &str, value: &str, by: Option<&str>) -> SettingChange {
+        SettingChange {
+            key: key.into(),
+            previous: previous.into(),
+            value: value.into(),
+            by: by.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn issue3_settings_plan_records_side_effects_and_undo_writes_them_back_after_their_key() {
+        let d = std::env::temp_dir().join(format!("rampart-apply-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for (f, v) in [
+            ("net/ipv4/ip_forward", "0"),
+            ("net/ipv4/conf/all/accept_redirects", "0"),
+            ("net/ipv4/conf/default/forwarding", "0"),
+            ("net/ipv4/conf/eth0/forwarding", "0"),
+        ] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, format!("{v}\n")).expect("write");
+        }
+        let sys = Sysctls::at(&d);
+        let sysctl = |key: &str, value: &str| rampart_model::Sysctl {
+            key: key.into(),
+            value: value.into(),
+            origin: None,
+        };
+        let plan = plan_settings(
+            &sys,
+            &[
+                sysctl("net.ipv4.ip_forward", "1"),
+                sysctl("net.ipv4.conf.all.accept_redirects", "0"),
+            ],
+        )
+        .expect("plan");
+        assert_eq!(
+            plan,
+            [
+                change("net.ipv4.ip_forward", "0", "1", None),
+                change(
+                    "net.ipv4.conf.all.accept_redirects",
+                    "0",
+                    "0",
+                    Some("net.ipv4.ip_forward")
+                ),
+                change(
+                    "net.ipv4.conf.default.forwarding",
+                    "0",
+                    "0",
+                    Some("net.ipv4.ip_forward")
+                ),
+                change(
+                    "net.ipv4.conf.eth0.forwarding",
+                    "0",
+                    "0",
+                    Some("net.ipv4.ip_forward")
+                ),
+            ]
+        );
+        let err = plan_settings(&sys, &[sysctl("kernel.panic", "1")]).expect_err("not net.*");
+        assert!(err[0].contains("only the network settings"), "{err:?}");
+        // An older step hardened accept_redirects (1 -> 0); the newer one
+        // turned forwarding on. Undoing both, newest first: forwarding off
+        // (the kernel would turn redirects on), redirects back to 0 right
+        // after it, then the older step's 1.
+        assert!(write_settings(&sys, &plan).is_empty());
+        let mut all = vec![change("net.ipv4.conf.all.accept_redirects", "1", "0", None)];
+        all.extend(plan);
+        let (done, failed) = undo_settings(&sys, &all);
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(
+            done,
+            [
+                "net.ipv4.ip_forward = 0",
+                "net.ipv4.conf.all.accept_redirects = 0",
+                "net.ipv4.conf.default.forwarding = 0",
+                "net.ipv4.conf.eth0.forwarding = 0",
+                "net.ipv4.conf.all.accept_redirects = 1",
+            ]
+        );
+        assert_eq!(
+            sys.read("net.ipv4.conf.all.accept_redirects")
+                .expect("read"),
+            "1"
+        );
+        assert_eq!(sys.read("net.ipv4.ip_forward").expect("read"), "0");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -5,7 +5,16 @@
 //! previous values in `STATE/harden.json`; `--restore` writes those back
 //! and removes the record. A second `--apply` keeps the oldest previous
 //! value of a key, so `--restore` always returns to the settings from
-//! before rampart touched them. All reads and writes go through
+//! before rampart touched them.
+//!
+//! Both are also steps of the state history (`crate::state`): each that
+//! writes something records a settings-only entry (kind `harden` /
+//! `harden-restore`, the rules of the current entry) with the previous
+//! values, before writing, so `rampart rollback` undoes the last step
+//! whichever it was, and rolling back further also writes back the
+//! settings an earlier `apply` or `harden` changed. Not while an `apply
+//! --confirm` awaits confirmation (its automatic rollback would undo the
+//! hardening too). All reads and writes go through
 //! `rampart_sys::sysctl` (the `net.*` keys are those of the network
 //! namespace rampart runs in).
 
@@ -337,7 +346,33 @@ fn apply(
         .filter(|i| i.status == Status::Differs)
         .collect();
     let path = record_path(state);
+    let store = crate::state::Store::open(state)?;
+    let _lock = store.lock()?;
+    let mut entry = None;
     if !todo.is_empty() {
+        crate::apply_cmd::settle_expired(&store)?;
+        if let Some(p) = store.pending()? {
+            eprintln!(
+                "rampart: an apply is awaiting confirmation until {} (entry {}); run `rampart confirm` or `rampart rollback` first; nothing written",
+                crate::state::fmt_time(p.deadline),
+                p.applied
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let changes = todo
+            .iter()
+            .map(|i| crate::state::SettingChange {
+                key: i.key.clone(),
+                previous: i.current.clone().unwrap_or_default(),
+                value: i.recommended.clone(),
+                by: None,
+            })
+            .collect();
+        entry = Some(crate::apply_cmd::record_settings(
+            &store,
+            crate::state::Kind::Harden,
+            crate::apply_cmd::with_side_effects(sys, changes),
+        )?);
         // Record first: a crash after some writes still leaves every
         // previous value on disk (restoring an unchanged key is harmless).
         let mut rec = load_record(&path)?.unwrap_or(Record {
@@ -366,9 +401,13 @@ fn apply(
             Err(e) => failed.push(e.to_string()),
         }
     }
+    let entry_id = entry.map(|e| e.id);
+    if let Some(id) = entry_id {
+        store.set_current(id)?;
+    }
     if json {
         let v = serde_json::json!({
-            "changed": changed, "failed": failed, "record": path,
+            "changed": changed, "failed": failed, "record": path, "state_entry": entry_id,
         });
         serde_json::to_writer_pretty(&mut *out, &v)?;
         writeln!(out)?;
@@ -393,9 +432,10 @@ fn apply(
         } else {
             writeln!(
                 out,
-                "{} setting(s) written; previous values recorded in {} (`rampart harden --restore` writes them back)",
+                "{} setting(s) written; previous values recorded in {} (`rampart harden --restore` writes them back) and in state entry {} (`rampart rollback` undoes this step)",
                 changed.len(),
-                path.display()
+                path.display(),
+                entry_id.unwrap_or_default()
             )?;
         }
     }
@@ -415,6 +455,41 @@ fn restore(sys: &Sysctls, state: &Path, json: bool, out: &mut impl Write) -> Res
             )?;
         }
         return Ok(ExitCode::SUCCESS);
+    };
+    let store = crate::state::Store::open(state)?;
+    let _lock = store.lock()?;
+    crate::apply_cmd::settle_expired(&store)?;
+    if let Some(p) = store.pending()? {
+        eprintln!(
+            "rampart: an apply is awaiting confirmation until {} (entry {}); run `rampart confirm` or `rampart rollback` first; nothing written",
+            crate::state::fmt_time(p.deadline),
+            p.applied
+        );
+        return Ok(ExitCode::from(2));
+    }
+    // The history step, recorded before writing: the values now, and the
+    // ones written back.
+    let mut plan = Vec::new();
+    for c in &rec.changes {
+        if let Ok(now) = sys.read(&c.key) {
+            if now != c.previous {
+                plan.push(crate::state::SettingChange {
+                    key: c.key.clone(),
+                    previous: now,
+                    value: c.previous.clone(),
+                    by: None,
+                });
+            }
+        }
+    }
+    let entry = if plan.is_empty() {
+        None
+    } else {
+        Some(crate::apply_cmd::record_settings(
+            &store,
+            crate::state::Kind::HardenRestore,
+            crate::apply_cmd::with_side_effects(sys, plan),
+        )?)
     };
     let mut restored = Vec::new();
     let mut skipped = Vec::new();
@@ -446,6 +521,9 @@ fn restore(sys: &Sysctls, state: &Path, json: bool, out: &mut impl Write) -> Res
                 left.push(c.clone());
             }
         }
+    }
+    if let Some(e) = &entry {
+        store.set_current(e.id)?;
     }
     if left.is_empty() {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;

@@ -33,7 +33,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         None
     };
-    let Some(entry) = entry else {
+    // An entry of `harden` before any apply holds kernel settings only.
+    let Some(entry) = entry.filter(state::Entry::has_policy) else {
         eprintln!(
             "rampart: error: nothing to save: no policy was applied by this rampart (state directory {}); \
              apply one with `rampart apply FILE` first",

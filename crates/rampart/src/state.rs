@@ -4,8 +4,9 @@
 //! ```text
 //! STATE/lock                 flock(2) held by every command that changes state
 //! STATE/current              id of the applied entry ("7\n")
-//! STATE/entries/00000007.json one applied policy (Entry): source text, format,
-//!                            policy model, compiled nft text, its SHA-256, time
+//! STATE/entries/00000007.json one applied state (Entry): source text, format,
+//!                            policy model, compiled nft text, its SHA-256, time,
+//!                            and the kernel settings it changed (previous values)
 //! STATE/pending.json         an unconfirmed `apply --confirm` (Pending)
 //! STATE/guard.log            what the detached rollback guard did
 //! ```
@@ -52,7 +53,43 @@ pub enum Kind {
     /// The guard of `apply --confirm` (or a later command) rolled back an
     /// unconfirmed apply.
     AutoRollback,
+    /// `rampart harden --apply`: kernel settings only, the rules of the
+    /// entry before it.
+    Harden,
+    /// `rampart harden --restore`: kernel settings only.
+    HardenRestore,
 }
+
+impl Kind {
+    /// Entries that changed kernel settings only (their rules are those
+    /// of their parent).
+    pub fn settings_only(self) -> bool {
+        matches!(self, Kind::Harden | Kind::HardenRestore)
+    }
+}
+
+/// One kernel setting an entry changed when it became current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingChange {
+    /// sysctl(8) key, `net.ipv4.conf.eth0.rp_filter`.
+    pub key: String,
+    /// The value before (what a rollback writes back).
+    pub previous: String,
+    /// The value written.
+    pub value: String,
+    /// Set when the kernel itself rewrote this key as a side effect of
+    /// writing the key named here (`accept_redirects` when `ip_forward`
+    /// changes): rampart records its previous value and writes it back
+    /// right after that key on a rollback, but never writes it forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// The `format` of an entry made when no policy was applied (a `harden`
+/// before any `apply`): it has no rules, and restoring it removes
+/// rampart's tables.
+pub const NO_POLICY: &str = "none";
 
 /// One applied policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +118,19 @@ pub struct Entry {
     pub nft: String,
     /// SHA-256 of `nft`, hex.
     pub sha256: String,
+    /// The kernel settings this entry changed when it became current, in
+    /// the order written, with their previous values: what rolling back
+    /// from it writes back (newest first). A rollback entry holds those of
+    /// the entry it restored, so repeated rollbacks undo them in turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<SettingChange>,
+}
+
+impl Entry {
+    /// Whether the entry holds a policy (see [`NO_POLICY`]).
+    pub fn has_policy(&self) -> bool {
+        self.format != NO_POLICY
+    }
 }
 
 /// An `apply --confirm` that has not been confirmed yet.
@@ -253,6 +303,7 @@ impl Store {
         sources: Vec<Source>,
         policy: Policy,
         nft: String,
+        settings: Vec<SettingChange>,
     ) -> Result<Entry> {
         let id = self.ids()?.last().map_or(1, |l| l + 1);
         let e = Entry {
@@ -268,6 +319,7 @@ impl Store {
             policy,
             sha256: sha256_hex(&nft),
             nft,
+            settings,
         };
         let json = serde_json::to_string_pretty(&e)?;
         write_atomic(&self.entry_path(id), json.as_bytes())?;
@@ -454,6 +506,7 @@ mod tests {
             }],
             Policy::default(),
             nft.into(),
+            vec![],
         )
         .expect("add")
     }

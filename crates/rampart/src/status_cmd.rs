@@ -45,6 +45,8 @@ struct Applied {
     format: String,
     no_optimize: bool,
     sources: Vec<String>,
+    /// Kernel settings this entry changed (what a rollback writes back).
+    settings: Vec<state::SettingChange>,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,7 +125,7 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
         Some(e) => {
             let rs = match relower(e) {
                 Ok(rs) => {
-                    if rampart_nft::to_text(&rs) != e.nft {
+                    if e.has_policy() && rampart_nft::to_text(&rs) != e.nft {
                         live.differences.push(format!(
                             "entry {} compiles differently with this rampart than when it was applied; source lines may be off",
                             e.id
@@ -146,6 +148,7 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
                 format: e.format.clone(),
                 no_optimize: e.no_optimize,
                 sources: e.sources.iter().map(|s| s.path.clone()).collect(),
+                settings: e.settings.clone(),
             })
         }
         None => {
@@ -352,6 +355,13 @@ fn print_text(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 if a.no_optimize { ", not optimised" } else { "" },
                 a.sources.join(", ")
             )?;
+            for c in &a.settings {
+                writeln!(
+                    out,
+                    "  kernel setting {} = {} (was {}; `rampart rollback` writes it back)",
+                    c.key, c.value, c.previous
+                )?;
+            }
         }
         None => writeln!(out, "applied: nothing")?,
     }

@@ -158,6 +158,157 @@ fn issue3_harden_check_apply_restore_inside_a_namespace() {
     std::fs::remove_dir_all(state).expect("cleanup");
 }
 
+impl Netns {
+    /// `rampart ARGS... --state-dir STATE` in the namespace, not over SSH.
+    fn run_state(&self, state: &Path, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0, bin()])
+            .args(args)
+            .arg("--state-dir")
+            .arg(state)
+            .env("SSH_CONNECTION", "")
+            .output()
+            .expect("run rampart in the namespace")
+    }
+
+    fn ruleset(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft", "list", "ruleset"])
+            .output()
+            .expect("run nft in the namespace");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// The namespace's values of [`WATCHED`] and the forwarding switches.
+    fn settings(&self) -> Vec<String> {
+        WATCHED
+            .iter()
+            .chain(&["net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"])
+            .map(|k| format!("{k}={}", self.sysctl(k)))
+            .collect()
+    }
+}
+
+/// `apply` of a policy with kernel settings (native `ip_forward`) and
+/// `harden --apply` are steps of the state history: the automatic rollback
+/// of an unconfirmed `apply --confirm` restores the rules and writes back
+/// the forwarding switches it turned on, and `rollback` then undoes the
+/// hardening too — rules and settings, inside a namespace only.
+#[test]
+fn issue3_rollback_restores_rules_and_kernel_settings() {
+    let host_before = host_values();
+    let Some(ns) = Netns::new("rollback-settings") else {
+        return;
+    };
+    let made = Command::new("ip")
+        .args([
+            "-n", &ns.0, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "ip link add veth in the namespace");
+    let state = tmpdir("rollback-settings");
+    let a = state.join("a.toml");
+    std::fs::write(
+        &a,
+        "[defaults]\ninput = \"drop\"\n\n[[allow]]\nservice = \"ssh\"\n",
+    )
+    .expect("write");
+    let b = state.join("b.toml");
+    std::fs::write(
+        &b,
+        "[defaults]\ninput = \"drop\"\nforward = \"drop\"\nip_forward = true\n\n[[allow]]\nservice = [\"ssh\", \"http\"]\n",
+    )
+    .expect("write");
+    let a_path = a.to_str().expect("utf8");
+    let b_path = b.to_str().expect("utf8");
+    let ok = |out: Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out
+    };
+    let original = ns.settings();
+    assert!(original.contains(&"net/ipv4/ip_forward=0".to_string()));
+
+    // 1. A: rules only.
+    ok(ns.run_state(&state, &["apply", a_path]));
+    let rules_a = ns.ruleset();
+    assert_eq!(ns.settings(), original);
+    // 2. harden: settings only, recorded as a step.
+    ok(ns.run_state(&state, &["harden", "--apply"]));
+    let hardened = ns.settings();
+    assert_ne!(hardened, original);
+    assert_eq!(ns.ruleset(), rules_a, "harden does not touch the rules");
+    // 3. B with --confirm: rules and both forwarding switches.
+    let applied = ok(ns.run_state(&state, &["apply", "--confirm", "2s", b_path]));
+    assert!(
+        text(&applied.stderr).contains("net.ipv4.ip_forward = 1 (was 0)"),
+        "{}",
+        text(&applied.stderr)
+    );
+    assert_eq!(ns.sysctl("net/ipv4/ip_forward"), "1");
+    assert_eq!(ns.sysctl("net/ipv6/conf/all/forwarding"), "1");
+    assert_ne!(ns.ruleset(), rules_a);
+    let status = ok(ns.run_state(&state, &["status", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(v["applied"]["settings"][0]["key"], "net.ipv4.ip_forward");
+    assert_eq!(v["applied"]["settings"][0]["previous"], "0");
+
+    // 4. Not confirmed: the guard restores A's rules, then the settings
+    // from before B (the hardening stays: it came before B).
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = ok(ns.run_state(&state, &["status", "--json"]));
+        let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("json");
+        if v["applied"]["kind"] == "auto-rollback" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no automatic rollback: {}",
+            String::from_utf8_lossy(&st.stdout)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(ns.ruleset(), rules_a);
+    assert_eq!(ns.settings(), hardened);
+
+    // 5. rollback: back before the hardening; the rules stay A's.
+    let back = ok(ns.run_state(&state, &["rollback"]));
+    assert!(
+        text(&back.stderr).contains("kernel settings written back"),
+        "{}",
+        text(&back.stderr)
+    );
+    assert_eq!(ns.settings(), original);
+    assert_eq!(ns.ruleset(), rules_a);
+    // 6. A was the first policy: nothing before it.
+    let first = ns.run_state(&state, &["rollback"]);
+    assert_eq!(first.status.code(), Some(2), "{}", text(&first.stderr));
+
+    // harden before any apply: rollback writes the values back and
+    // leaves no rampart table behind.
+    let fresh = tmpdir("rollback-settings-fresh");
+    let ns2 = Netns::new("rollback-settings-2").expect("namespace");
+    let before2 = ns2.settings();
+    ok(ns2.run_state(&fresh, &["harden", "--apply"]));
+    assert_ne!(ns2.settings(), before2);
+    let back = ok(ns2.run_state(&fresh, &["rollback"]));
+    assert!(
+        text(&back.stderr).contains("no rules were applied before"),
+        "{}",
+        text(&back.stderr)
+    );
+    assert_eq!(ns2.settings(), before2);
+    assert!(!ns2.ruleset().contains("rampart"), "{}", ns2.ruleset());
+    let save = ns2.run_state(&fresh, &["save", "--to", "/nonexistent/x.toml"]);
+    assert_eq!(save.status.code(), Some(2), "{}", text(&save.stderr));
+
+    assert_eq!(host_before, host_values(), "the host's settings changed");
+    let _ = std::fs::remove_dir_all(state);
+    let _ = std::fs::remove_dir_all(fresh);
+}
+
 #[test]
 fn issue3_save_stores_the_applied_source_or_says_nothing_was_applied() {
     let state = tmpdir("save-state");

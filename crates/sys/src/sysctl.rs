@@ -142,6 +142,37 @@ impl Sysctls {
         Ok(names)
     }
 
+    /// The keys the kernel rewrites by itself when `key` is written, which
+    /// a rollback must therefore write back after `key`:
+    ///
+    /// * `net.ipv4.ip_forward` (= `net.ipv4.conf.all.forwarding`):
+    ///   `inet_forward_change()` sets `conf.all.accept_redirects` to the
+    ///   opposite (so turning forwarding off turns ICMP redirects back on,
+    ///   undoing `harden`), `conf.default.forwarding` and every
+    ///   interface's `forwarding`;
+    /// * `net.ipv6.conf.all.forwarding`: `addrconf_forward_change()` sets
+    ///   `conf.default.forwarding` and every interface's `forwarding`.
+    pub fn side_effects(&self, key: &str) -> Result<Vec<String>, SysctlError> {
+        let (family, mut out) = match key {
+            "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding" => (
+                "ipv4",
+                vec!["net.ipv4.conf.all.accept_redirects".to_string()],
+            ),
+            "net.ipv6.conf.all.forwarding" => ("ipv6", Vec::new()),
+            _ => return Ok(Vec::new()),
+        };
+        for e in self.conf_entries(family)? {
+            let k = format!("net.{family}.conf.{}.forwarding", iface_key(&e));
+            if e != "all" && k != key {
+                out.push(k);
+            }
+        }
+        if family == "ipv4" && key == "net.ipv4.conf.all.forwarding" {
+            out.push("net.ipv4.ip_forward".to_string());
+        }
+        Ok(out)
+    }
+
     /// Writes every `(key, value)` whose current value differs, in order,
     /// and returns what changed with the previous values (for a rollback).
     /// Stops at the first failure; the changes made before it are in the
@@ -243,6 +274,37 @@ mod tests {
             s.read("net.//.x").unwrap_err(),
             SysctlError::BadKey(_)
         ));
+        std::fs::remove_dir_all(d).expect("cleanup");
+    }
+
+    #[test]
+    fn forwarding_names_the_keys_the_kernel_rewrites() {
+        let (d, s) = tree("side");
+        for f in [
+            "net/ipv4/conf/all/forwarding",
+            "net/ipv4/conf/default/forwarding",
+        ] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, "0\n").expect("write");
+        }
+        let fx = s.side_effects("net.ipv4.ip_forward").expect("list");
+        assert_eq!(
+            fx,
+            [
+                "net.ipv4.conf.all.accept_redirects",
+                "net.ipv4.conf.default.forwarding",
+                "net.ipv4.conf.eth0/100.forwarding",
+            ]
+        );
+        assert!(s
+            .side_effects("net.ipv4.conf.all.rp_filter")
+            .expect("none")
+            .is_empty());
+        assert!(s
+            .side_effects("net.ipv6.conf.all.forwarding")
+            .expect("no ipv6")
+            .is_empty());
         std::fs::remove_dir_all(d).expect("cleanup");
     }
 
