@@ -538,7 +538,7 @@ impl Cx<'_> {
                 timeout_flag: true,
                 auto_merge: false,
                 timeout: Some(h.expire / 1000),
-                size: h.htable_max,
+                size: Some(hashlimit_max(h)),
                 elements: Vec::new(),
                 dynamic: true,
             },
@@ -729,6 +729,23 @@ impl Cx<'_> {
             return Err("-j SET without --add-set or --del-set".into());
         }
         Ok(out)
+    }
+}
+
+/// The number of keys an `xt_hashlimit` table holds at most, as its
+/// `htable_create()` computes it: `--hashlimit-htable-size` 0/unset is
+/// derived from memory (8192 buckets on a host with more than 1 GiB of
+/// RAM, which rampart assumes), `--hashlimit-htable-max` 0/unset is 8 ×
+/// the size, and a max below the size is raised to the size. The nft set
+/// gets this as its `size` (without one, the kernel would cap a dynamic
+/// set at 65535). What happens when it is full differs; see
+/// `docs/nftables-lowering.md`.
+fn hashlimit_max(h: &m::hashlimit::Hashlimit) -> u32 {
+    const DEFAULT_SIZE: u32 = 8192;
+    let size = h.htable_size.filter(|s| *s > 0).unwrap_or(DEFAULT_SIZE);
+    match h.htable_max.filter(|m| *m > 0) {
+        Some(max) => max.max(size),
+        None => size.saturating_mul(8),
     }
 }
 

@@ -267,8 +267,31 @@ fn issue3_hashlimit_is_a_meter_per_key() {
             set.dynamic,
             set.timeout_flag
         ),
-        ("hashlimit.x.v4", Some(30), Some(1000), true, true)
+        ("hashlimit.x.v4", Some(30), Some(8192), true, true),
+        "xt_hashlimit raises a max below the table size (8192 buckets by default) to the size"
     );
+    // The set holds as many keys as xt_hashlimit's table: the max, else
+    // 8 × the size.
+    for (opts, size) in [
+        (
+            "--hashlimit-htable-size 512 --hashlimit-htable-max 1000",
+            1000,
+        ),
+        ("--hashlimit-htable-size 512", 4096),
+        ("--hashlimit-htable-size 512 --hashlimit-htable-max 0", 4096),
+        ("", 65536),
+    ] {
+        let text = format!("*filter\n-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name x {opts} -j ACCEPT\nCOMMIT\n");
+        let parsed =
+            rampart_syntax::iptables::parse_save(&SourceFile::new("t.rules", text), Family::Ipv4);
+        assert!(
+            !parsed.diagnostics.has_errors(),
+            "{opts}: {}",
+            parsed.diagnostics
+        );
+        let rs = rampart_nft::lower(&parsed.value).expect("lowers");
+        assert_eq!(rs.tables[0].sets[0].size, Some(size), "{opts}");
+    }
     // -p icmp has no ports: xt_hashlimit would key on port 0.
     let e = err4(
         "-A INPUT -p icmp -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode dstport --hashlimit-name y -j ACCEPT",
