@@ -18,9 +18,12 @@ OUT=bench/out; mkdir -p "$OUT"
 cargo build --release --locked -q -p rampart
 BIN=$PWD/target/release/rampart
 IPT=$(command -v iptables-nft-restore || command -v iptables-restore)
+# rampart's state goes to a throwaway directory, never /var/lib/rampart.
+RAMPART_STATE_DIR=$(mktemp -d); export RAMPART_STATE_DIR
+export SSH_CONNECTION=""
 
 NSS=()
-cleanup() { for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done; }
+cleanup() { for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done; rm -rf "$RAMPART_STATE_DIR"; }
 trap cleanup EXIT
 seqn=0
 # run CMD... inside a fresh namespace; prints wall-clock seconds

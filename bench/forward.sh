@@ -8,6 +8,10 @@
 #   (b) the blocklist loaded with iptables-restore (iptables-nft)
 #   (c) the same file applied by `rampart apply` (optimised: one set lookup)
 #   (d) the same file applied by `rampart apply --no-optimize` (10,000 rules)
+#   (e) reference: the same 10,000 rules written for a `table ip` (no
+#       `meta nfproto` guard per rule, as a per-family layout would give),
+#       loaded with `nft -f` -- what (d) loses to its per-rule family guard
+#       (docs/nftables-lowering.md)
 # Each configuration gets a fresh topology (namespaces deleted and created
 # again, so nothing carries over); each is measured RUNS times (default 3)
 # with `iperf3 -c -t SECS -J` and the median is printed.
@@ -48,6 +52,15 @@ BIN=$PWD/target/release/rampart
 IPT=$(command -v iptables-nft-restore || command -v iptables-restore)
 SAVE="$OUT/forward-$N.save"
 python3 bench/forward_gen.py "$N" "$SAVE"
+IPTABLE="$OUT/forward-$N.ip.nft"
+python3 - "$SAVE" "$IPTABLE" <<'PY'
+import sys
+addrs = [l.split()[3] for l in open(sys.argv[1]) if l.startswith("-A FORWARD -s ")]
+with open(sys.argv[2], "w") as f:
+    f.write("table ip rampart-bench-ref {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
+    f.writelines(f"\t\tip saddr {a} counter drop\n" for a in addrs)
+    f.write("\t}\n}\n")
+PY
 
 P="rampart-bench-fwd-$$"
 C="$P-cli"; R="$P-rtr"; S="$P-srv"
@@ -136,10 +149,12 @@ measure "(a) no firewall";                                   g_none=$RESULT
 measure "(b) iptables-restore ($(basename "$IPT"))" "$IPT" "$SAVE";  g_ipt=$RESULT
 measure "(c) rampart apply (optimised: set lookup)" "$BIN" apply "$SAVE";  g_ra=$RESULT
 measure "(d) rampart apply --no-optimize" "$BIN" apply --no-optimize "$SAVE";  g_raw=$RESULT
+measure "(e) reference: table ip, no guard (nft -f)" nft -f "$IPTABLE";  g_ref=$RESULT
 echo
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
 printf "rampart / iptables-restore:         %8.2fx\n" "$(ratio "$g_ra" "$g_ipt")"
 printf "rampart / no firewall:              %8.2fx\n" "$(ratio "$g_ra" "$g_none")"
 printf "iptables-restore / no firewall:     %8.2fx\n" "$(ratio "$g_ipt" "$g_none")"
 printf "rampart --no-optimize / iptables:   %8.2fx\n" "$(ratio "$g_raw" "$g_ipt")"
+printf "table ip reference / iptables:      %8.2fx\n" "$(ratio "$g_ref" "$g_ipt")"
 echo "(Gbit/s = median of $RUNS iperf3 runs, receiver side; 'rules' = rules matching on ip saddr in the router's ruleset after loading)"

@@ -338,6 +338,20 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
 
 fn print_text(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
     match &r.applied {
+        Some(a) if a.format == state::NO_POLICY => {
+            writeln!(
+                out,
+                "applied: no policy; entry {} ({:?}) at {} changed kernel settings only",
+                a.id, a.kind, a.time_text
+            )?;
+            for c in &a.settings {
+                writeln!(
+                    out,
+                    "  kernel setting {} = {} (was {}; `rampart rollback` writes it back)",
+                    c.key, c.value, c.previous
+                )?;
+            }
+        }
         Some(a) => {
             writeln!(
                 out,
