@@ -1818,6 +1818,12 @@ fn packet_key(rc: &RuleCx<'_>, set: &IpSet, dirs: &[bool]) -> Res<Expr> {
                 Proto::Ether,
                 if src { "saddr" } else { "daddr" },
             )),
+            // ipset's hash:net,iface: `src` is the input interface.
+            Dim::Iface => key.push(Expr::Meta(if src {
+                MetaKey::Iifname
+            } else {
+                MetaKey::Oifname
+            })),
         }
     }
     Ok(concat(key))
@@ -1828,13 +1834,17 @@ enum Dim {
     Addr,
     Port,
     Mac,
+    Iface,
 }
 
 fn set_shape(kind: SetKind) -> Res<Vec<Dim>> {
     Ok(match kind {
         SetKind::HashIp | SetKind::HashNet | SetKind::BitmapIp => vec![Dim::Addr],
         SetKind::HashIpPort | SetKind::HashNetPort => vec![Dim::Addr, Dim::Port],
+        SetKind::HashNetIface => vec![Dim::Addr, Dim::Iface],
         SetKind::HashMac => vec![Dim::Mac],
+        SetKind::Port => vec![Dim::Port],
+        SetKind::Iface => vec![Dim::Iface],
         k => {
             return Err(format!(
                 "ipset type {} is not lowered to nftables (yet)",
@@ -1878,6 +1888,7 @@ fn lower_set(s: &IpSet) -> Res<Set> {
             Dim::Addr => key.push(addr_t),
             Dim::Port => key.extend([KeyType::InetProto, KeyType::InetService]),
             Dim::Mac => key.push(KeyType::EtherAddr),
+            Dim::Iface => key.push(KeyType::Ifname),
         }
     }
     let mut interval = s.kind == SetKind::HashNet || s.kind == SetKind::HashNetPort;
@@ -1923,6 +1934,21 @@ fn lower_set(s: &IpSet) -> Res<Set> {
                     }
                 }
                 ElemPart::Mac(m) => parts.push(Expr::Mac(*m)),
+                ElemPart::Iface(name) => {
+                    if name.is_empty()
+                        || name.len() > 15
+                        || name.contains(|c: char| c == '"' || c == '*' || c.is_control())
+                    {
+                        return Err(format!("interface name {name:?} cannot be a set element"));
+                    }
+                    // ipset's `eth+` wildcard is not an exact name.
+                    if name.ends_with('+') {
+                        return Err(format!(
+                            "interface wildcard {name:?} in a set is not lowered"
+                        ));
+                    }
+                    parts.push(Expr::Str(name.clone()));
+                }
                 other => return Err(format!("element part {other:?} is not lowered")),
             }
         }

@@ -7,7 +7,7 @@
 //! order, then the rate-limited LOG of what the policy will drop.
 
 use super::check::{
-    fam, Addr, DenyAction, Direction, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate, RateLimit,
+    fam, Addr, DenyAction, ElemKey, Direction, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate, RateLimit,
     RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use rampart_model::matches::conntrack::{Conntrack, CtStates};
@@ -177,8 +177,12 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
 
     // Sets.
     for s in &ir.sets {
-        for &family in &s.families {
-            policy.sets.push(lower_set(s, family));
+        if s.kind.has_addresses() {
+            for &family in &s.families {
+                policy.sets.push(lower_set(s, Some(family)));
+            }
+        } else {
+            policy.sets.push(lower_set(s, None));
         }
     }
     // A policy for one family: nothing of the other.
@@ -220,28 +224,62 @@ fn ip_family(a: std::net::IpAddr) -> Family {
     }
 }
 
-fn lower_set(s: &SetDef, family: Family) -> IpSet {
+/// The model set of one family (sets without addresses: the only one).
+fn lower_set(s: &SetDef, family: Option<Family>) -> IpSet {
+    let elements: Vec<SetElement> = s
+        .elements
+        .iter()
+        .filter(|e| match (e.key.is_ipv4(), family) {
+            (Some(v4), Some(f)) => v4 == (f == Family::Ipv4),
+            _ => true,
+        })
+        .map(|e| SetElement {
+            parts: elem_parts(&e.key),
+            timeout: e.timeout,
+            comment: e.comment.clone(),
+            nomatch: false,
+        })
+        .collect();
     IpSet {
-        name: s.ipset_name(family),
-        kind: match s.kind {
-            SetType::Net => SetKind::HashNet,
-            SetType::Ip => SetKind::HashIp,
+        name: match family {
+            Some(f) => s.ipset_name(f),
+            None => s.name.clone(),
         },
-        family: Some(family),
+        kind: set_kind(s.kind),
+        family,
         timeout: s.timeout,
-        options: Default::default(),
-        elements: s
-            .elements
-            .iter()
-            .filter(|e| fam(e) == family)
-            .map(|&n| SetElement {
-                parts: vec![ElemPart::Net(n)],
-                timeout: None,
-                comment: None,
-                nomatch: false,
-            })
-            .collect(),
+        options: rampart_model::set::SetOptions {
+            comment: elements.iter().any(|e| e.comment.is_some()),
+            ..Default::default()
+        },
+        elements,
         origin: Some(s.origin.clone()),
+    }
+}
+
+pub(crate) fn set_kind(t: SetType) -> SetKind {
+    match t {
+        SetType::Net => SetKind::HashNet,
+        SetType::Ip => SetKind::HashIp,
+        SetType::Port => SetKind::Port,
+        SetType::IpPort => SetKind::HashIpPort,
+        SetType::NetPort => SetKind::HashNetPort,
+        SetType::Iface => SetKind::Iface,
+    }
+}
+
+pub(crate) fn elem_parts(k: &ElemKey) -> Vec<ElemPart> {
+    let port = |p: Protocol, r: PortRange| ElemPart::Port {
+        proto: Some(p.0),
+        first: r.first,
+        last: r.last,
+    };
+    match k {
+        ElemKey::Net(n) => vec![ElemPart::Net(*n)],
+        ElemKey::Range(a, b) => vec![ElemPart::Range(*a, *b)],
+        ElemKey::Port(p, r) => vec![port(*p, *r)],
+        ElemKey::Pair(n, p, r) => vec![ElemPart::Net(*n), port(*p, *r)],
+        ElemKey::Iface(i) => vec![ElemPart::Iface(i.clone())],
     }
 }
 

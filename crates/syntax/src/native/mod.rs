@@ -27,6 +27,7 @@ mod check;
 pub mod load;
 mod lower;
 mod print;
+mod sets;
 
 pub use catalogue::{service_catalogue, Service};
 pub use load::{FsLoader, Loader};
