@@ -250,6 +250,8 @@ pub(crate) struct RuleItem {
     pub protocol: Option<Protocol>,
     /// Destination ports, grouped by protocol in first-seen order.
     pub ports: Vec<(Protocol, Vec<PortRange>)>,
+    /// Sets of ports (`port = "@web"`), looked up with the destination port.
+    pub port_sets: Vec<String>,
     pub rate: Option<RateLimit>,
     pub max_connections: Option<u32>,
     pub log: Option<LogSpec>,
@@ -1180,9 +1182,7 @@ impl Cx<'_> {
         let Some(list) = list else { return out };
         for (s, sp) in items(list) {
             if let Some(name) = s.strip_prefix('@') {
-                if sets.iter().any(|d| d.name == name) {
-                    out.push(Addr::Set(name.to_string()));
-                } else {
+                if !sets.iter().any(|d| d.name == name) {
                     *ok = false;
                     let known: Vec<&str> = sets.iter().map(|d| d.name.as_str()).collect();
                     let help = if known.is_empty() {
@@ -1191,6 +1191,17 @@ impl Cx<'_> {
                         format!("defined sets: {}", known.join(", "))
                     };
                     self.err_help(file, sp, format!("unknown set `@{name}`"), &help);
+                } else if self.set_ref(
+                    file,
+                    sp,
+                    name,
+                    sets,
+                    &[SetType::Ip, SetType::Net, SetType::IpPort, SetType::NetPort],
+                    "from`/`to",
+                ) {
+                    out.push(Addr::Set(name.to_string()));
+                } else {
+                    *ok = false;
                 }
             } else {
                 match parse_net(s) {
@@ -1230,15 +1241,72 @@ impl Cx<'_> {
         out
     }
 
+    /// Checks a `@name` reference to a set of one of `kinds` used in `key`.
+    fn set_ref(
+        &mut self,
+        file: &SourceFile,
+        sp: Span,
+        name: &str,
+        sets: &[SetDef],
+        kinds: &[SetType],
+        key: &str,
+    ) -> bool {
+        let Some(def) = sets.iter().find(|d| d.name == name) else {
+            let known: Vec<&str> = sets
+                .iter()
+                .filter(|d| kinds.contains(&d.kind))
+                .map(|d| d.name.as_str())
+                .collect();
+            let help = if known.is_empty() {
+                "define it with a `[sets.NAME]` table".to_string()
+            } else {
+                format!("defined sets of this kind: {}", known.join(", "))
+            };
+            self.err_help(file, sp, format!("unknown set `@{name}`"), &help);
+            return false;
+        };
+        if kinds.contains(&def.kind) {
+            return true;
+        }
+        let help = match def.kind {
+            SetType::Port => "a set of ports goes in `port`",
+            SetType::Iface => "a set of interfaces goes in `in` or `out`",
+            SetType::Ip | SetType::Net => "a set of addresses goes in `from` or `to`",
+            SetType::IpPort | SetType::NetPort => {
+                "a set of address+port pairs goes in `from` (source address, destination port) or `to` (destination address and port)"
+            }
+        };
+        self.err_help(
+            file,
+            sp,
+            format!(
+                "set `@{name}` has type \"{}\" and cannot be used in `{key}`",
+                def.kind.name()
+            ),
+            help,
+        );
+        false
+    }
+
     fn ifaces(
         &mut self,
         file: &SourceFile,
         list: &Option<Spanned<StrList>>,
+        sets: &[SetDef],
         ok: &mut bool,
     ) -> Vec<String> {
         let mut out = Vec::new();
         let Some(list) = list else { return out };
         for (s, sp) in items(list) {
+            if let Some(name) = s.strip_prefix('@') {
+                // Kept as `@name`: a lookup of the interface in the set.
+                if self.set_ref(file, sp, name, sets, &[SetType::Iface], "in`/`out") {
+                    out.push(s.to_string());
+                } else {
+                    *ok = false;
+                }
+                continue;
+            }
             match check_iface(s) {
                 Ok(()) => out.push(s.to_string()),
                 Err(e) => {
@@ -1305,8 +1373,16 @@ impl Cx<'_> {
                 }
             }
         }
+        let mut port_sets = Vec::new();
         if let Some(ps) = &v.port {
             for (p, sp) in items(ps) {
+                if let Some(name) = p.strip_prefix('@') {
+                    match self.set_ref(file, sp, name, sets, &[SetType::Port], "port") {
+                        true => port_sets.push(name.to_string()),
+                        false => ok = false,
+                    }
+                    continue;
+                }
                 match parse_port(p) {
                     Ok((proto, range)) => add(proto, range),
                     Err(e) => {
@@ -1323,7 +1399,7 @@ impl Cx<'_> {
         }
         let protocol = match &v.protocol {
             Some(p) => {
-                if !ports.is_empty() {
+                if !ports.is_empty() || !port_sets.is_empty() {
                     ok = false;
                     self.err_help(
                         file,
@@ -1346,8 +1422,8 @@ impl Cx<'_> {
 
         let from = self.addrs(file, &v.from, sets, &mut ok);
         let to = self.addrs(file, &v.to, sets, &mut ok);
-        let ins = self.ifaces(file, &v.in_, &mut ok);
-        let outs = self.ifaces(file, &v.out, &mut ok);
+        let ins = self.ifaces(file, &v.in_, sets, &mut ok);
+        let outs = self.ifaces(file, &v.out, sets, &mut ok);
         if direction == Direction::Input && !outs.is_empty() {
             if let Some(o) = &v.out {
                 ok = false;
@@ -1633,7 +1709,7 @@ impl Cx<'_> {
                         }
                     }
                 }
-                if !ports.is_empty() || v.protocol.is_some() {
+                if !ports.is_empty() || !port_sets.is_empty() || v.protocol.is_some() {
                     ok = false;
                     self.err_help(
                         file,
@@ -1655,6 +1731,15 @@ impl Cx<'_> {
             Some(sp) => {
                 let tcp_udp =
                     !ports.is_empty() || matches!(protocol, Some(Protocol::TCP | Protocol::UDP));
+                if !port_sets.is_empty() {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(sp),
+                        "`source_port` with a set of ports",
+                        "write the ports themselves with `source_port`, or split the rule",
+                    );
+                }
                 if !tcp_udp {
                     ok = false;
                     self.err_help(
@@ -1733,6 +1818,7 @@ impl Cx<'_> {
             outs,
             protocol,
             ports,
+            port_sets,
             rate,
             max_connections,
             log,

@@ -424,7 +424,9 @@ fn full_mask(family: Family) -> u8 {
 #[derive(Clone)]
 enum Side {
     Net(IpNet),
-    Set(String),
+    /// A set by its ipset name; `true` for address+port pairs (looked up
+    /// with the destination port as the second dimension).
+    Set(String, bool),
 }
 
 fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Side>>> {
@@ -439,7 +441,10 @@ fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Si
                 let def = sets.iter().find(|s| &s.name == name)?;
                 def.families
                     .contains(&family)
-                    .then(|| Some(Side::Set(def.ipset_name(family))))
+                    .then(|| {
+                        let pair = matches!(def.kind, SetType::IpPort | SetType::NetPort);
+                        Some(Side::Set(def.ipset_name(family), pair))
+                    })
             }
         })
         .collect();
@@ -452,6 +457,8 @@ enum ProtoSel {
     Any,
     Proto(Protocol),
     Ports(Protocol, Vec<PortRange>),
+    /// A set of ports (protocol and destination port).
+    PortSet(String),
     Icmp(Family, IcmpType),
 }
 
@@ -459,7 +466,7 @@ fn proto_sels(r: &RuleItem) -> Vec<ProtoSel> {
     if let Some((f, types)) = &r.icmp {
         return types.iter().map(|t| ProtoSel::Icmp(*f, *t)).collect();
     }
-    if r.ports.is_empty() {
+    if r.ports.is_empty() && r.port_sets.is_empty() {
         return vec![r.protocol.map_or(ProtoSel::Any, ProtoSel::Proto)];
     }
     let mut out = Vec::new();
@@ -480,6 +487,7 @@ fn proto_sels(r: &RuleItem) -> Vec<ProtoSel> {
             out.push(ProtoSel::Ports(*proto, chunk));
         }
     }
+    out.extend(r.port_sets.iter().cloned().map(ProtoSel::PortSet));
     out
 }
 
@@ -539,9 +547,16 @@ fn base_rule(
     o: Option<&String>,
     sel: &ProtoSel,
 ) -> Rule {
+    // `@name`: a set of interfaces, looked up after the addresses.
+    fn iface(s: Option<&String>) -> Option<&String> {
+        s.filter(|s| !s.starts_with('@'))
+    }
+    fn iface_set(s: Option<&String>) -> Option<&str> {
+        s.and_then(|s| s.strip_prefix('@'))
+    }
     let mut rule = Rule {
-        in_iface: i.map(|s| Neg::new(Iface(s.clone()))),
-        out_iface: o.map(|s| Neg::new(Iface(s.clone()))),
+        in_iface: iface(i).map(|s| Neg::new(Iface(s.clone()))),
+        out_iface: iface(o).map(|s| Neg::new(Iface(s.clone()))),
         origin: Some(r.origin.clone()),
         ..Default::default()
     };
@@ -570,6 +585,7 @@ fn base_rule(
                 (None, _) => rule.matches.push(port_match(*p, ranges)),
             }
         }
+        ProtoSel::PortSet(_) => {}
         ProtoSel::Icmp(f, t) => {
             let t = Neg::new(*t);
             let (protocol, m) = match f {
@@ -587,9 +603,22 @@ fn base_rule(
         }));
     }
     for (side, dir) in [(from, setm::SetDir::Src), (to, setm::SetDir::Dst)] {
-        if let Some(Side::Set(name)) = side {
-            rule.matches.push(set_match(name, dir));
+        match side {
+            Some(Side::Set(name, false)) => rule.matches.push(set_match(name, &[dir])),
+            Some(Side::Set(name, true)) => {
+                rule.matches.push(set_match(name, &[dir, setm::SetDir::Dst]));
+            }
+            _ => {}
         }
+    }
+    if let ProtoSel::PortSet(name) = sel {
+        rule.matches.push(set_match(name, &[setm::SetDir::Dst]));
+    }
+    if let Some(name) = iface_set(i) {
+        rule.matches.push(set_match(name, &[setm::SetDir::Src]));
+    }
+    if let Some(name) = iface_set(o) {
+        rule.matches.push(set_match(name, &[setm::SetDir::Dst]));
     }
     if let Some((states, how)) = r.state {
         rule.matches.push(match how {
@@ -602,11 +631,11 @@ fn base_rule(
     rule
 }
 
-pub(crate) fn set_match(name: &str, dir: setm::SetDir) -> Match {
+pub(crate) fn set_match(name: &str, dirs: &[setm::SetDir]) -> Match {
     Match::SetMatch(setm::SetMatch {
         invert: false,
         set: name.to_string(),
-        dirs: vec![dir],
+        dirs: dirs.to_vec(),
         return_nomatch: false,
         update_counters: true,
         update_subcounters: true,

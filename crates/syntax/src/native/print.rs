@@ -943,6 +943,7 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
         outs: Vec::new(),
         protocol: None,
         ports: Vec::new(),
+        port_sets: Vec::new(),
         rate: None,
         max_connections: None,
         log: None,
@@ -1035,15 +1036,30 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
                 let p = proto.filter(|p| *p == Protocol::TCP || *p == Protocol::UDP)?;
                 item.ports.push((p, mp.ports.value.clone()));
             }
-            Match::SetMatch(s) if !s.invert && s.dirs.len() == 1 => {
+            Match::SetMatch(s) if !s.invert => {
                 // Find the native set behind the ipset name.
                 let def = sets
                     .iter()
                     .find(|d| d.ipset_name(f) == s.set && d.families.contains(&f))?;
                 let a = Addr::Set(def.name.clone());
-                match s.dirs[0] {
-                    SetDir::Src => item.from.push(a),
-                    SetDir::Dst => item.to.push(a),
+                let at = format!("@{}", def.name);
+                match (def.kind, s.dirs.as_slice()) {
+                    (SetType::Ip | SetType::Net, [SetDir::Src])
+                    | (SetType::IpPort | SetType::NetPort, [SetDir::Src, SetDir::Dst]) => {
+                        item.from.push(a);
+                    }
+                    (SetType::Ip | SetType::Net, [SetDir::Dst])
+                    | (SetType::IpPort | SetType::NetPort, [SetDir::Dst, SetDir::Dst]) => {
+                        item.to.push(a);
+                    }
+                    (SetType::Port, [SetDir::Dst]) => item.port_sets.push(def.name.clone()),
+                    (SetType::Iface, [SetDir::Src]) if dir != Direction::Output => {
+                        item.ins.push(at);
+                    }
+                    (SetType::Iface, [SetDir::Dst]) if dir != Direction::Input => {
+                        item.outs.push(at);
+                    }
+                    _ => return None,
                 }
             }
             Match::Comment(c) => item.comment = Some(c.comment.clone()),
@@ -1452,7 +1468,7 @@ fn net_str(n: &IpNet) -> String {
 }
 
 fn ports_str(r: &RuleItem) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for (p, ranges) in &r.ports {
         let proto = if *p == Protocol::TCP { "tcp" } else { "udp" };
         for range in ranges {
@@ -1463,6 +1479,7 @@ fn ports_str(r: &RuleItem) -> Vec<String> {
             }
         }
     }
+    out.extend(r.port_sets.iter().map(|n| format!("@{n}")));
     out
 }
 
