@@ -761,14 +761,22 @@ impl Cx<'_> {
                 match e.get_ref() {
                     ast::ElemSpec::Plain(text) => match setx::parse_key(parse_kind, text, true) {
                         Ok(k) => plain.push(k),
-                        Err(msg) => self.elem_err(file, span(e), msg, parse_kind, explicit.is_none()),
+                        Err(msg) => {
+                            self.elem_err(file, span(e), msg, parse_kind, explicit.is_none())
+                        }
                     },
                     ast::ElemSpec::Table(t) => {
                         let text = t.value.get_ref();
                         let key = match setx::parse_key(parse_kind, text, true) {
                             Ok(k) => k,
                             Err(msg) => {
-                                self.elem_err(file, span(&t.value), msg, parse_kind, explicit.is_none());
+                                self.elem_err(
+                                    file,
+                                    span(&t.value),
+                                    msg,
+                                    parse_kind,
+                                    explicit.is_none(),
+                                );
                                 continue;
                             }
                         };
@@ -859,7 +867,10 @@ impl Cx<'_> {
             name: n.clone(),
             file: file_idx,
             kind,
-            family: v.family.as_ref().map(|f| (family_of(*f.get_ref()), span(f))),
+            family: v
+                .family
+                .as_ref()
+                .map(|f| (family_of(*f.get_ref()), span(f))),
             timeout,
             content,
             refs,

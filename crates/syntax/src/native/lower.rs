@@ -7,8 +7,8 @@
 //! order, then the rate-limited LOG of what the policy will drop.
 
 use super::check::{
-    fam, Addr, DenyAction, ElemKey, Direction, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate, RateLimit,
-    RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
+    fam, Addr, DenyAction, Direction, ElemKey, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate,
+    RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use rampart_model::matches::conntrack::{Conntrack, CtStates};
 use rampart_model::matches::hashlimit::{Hashlimit, HashlimitMode, HashlimitRate};
@@ -439,12 +439,10 @@ fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Si
             Addr::Net(n) => (fam(n) == family).then_some(Some(Side::Net(*n))),
             Addr::Set(name) => {
                 let def = sets.iter().find(|s| &s.name == name)?;
-                def.families
-                    .contains(&family)
-                    .then(|| {
-                        let pair = matches!(def.kind, SetType::IpPort | SetType::NetPort);
-                        Some(Side::Set(def.ipset_name(family), pair))
-                    })
+                def.families.contains(&family).then(|| {
+                    let pair = matches!(def.kind, SetType::IpPort | SetType::NetPort);
+                    Some(Side::Set(def.ipset_name(family), pair))
+                })
             }
         })
         .collect();
@@ -606,7 +604,8 @@ fn base_rule(
         match side {
             Some(Side::Set(name, false)) => rule.matches.push(set_match(name, &[dir])),
             Some(Side::Set(name, true)) => {
-                rule.matches.push(set_match(name, &[dir, setm::SetDir::Dst]));
+                rule.matches
+                    .push(set_match(name, &[dir, setm::SetDir::Dst]));
             }
             _ => {}
         }

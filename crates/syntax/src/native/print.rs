@@ -11,11 +11,11 @@
 //! model. Everything else is reported as [`NotExpressible`] with the rule's
 //! origin.
 
+use super::check::ElemKey;
 use super::check::{
     self, Addr, Chains, DenyAction, Direction, IcmpPolicy, Ir, Item, LogSpec, Masq, Ping,
     PortForward, Rate, RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
-use super::check::ElemKey;
 use super::lower;
 use super::sets::{self, Content, MembersBuilder};
 use crate::diag::SourceFile;
@@ -562,7 +562,11 @@ impl Conv {
             let elements = match native_elements(kind, s) {
                 Ok(e) => e,
                 Err(why) => {
-                    self.no(format!("an element of set `{}`", s.name), why, s.origin.clone());
+                    self.no(
+                        format!("an element of set `{}`", s.name),
+                        why,
+                        s.origin.clone(),
+                    );
                     continue;
                 }
             };
@@ -683,8 +687,13 @@ fn native_elements(kind: SetType, s: &IpSet) -> Result<Vec<check::Elem>, String>
         if e.timeout == Some(0) {
             return Err("an element that never expires in a set with timeouts".into());
         }
-        let key = elem_key(kind, &e.parts)
-            .ok_or_else(|| format!("element {:?} does not fit a native \"{}\" set", e.parts, kind.name()))?;
+        let key = elem_key(kind, &e.parts).ok_or_else(|| {
+            format!(
+                "element {:?} does not fit a native \"{}\" set",
+                e.parts,
+                kind.name()
+            )
+        })?;
         let k = sets::key_of_elem(&key).ok_or_else(|| format!("element {key:?}"))?;
         if e.timeout.is_none() && e.comment.is_none() {
             plain.push(k);

@@ -480,14 +480,20 @@ impl Content {
 
     /// Every member, annotated or not.
     pub fn all(&self) -> Members {
-        self.annotated
-            .iter()
-            .fold(self.plain.clone(), |acc, a| acc.apply(Op::Union, &a.members))
+        self.annotated.iter().fold(self.plain.clone(), |acc, a| {
+            acc.apply(Op::Union, &a.members)
+        })
     }
 
     /// Adds an annotated element; one with the same timeout and comment as
     /// an earlier one joins its group.
-    pub fn annotate(&mut self, members: Members, timeout: Option<u32>, comment: Option<String>, text: &str) {
+    pub fn annotate(
+        &mut self,
+        members: Members,
+        timeout: Option<u32>,
+        comment: Option<String>,
+        text: &str,
+    ) {
         match self
             .annotated
             .iter_mut()
@@ -642,7 +648,7 @@ pub(crate) fn parse_key(kind: SetType, s: &str, strict: bool) -> Result<Key, Str
             Ok(Key::Addr(e))
         }
         SetType::Port => {
-            let (p, r) = parse_port(s)?;
+            let (p, r) = parse_port_elem(s)?;
             port_key(p, r)
                 .map(Key::Port)
                 .ok_or_else(|| format!("bad port `{s}`"))
@@ -658,7 +664,7 @@ pub(crate) fn parse_key(kind: SetType, s: &str, strict: bool) -> Result<Key, Str
                     addr.trim()
                 ));
             }
-            let (p, r) = parse_port(port.trim())?;
+            let (p, r) = parse_port_elem(port.trim())?;
             let k = port_key(p, r).ok_or_else(|| format!("bad port `{port}`"))?;
             Ok(Key::Pair(e, k))
         }
@@ -667,7 +673,9 @@ pub(crate) fn parse_key(kind: SetType, s: &str, strict: bool) -> Result<Key, Str
                 return Err(format!("interface name `{s}` must be 1 to 15 characters"));
             }
             if s.contains(|c: char| {
-                c.is_whitespace() || matches!(c, '/' | '+' | '*' | '!' | '"' | ',') || c.is_control()
+                c.is_whitespace()
+                    || matches!(c, '/' | '+' | '*' | '!' | '"' | ',')
+                    || c.is_control()
             }) {
                 return Err(format!(
                     "invalid interface name `{s}` (a set holds exact names; no `+` or `*` wildcards)"
@@ -676,6 +684,16 @@ pub(crate) fn parse_key(kind: SetType, s: &str, strict: bool) -> Result<Key, Str
             Ok(Key::Iface(s.to_string()))
         }
     }
+}
+
+/// `PORT/PROTOCOL`, with a hint for `tcp/22` (the order of `ipset`'s `tcp:22`).
+fn parse_port_elem(s: &str) -> Result<(Protocol, PortRange), String> {
+    parse_port(s).map_err(|e| match s.split_once('/') {
+        Some((p @ ("tcp" | "udp"), port)) => {
+            format!("`{s}`: write the port first, as in `{port}/{p}`")
+        }
+        _ => e,
+    })
 }
 
 fn is_single(e: &Entry) -> bool {
@@ -689,7 +707,9 @@ fn is_single(e: &Entry) -> bool {
 fn parse_addr(s: &str, strict: bool, ranges: bool) -> Result<Entry, String> {
     if let Some((a, b)) = s.split_once('-') {
         if !ranges {
-            return Err(format!("`{s}`: a range is allowed in `type = \"net\"` sets only"));
+            return Err(format!(
+                "`{s}`: a range is allowed in `type = \"net\"` sets only"
+            ));
         }
         let bad = |x: &str| format!("`{}` is not an IP address in range `{s}`", x.trim());
         let a: IpAddr = a.trim().parse().map_err(|_| bad(a))?;
@@ -792,7 +812,15 @@ pub(crate) fn read_file(
             if s == t {
                 continue;
             }
-            field(kind, sf, line_start + s, line_start + t, b, &mut report, diags);
+            field(
+                kind,
+                sf,
+                line_start + s,
+                line_start + t,
+                b,
+                &mut report,
+                diags,
+            );
             continue;
         }
         // CSV.
@@ -804,10 +832,8 @@ pub(crate) fn read_file(
         if header_pending {
             header_pending = false;
             if let ColumnSel::Name(name) = &spec.column {
-                let names: Vec<String> = fields
-                    .iter()
-                    .map(|&(a, z)| unquote(&line[a..z]))
-                    .collect();
+                let names: Vec<String> =
+                    fields.iter().map(|&(a, z)| unquote(&line[a..z])).collect();
                 match names.iter().position(|n| n == name) {
                     Some(i) => column = Some(i),
                     None => {
@@ -846,7 +872,15 @@ pub(crate) fn read_file(
                     );
                     continue;
                 }
-                field(kind, sf, line_start + a, line_start + z, b, &mut report, diags);
+                field(
+                    kind,
+                    sf,
+                    line_start + a,
+                    line_start + z,
+                    b,
+                    &mut report,
+                    diags,
+                );
             }
             None => report(
                 diags,
@@ -955,15 +989,25 @@ mod tests {
 
     #[test]
     fn ports_merge_per_protocol() {
-        let a = addr(SetType::Port, &["80/tcp", "81-90/tcp", "80/udp", "65535/tcp"]);
-        assert_eq!(texts(&a, SetType::Port), ["80-90/tcp", "65535/tcp", "80/udp"]);
+        let a = addr(
+            SetType::Port,
+            &["80/tcp", "81-90/tcp", "80/udp", "65535/tcp"],
+        );
+        assert_eq!(
+            texts(&a, SetType::Port),
+            ["80-90/tcp", "65535/tcp", "80/udp"]
+        );
     }
 
     #[test]
     fn pairs_are_disjoint() {
         let a = addr(
             SetType::NetPort,
-            &["10.0.0.0/8,20-30/tcp", "10.1.0.0/16,22/tcp", "192.0.2.0/24,22/tcp"],
+            &[
+                "10.0.0.0/8,20-30/tcp",
+                "10.1.0.0/16,22/tcp",
+                "192.0.2.0/24,22/tcp",
+            ],
         );
         let t = texts(&a, SetType::NetPort);
         assert_eq!(
@@ -1003,7 +1047,10 @@ mod tests {
         let mut b = MembersBuilder::new(SetType::Net);
         let mut d = Vec::new();
         read_file(SetType::Net, &sf, &spec, &mut b, &mut d).expect("header found");
-        assert_eq!(texts(&b.build(), SetType::Net), ["10.0.0.0/8", "192.0.2.0/24"]);
+        assert_eq!(
+            texts(&b.build(), SetType::Net),
+            ["10.0.0.0/8", "192.0.2.0/24"]
+        );
         assert_eq!(d.len(), 1);
         assert!(d[0].to_string().contains("x.csv:4:1"), "{}", d[0]);
     }
