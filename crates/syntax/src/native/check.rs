@@ -231,6 +231,8 @@ pub(crate) enum Addr {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A policy has tens of items, not millions: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Item {
     Rule(RuleItem),
     PortForward(PortForward),
