@@ -1966,12 +1966,7 @@ fn lower_set(s: &IpSet) -> Res<Set> {
     let timeout_flag = s.timeout.is_some() || elements.iter().any(|e| e.timeout.is_some());
     // Only single keys: `port` sets are a concatenation in one dimension.
     let single = key.len() == 1;
-    if interval && !single {
-        if let Some(expanded) = expand_port_ranges(&elements) {
-            elements = expanded;
-            interval = false;
-        }
-    }
+
     Ok(Set {
         name: nft_set_name(&s.name),
         key,
@@ -1983,66 +1978,6 @@ fn lower_set(s: &IpSet) -> Res<Set> {
         elements,
         dynamic: false,
     })
-}
-
-/// Most elements a concatenated set's port ranges are expanded to.
-const MAX_EXPANDED_PORTS: usize = 65_536;
-
-/// A set of concatenations whose only ranges are port ranges, as single
-/// ports: a hash set rather than an interval (pipapo) set, which both the
-/// kernel and `nft` handle on every version. `None` when an address part
-/// is a prefix or range, or the expansion would exceed
-/// [`MAX_EXPANDED_PORTS`].
-fn expand_port_ranges(elements: &[Element]) -> Option<Vec<Element>> {
-    let mut total = 0usize;
-    for e in elements {
-        let mut n = 1usize;
-        for k in &e.key {
-            match k {
-                Expr::Range(a, b) => match (a.as_ref(), b.as_ref()) {
-                    (Expr::Num(a), Expr::Num(b)) if a <= b => {
-                        n = n.checked_mul(usize::try_from(b - a + 1).ok()?)?;
-                    }
-                    _ => return None,
-                },
-                Expr::Prefix(..) => return None,
-                _ => {}
-            }
-        }
-        total = total.checked_add(n)?;
-        if total > MAX_EXPANDED_PORTS {
-            return None;
-        }
-    }
-    let mut out = Vec::with_capacity(total);
-    for e in elements {
-        let mut keys: Vec<Vec<Expr>> = vec![Vec::new()];
-        for k in &e.key {
-            let values: Vec<Expr> = match k {
-                Expr::Range(a, b) => match (a.as_ref(), b.as_ref()) {
-                    (Expr::Num(a), Expr::Num(b)) => (*a..=*b).map(Expr::Num).collect(),
-                    _ => return None,
-                },
-                other => vec![other.clone()],
-            };
-            keys = keys
-                .into_iter()
-                .flat_map(|prefix| {
-                    values.iter().map(move |v| {
-                        let mut p = prefix.clone();
-                        p.push(v.clone());
-                        p
-                    })
-                })
-                .collect();
-        }
-        out.extend(keys.into_iter().map(|key| Element {
-            key,
-            timeout: e.timeout,
-            comment: e.comment.clone(),
-        }));
-    }
-    Some(out)
 }
 
 fn addr_or_range(r: &t::snat::AddrRange) -> Expr {

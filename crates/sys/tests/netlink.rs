@@ -31,6 +31,8 @@ const POLICIES: &[&str] = &[
     "examples/web.toml",
     "examples/mail.toml",
     "examples/docker-host.toml",
+    // Issue 5: every native set kind, concatenated interval (pipapo) sets.
+    "examples/blocklist.toml",
 ];
 
 fn lower(rel: &str) -> Ruleset {
