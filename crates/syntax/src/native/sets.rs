@@ -556,6 +556,9 @@ impl Content {
     /// kernel cannot hold both, and merging would change the meaning.
     pub fn elements(&self, kind: SetType) -> (Vec<Elem>, Vec<String>) {
         let mut errors = Vec::new();
+        // The union of the groups so far: one linear check per group; the
+        // earlier group it overlaps is looked for only on the error path.
+        let mut seen = Members::empty_like(&self.plain);
         for (i, a) in self.annotated.iter().enumerate() {
             if !a.members.apply(Op::Intersect, &self.plain).is_empty() {
                 errors.push(format!(
@@ -564,14 +567,18 @@ impl Content {
                     what(a)
                 ));
             }
-            for b in &self.annotated[..i] {
-                if !a.members.apply(Op::Intersect, &b.members).is_empty() {
+            if !a.members.apply(Op::Intersect, &seen).is_empty() {
+                if let Some(b) = self.annotated[..i]
+                    .iter()
+                    .find(|b| !a.members.apply(Op::Intersect, &b.members).is_empty())
+                {
                     errors.push(format!(
                         "element `{}` overlaps element `{}` with another timeout or comment",
                         a.text, b.text
                     ));
                 }
             }
+            seen = seen.apply(Op::Union, &a.members);
         }
         let mut out: Vec<Elem> = self
             .plain
