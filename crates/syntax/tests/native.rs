@@ -680,6 +680,11 @@ in = ["@lan", "eth9"]
     assert!(rules.contains("--match-set admins src,dst"), "{rules}");
     assert!(rules.contains("--match-set lan src"), "{rules}");
     assert!(rules.contains("-i eth9"), "{rules}");
+    // `ipset save` has no type for port and interface sets: named, skipped.
+    let ipset = rampart_syntax::script::ipset_save_text(p);
+    assert!(ipset.contains("# set web of type \"port\" has no ipset type"), "{ipset}");
+    assert!(ipset.contains("create admins hash:ip,port family inet"), "{ipset}");
+    assert!(!ipset.contains("create web"), "{ipset}");
     // And the policy converts back to the same model.
     let text = native::to_native(p).unwrap_or_else(|e| panic!("{e:?}"));
     assert!(text.contains("type = \"ip,port\""), "{text}");
