@@ -1126,6 +1126,17 @@ impl Cx<'_> {
                 continue;
             };
             let f = &files[p.file].file;
+            if let (None, Some((_, fsp)), false) = (p.kind, p.family, kind.has_addresses()) {
+                // The kind came from the first named set.
+                self.err(
+                    f,
+                    fsp,
+                    format!(
+                        "`family` on a set of type \"{}\": it holds no addresses and serves both families",
+                        kind.name()
+                    ),
+                );
+            }
             let (has4, has6) = content.families();
             let mut families = match p.family {
                 Some((want, fsp)) => {
