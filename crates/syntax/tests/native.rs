@@ -682,8 +682,14 @@ in = ["@lan", "eth9"]
     assert!(rules.contains("-i eth9"), "{rules}");
     // `ipset save` has no type for port and interface sets: named, skipped.
     let ipset = rampart_syntax::script::ipset_save_text(p);
-    assert!(ipset.contains("# set web of type \"port\" has no ipset type"), "{ipset}");
-    assert!(ipset.contains("create admins hash:ip,port family inet"), "{ipset}");
+    assert!(
+        ipset.contains("# set web of type \"port\" has no ipset type"),
+        "{ipset}"
+    );
+    assert!(
+        ipset.contains("create admins hash:ip,port family inet"),
+        "{ipset}"
+    );
     assert!(!ipset.contains("create web"), "{ipset}");
     // And the policy converts back to the same model.
     let text = native::to_native(p).unwrap_or_else(|e| panic!("{e:?}"));
@@ -777,4 +783,60 @@ mod issue5_props {
             }
         }
     }
+}
+
+#[test]
+fn issue5_sets_from_ipset_commands_of_a_script() {
+    let script = std::fs::read_to_string(testdata("ipset-blocklist.sh")).expect("script");
+    let policy = r#"
+[sets.block]
+ipset = "ipset-blocklist.sh"
+ipset_set = "blocklist_v4"
+except = ["office"]
+
+[sets.office]
+elements = ["198.51.100.7"]
+
+[sets.banned]
+ipset = "ipset-blocklist.sh"
+ipset_set = "banned"
+
+[sets.ssh]
+ipset = "ipset-blocklist.sh"
+ipset_set = "allow_ssh"
+
+[sets.which]
+ipset = "ipset-blocklist.sh"
+
+[[deny]]
+from = ["@block", "@banned"]
+
+[[allow]]
+from = "@ssh"
+"#;
+    let parsed = parse_with_files(policy, &[("ipset-blocklist.sh", script)]);
+    let d = parsed.diagnostics.to_string();
+    // A file with several sets needs `ipset_set`: the error lists them.
+    assert!(
+        d.contains("policy.toml:19:9: error: `ipset-blocklist.sh` builds 4 ipsets; say which with `ipset_set`"),
+        "{d}"
+    );
+    assert_eq!(parsed.diagnostics.errors().count(), 1, "{d}");
+    let p = &parsed.value;
+    // Kind and default timeout come from the ipset; the algebra applies.
+    assert_eq!(
+        set_texts(p, "block"),
+        [
+            "192.0.2.77",
+            "198.51.100.0-198.51.100.6",
+            "198.51.100.8-198.51.100.255",
+            "203.0.113.0/25"
+        ]
+    );
+    assert_eq!(set_texts(p, "banned"), ["192.0.2.200 timeout 600"]);
+    assert_eq!(
+        p.set("banned").map(|s| (s.kind, s.timeout)),
+        Some((rampart_model::SetKind::HashIp, Some(3600)))
+    );
+    assert_eq!(set_texts(p, "ssh"), ["10.1.2.3,tcp:22"]);
 }

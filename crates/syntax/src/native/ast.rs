@@ -174,6 +174,10 @@ pub(crate) struct SetDef {
     /// Whether the first CSV row is a header (default: when `column` is a
     /// name).
     pub header: Option<Spanned<bool>>,
+    /// An ipset script or `ipset save` file whose set supplies elements.
+    pub ipset: Option<Spanned<String>>,
+    /// Which set of that file (needed when it builds more than one).
+    pub ipset_set: Option<Spanned<String>>,
     pub union: Option<Spanned<StrList>>,
     pub intersect: Option<Spanned<StrList>>,
     pub except: Option<Spanned<StrList>>,

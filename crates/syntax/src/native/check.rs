@@ -722,11 +722,21 @@ impl Cx<'_> {
             return None;
         }
         let v = def.get_ref();
+        let imported = match &v.ipset {
+            Some(f) => self.ipset_source(file, f, v.ipset_set.as_ref()),
+            None => {
+                if let Some(s) = &v.ipset_set {
+                    self.err(file, span(s), "`ipset_set` without `ipset`");
+                }
+                None
+            }
+        };
         let timeout = match &v.timeout {
             Some(t) => self.duration(file, t),
-            None => None,
+            // An imported set brings its default timeout.
+            None => imported.as_ref().and_then(|s| s.timeout),
         };
-        let has_own = v.elements.is_some() || v.file.is_some();
+        let has_own = v.elements.is_some() || v.file.is_some() || v.ipset.is_some();
         let mut refs = Vec::new();
         for (op, list) in [
             (Op::Union, &v.union),
@@ -742,7 +752,9 @@ impl Cx<'_> {
         let explicit = v.kind.as_ref().map(|k| *k.get_ref());
         // Without `type`: "net", or the kind of the first set named when
         // the set has no elements of its own.
-        let kind = explicit.or((has_own || refs.is_empty()).then_some(SetType::Net));
+        let kind = explicit
+            .or(imported.as_ref().and_then(|s| setx::native_kind(s.kind)))
+            .or((has_own || refs.is_empty()).then_some(SetType::Net));
         let parse_kind = kind.unwrap_or(SetType::Net);
         if let Some(f) = &v.family {
             if !parse_kind.has_addresses() {
@@ -864,6 +876,61 @@ impl Cx<'_> {
                 }
             }
         }
+        if let (Some(set), Some(f)) = (&imported, &v.ipset) {
+            let mut bad = 0usize;
+            for e in &set.elements {
+                let key = setx::key_of_parts(parse_kind, &e.parts)
+                    .filter(|_| !e.nomatch)
+                    .and_then(|k| Some((setx::key_of_elem(&k)?, k)));
+                let Some((key, text)) = key else {
+                    bad += 1;
+                    if bad <= 5 {
+                        self.err_help(
+                            file,
+                            span(f),
+                            format!(
+                                "element `{}` of ipset `{}` ({}) does not fit a set of type \"{}\"",
+                                crate::script::element_text(e, set.kind),
+                                set.name,
+                                set.kind.name(),
+                                parse_kind.name()
+                            ),
+                            "the native kinds are hash:ip (\"ip\"), hash:net (\"net\"), hash:ip,port and hash:net,port; `nomatch` elements have no equivalent",
+                        );
+                    }
+                    continue;
+                };
+                if e.timeout.is_none() && e.comment.is_none() {
+                    plain.push(key);
+                } else {
+                    if e.timeout.is_some() && timeout.is_none() {
+                        self.err(
+                            file,
+                            span(f),
+                            format!(
+                                "element `{}` of ipset `{}` has a timeout but set `{n}` has none",
+                                text.text(),
+                                set.name
+                            ),
+                        );
+                    }
+                    let mut one = MembersBuilder::new(parse_kind);
+                    one.push(key);
+                    content.annotate(one.build(), e.timeout, e.comment.clone(), &text.text());
+                }
+            }
+            if bad > 5 {
+                self.err(
+                    file,
+                    span(f),
+                    format!(
+                        "{} more element(s) of ipset `{}` do not fit",
+                        bad - 5,
+                        set.name
+                    ),
+                );
+            }
+        }
         content.plain = plain.build();
         Some(PendingSet {
             name: n.clone(),
@@ -880,6 +947,62 @@ impl Cx<'_> {
             def_span: span(def),
             origin: file.origin(span(def)),
         })
+    }
+
+    /// The set an ipset script or `ipset save` file builds (`ipset = ..`),
+    /// chosen by `ipset_set` when the file builds more than one.
+    fn ipset_source(
+        &mut self,
+        file: &SourceFile,
+        f: &Spanned<String>,
+        which: Option<&Spanned<String>>,
+    ) -> Option<rampart_model::IpSet> {
+        let path = load::resolve(&file.path, f.get_ref());
+        let text = match self.loader.read(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(
+                    file,
+                    span(f),
+                    format!("cannot read ipset file `{path}`: {e}"),
+                );
+                return None;
+            }
+        };
+        let sf = SourceFile::new(path.clone(), text);
+        let parsed = if crate::script::looks_like_script(&sf.text) {
+            crate::script::parse_script(&sf)
+        } else {
+            crate::script::parse_ipset_save(&sf)
+        };
+        let failed = parsed.diagnostics.has_errors();
+        self.diags.extend(parsed.diagnostics.0);
+        if failed {
+            return None;
+        }
+        let mut sets = parsed.value.sets;
+        let names: Vec<String> = sets.iter().map(|s| s.name.clone()).collect();
+        let pick = match which {
+            Some(w) => sets.iter().position(|s| &s.name == w.get_ref()),
+            None if sets.len() == 1 => Some(0),
+            None => None,
+        };
+        match pick {
+            Some(i) => Some(sets.swap_remove(i)),
+            None => {
+                let sp = which.map_or(span(f), span);
+                let msg = match which {
+                    Some(w) => format!("`{path}` builds no ipset `{}`", w.get_ref()),
+                    None if names.is_empty() => format!("`{path}` builds no ipset"),
+                    None => format!(
+                        "`{path}` builds {} ipsets; say which with `ipset_set`",
+                        names.len()
+                    ),
+                };
+                self.err_help(file, sp, msg, &format!("its sets: {}", names.join(", ")));
+                None
+            }
+        }
     }
 
     fn elem_err(&mut self, file: &SourceFile, sp: Span, msg: String, kind: SetType, default: bool) {

@@ -11,7 +11,6 @@
 //! model. Everything else is reported as [`NotExpressible`] with the rule's
 //! origin.
 
-use super::check::ElemKey;
 use super::check::{
     self, Addr, Chains, DenyAction, Direction, IcmpPolicy, Ir, Item, LogSpec, Masq, Ping,
     PortForward, Rate, RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
@@ -27,8 +26,8 @@ use rampart_model::matches::multiport::MultiportDir;
 use rampart_model::matches::set::SetDir;
 use rampart_model::targets::reject::RejectWith;
 use rampart_model::{
-    ChainPolicy, ElemPart, Family, IpNet, IpSet, Match, Origin, Policy, PortRange, Protocol, Rule,
-    SetElement, SetKind, TableKind, Target,
+    ChainPolicy, Family, IpNet, IpSet, Match, Origin, Policy, Protocol, Rule, SetElement,
+    TableKind, Target,
 };
 use std::fmt::Write as _;
 
@@ -542,7 +541,7 @@ impl Conv {
     fn sets(&mut self, p: &Policy) -> Vec<SetDef> {
         let mut out: Vec<SetDef> = Vec::new();
         for s in &p.sets {
-            let Some(kind) = native_kind(s.kind) else {
+            let Some(kind) = sets::native_kind(s.kind) else {
                 self.no(
                     format!("set `{}` of type {}", s.name, s.kind.name()),
                     "the native format has sets of addresses, networks, ports, address/network+port pairs and interfaces only (hash:ip, hash:net, hash:ip,port, hash:net,port)",
@@ -626,52 +625,6 @@ impl Conv {
     }
 }
 
-/// The native kind of a model set kind.
-fn native_kind(k: SetKind) -> Option<SetType> {
-    Some(match k {
-        SetKind::HashNet => SetType::Net,
-        SetKind::HashIp => SetType::Ip,
-        SetKind::Port => SetType::Port,
-        SetKind::HashIpPort => SetType::IpPort,
-        SetKind::HashNetPort => SetType::NetPort,
-        SetKind::Iface => SetType::Iface,
-        _ => return None,
-    })
-}
-
-/// The key of one model element in a native set of `kind`.
-fn elem_key(kind: SetType, parts: &[ElemPart]) -> Option<ElemKey> {
-    let port = |p: &ElemPart| match p {
-        ElemPart::Port { proto, first, last } => {
-            let proto = Protocol(proto.unwrap_or(6));
-            (proto == Protocol::TCP || proto == Protocol::UDP)
-                .then(|| PortRange::new(*first, *last).map(|r| (proto, r)))
-                .flatten()
-                .filter(|(_, r)| r.first > 0)
-        }
-        _ => None,
-    };
-    Some(match (kind, parts) {
-        (SetType::Net, [ElemPart::Net(n)]) => ElemKey::Net(*n),
-        (SetType::Ip, [ElemPart::Net(n)]) if n.is_host() => ElemKey::Net(*n),
-        (SetType::Net, [ElemPart::Range(a, b)]) => ElemKey::Range(*a, *b),
-        (SetType::Port, [p]) => {
-            let (p, r) = port(p)?;
-            ElemKey::Port(p, r)
-        }
-        (SetType::NetPort, [ElemPart::Net(n), p]) => {
-            let (p, r) = port(p)?;
-            ElemKey::Pair(*n, p, r)
-        }
-        (SetType::IpPort, [ElemPart::Net(n), p]) if n.is_host() => {
-            let (p, r) = port(p)?;
-            ElemKey::Pair(*n, p, r)
-        }
-        (SetType::Iface, [ElemPart::Iface(i)]) => ElemKey::Iface(i.clone()),
-        _ => return None,
-    })
-}
-
 /// The elements of a model set as the native format would hold them:
 /// aggregated the same way a policy's sets are.
 fn native_elements(kind: SetType, s: &IpSet) -> Result<Vec<check::Elem>, String> {
@@ -687,7 +640,7 @@ fn native_elements(kind: SetType, s: &IpSet) -> Result<Vec<check::Elem>, String>
         if e.timeout == Some(0) {
             return Err("an element that never expires in a set with timeouts".into());
         }
-        let key = elem_key(kind, &e.parts).ok_or_else(|| {
+        let key = sets::key_of_parts(kind, &e.parts).ok_or_else(|| {
             format!(
                 "element {:?} does not fit a native \"{}\" set",
                 e.parts,
@@ -714,7 +667,7 @@ fn native_elements(kind: SetType, s: &IpSet) -> Result<Vec<check::Elem>, String>
 /// A model set in the form the native lowering gives it (aggregated), so
 /// that sets of the same meaning compare equal.
 fn canonical_set(s: &mut IpSet) {
-    let Some(kind) = native_kind(s.kind) else {
+    let Some(kind) = sets::native_kind(s.kind) else {
         return;
     };
     let Ok(elements) = native_elements(kind, s) else {

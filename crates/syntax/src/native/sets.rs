@@ -20,7 +20,7 @@ use super::ast::SetType;
 use super::check::{parse_net, parse_port};
 use crate::diag::{Diagnostic, Severity, SourceFile, Span};
 use rampart_cidr::{Builder, CidrSet, Entry, Interval, IntervalSet};
-use rampart_model::{IpNet, PortRange, Protocol};
+use rampart_model::{ElemPart, IpNet, PortRange, Protocol, SetKind};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -636,6 +636,52 @@ pub(crate) fn key_of_elem(key: &ElemKey) -> Option<Key> {
         ElemKey::Port(p, r) => Key::Port(port_key(*p, *r)?),
         ElemKey::Pair(n, p, r) => Key::Pair(entry_of(n)?, port_key(*p, *r)?),
         ElemKey::Iface(i) => Key::Iface(i.clone()),
+    })
+}
+
+/// The key of one model element in a native set of `kind`.
+/// The native kind of a model (ipset) set kind.
+pub(crate) fn native_kind(k: SetKind) -> Option<SetType> {
+    Some(match k {
+        SetKind::HashNet => SetType::Net,
+        SetKind::HashIp => SetType::Ip,
+        SetKind::Port => SetType::Port,
+        SetKind::HashIpPort => SetType::IpPort,
+        SetKind::HashNetPort => SetType::NetPort,
+        SetKind::Iface => SetType::Iface,
+        _ => return None,
+    })
+}
+
+pub(crate) fn key_of_parts(kind: SetType, parts: &[ElemPart]) -> Option<ElemKey> {
+    let port = |p: &ElemPart| match p {
+        ElemPart::Port { proto, first, last } => {
+            let proto = Protocol(proto.unwrap_or(6));
+            (proto == Protocol::TCP || proto == Protocol::UDP)
+                .then(|| PortRange::new(*first, *last).map(|r| (proto, r)))
+                .flatten()
+                .filter(|(_, r)| r.first > 0)
+        }
+        _ => None,
+    };
+    Some(match (kind, parts) {
+        (SetType::Net, [ElemPart::Net(n)]) => ElemKey::Net(*n),
+        (SetType::Ip, [ElemPart::Net(n)]) if n.is_host() => ElemKey::Net(*n),
+        (SetType::Net, [ElemPart::Range(a, b)]) => ElemKey::Range(*a, *b),
+        (SetType::Port, [p]) => {
+            let (p, r) = port(p)?;
+            ElemKey::Port(p, r)
+        }
+        (SetType::NetPort, [ElemPart::Net(n), p]) => {
+            let (p, r) = port(p)?;
+            ElemKey::Pair(*n, p, r)
+        }
+        (SetType::IpPort, [ElemPart::Net(n), p]) if n.is_host() => {
+            let (p, r) = port(p)?;
+            ElemKey::Pair(*n, p, r)
+        }
+        (SetType::Iface, [ElemPart::Iface(i)]) => ElemKey::Iface(i.clone()),
+        _ => return None,
     })
 }
 
