@@ -745,6 +745,40 @@ mod issue5_props {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Whatever a set file holds, every kind and format reads it
+        /// without panicking (the fuzz target `native_set_file` does the
+        /// same under libFuzzer).
+        #[test]
+        fn set_files_never_panic(
+            kind in 0usize..6,
+            csv in any::<bool>(),
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'\n'), Just(b','), Just(b'"'), Just(b'#'), Just(b'/'), Just(b'.'),
+                    Just(b':'), Just(b'-'), Just(b' '), b'0'..=b'9', b'a'..=b'f', any::<u8>()
+                ],
+                0..200,
+            ),
+        ) {
+            let kinds = ["net", "ip", "port", "ip,port", "net,port", "iface"];
+            let fmt = if csv { "format = \"csv\"\ncolumn = 2\n" } else { "" };
+            let policy = format!(
+                "[sets.s]\ntype = \"{}\"\nfile = \"f.txt\"\n{fmt}\n[sets.t]\nunion = [\"s\"]\nexcept = [\"s\"]\n",
+                kinds[kind]
+            );
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let parsed = parse_with_files(&policy, &[("f.txt", text)]);
+            for d in &parsed.diagnostics.0 {
+                let _ = d.to_string();
+            }
+            if !parsed.diagnostics.has_errors() {
+                let _ = native::to_native(&parsed.value);
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
         /// `(A ∪ B) ∩ C except D` in the native front end equals the same
         /// formula computed address by address, and the set holds no two
