@@ -35,6 +35,37 @@ pub(crate) const ICMP4_ESSENTIAL: [u8; 3] = [3, 11, 12];
 /// (130-132, 143) and neighbour discovery (133-136).
 pub(crate) const ICMP6_ESSENTIAL: [u8; 12] = [1, 2, 3, 4, 130, 131, 132, 133, 134, 135, 136, 143];
 
+/// The model of a checked policy, taking the set elements out of `ir` one
+/// set at a time (a policy with million-element sets never holds all of
+/// them twice).
+pub(crate) fn lower_owned(mut ir: Ir) -> Policy {
+    let elements: Vec<Vec<super::check::Elem>> = ir
+        .sets
+        .iter_mut()
+        .map(|s| std::mem::take(&mut s.elements))
+        .collect();
+    let mut policy = lower(&ir);
+    for (def, els) in ir.sets.iter_mut().zip(elements) {
+        def.elements = els;
+        for family in [Some(Family::Ipv4), Some(Family::Ipv6), None] {
+            let name = match family {
+                Some(f) if def.kind.has_addresses() && def.families.contains(&f) => {
+                    def.ipset_name(f)
+                }
+                None if !def.kind.has_addresses() => def.name.clone(),
+                _ => continue,
+            };
+            if let Some(set) = policy.set_mut(&name) {
+                let lowered = lower_set(def, family);
+                set.elements = lowered.elements;
+                set.options = lowered.options;
+            }
+        }
+        def.elements = Vec::new();
+    }
+    policy
+}
+
 /// The model of a checked policy.
 pub(crate) fn lower(ir: &Ir) -> Policy {
     let mut policy = Policy::default();
