@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -23,6 +23,9 @@ seed() {
       head -40 ../testdata/blocklist-5000.sh > "$dir/blocklist-head.sh" ;;
     ipset_save) cp ../testdata/golden/*.ipset.expected "$dir"/ 2>/dev/null || true ;;
     native) cp ../examples/*.toml ../examples/local.d/*.toml "$dir"/ 2>/dev/null || true ;;
+    # The first byte picks the set kind and file format.
+    native_set_file) for f in ../examples/sets/* ../examples/blocklist.txt; do
+        { printf '\x00'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;
   esac
 }
 for t in "${TARGETS[@]}"; do

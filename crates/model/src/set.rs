@@ -25,9 +25,17 @@ pub enum SetKind {
     HashNetPortNet,
     HashNetIface,
     ListSet,
+    /// Ports with their protocol (`22/tcp`, `5000-5100/udp`): an nftables
+    /// set of `inet_proto . inet_service`. Not an ipset type (bitmap:port
+    /// ignores the protocol); written by the native format only.
+    Port,
+    /// Interface names: an nftables set of `ifname`, looked up with the
+    /// input (`src`) or output (`dst`) interface. Not an ipset type.
+    Iface,
 }
 
 impl SetKind {
+    /// The ipset types (the kinds `ipset create` knows).
     pub const ALL: [SetKind; 16] = [
         SetKind::BitmapIp,
         SetKind::BitmapIpMac,
@@ -66,11 +74,20 @@ impl SetKind {
             SetKind::HashNetPortNet => "hash:net,port,net",
             SetKind::HashNetIface => "hash:net,iface",
             SetKind::ListSet => "list:set",
+            SetKind::Port => "port",
+            SetKind::Iface => "iface",
         }
     }
 
+    /// The ipset type of this name (only ipset types: not `port`, `iface`).
     pub fn from_name(name: &str) -> Option<SetKind> {
         SetKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether `ipset` knows this type (`port` and `iface` are nftables
+    /// sets that only the native format writes).
+    pub fn is_ipset(self) -> bool {
+        SetKind::ALL.contains(&self)
     }
 
     /// Number of dimensions of an element (`hash:ip,port` has 2).

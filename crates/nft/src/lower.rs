@@ -1835,6 +1835,12 @@ fn packet_key(rc: &RuleCx<'_>, set: &IpSet, dirs: &[bool]) -> Res<Expr> {
                 Proto::Ether,
                 if src { "saddr" } else { "daddr" },
             )),
+            // ipset's hash:net,iface: `src` is the input interface.
+            Dim::Iface => key.push(Expr::Meta(if src {
+                MetaKey::Iifname
+            } else {
+                MetaKey::Oifname
+            })),
         }
     }
     Ok(concat(key))
@@ -1845,13 +1851,17 @@ enum Dim {
     Addr,
     Port,
     Mac,
+    Iface,
 }
 
 fn set_shape(kind: SetKind) -> Res<Vec<Dim>> {
     Ok(match kind {
         SetKind::HashIp | SetKind::HashNet | SetKind::BitmapIp => vec![Dim::Addr],
         SetKind::HashIpPort | SetKind::HashNetPort => vec![Dim::Addr, Dim::Port],
+        SetKind::HashNetIface => vec![Dim::Addr, Dim::Iface],
         SetKind::HashMac => vec![Dim::Mac],
+        SetKind::Port => vec![Dim::Port],
+        SetKind::Iface => vec![Dim::Iface],
         k => {
             return Err(format!(
                 "ipset type {} is not lowered to nftables (yet)",
@@ -1895,6 +1905,7 @@ fn lower_set(s: &IpSet) -> Res<Set> {
             Dim::Addr => key.push(addr_t),
             Dim::Port => key.extend([KeyType::InetProto, KeyType::InetService]),
             Dim::Mac => key.push(KeyType::EtherAddr),
+            Dim::Iface => key.push(KeyType::Ifname),
         }
     }
     let mut interval = s.kind == SetKind::HashNet || s.kind == SetKind::HashNetPort;
@@ -1940,6 +1951,21 @@ fn lower_set(s: &IpSet) -> Res<Set> {
                     }
                 }
                 ElemPart::Mac(m) => parts.push(Expr::Mac(*m)),
+                ElemPart::Iface(name) => {
+                    if name.is_empty()
+                        || name.len() > 15
+                        || name.contains(|c: char| c == '"' || c == '*' || c.is_control())
+                    {
+                        return Err(format!("interface name {name:?} cannot be a set element"));
+                    }
+                    // ipset's `eth+` wildcard is not an exact name.
+                    if name.ends_with('+') {
+                        return Err(format!(
+                            "interface wildcard {name:?} in a set is not lowered"
+                        ));
+                    }
+                    parts.push(Expr::Str(name.clone()));
+                }
                 other => return Err(format!("element part {other:?} is not lowered")),
             }
         }
@@ -1955,12 +1981,15 @@ fn lower_set(s: &IpSet) -> Res<Set> {
         });
     }
     let timeout_flag = s.timeout.is_some() || elements.iter().any(|e| e.timeout.is_some());
+    // Only single keys: `port` sets are a concatenation in one dimension.
+    let single = key.len() == 1;
+
     Ok(Set {
         name: nft_set_name(&s.name),
         key,
         interval,
         timeout_flag,
-        auto_merge: interval && !timeout_flag && shape.len() == 1,
+        auto_merge: interval && !timeout_flag && single,
         timeout: s.timeout,
         size: s.options.maxelem,
         elements,

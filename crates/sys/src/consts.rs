@@ -59,6 +59,10 @@ pub(crate) const NFTA_SET_ID: u16 = 10;
 pub(crate) const NFTA_SET_TIMEOUT: u16 = 11;
 pub(crate) const NFTA_SET_USERDATA: u16 = 13;
 pub(crate) const NFTA_SET_DESC_SIZE: u16 = 1;
+/// The field lengths of a concatenated interval (pipapo) set.
+pub(crate) const NFTA_SET_DESC_CONCAT: u16 = 2;
+pub(crate) const NFTA_SET_FIELD_LEN: u16 = 1;
+pub(crate) const NFT_SET_CONCAT: u32 = 0x80;
 pub(crate) const NFT_SET_ANONYMOUS: u32 = 0x1;
 pub(crate) const NFT_SET_CONSTANT: u32 = 0x2;
 pub(crate) const NFT_SET_INTERVAL: u32 = 0x4;
@@ -73,6 +77,7 @@ pub(crate) const NFTA_SET_ELEM_KEY: u16 = 1;
 pub(crate) const NFTA_SET_ELEM_FLAGS: u16 = 3;
 pub(crate) const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
 pub(crate) const NFTA_SET_ELEM_USERDATA: u16 = 6;
+pub(crate) const NFTA_SET_ELEM_KEY_END: u16 = 10;
 pub(crate) const NFT_SET_ELEM_INTERVAL_END: u32 = 0x1;
 
 // libnftnl user data (TLVs with u8 type and u8 length).

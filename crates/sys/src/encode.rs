@@ -299,16 +299,20 @@ impl Enc {
             keys => {
                 let parts: Vec<Dt> = keys.iter().map(|k| key_dt(*k)).collect();
                 if s.interval {
-                    return Err(format!(
-                        "interval sets of concatenations ({}) are not encoded over netlink yet",
-                        keys.iter()
-                            .map(|k| k.name())
-                            .collect::<Vec<_>>()
-                            .join(" . ")
-                    ));
+                    (
+                        concat_dt(&parts)?,
+                        concat_interval_elements(&parts, &s.elements)?,
+                    )
+                } else {
+                    (concat_dt(&parts)?, concat_elements(&parts, &s.elements)?)
                 }
-                (concat_dt(&parts)?, concat_elements(&parts, &s.elements)?)
             }
+        };
+        // A concatenated interval set (pipapo) declares its field lengths.
+        let fields: Vec<u32> = if s.interval && s.key.len() > 1 {
+            s.key.iter().map(|k| key_dt(*k).len() as u32).collect()
+        } else {
+            Vec::new()
         };
         self.set_id += 1;
         let id = self.set_id;
@@ -320,6 +324,9 @@ impl Enc {
         }
         if s.timeout_flag {
             flags |= NFT_SET_TIMEOUT;
+        }
+        if !fields.is_empty() {
+            flags |= NFT_SET_CONCAT;
         }
         if s.dynamic {
             // Updated from the packet path (`add @set`, meters).
@@ -356,8 +363,19 @@ impl Enc {
                 if let Some(tm) = s.timeout {
                     b.be64(NFTA_SET_TIMEOUT, u64::from(tm) * 1000);
                 }
-                if let Some(n) = s.size {
-                    b.nest(NFTA_SET_DESC, |b| b.be32(NFTA_SET_DESC_SIZE, n));
+                if s.size.is_some() || !fields.is_empty() {
+                    b.nest(NFTA_SET_DESC, |b| {
+                        if let Some(n) = s.size {
+                            b.be32(NFTA_SET_DESC_SIZE, n);
+                        }
+                        if !fields.is_empty() {
+                            b.nest(NFTA_SET_DESC_CONCAT, |b| {
+                                for f in &fields {
+                                    b.nest(NFTA_LIST_ELEM, |b| b.be32(NFTA_SET_FIELD_LEN, *f));
+                                }
+                            });
+                        }
+                    });
                 }
                 b.attr(NFTA_SET_USERDATA, &udata);
             },
@@ -942,6 +960,52 @@ fn concat_elements(parts: &[Dt], elems: &[Element]) -> Result<Vec<Vec<u8>>, Stri
             key.extend_from_slice(&v);
         }
         out.push(elem(&key, 0, e.timeout, e.comment.as_deref())?);
+    }
+    Ok(out)
+}
+
+/// The encoded elements of an interval set of concatenations (pipapo):
+/// each element carries its first key and its last key
+/// (`NFTA_SET_ELEM_KEY_END`), every part padded to 4 bytes, as nft sends
+/// them; no interval end elements.
+fn concat_interval_elements(parts: &[Dt], elems: &[Element]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::with_capacity(elems.len());
+    for e in elems {
+        if e.key.len() != parts.len() {
+            return Err(format!(
+                "element with {} part(s) in a set of {}-part keys",
+                e.key.len(),
+                parts.len()
+            ));
+        }
+        let (mut lo_key, mut hi_key) = (Vec::new(), Vec::new());
+        for (dt, k) in parts.iter().zip(&e.key) {
+            let (lo, hi) = interval(*dt, k)?;
+            if lo > hi {
+                return Err(format!("empty range in `{}`", rampart_nft::print::expr(k)));
+            }
+            for (v, key) in [(lo, &mut lo_key), (hi, &mut hi_key)] {
+                let mut b = int_bytes(v, dt.len(), dt.big_endian())?;
+                b.resize(b.len().div_ceil(4) * 4, 0);
+                key.extend_from_slice(&b);
+            }
+        }
+        let mut udata = Vec::new();
+        if let Some(c) = &e.comment {
+            udata_str(&mut udata, UDATA_SET_ELEM_COMMENT, c)?;
+        }
+        let mut b = Buf::default();
+        b.nest(NFTA_LIST_ELEM, |b| {
+            b.nest(NFTA_SET_ELEM_KEY, |b| b.attr(NFTA_DATA_VALUE, &lo_key));
+            b.nest(NFTA_SET_ELEM_KEY_END, |b| b.attr(NFTA_DATA_VALUE, &hi_key));
+            if let Some(t) = e.timeout {
+                b.be64(NFTA_SET_ELEM_TIMEOUT, u64::from(t) * 1000);
+            }
+            if !udata.is_empty() {
+                b.attr(NFTA_SET_ELEM_USERDATA, &udata);
+            }
+        });
+        out.push(b.b);
     }
     Ok(out)
 }

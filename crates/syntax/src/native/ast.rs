@@ -163,19 +163,142 @@ pub(crate) struct LogSpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetDef {
-    pub elements: Option<Vec<Spanned<String>>>,
+    pub elements: Option<Vec<Spanned<ElemSpec>>>,
     pub file: Option<Spanned<String>>,
+    /// `"lines"` (default) or `"csv"`.
+    pub format: Option<Spanned<FileFormat>>,
+    /// The CSV column: 1-based number or a header name.
+    pub column: Option<Spanned<Column>>,
+    /// The CSV field separator (one character; default `,`).
+    pub delimiter: Option<Spanned<String>>,
+    /// Whether the first CSV row is a header (default: when `column` is a
+    /// name).
+    pub header: Option<Spanned<bool>>,
+    /// An ipset script or `ipset save` file whose set supplies elements.
+    pub ipset: Option<Spanned<String>>,
+    /// Which set of that file (needed when it builds more than one).
+    pub ipset_set: Option<Spanned<String>>,
+    pub union: Option<Spanned<StrList>>,
+    pub intersect: Option<Spanned<StrList>>,
+    pub except: Option<Spanned<StrList>>,
     pub timeout: Option<Spanned<StrOrInt>>,
     pub family: Option<Spanned<FamilySel>>,
     #[serde(rename = "type")]
     pub kind: Option<Spanned<SetType>>,
 }
 
+/// What a set holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub(crate) enum SetType {
+    /// Networks and ranges (interval set); the default.
+    #[serde(rename = "net")]
+    Net,
+    /// Single addresses (hash set).
+    #[serde(rename = "ip")]
+    Ip,
+    /// Ports with their protocol: `22/tcp`, `5000-5100/udp`.
+    #[serde(rename = "port")]
+    Port,
+    /// An address and a port: `198.51.100.7,22/tcp`.
+    #[serde(rename = "ip,port")]
+    IpPort,
+    /// A network and a port: `10.0.0.0/8,22/tcp`.
+    #[serde(rename = "net,port")]
+    NetPort,
+    /// Interface names: `eth0`.
+    #[serde(rename = "iface")]
+    Iface,
+}
+
+impl SetType {
+    /// The spelling in a policy file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SetType::Net => "net",
+            SetType::Ip => "ip",
+            SetType::Port => "port",
+            SetType::IpPort => "ip,port",
+            SetType::NetPort => "net,port",
+            SetType::Iface => "iface",
+        }
+    }
+
+    /// Whether the elements hold addresses (and so have a family).
+    pub fn has_addresses(self) -> bool {
+        !matches!(self, SetType::Port | SetType::Iface)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum SetType {
-    Net,
-    Ip,
+pub(crate) enum FileFormat {
+    Lines,
+    Csv,
+}
+
+/// `column = 2` or `column = "network"`.
+#[derive(Debug)]
+pub(crate) enum Column {
+    Number(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for Column {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Column;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a column number (1 is the first) or a header name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Column, E> {
+                Ok(Column::Name(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Column, E> {
+                Ok(Column::Number(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Column, E> {
+                Ok(Column::Number(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One entry of `elements`: a string, or a table with a timeout or comment
+/// of its own (`{ value = "192.0.2.7", timeout = "1h", comment = "..." }`).
+#[derive(Debug)]
+pub(crate) enum ElemSpec {
+    Plain(String),
+    Table(ElemTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ElemTable {
+    pub value: Spanned<String>,
+    pub timeout: Option<Spanned<StrOrInt>>,
+    pub comment: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for ElemSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ElemSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an element string or a table { value = \"..\", timeout = \"..\", comment = \"..\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ElemSpec, E> {
+                Ok(ElemSpec::Plain(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ElemSpec, A::Error> {
+                ElemTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ElemSpec::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[nat]` with its three lists.

@@ -14,6 +14,9 @@ use rampart_model::{Family, IpNet, Origin, PortRange, Protocol};
 use std::net::IpAddr;
 use toml::Spanned;
 
+pub(crate) use super::sets::{Elem, ElemKey};
+
+use super::sets::{self as setx, Content, MembersBuilder, Op};
 pub(crate) use ast::{DenyAction, Direction, Ping, SetType, StateMatch, Verdict};
 
 /// Limits that keep hostile input from exhausting memory.
@@ -25,6 +28,8 @@ pub(crate) const MAX_RULES_PER_ITEM: usize = 4096;
 const MAX_LOG_PREFIX: usize = 29;
 /// ipset names are at most 31 bytes; `-v6` is appended for IPv6 twins.
 const MAX_SET_NAME: usize = 28;
+/// nft's limit on an element comment.
+const MAX_ELEMENT_COMMENT: usize = 128;
 
 /// The checked policy, ready to lower.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,12 +180,12 @@ impl LogSpec {
 pub(crate) struct SetDef {
     pub name: String,
     pub kind: SetType,
-    /// The families it holds (one or both), in order v4, v6.
+    /// The families it holds (one or both), in order v4, v6; both for sets
+    /// without addresses (ports, interfaces), which serve both families.
     pub families: Vec<Family>,
     pub timeout: Option<u32>,
-    pub elements: Vec<IpNet>,
-    /// Where the elements came from when they were read from a file.
-    pub file: Option<String>,
+    /// Aggregated: the fewest elements with the same meaning.
+    pub elements: Vec<Elem>,
     pub origin: Origin,
 }
 
@@ -188,8 +193,27 @@ impl SetDef {
     /// The ipset name for a family: `NAME`, or `NAME-v6` for the IPv6 half
     /// of a set holding both families.
     pub fn ipset_name(&self, family: Family) -> String {
-        ipset_name(&self.name, family, self.families.len() > 1)
+        ipset_name(
+            &self.name,
+            family,
+            self.kind.has_addresses() && self.families.len() > 1,
+        )
     }
+}
+
+/// A set between its own part and the algebra.
+struct PendingSet {
+    name: String,
+    file: usize,
+    /// `None`: no `type`, no elements of its own: the first named set's.
+    kind: Option<SetType>,
+    family: Option<(Family, Span)>,
+    timeout: Option<u32>,
+    content: Content,
+    refs: Vec<(Op, String, Span)>,
+    elements_span: Option<Span>,
+    def_span: Span,
+    origin: Origin,
 }
 
 pub(crate) fn ipset_name(name: &str, family: Family, both: bool) -> String {
@@ -207,6 +231,8 @@ pub(crate) enum Addr {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A policy has tens of items, not millions: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Item {
     Rule(RuleItem),
     PortForward(PortForward),
@@ -226,6 +252,8 @@ pub(crate) struct RuleItem {
     pub protocol: Option<Protocol>,
     /// Destination ports, grouped by protocol in first-seen order.
     pub ports: Vec<(Protocol, Vec<PortRange>)>,
+    /// Sets of ports (`port = "@web"`), looked up with the destination port.
+    pub port_sets: Vec<String>,
     pub rate: Option<RateLimit>,
     pub max_connections: Option<u32>,
     pub log: Option<LogSpec>,
@@ -460,13 +488,14 @@ impl Cx<'_> {
             origin: start,
         });
 
-        // Sets from every file, one namespace.
-        let mut sets: Vec<SetDef> = Vec::new();
-        for l in &files {
+        // Sets from every file, one namespace: each set's own elements
+        // first, then the algebra between sets.
+        let mut pending: Vec<PendingSet> = Vec::new();
+        for (fi, l) in files.iter().enumerate() {
             let mut defs: Vec<_> = l.ast.sets.iter().collect();
             defs.sort_by_key(|(k, _)| k.span().start);
             for (name, def) in defs {
-                if let Some(prev) = sets.iter().find(|s| &s.name == name.get_ref()) {
+                if let Some(prev) = pending.iter().find(|s| &s.name == name.get_ref()) {
                     let msg = format!(
                         "set `{}` is already defined at {}",
                         name.get_ref(),
@@ -475,11 +504,12 @@ impl Cx<'_> {
                     self.err(&l.file, span(name), msg);
                     continue;
                 }
-                if let Some(s) = self.set(&l.file, name, def) {
-                    sets.push(s);
+                if let Some(s) = self.set(fi, &l.file, name, def) {
+                    pending.push(s);
                 }
             }
         }
+        let sets = self.resolve_sets(&files, pending);
 
         // Rule items and port forwards, file by file in file order.
         let mut items = Vec::new();
@@ -667,14 +697,16 @@ impl Cx<'_> {
         }
     }
 
+    /// A set's own part: name, kind, family, timeout, its elements and
+    /// file, and the sets its algebra names (resolved later).
     fn set(
         &mut self,
+        file_idx: usize,
         file: &SourceFile,
         name: &Spanned<String>,
         def: &Spanned<ast::SetDef>,
-    ) -> Option<SetDef> {
+    ) -> Option<PendingSet> {
         let n = name.get_ref();
-        let mut ok = true;
         if n.is_empty()
             || n.len() > MAX_SET_NAME
             || !n
@@ -687,125 +719,603 @@ impl Cx<'_> {
                 format!("invalid set name `{n}`"),
                 "set names are 1 to 28 letters, digits, `_` or `-`",
             );
-            ok = false;
+            return None;
         }
-        let name_ok = ok;
         let v = def.get_ref();
-        let mut elements = Vec::new();
-        if let Some(els) = &v.elements {
-            for e in els {
-                match parse_net(e.get_ref()) {
-                    Ok(net) => elements.push(net),
-                    Err(msg) => {
-                        ok = false;
-                        self.err(file, span(e), msg);
-                    }
-                }
-            }
-        }
-        let mut from_file = None;
-        if let Some(f) = &v.file {
-            let path = load::resolve(&file.path, f.get_ref());
-            match self.loader.read(&path) {
-                Ok(text) => {
-                    let sf = SourceFile::new(path.clone(), text);
-                    for (line_no, line) in sf.text.split('\n').enumerate() {
-                        let body = line.split('#').next().unwrap_or("");
-                        let trimmed = body.trim();
-                        if trimmed.is_empty() {
-                            continue;
-                        }
-                        let lead = body.len() - body.trim_start().len();
-                        let at =
-                            sf.line_start(u32::try_from(line_no + 1).unwrap_or(u32::MAX)) + lead;
-                        match parse_net(trimmed) {
-                            Ok(net) => elements.push(net),
-                            Err(msg) => {
-                                ok = false;
-                                self.diags
-                                    .push(sf.error(Span::new(at, at + trimmed.len()), msg));
-                            }
-                        }
-                    }
-                    from_file = Some(f.get_ref().clone());
-                }
-                Err(e) => {
-                    ok = false;
-                    self.err(file, span(f), format!("cannot read set file `{path}`: {e}"));
-                }
-            }
-        }
-        let timeout = match &v.timeout {
-            Some(t) => match parse_duration(t.get_ref()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    ok = false;
-                    self.err_help(
-                        file,
-                        span(t),
-                        e,
-                        "write a duration as a number of seconds or with a unit: \"30m\", \"12h\", \"1d\", \"1w\"",
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        let mut families = match &v.family {
-            Some(f) => vec![family_of(*f.get_ref())],
+        let imported = match &v.ipset {
+            Some(f) => self.ipset_source(file, f, v.ipset_set.as_ref()),
             None => {
-                let mut f = Vec::new();
-                if elements.iter().any(IpNet::is_ipv4) {
-                    f.push(Family::Ipv4);
+                if let Some(s) = &v.ipset_set {
+                    self.err(file, span(s), "`ipset_set` without `ipset`");
                 }
-                if elements.iter().any(|e| !e.is_ipv4()) {
-                    f.push(Family::Ipv6);
-                }
-                f
+                None
             }
         };
-        if families.is_empty() {
-            families = vec![Family::Ipv4, Family::Ipv6];
+        let timeout = match &v.timeout {
+            Some(t) => self.duration(file, t),
+            // An imported set brings its default timeout.
+            None => imported.as_ref().and_then(|s| s.timeout),
+        };
+        let has_own = v.elements.is_some() || v.file.is_some() || v.ipset.is_some();
+        let mut refs = Vec::new();
+        for (op, list) in [
+            (Op::Union, &v.union),
+            (Op::Intersect, &v.intersect),
+            (Op::Except, &v.except),
+        ] {
+            if let Some(list) = list {
+                for (r, sp) in items(list) {
+                    refs.push((op, r.strip_prefix('@').unwrap_or(r).to_string(), sp));
+                }
+            }
         }
+        let explicit = v.kind.as_ref().map(|k| *k.get_ref());
+        // Without `type`: "net", or the kind of the first set named when
+        // the set has no elements of its own.
+        let kind = explicit
+            .or(imported.as_ref().and_then(|s| setx::native_kind(s.kind)))
+            .or((has_own || refs.is_empty()).then_some(SetType::Net));
+        let parse_kind = kind.unwrap_or(SetType::Net);
         if let Some(f) = &v.family {
-            let want = family_of(*f.get_ref());
-            if elements.iter().any(|e| fam(e) != want) {
-                ok = false;
+            if !parse_kind.has_addresses() {
                 self.err(
                     file,
                     span(f),
                     format!(
-                        "set `{n}` is declared {} but holds addresses of the other family",
-                        family_name(want)
+                        "`family` on a set of type \"{}\": it holds no addresses and serves both families",
+                        parse_kind.name()
                     ),
                 );
             }
         }
-        let kind = v.kind.as_ref().map_or(SetType::Net, |k| *k.get_ref());
-        if kind == SetType::Ip {
-            if let Some(bad) = elements.iter().find(|e| !e.is_host()) {
-                ok = false;
-                let sp = v.kind.as_ref().map_or(span(def), span);
-                self.err_help(
+        let mut content = Content::empty(parse_kind);
+        let mut plain = MembersBuilder::new(parse_kind);
+        if let Some(els) = &v.elements {
+            for e in els {
+                match e.get_ref() {
+                    ast::ElemSpec::Plain(text) => match setx::parse_key(parse_kind, text, true) {
+                        Ok(k) => plain.push(k),
+                        Err(msg) => {
+                            self.elem_err(file, span(e), msg, parse_kind, explicit.is_none())
+                        }
+                    },
+                    ast::ElemSpec::Table(t) => {
+                        let text = t.value.get_ref();
+                        let key = match setx::parse_key(parse_kind, text, true) {
+                            Ok(k) => k,
+                            Err(msg) => {
+                                self.elem_err(
+                                    file,
+                                    span(&t.value),
+                                    msg,
+                                    parse_kind,
+                                    explicit.is_none(),
+                                );
+                                continue;
+                            }
+                        };
+                        let et = match &t.timeout {
+                            Some(ts) => {
+                                let d = self.duration(file, ts);
+                                if d.is_some() && timeout.is_none() {
+                                    self.err_help(
+                                        file,
+                                        span(ts),
+                                        format!("element `{text}` has a timeout but set `{n}` has none"),
+                                        "elements can expire only in a set with timeouts: give the set a `timeout` (the default for its other elements), e.g. `timeout = \"1d\"`",
+                                    );
+                                }
+                                d
+                            }
+                            None => None,
+                        };
+                        let comment = match &t.comment {
+                            Some(c) => {
+                                let cs = c.get_ref();
+                                if cs.len() > MAX_ELEMENT_COMMENT
+                                    || cs.contains('"')
+                                    || cs.chars().any(char::is_control)
+                                {
+                                    self.err(
+                                        file,
+                                        span(c),
+                                        format!("an element comment is at most {MAX_ELEMENT_COMMENT} bytes of printable text without `\"`"),
+                                    );
+                                    None
+                                } else {
+                                    Some(cs.clone())
+                                }
+                            }
+                            None => None,
+                        };
+                        if et.is_none() && comment.is_none() {
+                            plain.push(key);
+                        } else {
+                            let mut one = MembersBuilder::new(parse_kind);
+                            one.push(key);
+                            content.annotate(one.build(), et, comment, text);
+                        }
+                    }
+                }
+            }
+        }
+        if v.file.is_none() {
+            for (key, present) in [
+                ("format", v.format.as_ref().map(span)),
+                ("column", v.column.as_ref().map(span)),
+                ("delimiter", v.delimiter.as_ref().map(span)),
+                ("header", v.header.as_ref().map(span)),
+            ] {
+                if let Some(sp) = present {
+                    self.err_help(
+                        file,
+                        sp,
+                        format!("`{key}` without `file`"),
+                        "`format`, `column`, `delimiter` and `header` say how a set `file` is read",
+                    );
+                }
+            }
+        }
+        if let Some(f) = &v.file {
+            if let Some(spec) = self.file_spec(file, v) {
+                let path = load::resolve(&file.path, f.get_ref());
+                match self.loader.read(&path) {
+                    Ok(text) => {
+                        let sf = SourceFile::new(path.clone(), text);
+                        let mut diags = Vec::new();
+                        let r = setx::read_file(parse_kind, &sf, &spec, &mut plain, &mut diags);
+                        self.diags.extend(diags);
+                        if let Err(msg) = r {
+                            let sp = v.column.as_ref().map_or(span(f), span);
+                            self.err(file, sp, msg);
+                        }
+                    }
+                    Err(e) => {
+                        self.err(file, span(f), format!("cannot read set file `{path}`: {e}"));
+                    }
+                }
+            }
+        }
+        if let (Some(set), Some(f)) = (&imported, &v.ipset) {
+            let mut bad = 0usize;
+            for e in &set.elements {
+                let key = setx::key_of_parts(parse_kind, &e.parts)
+                    .filter(|_| !e.nomatch)
+                    .and_then(|k| Some((setx::key_of_elem(&k)?, k)));
+                let Some((key, text)) = key else {
+                    bad += 1;
+                    if bad <= 5 {
+                        self.err_help(
+                            file,
+                            span(f),
+                            format!(
+                                "element `{}` of ipset `{}` ({}) does not fit a set of type \"{}\"",
+                                crate::script::element_text(e, set.kind),
+                                set.name,
+                                set.kind.name(),
+                                parse_kind.name()
+                            ),
+                            "the native kinds are hash:ip (\"ip\"), hash:net (\"net\"), hash:ip,port and hash:net,port; `nomatch` elements have no equivalent",
+                        );
+                    }
+                    continue;
+                };
+                if e.timeout.is_none() && e.comment.is_none() {
+                    plain.push(key);
+                } else {
+                    if e.timeout.is_some() && timeout.is_none() {
+                        self.err(
+                            file,
+                            span(f),
+                            format!(
+                                "element `{}` of ipset `{}` has a timeout but set `{n}` has none",
+                                text.text(),
+                                set.name
+                            ),
+                        );
+                    }
+                    let mut one = MembersBuilder::new(parse_kind);
+                    one.push(key);
+                    content.annotate(one.build(), e.timeout, e.comment.clone(), &text.text());
+                }
+            }
+            if bad > 5 {
+                self.err(
                     file,
-                    sp,
-                    format!("set `{n}` has type \"ip\" but holds the network {bad}"),
-                    "use `type = \"net\"` (the default) for networks",
+                    span(f),
+                    format!(
+                        "{} more element(s) of ipset `{}` do not fit",
+                        bad - 5,
+                        set.name
+                    ),
                 );
             }
         }
-        // A set with bad elements is kept (with its good ones) so that its
-        // references do not raise a second error; the errors are reported.
-        let _ = ok;
-        name_ok.then(|| SetDef {
+        content.plain = plain.build();
+        Some(PendingSet {
             name: n.clone(),
+            file: file_idx,
             kind,
-            families,
+            family: v
+                .family
+                .as_ref()
+                .map(|f| (family_of(*f.get_ref()), span(f))),
             timeout,
-            elements,
-            file: from_file,
+            content,
+            refs,
+            elements_span: v.elements.as_ref().and_then(|e| e.first()).map(span),
+            def_span: span(def),
             origin: file.origin(span(def)),
         })
+    }
+
+    /// The set an ipset script or `ipset save` file builds (`ipset = ..`),
+    /// chosen by `ipset_set` when the file builds more than one.
+    fn ipset_source(
+        &mut self,
+        file: &SourceFile,
+        f: &Spanned<String>,
+        which: Option<&Spanned<String>>,
+    ) -> Option<rampart_model::IpSet> {
+        let path = load::resolve(&file.path, f.get_ref());
+        let text = match self.loader.read(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(
+                    file,
+                    span(f),
+                    format!("cannot read ipset file `{path}`: {e}"),
+                );
+                return None;
+            }
+        };
+        let sf = SourceFile::new(path.clone(), text);
+        let parsed = if crate::script::looks_like_script(&sf.text) {
+            crate::script::parse_script(&sf)
+        } else {
+            crate::script::parse_ipset_save(&sf)
+        };
+        let failed = parsed.diagnostics.has_errors();
+        self.diags.extend(parsed.diagnostics.0);
+        if failed {
+            return None;
+        }
+        let mut sets = parsed.value.sets;
+        let names: Vec<String> = sets.iter().map(|s| s.name.clone()).collect();
+        let pick = match which {
+            Some(w) => sets.iter().position(|s| &s.name == w.get_ref()),
+            None if sets.len() == 1 => Some(0),
+            None => None,
+        };
+        match pick {
+            Some(i) => Some(sets.swap_remove(i)),
+            None => {
+                let sp = which.map_or(span(f), span);
+                let msg = match which {
+                    Some(w) => format!("`{path}` builds no ipset `{}`", w.get_ref()),
+                    None if names.is_empty() => format!("`{path}` builds no ipset"),
+                    None => format!(
+                        "`{path}` builds {} ipsets; say which with `ipset_set`",
+                        names.len()
+                    ),
+                };
+                self.err_help(file, sp, msg, &format!("its sets: {}", names.join(", ")));
+                None
+            }
+        }
+    }
+
+    fn elem_err(&mut self, file: &SourceFile, sp: Span, msg: String, kind: SetType, default: bool) {
+        let help = match kind {
+            SetType::Net | SetType::Ip if default && msg.contains("not an IP address") => {
+                "a set holds networks unless it says otherwise: `type = \"ip\"`, \"port\" (\"22/tcp\"), \"ip,port\" / \"net,port\" (\"192.0.2.7,22/tcp\") or \"iface\" (\"eth0\")"
+            }
+            SetType::Net => "write an address, a network (10.0.0.0/8, 2001:db8::/32) or a range (10.0.0.1-10.0.0.9)",
+            SetType::Ip => "write one address (192.0.2.7, 2001:db8::7)",
+            SetType::Port => "write PORT/PROTOCOL or FIRST-LAST/PROTOCOL, e.g. \"22/tcp\", \"5000-5100/udp\"",
+            SetType::IpPort => "write ADDRESS,PORT/PROTOCOL, e.g. \"192.0.2.7,22/tcp\"",
+            SetType::NetPort => "write NETWORK,PORT/PROTOCOL, e.g. \"10.0.0.0/8,22/tcp\"",
+            SetType::Iface => "write an interface name, e.g. \"eth0\"",
+        };
+        self.err_help(file, sp, msg, help);
+    }
+
+    fn duration(&mut self, file: &SourceFile, t: &Spanned<StrOrInt>) -> Option<u32> {
+        match parse_duration(t.get_ref()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.err_help(
+                    file,
+                    span(t),
+                    e,
+                    "write a duration as a number of seconds or with a unit: \"30m\", \"12h\", \"1d\", \"1w\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// How the set's `file` is read (`format`, `column`, `delimiter`, `header`).
+    fn file_spec(&mut self, file: &SourceFile, v: &ast::SetDef) -> Option<setx::FileSpec> {
+        let csv = v
+            .format
+            .as_ref()
+            .is_some_and(|f| *f.get_ref() == ast::FileFormat::Csv);
+        let mut ok = true;
+        if !csv {
+            for (key, present) in [
+                ("column", v.column.as_ref().map(span)),
+                ("delimiter", v.delimiter.as_ref().map(span)),
+                ("header", v.header.as_ref().map(span)),
+            ] {
+                if let Some(sp) = present {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        sp,
+                        format!("`{key}` without `format = \"csv\"`"),
+                        "a set file is one element per line unless `format = \"csv\"`",
+                    );
+                }
+            }
+        }
+        let column = match &v.column {
+            None => setx::ColumnSel::Index(0),
+            Some(c) => match c.get_ref() {
+                ast::Column::Number(n) if (1..=4096).contains(n) => {
+                    setx::ColumnSel::Index(usize::try_from(*n - 1).unwrap_or(0))
+                }
+                ast::Column::Number(n) => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(c),
+                        format!("column {n} is out of range"),
+                        "columns count from 1",
+                    );
+                    setx::ColumnSel::Index(0)
+                }
+                ast::Column::Name(name) => setx::ColumnSel::Name(name.clone()),
+            },
+        };
+        let delimiter = match &v.delimiter {
+            None => b',',
+            Some(d) => match d.get_ref().as_bytes() {
+                [b] if *b != b'"' && *b != b'\n' => *b,
+                _ => {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(d),
+                        "the delimiter must be one ASCII character",
+                        "e.g. `delimiter = \";\"` or `delimiter = \"\\t\"`",
+                    );
+                    b','
+                }
+            },
+        };
+        let named = matches!(column, setx::ColumnSel::Name(_));
+        let header = match &v.header {
+            Some(h) => {
+                if named && !*h.get_ref() {
+                    ok = false;
+                    self.err(
+                        file,
+                        span(h),
+                        "`header = false` with a column named by its header",
+                    );
+                }
+                *h.get_ref()
+            }
+            None => named,
+        };
+        ok.then_some(setx::FileSpec {
+            csv,
+            column,
+            delimiter,
+            header,
+        })
+    }
+
+    /// The algebra between sets (in dependency order, cycles reported), the
+    /// family checks, and the final aggregated elements.
+    fn resolve_sets(&mut self, files: &[Loaded], mut pending: Vec<PendingSet>) -> Vec<SetDef> {
+        let n = pending.len();
+        // 0: not visited, 1: on the stack, 2: done.
+        let mut state = vec![0u8; n];
+        let mut order = Vec::with_capacity(n);
+        for root in 0..n {
+            if state[root] != 0 {
+                continue;
+            }
+            // Iterative DFS: (set, next ref to look at).
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            state[root] = 1;
+            while let Some(&(cur, next)) = stack.last() {
+                let Some((_, rname, rsp)) = pending[cur].refs.get(next).cloned() else {
+                    state[cur] = 2;
+                    order.push(cur);
+                    stack.pop();
+                    continue;
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                let Some(j) = pending.iter().position(|p| p.name == rname) else {
+                    continue; // reported below
+                };
+                match state[j] {
+                    0 => {
+                        state[j] = 1;
+                        stack.push((j, 0));
+                    }
+                    1 => {
+                        let from = stack.iter().position(|(s, _)| *s == j).unwrap_or(0);
+                        let mut names: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|(s, _)| pending[*s].name.as_str())
+                            .collect();
+                        names.push(&pending[j].name);
+                        let msg = format!("set cycle: {}", names.join(" -> "));
+                        let f = &files[pending[cur].file].file;
+                        self.err_help(
+                            f,
+                            rsp,
+                            msg,
+                            "a set cannot be built from itself; remove one of the references",
+                        );
+                        // Break it: the reference is dropped.
+                        if let Some(r) = pending[cur].refs.get_mut(next) {
+                            r.1.clear();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let names: Vec<String> = pending.iter().map(|p| p.name.clone()).collect();
+        let mut done: Vec<Option<(SetType, Option<u32>, Content)>> = vec![None; n];
+        for &i in &order {
+            let f = &files[pending[i].file].file;
+            let refs = std::mem::take(&mut pending[i].refs);
+            // The kind: declared, else the first named set's.
+            let kind = pending[i].kind.unwrap_or_else(|| {
+                refs.iter()
+                    .find_map(|(_, r, _)| {
+                        let j = names.iter().position(|x| x == r)?;
+                        done[j].as_ref().map(|d| d.0)
+                    })
+                    .unwrap_or(SetType::Net)
+            });
+            let mut content = std::mem::replace(&mut pending[i].content, Content::empty(kind));
+            if pending[i].kind.is_none() {
+                content = Content::empty(kind);
+            }
+            // Unions first, then intersections, then differences.
+            for op in [Op::Union, Op::Intersect, Op::Except] {
+                for (o, r, sp) in refs.iter().filter(|(o, _, _)| *o == op) {
+                    if r.is_empty() {
+                        continue; // a broken cycle
+                    }
+                    let Some(j) = names.iter().position(|x| x == r) else {
+                        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                        self.err_help(
+                            f,
+                            *sp,
+                            format!("unknown set `{r}` in `{}`", o.key()),
+                            &format!("defined sets: {}", known.join(", ")),
+                        );
+                        continue;
+                    };
+                    let Some((okind, otimeout, other)) = done[j].clone() else {
+                        continue;
+                    };
+                    if !setx::compatible(kind, *o, okind) {
+                        self.err_help(
+                            f,
+                            *sp,
+                            format!(
+                                "set `{}` has type \"{}\" and cannot be used in `{}` of set `{}` (type \"{}\")",
+                                r,
+                                okind.name(),
+                                o.key(),
+                                pending[i].name,
+                                kind.name()
+                            ),
+                            "a union takes sets of the same type (an \"ip\" set may join a \"net\" set, an \"ip,port\" set a \"net,port\" one); `intersect` and `except` also take address sets for pair sets",
+                        );
+                        continue;
+                    }
+                    if *o == Op::Union && otimeout != pending[i].timeout {
+                        self.err_help(
+                            f,
+                            *sp,
+                            format!(
+                                "set `{r}` has another default timeout than set `{}`",
+                                pending[i].name
+                            ),
+                            "the elements of a union would change when they expire; give both sets the same `timeout`",
+                        );
+                        continue;
+                    }
+                    content = content.apply(*o, &other);
+                }
+            }
+            done[i] = Some((kind, pending[i].timeout, content));
+        }
+        let mut out = Vec::with_capacity(n);
+        for (i, p) in pending.iter().enumerate() {
+            let Some((kind, timeout, content)) = done[i].take() else {
+                continue;
+            };
+            let f = &files[p.file].file;
+            if let (None, Some((_, fsp)), false) = (p.kind, p.family, kind.has_addresses()) {
+                // The kind came from the first named set.
+                self.err(
+                    f,
+                    fsp,
+                    format!(
+                        "`family` on a set of type \"{}\": it holds no addresses and serves both families",
+                        kind.name()
+                    ),
+                );
+            }
+            let (has4, has6) = content.families();
+            let mut families = match p.family {
+                Some((want, fsp)) => {
+                    if (want == Family::Ipv4 && has6) || (want == Family::Ipv6 && has4) {
+                        self.err(
+                            f,
+                            fsp,
+                            format!(
+                                "set `{}` is declared {} but holds addresses of the other family",
+                                p.name,
+                                family_name(want)
+                            ),
+                        );
+                    }
+                    vec![want]
+                }
+                None => {
+                    let mut v = Vec::new();
+                    if has4 {
+                        v.push(Family::Ipv4);
+                    }
+                    if has6 {
+                        v.push(Family::Ipv6);
+                    }
+                    v
+                }
+            };
+            if families.is_empty() || !kind.has_addresses() {
+                families = vec![Family::Ipv4, Family::Ipv6];
+            }
+            let (elements, errors) = content.elements(kind);
+            for e in errors {
+                let sp = p.elements_span.unwrap_or(p.def_span);
+                self.err_help(
+                    f,
+                    sp,
+                    format!("set `{}`: {e}", p.name),
+                    "the kernel cannot hold overlapping elements, and merging them would change when they expire or what they say; remove one, or keep them in separate sets",
+                );
+            }
+            out.push(SetDef {
+                name: p.name.clone(),
+                kind,
+                families,
+                timeout,
+                elements: elements
+                    .into_iter()
+                    .filter(|e| match (e.key.is_ipv4(), p.family) {
+                        (Some(v4), Some((want, _))) => v4 == (want == Family::Ipv4),
+                        _ => true,
+                    })
+                    .collect(),
+                origin: p.origin.clone(),
+            });
+        }
+        out
     }
 
     fn addrs(
@@ -819,9 +1329,7 @@ impl Cx<'_> {
         let Some(list) = list else { return out };
         for (s, sp) in items(list) {
             if let Some(name) = s.strip_prefix('@') {
-                if sets.iter().any(|d| d.name == name) {
-                    out.push(Addr::Set(name.to_string()));
-                } else {
+                if !sets.iter().any(|d| d.name == name) {
                     *ok = false;
                     let known: Vec<&str> = sets.iter().map(|d| d.name.as_str()).collect();
                     let help = if known.is_empty() {
@@ -830,6 +1338,17 @@ impl Cx<'_> {
                         format!("defined sets: {}", known.join(", "))
                     };
                     self.err_help(file, sp, format!("unknown set `@{name}`"), &help);
+                } else if self.set_ref(
+                    file,
+                    sp,
+                    name,
+                    sets,
+                    &[SetType::Ip, SetType::Net, SetType::IpPort, SetType::NetPort],
+                    "from`/`to",
+                ) {
+                    out.push(Addr::Set(name.to_string()));
+                } else {
+                    *ok = false;
                 }
             } else {
                 match parse_net(s) {
@@ -869,15 +1388,72 @@ impl Cx<'_> {
         out
     }
 
+    /// Checks a `@name` reference to a set of one of `kinds` used in `key`.
+    fn set_ref(
+        &mut self,
+        file: &SourceFile,
+        sp: Span,
+        name: &str,
+        sets: &[SetDef],
+        kinds: &[SetType],
+        key: &str,
+    ) -> bool {
+        let Some(def) = sets.iter().find(|d| d.name == name) else {
+            let known: Vec<&str> = sets
+                .iter()
+                .filter(|d| kinds.contains(&d.kind))
+                .map(|d| d.name.as_str())
+                .collect();
+            let help = if known.is_empty() {
+                "define it with a `[sets.NAME]` table".to_string()
+            } else {
+                format!("defined sets of this kind: {}", known.join(", "))
+            };
+            self.err_help(file, sp, format!("unknown set `@{name}`"), &help);
+            return false;
+        };
+        if kinds.contains(&def.kind) {
+            return true;
+        }
+        let help = match def.kind {
+            SetType::Port => "a set of ports goes in `port`",
+            SetType::Iface => "a set of interfaces goes in `in` or `out`",
+            SetType::Ip | SetType::Net => "a set of addresses goes in `from` or `to`",
+            SetType::IpPort | SetType::NetPort => {
+                "a set of address+port pairs goes in `from` (source address, destination port) or `to` (destination address and port)"
+            }
+        };
+        self.err_help(
+            file,
+            sp,
+            format!(
+                "set `@{name}` has type \"{}\" and cannot be used in `{key}`",
+                def.kind.name()
+            ),
+            help,
+        );
+        false
+    }
+
     fn ifaces(
         &mut self,
         file: &SourceFile,
         list: &Option<Spanned<StrList>>,
+        sets: &[SetDef],
         ok: &mut bool,
     ) -> Vec<String> {
         let mut out = Vec::new();
         let Some(list) = list else { return out };
         for (s, sp) in items(list) {
+            if let Some(name) = s.strip_prefix('@') {
+                // Kept as `@name`: a lookup of the interface in the set.
+                if self.set_ref(file, sp, name, sets, &[SetType::Iface], "in`/`out") {
+                    out.push(s.to_string());
+                } else {
+                    *ok = false;
+                }
+                continue;
+            }
             match check_iface(s) {
                 Ok(()) => out.push(s.to_string()),
                 Err(e) => {
@@ -944,8 +1520,16 @@ impl Cx<'_> {
                 }
             }
         }
+        let mut port_sets = Vec::new();
         if let Some(ps) = &v.port {
             for (p, sp) in items(ps) {
+                if let Some(name) = p.strip_prefix('@') {
+                    match self.set_ref(file, sp, name, sets, &[SetType::Port], "port") {
+                        true => port_sets.push(name.to_string()),
+                        false => ok = false,
+                    }
+                    continue;
+                }
                 match parse_port(p) {
                     Ok((proto, range)) => add(proto, range),
                     Err(e) => {
@@ -962,7 +1546,7 @@ impl Cx<'_> {
         }
         let protocol = match &v.protocol {
             Some(p) => {
-                if !ports.is_empty() {
+                if !ports.is_empty() || !port_sets.is_empty() {
                     ok = false;
                     self.err_help(
                         file,
@@ -985,8 +1569,8 @@ impl Cx<'_> {
 
         let from = self.addrs(file, &v.from, sets, &mut ok);
         let to = self.addrs(file, &v.to, sets, &mut ok);
-        let ins = self.ifaces(file, &v.in_, &mut ok);
-        let outs = self.ifaces(file, &v.out, &mut ok);
+        let ins = self.ifaces(file, &v.in_, sets, &mut ok);
+        let outs = self.ifaces(file, &v.out, sets, &mut ok);
         if direction == Direction::Input && !outs.is_empty() {
             if let Some(o) = &v.out {
                 ok = false;
@@ -1272,7 +1856,7 @@ impl Cx<'_> {
                         }
                     }
                 }
-                if !ports.is_empty() || v.protocol.is_some() {
+                if !ports.is_empty() || !port_sets.is_empty() || v.protocol.is_some() {
                     ok = false;
                     self.err_help(
                         file,
@@ -1294,6 +1878,15 @@ impl Cx<'_> {
             Some(sp) => {
                 let tcp_udp =
                     !ports.is_empty() || matches!(protocol, Some(Protocol::TCP | Protocol::UDP));
+                if !port_sets.is_empty() {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(sp),
+                        "`source_port` with a set of ports",
+                        "write the ports themselves with `source_port`, or split the rule",
+                    );
+                }
                 if !tcp_udp {
                     ok = false;
                     self.err_help(
@@ -1372,6 +1965,7 @@ impl Cx<'_> {
             outs,
             protocol,
             ports,
+            port_sets,
             rate,
             max_connections,
             log,

@@ -7,8 +7,8 @@
 //! order, then the rate-limited LOG of what the policy will drop.
 
 use super::check::{
-    fam, Addr, DenyAction, Direction, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate, RateLimit,
-    RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
+    fam, Addr, DenyAction, Direction, ElemKey, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate,
+    RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use rampart_model::matches::conntrack::{Conntrack, CtStates};
 use rampart_model::matches::hashlimit::{Hashlimit, HashlimitMode, HashlimitRate};
@@ -34,6 +34,37 @@ pub(crate) const ICMP4_ESSENTIAL: [u8; 3] = [3, 11, 12];
 /// ICMPv6 types always accepted (RFC 4890): the four error types, MLD
 /// (130-132, 143) and neighbour discovery (133-136).
 pub(crate) const ICMP6_ESSENTIAL: [u8; 12] = [1, 2, 3, 4, 130, 131, 132, 133, 134, 135, 136, 143];
+
+/// The model of a checked policy, taking the set elements out of `ir` one
+/// set at a time (a policy with million-element sets never holds all of
+/// them twice).
+pub(crate) fn lower_owned(mut ir: Ir) -> Policy {
+    let elements: Vec<Vec<super::check::Elem>> = ir
+        .sets
+        .iter_mut()
+        .map(|s| std::mem::take(&mut s.elements))
+        .collect();
+    let mut policy = lower(&ir);
+    for (def, els) in ir.sets.iter_mut().zip(elements) {
+        def.elements = els;
+        for family in [Some(Family::Ipv4), Some(Family::Ipv6), None] {
+            let name = match family {
+                Some(f) if def.kind.has_addresses() && def.families.contains(&f) => {
+                    def.ipset_name(f)
+                }
+                None if !def.kind.has_addresses() => def.name.clone(),
+                _ => continue,
+            };
+            if let Some(set) = policy.set_mut(&name) {
+                let lowered = lower_set(def, family);
+                set.elements = lowered.elements;
+                set.options = lowered.options;
+            }
+        }
+        def.elements = Vec::new();
+    }
+    policy
+}
 
 /// The model of a checked policy.
 pub(crate) fn lower(ir: &Ir) -> Policy {
@@ -177,8 +208,12 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
 
     // Sets.
     for s in &ir.sets {
-        for &family in &s.families {
-            policy.sets.push(lower_set(s, family));
+        if s.kind.has_addresses() {
+            for &family in &s.families {
+                policy.sets.push(lower_set(s, Some(family)));
+            }
+        } else {
+            policy.sets.push(lower_set(s, None));
         }
     }
     // A policy for one family: nothing of the other.
@@ -220,28 +255,62 @@ fn ip_family(a: std::net::IpAddr) -> Family {
     }
 }
 
-fn lower_set(s: &SetDef, family: Family) -> IpSet {
+/// The model set of one family (sets without addresses: the only one).
+fn lower_set(s: &SetDef, family: Option<Family>) -> IpSet {
+    let elements: Vec<SetElement> = s
+        .elements
+        .iter()
+        .filter(|e| match (e.key.is_ipv4(), family) {
+            (Some(v4), Some(f)) => v4 == (f == Family::Ipv4),
+            _ => true,
+        })
+        .map(|e| SetElement {
+            parts: elem_parts(&e.key),
+            timeout: e.timeout,
+            comment: e.comment.clone(),
+            nomatch: false,
+        })
+        .collect();
     IpSet {
-        name: s.ipset_name(family),
-        kind: match s.kind {
-            SetType::Net => SetKind::HashNet,
-            SetType::Ip => SetKind::HashIp,
+        name: match family {
+            Some(f) => s.ipset_name(f),
+            None => s.name.clone(),
         },
-        family: Some(family),
+        kind: set_kind(s.kind),
+        family,
         timeout: s.timeout,
-        options: Default::default(),
-        elements: s
-            .elements
-            .iter()
-            .filter(|e| fam(e) == family)
-            .map(|&n| SetElement {
-                parts: vec![ElemPart::Net(n)],
-                timeout: None,
-                comment: None,
-                nomatch: false,
-            })
-            .collect(),
+        options: rampart_model::set::SetOptions {
+            comment: elements.iter().any(|e| e.comment.is_some()),
+            ..Default::default()
+        },
+        elements,
         origin: Some(s.origin.clone()),
+    }
+}
+
+pub(crate) fn set_kind(t: SetType) -> SetKind {
+    match t {
+        SetType::Net => SetKind::HashNet,
+        SetType::Ip => SetKind::HashIp,
+        SetType::Port => SetKind::Port,
+        SetType::IpPort => SetKind::HashIpPort,
+        SetType::NetPort => SetKind::HashNetPort,
+        SetType::Iface => SetKind::Iface,
+    }
+}
+
+pub(crate) fn elem_parts(k: &ElemKey) -> Vec<ElemPart> {
+    let port = |p: Protocol, r: PortRange| ElemPart::Port {
+        proto: Some(p.0),
+        first: r.first,
+        last: r.last,
+    };
+    match k {
+        ElemKey::Net(n) => vec![ElemPart::Net(*n)],
+        ElemKey::Range(a, b) => vec![ElemPart::Range(*a, *b)],
+        ElemKey::Port(p, r) => vec![port(*p, *r)],
+        ElemKey::Pair(n, p, r) => vec![ElemPart::Net(*n), port(*p, *r)],
+        ElemKey::Iface(i) => vec![ElemPart::Iface(i.clone())],
     }
 }
 
@@ -386,7 +455,9 @@ fn full_mask(family: Family) -> u8 {
 #[derive(Clone)]
 enum Side {
     Net(IpNet),
-    Set(String),
+    /// A set by its ipset name; `true` for address+port pairs (looked up
+    /// with the destination port as the second dimension).
+    Set(String, bool),
 }
 
 fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Side>>> {
@@ -399,9 +470,10 @@ fn sides(list: &[Addr], family: Family, sets: &[SetDef]) -> Option<Vec<Option<Si
             Addr::Net(n) => (fam(n) == family).then_some(Some(Side::Net(*n))),
             Addr::Set(name) => {
                 let def = sets.iter().find(|s| &s.name == name)?;
-                def.families
-                    .contains(&family)
-                    .then(|| Some(Side::Set(def.ipset_name(family))))
+                def.families.contains(&family).then(|| {
+                    let pair = matches!(def.kind, SetType::IpPort | SetType::NetPort);
+                    Some(Side::Set(def.ipset_name(family), pair))
+                })
             }
         })
         .collect();
@@ -414,6 +486,8 @@ enum ProtoSel {
     Any,
     Proto(Protocol),
     Ports(Protocol, Vec<PortRange>),
+    /// A set of ports (protocol and destination port).
+    PortSet(String),
     Icmp(Family, IcmpType),
 }
 
@@ -421,7 +495,7 @@ fn proto_sels(r: &RuleItem) -> Vec<ProtoSel> {
     if let Some((f, types)) = &r.icmp {
         return types.iter().map(|t| ProtoSel::Icmp(*f, *t)).collect();
     }
-    if r.ports.is_empty() {
+    if r.ports.is_empty() && r.port_sets.is_empty() {
         return vec![r.protocol.map_or(ProtoSel::Any, ProtoSel::Proto)];
     }
     let mut out = Vec::new();
@@ -442,6 +516,7 @@ fn proto_sels(r: &RuleItem) -> Vec<ProtoSel> {
             out.push(ProtoSel::Ports(*proto, chunk));
         }
     }
+    out.extend(r.port_sets.iter().cloned().map(ProtoSel::PortSet));
     out
 }
 
@@ -501,9 +576,16 @@ fn base_rule(
     o: Option<&String>,
     sel: &ProtoSel,
 ) -> Rule {
+    // `@name`: a set of interfaces, looked up after the addresses.
+    fn iface(s: Option<&String>) -> Option<&String> {
+        s.filter(|s| !s.starts_with('@'))
+    }
+    fn iface_set(s: Option<&String>) -> Option<&str> {
+        s.and_then(|s| s.strip_prefix('@'))
+    }
     let mut rule = Rule {
-        in_iface: i.map(|s| Neg::new(Iface(s.clone()))),
-        out_iface: o.map(|s| Neg::new(Iface(s.clone()))),
+        in_iface: iface(i).map(|s| Neg::new(Iface(s.clone()))),
+        out_iface: iface(o).map(|s| Neg::new(Iface(s.clone()))),
         origin: Some(r.origin.clone()),
         ..Default::default()
     };
@@ -532,6 +614,7 @@ fn base_rule(
                 (None, _) => rule.matches.push(port_match(*p, ranges)),
             }
         }
+        ProtoSel::PortSet(_) => {}
         ProtoSel::Icmp(f, t) => {
             let t = Neg::new(*t);
             let (protocol, m) = match f {
@@ -549,9 +632,23 @@ fn base_rule(
         }));
     }
     for (side, dir) in [(from, setm::SetDir::Src), (to, setm::SetDir::Dst)] {
-        if let Some(Side::Set(name)) = side {
-            rule.matches.push(set_match(name, dir));
+        match side {
+            Some(Side::Set(name, false)) => rule.matches.push(set_match(name, &[dir])),
+            Some(Side::Set(name, true)) => {
+                rule.matches
+                    .push(set_match(name, &[dir, setm::SetDir::Dst]));
+            }
+            _ => {}
         }
+    }
+    if let ProtoSel::PortSet(name) = sel {
+        rule.matches.push(set_match(name, &[setm::SetDir::Dst]));
+    }
+    if let Some(name) = iface_set(i) {
+        rule.matches.push(set_match(name, &[setm::SetDir::Src]));
+    }
+    if let Some(name) = iface_set(o) {
+        rule.matches.push(set_match(name, &[setm::SetDir::Dst]));
     }
     if let Some((states, how)) = r.state {
         rule.matches.push(match how {
@@ -564,11 +661,11 @@ fn base_rule(
     rule
 }
 
-pub(crate) fn set_match(name: &str, dir: setm::SetDir) -> Match {
+pub(crate) fn set_match(name: &str, dirs: &[setm::SetDir]) -> Match {
     Match::SetMatch(setm::SetMatch {
         invert: false,
         set: name.to_string(),
-        dirs: vec![dir],
+        dirs: dirs.to_vec(),
         return_nomatch: false,
         update_counters: true,
         update_subcounters: true,

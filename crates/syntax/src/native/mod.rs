@@ -27,6 +27,7 @@ mod check;
 pub mod load;
 mod lower;
 mod print;
+mod sets;
 
 pub use catalogue::{service_catalogue, Service};
 pub use load::{FsLoader, Loader};
@@ -45,6 +46,6 @@ pub fn parse_native(file: &SourceFile) -> Parsed<Policy> {
 /// (a closure `|path| -> Result<String, String>` will do).
 pub fn parse_native_with(file: &SourceFile, loader: &mut dyn Loader) -> Parsed<Policy> {
     let (ir, diagnostics) = check::check(file, loader);
-    let value = lower::lower(&ir);
+    let value = lower::lower_owned(ir);
     Parsed { value, diagnostics }
 }

@@ -16,6 +16,7 @@ use super::check::{
     PortForward, Rate, RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
 use super::lower;
+use super::sets::{self, Content, MembersBuilder};
 use crate::diag::SourceFile;
 use rampart_model::matches::conntrack::Conntrack;
 use rampart_model::matches::hl::CmpOp;
@@ -25,7 +26,7 @@ use rampart_model::matches::multiport::MultiportDir;
 use rampart_model::matches::set::SetDir;
 use rampart_model::targets::reject::RejectWith;
 use rampart_model::{
-    ChainPolicy, ElemPart, Family, IpNet, Match, Origin, Policy, Protocol, Rule, SetKind,
+    ChainPolicy, Family, IpNet, IpSet, Match, Origin, Policy, Protocol, Rule, SetElement,
     TableKind, Target,
 };
 use std::fmt::Write as _;
@@ -116,6 +117,7 @@ fn normalize(p: &Policy, reference: &Policy) -> Policy {
     p.tables.sort_by_key(|t| (t.family, t.kind));
     p.sets
         .retain(|s| s.family.is_none_or(|f| fams.contains(&f)));
+    p.sets.iter_mut().for_each(canonical_set);
     p.sets.sort_by(|a, b| a.name.cmp(&b.name));
     p.sysctls.sort_by(|a, b| a.key.cmp(&b.key));
     p
@@ -539,41 +541,44 @@ impl Conv {
     fn sets(&mut self, p: &Policy) -> Vec<SetDef> {
         let mut out: Vec<SetDef> = Vec::new();
         for s in &p.sets {
-            let kind = match s.kind {
-                SetKind::HashNet => SetType::Net,
-                SetKind::HashIp => SetType::Ip,
-                _ => {
+            let Some(kind) = sets::native_kind(s.kind) else {
+                self.no(
+                    format!("set `{}` of type {}", s.name, s.kind.name()),
+                    "the native format has sets of addresses, networks, ports, address/network+port pairs and interfaces only (hash:ip, hash:net, hash:ip,port, hash:net,port)",
+                    s.origin.clone(),
+                );
+                continue;
+            };
+            let mut opts = s.options.clone();
+            opts.comment = false;
+            if opts != Default::default() {
+                self.no(
+                    format!("options of set `{}`", s.name),
+                    "the native format sets only `timeout` and element comments on sets",
+                    s.origin.clone(),
+                );
+            }
+            let elements = match native_elements(kind, s) {
+                Ok(e) => e,
+                Err(why) => {
                     self.no(
-                        format!("set `{}` of type {}", s.name, s.kind.name()),
-                        "the native format has sets of addresses and networks only (hash:ip, hash:net)",
+                        format!("an element of set `{}`", s.name),
+                        why,
                         s.origin.clone(),
                     );
                     continue;
                 }
             };
-            if s.options != Default::default() {
+            if kind.has_addresses() != s.family.is_some() {
                 self.no(
-                    format!("options of set `{}`", s.name),
-                    "the native format sets only `timeout` on sets",
+                    format!("set `{}`", s.name),
+                    "a set of addresses without a family (or ports/interfaces with one)",
                     s.origin.clone(),
                 );
+                continue;
             }
-            let mut elements = Vec::new();
-            for e in &s.elements {
-                match e.parts.as_slice() {
-                    [ElemPart::Net(n)] if e.timeout.is_none() && e.comment.is_none() && !e.nomatch => {
-                        elements.push(*n)
-                    }
-                    _ => self.no(
-                        format!("an element of set `{}`", s.name),
-                        "only plain addresses and networks (no per-element timeout, comment, nomatch) are expressible",
-                        s.origin.clone(),
-                    ),
-                }
-            }
-            let Some(family) = s.family else { continue };
             // `NAME-v6` beside an IPv4 `NAME` is the IPv6 half of one set.
-            if family == Family::Ipv6 {
+            if s.family == Some(Family::Ipv6) {
                 if let Some(base) = s.name.strip_suffix("-v6") {
                     if let Some(prev) = out
                         .iter_mut()
@@ -603,10 +608,12 @@ impl Conv {
             out.push(SetDef {
                 name: s.name.clone(),
                 kind,
-                families: vec![family],
+                families: match s.family {
+                    Some(f) => vec![f],
+                    None => vec![Family::Ipv4, Family::Ipv6],
+                },
                 timeout: s.timeout,
                 elements,
-                file: None,
                 origin: s.origin.clone().unwrap_or(Origin {
                     file: String::new(),
                     line: 1,
@@ -614,10 +621,68 @@ impl Conv {
                 }),
             });
         }
-        // A set of one family whose elements are empty would come back as
-        // both families; pin its family.
         out
     }
+}
+
+/// The elements of a model set as the native format would hold them:
+/// aggregated the same way a policy's sets are.
+fn native_elements(kind: SetType, s: &IpSet) -> Result<Vec<check::Elem>, String> {
+    let mut content = Content::empty(kind);
+    let mut plain = MembersBuilder::new(kind);
+    for e in &s.elements {
+        if e.nomatch {
+            return Err("`nomatch` elements are not expressible".into());
+        }
+        if e.timeout.is_some() && s.timeout.is_none() {
+            return Err("an element timeout in a set without a default timeout".into());
+        }
+        if e.timeout == Some(0) {
+            return Err("an element that never expires in a set with timeouts".into());
+        }
+        let key = sets::key_of_parts(kind, &e.parts).ok_or_else(|| {
+            format!(
+                "element {:?} does not fit a native \"{}\" set",
+                e.parts,
+                kind.name()
+            )
+        })?;
+        let k = sets::key_of_elem(&key).ok_or_else(|| format!("element {key:?}"))?;
+        if e.timeout.is_none() && e.comment.is_none() {
+            plain.push(k);
+        } else {
+            let mut one = MembersBuilder::new(kind);
+            one.push(k);
+            content.annotate(one.build(), e.timeout, e.comment.clone(), &key.text());
+        }
+    }
+    content.plain = plain.build();
+    let (elements, errors) = content.elements(kind);
+    match errors.first() {
+        Some(e) => Err(e.clone()),
+        None => Ok(elements),
+    }
+}
+
+/// A model set in the form the native lowering gives it (aggregated), so
+/// that sets of the same meaning compare equal.
+fn canonical_set(s: &mut IpSet) {
+    let Some(kind) = sets::native_kind(s.kind) else {
+        return;
+    };
+    let Ok(elements) = native_elements(kind, s) else {
+        return;
+    };
+    s.elements = elements
+        .iter()
+        .map(|e| SetElement {
+            parts: lower::elem_parts(&e.key),
+            timeout: e.timeout,
+            comment: e.comment.clone(),
+            nomatch: false,
+        })
+        .collect();
+    s.options.comment = s.elements.iter().any(|e| e.comment.is_some());
 }
 
 /// The prelude of every filter chain and the trailing LOG of the drop
@@ -840,6 +905,7 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
         outs: Vec::new(),
         protocol: None,
         ports: Vec::new(),
+        port_sets: Vec::new(),
         rate: None,
         max_connections: None,
         log: None,
@@ -932,15 +998,30 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
                 let p = proto.filter(|p| *p == Protocol::TCP || *p == Protocol::UDP)?;
                 item.ports.push((p, mp.ports.value.clone()));
             }
-            Match::SetMatch(s) if !s.invert && s.dirs.len() == 1 => {
+            Match::SetMatch(s) if !s.invert => {
                 // Find the native set behind the ipset name.
                 let def = sets
                     .iter()
                     .find(|d| d.ipset_name(f) == s.set && d.families.contains(&f))?;
                 let a = Addr::Set(def.name.clone());
-                match s.dirs[0] {
-                    SetDir::Src => item.from.push(a),
-                    SetDir::Dst => item.to.push(a),
+                let at = format!("@{}", def.name);
+                match (def.kind, s.dirs.as_slice()) {
+                    (SetType::Ip | SetType::Net, [SetDir::Src])
+                    | (SetType::IpPort | SetType::NetPort, [SetDir::Src, SetDir::Dst]) => {
+                        item.from.push(a);
+                    }
+                    (SetType::Ip | SetType::Net, [SetDir::Dst])
+                    | (SetType::IpPort | SetType::NetPort, [SetDir::Dst, SetDir::Dst]) => {
+                        item.to.push(a);
+                    }
+                    (SetType::Port, [SetDir::Dst]) => item.port_sets.push(def.name.clone()),
+                    (SetType::Iface, [SetDir::Src]) if dir != Direction::Output => {
+                        item.ins.push(at);
+                    }
+                    (SetType::Iface, [SetDir::Dst]) if dir != Direction::Input => {
+                        item.outs.push(at);
+                    }
+                    _ => return None,
                 }
             }
             Match::Comment(c) => item.comment = Some(c.comment.clone()),
@@ -1325,6 +1406,21 @@ fn addr_str(a: &Addr) -> String {
     }
 }
 
+fn elem_str(e: &check::Elem) -> String {
+    let v = q(&e.key.text());
+    if e.timeout.is_none() && e.comment.is_none() {
+        return v;
+    }
+    let mut parts = vec![format!("value = {v}")];
+    if let Some(t) = e.timeout {
+        parts.push(format!("timeout = {t}"));
+    }
+    if let Some(c) = &e.comment {
+        parts.push(format!("comment = {}", q(c)));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
 fn net_str(n: &IpNet) -> String {
     if n.is_host() {
         n.addr().to_string()
@@ -1334,7 +1430,7 @@ fn net_str(n: &IpNet) -> String {
 }
 
 fn ports_str(r: &RuleItem) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for (p, ranges) in &r.ports {
         let proto = if *p == Protocol::TCP { "tcp" } else { "udp" };
         for range in ranges {
@@ -1345,6 +1441,7 @@ fn ports_str(r: &RuleItem) -> Vec<String> {
             }
         }
     }
+    out.extend(r.port_sets.iter().map(|n| format!("@{n}")));
     out
 }
 
@@ -1399,26 +1496,30 @@ fn print(ir: &Ir) -> String {
     }
     for set in &ir.sets {
         let _ = writeln!(s, "\n[sets.{}]", set.name);
-        let els: Vec<String> = set.elements.iter().map(net_str).collect();
-        let parts: Vec<String> = els.iter().map(|e| q(e)).collect();
-        let _ = writeln!(s, "elements = [{}]", parts.join(", "));
-        if set.elements.is_empty() || set.families.len() == 1 {
-            // Pin the family when the elements alone would not say it.
-            let both = set.families.len() > 1;
-            if !both {
-                let fam = if set.families == [Family::Ipv4] {
-                    "ipv4"
-                } else {
-                    "ipv6"
-                };
-                let _ = writeln!(s, "family = {}", q(fam));
-            }
-        }
-        if set.kind == SetType::Ip {
-            let _ = writeln!(s, "type = \"ip\"");
+        if set.kind != SetType::Net {
+            let _ = writeln!(s, "type = {}", q(set.kind.name()));
         }
         if let Some(t) = set.timeout {
             let _ = writeln!(s, "timeout = {t}");
+        }
+        if set.kind.has_addresses() && set.families.len() == 1 {
+            // Pin the family: the elements alone may not say it.
+            let fam = if set.families == [Family::Ipv4] {
+                "ipv4"
+            } else {
+                "ipv6"
+            };
+            let _ = writeln!(s, "family = {}", q(fam));
+        }
+        let els: Vec<String> = set.elements.iter().map(elem_str).collect();
+        if els.len() <= 4 {
+            let _ = writeln!(s, "elements = [{}]", els.join(", "));
+        } else {
+            let _ = writeln!(s, "elements = [");
+            for e in &els {
+                let _ = writeln!(s, "  {e},");
+            }
+            let _ = writeln!(s, "]");
         }
     }
     for item in &ir.items {

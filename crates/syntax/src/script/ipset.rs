@@ -811,6 +811,16 @@ pub fn parse_ipset_save_into(file: &SourceFile, policy: &mut Policy, diags: &mut
 pub fn ipset_save_text(policy: &Policy) -> String {
     let mut out = String::new();
     for set in &policy.sets {
+        if !set.kind.is_ipset() {
+            // Native `port`/`iface` sets exist only as nftables sets.
+            let _ = writeln!(
+                out,
+                "# set {} of type \"{}\" has no ipset type (nftables only); not written",
+                set.name,
+                set.kind.name()
+            );
+            continue;
+        }
         let _ = write!(out, "create {} {}", set.name, set.kind.name());
         if let Some(f) = set.family.filter(|_| !is_bitmap(set.kind)) {
             out.push_str(match f {
