@@ -125,27 +125,30 @@ impl Context {
         self.local.iter().find(|l| l.addr == ip)
     }
 
-    /// The interface a packet to `dst` leaves through: a route (longest
-    /// prefix), else the interface of a local network holding `dst`, else
-    /// `lo` for a local destination.
+    /// The interface a packet to `dst` leaves through: `lo` for a local
+    /// destination, else the longest prefix among the routes and the
+    /// networks of the local addresses.
     pub fn route(&self, dst: IpAddr) -> Option<String> {
-        let best = self
+        if self.is_local(dst) {
+            return Some("lo".to_string());
+        }
+        // Routes and the networks of local addresses (connected routes):
+        // the longest prefix wins, a connected route on a tie.
+        let routes = self
             .routes
             .iter()
             .filter(|r| r.net.contains(dst))
-            .max_by_key(|r| r.net.prefix_len().unwrap_or(0));
-        if let Some(r) = best {
-            return Some(r.dev.clone());
-        }
-        let on_link = self
-            .local
-            .iter()
-            .filter(|l| l.iface.is_some() && l.net().is_some_and(|n| n.contains(dst)))
-            .max_by_key(|l| l.prefix);
-        if let Some(l) = on_link {
-            return l.iface.clone();
-        }
-        self.is_local(dst).then(|| "lo".to_string())
+            .map(|r| (r.net.prefix_len().unwrap_or(0), 0u8, r.dev.as_str()));
+        let connected = self.local.iter().filter_map(|l| {
+            let dev = l.iface.as_deref()?;
+            l.net()
+                .filter(|n| n.contains(dst))
+                .map(|_| (l.prefix, 1u8, dev))
+        });
+        routes
+            .chain(connected)
+            .max_by_key(|&(len, conn, _)| (len, conn))
+            .map(|(_, _, dev)| dev.to_string())
     }
 
     /// The host's address on `iface` of the family of `like` (what

@@ -529,15 +529,21 @@ impl Env<'_, '_> {
                 let addr_of = |t: &Tuple| if use_src { t.src } else { t.dst };
                 let mask = |a: IpAddr| IpNet::new(a, c.mask.min(width)).map(|n| n.addr());
                 let me = mask(addr_of(&self.fl.conn.orig));
-                let mut n = self
-                    .st
-                    .conns
+                let tracked = self.fl.tracked
+                    && !matches!(self.fl.ct, CtState::Invalid | CtState::Untracked);
+                let cur = self.fl.conn.orig;
+                // The connections this rule has counted that conntrack
+                // still holds, plus this one.
+                let seen = self.st.connlimit.get(&key).cloned().unwrap_or_default();
+                let mut n = seen
                     .iter()
-                    .enumerate()
-                    .filter(|(i, k)| Some(*i) != self.fl.conn.id && mask(addr_of(&k.orig)) == me)
+                    .filter(|t| **t != cur && mask(addr_of(t)) == me && self.st.lookup(t).is_some())
                     .count() as u64;
-                if self.fl.ct != CtState::Invalid && self.fl.ct != CtState::Untracked {
+                if tracked {
                     n += 1;
+                    if !dry && !seen.contains(&cur) {
+                        self.st.connlimit.entry(key).or_default().push(cur);
+                    }
                 }
                 let hit = if c.above {
                     n > u64::from(c.limit)

@@ -49,6 +49,7 @@
 
 mod classifier;
 mod context;
+pub mod corpus;
 mod eval;
 mod outcome;
 mod packet;

@@ -194,8 +194,9 @@ impl Packet {
         let (sport, dport) = if self.has_ports() {
             (self.sport, self.dport)
         } else if self.is_icmp() && !self.is_icmp_error() {
-            // conntrack keys ICMP queries on their id; the model has none.
-            (0, 0)
+            // conntrack keys ICMP queries on type (and id, which the model
+            // does not carry): the type is kept in `sport`.
+            (u16::from(self.icmp_type), 0)
         } else {
             (0, 0)
         };

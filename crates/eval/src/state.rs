@@ -103,6 +103,8 @@ pub(crate) struct State {
     pub hashlimits: HashMap<(String, bool), HashMap<HKey, HashBucket>>,
     pub recent: HashMap<String, HashMap<IpAddr, RecentEntry>>,
     pub quotas: HashMap<RuleKey, u64>,
+    /// Per connlimit rule: the connections it has counted.
+    pub connlimit: HashMap<RuleKey, Vec<Tuple>>,
     pub nth: HashMap<RuleKey, u32>,
     pub sets: HashMap<String, DynSet>,
 }
