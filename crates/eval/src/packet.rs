@@ -376,6 +376,34 @@ impl fmt::Display for Packet {
         if self.ct_mark != 0 {
             write!(f, " ctmark={:#x}", self.ct_mark)?;
         }
+        let defaults = Packet::new(self.protocol, self.src, self.dst);
+        if self.length != defaults.length {
+            write!(f, " len={}", self.length)?;
+        }
+        if self.ttl != defaults.ttl {
+            write!(f, " ttl={}", self.ttl)?;
+        }
+        if self.tos != 0 {
+            write!(f, " tos={:#x}", self.tos)?;
+        }
+        if let Some(m) = self.src_mac {
+            write!(f, " mac={m}")?;
+        }
+        if let Some(t) = &self.inner {
+            let ep = |ip: IpAddr, port: u16| match ip {
+                IpAddr::V6(a) => format!("[{a}]:{port}"),
+                a => format!("{a}:{port}"),
+            };
+            let proto = Protocol(t.protocol)
+                .name()
+                .map_or_else(|| t.protocol.to_string(), str::to_string);
+            write!(
+                f,
+                " inner={proto}:{}>{}",
+                ep(t.src, t.sport),
+                ep(t.dst, t.dport)
+            )?;
+        }
         if self.fragment {
             write!(f, " frag")?;
         }

@@ -1,7 +1,7 @@
-//! Issue 4: the data-driven corpus `testdata/eval/*.toml`, run by the
-//! reference interpreter and by the compiled classifier. Both must meet
-//! every expectation of the file, and give identical outcomes (verdict,
-//! deciding rule, NAT, trace with reasons).
+// Issue 4: the data-driven corpus `testdata/eval/*.toml`, run by the
+// reference interpreter and by the compiled classifier. Both must meet
+// every expectation of the file, and give identical outcomes (verdict,
+// deciding rule, NAT, trace with reasons).
 
 use rampart_eval::corpus::Case;
 use rampart_model::Policy;
