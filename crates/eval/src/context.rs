@@ -129,8 +129,12 @@ impl Context {
     /// destination, else the longest prefix among the routes and the
     /// networks of the local addresses.
     pub fn route(&self, dst: IpAddr) -> Option<String> {
+        self.route_ref(dst).map(str::to_string)
+    }
+
+    pub(crate) fn route_ref(&self, dst: IpAddr) -> Option<&str> {
         if self.is_local(dst) {
-            return Some("lo".to_string());
+            return Some("lo");
         }
         // Routes and the networks of local addresses (connected routes):
         // the longest prefix wins, a connected route on a tie.
@@ -148,7 +152,7 @@ impl Context {
         routes
             .chain(connected)
             .max_by_key(|&(len, conn, _)| (len, conn))
-            .map(|(_, _, dev)| dev.to_string())
+            .map(|(_, _, dev)| dev)
     }
 
     /// The host's address on `iface` of the family of `like` (what

@@ -21,6 +21,14 @@ use rampart_model::targets::nfqueue::QueueSpec;
 use rampart_model::{Family, Hook, Iface, IpNet, Match, Neg, PortRange, Rule, TableKind, Target};
 use std::net::IpAddr;
 
+/// `format!` only when reasons are asked for (the fast path builds no
+/// strings).
+macro_rules! fmt {
+    ($on:expr, $($t:tt)*) => {
+        if $on { format!($($t)*) } else { String::new() }
+    };
+}
+
 /// Three-valued match result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tri {
@@ -115,8 +123,11 @@ pub(crate) struct ConnView {
 
 /// The packet while it travels through the hooks.
 #[derive(Debug, Clone)]
-pub(crate) struct Flight {
+pub(crate) struct Flight<'a> {
+    /// The packet as rewritten so far; its interface names are not kept
+    /// here (`in_iface`, `out`) so that copying it never allocates.
     pub p: Packet,
+    pub in_iface: Option<&'a str>,
     pub path: PathKind,
     pub hook: Hook,
     pub table: TableKind,
@@ -125,7 +136,7 @@ pub(crate) struct Flight {
     pub tracked: bool,
     pub conn: ConnView,
     /// Output interface once routed; `None` with `routed`: not known.
-    pub out: Option<String>,
+    pub out: Option<&'a str>,
     pub routed: bool,
     pub mark_known: bool,
     /// Bumped when addresses/ports change (the classifier re-indexes).
@@ -147,20 +158,23 @@ pub(crate) enum Act {
 }
 
 /// Everything rule evaluation reads and changes.
-pub(crate) struct Env<'a, 'p> {
-    pub prog: &'a Program<'p>,
+pub(crate) struct Env<'a, 'b, 'p> {
+    pub pkt: &'a Packet,
+    pub prog: &'b Program<'p>,
     pub ctx: &'a Context,
-    pub st: &'a mut State,
-    pub sets: &'a dyn SetIndex,
-    pub fl: Flight,
+    pub st: &'b mut State,
+    pub sets: &'b dyn SetIndex,
+    pub fl: Flight<'a>,
     pub now: Time,
     /// A single packet without a session: state that only a sequence
     /// gives is described as "as the first packet".
     pub lone: bool,
+    /// Build reasons (the trace); off on the fast path.
+    pub explain: bool,
     pub nat: Vec<NatRewrite>,
 }
 
-impl std::fmt::Debug for Env<'_, '_> {
+impl std::fmt::Debug for Env<'_, '_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Env").field("fl", &self.fl).finish()
     }
@@ -183,7 +197,7 @@ fn net_text(n: &IpNet) -> String {
     n.to_string()
 }
 
-impl Env<'_, '_> {
+impl<'a> Env<'a, '_, '_> {
     fn family(&self) -> Family {
         self.fl.p.family()
     }
@@ -227,11 +241,11 @@ impl Env<'_, '_> {
         }
         if let Some(i) = &rule.in_iface {
             let (t, name) = self.iface_in(i);
-            step!(t, || iface_text("input", i, name.as_deref(), t));
+            step!(t, || iface_text("input", i, name, t));
         }
         if let Some(o) = &rule.out_iface {
             let (t, name) = self.iface_out(o);
-            step!(t, || iface_text("output", o, name.as_deref(), t));
+            step!(t, || iface_text("output", o, name, t));
         }
         if let Some(pr) = &rule.protocol {
             let pp = self.fl.p.protocol;
@@ -241,7 +255,7 @@ impl Env<'_, '_> {
                 proto_name(pp),
                 if hit != pr.invert { "is " } else { "is not " },
                 if pr.invert {
-                    format!("not {}", proto_name(pr.value.0))
+                    fmt!(self.explain, "not {}", proto_name(pr.value.0))
                 } else {
                     proto_name(pr.value.0)
                 }
@@ -270,28 +284,28 @@ impl Env<'_, '_> {
         }
     }
 
-    fn iface_in(&self, i: &Neg<Iface>) -> (Tri, Option<String>) {
+    fn iface_in(&self, i: &Neg<Iface>) -> (Tri, Option<&'a str>) {
         if self.fl.path == PathKind::Output {
             // No input device on locally generated packets.
-            return (neg(i, i.value.matches("")), Some(String::new()));
+            return (neg(i, i.value.matches("")), Some(""));
         }
-        match &self.fl.p.in_iface {
-            Some(n) => (neg(i, i.value.matches(n)), Some(n.clone())),
+        match self.fl.in_iface {
+            Some(n) => (neg(i, i.value.matches(n)), Some(n)),
             None if i.value.matches_all() => (neg(i, true), None),
             None => (Tri::Unknown, None),
         }
     }
 
-    fn iface_out(&self, o: &Neg<Iface>) -> (Tri, Option<String>) {
+    fn iface_out(&self, o: &Neg<Iface>) -> (Tri, Option<&'a str>) {
         let has_out = matches!(
             self.fl.hook,
             Hook::Forward | Hook::Output | Hook::Postrouting
         );
         if !has_out {
-            return (neg(o, o.value.matches("")), Some(String::new()));
+            return (neg(o, o.value.matches("")), Some(""));
         }
-        match &self.fl.out {
-            Some(n) => (neg(o, o.value.matches(n)), Some(n.clone())),
+        match self.fl.out {
+            Some(n) => (neg(o, o.value.matches(n)), Some(n)),
             None if o.value.matches_all() => (neg(o, true), None),
             None => (Tri::Unknown, None),
         }
@@ -300,7 +314,7 @@ impl Env<'_, '_> {
     fn states(&self) -> (u8, String) {
         // Bits as CtStates: invalid new related established untracked snat dnat.
         if !self.fl.tracked {
-            return (1, "INVALID (conntrack has not seen the packet yet)".into());
+            return (1, fmt!(self.explain, "INVALID (conntrack has not seen the packet yet)"));
         }
         let mut bits = match self.fl.ct {
             CtState::Invalid => 1,
@@ -327,14 +341,14 @@ impl Env<'_, '_> {
         let p = self.fl.p.clone();
         let ports = p.has_ports() && !p.fragment;
         match m {
-            Match::Comment(c) => (Tri::Yes, format!("comment \"{}\"", c.comment)),
+            Match::Comment(c) => (Tri::Yes, fmt!(self.explain, "comment \"{}\"", c.comment)),
             Match::Tcp(t) => {
                 if p.protocol != 6 || p.fragment {
-                    return (Tri::No, "not a TCP header".into());
+                    return (Tri::No, fmt!(self.explain, "not a TCP header"));
                 }
-                let mut r = port_check(&t.sport, p.sport, "source port");
+                let mut r = port_check(self.explain, &t.sport, p.sport, "source port");
                 if r.0 != Tri::No {
-                    r = and(r, port_check(&t.dport, p.dport, "destination port"));
+                    r = and(r, port_check(self.explain, &t.dport, p.dport, "destination port"));
                 }
                 if r.0 != Tri::No {
                     if let Some(f) = &t.flags {
@@ -343,7 +357,7 @@ impl Env<'_, '_> {
                             r,
                             (
                                 neg(f, hit),
-                                format!(
+                                fmt!(self.explain, 
                                     "flags {} {}{}/{}",
                                     crate::packet::flags_text(p.tcp_flags),
                                     if hit != f.invert { "match " } else { "do not match " },
@@ -361,21 +375,21 @@ impl Env<'_, '_> {
             }
             Match::Udp(u) => {
                 if !matches!(p.protocol, 17 | 136) || p.fragment {
-                    return (Tri::No, "not a UDP header".into());
+                    return (Tri::No, fmt!(self.explain, "not a UDP header"));
                 }
-                let r = port_check(&u.sport, p.sport, "source port");
+                let r = port_check(self.explain, &u.sport, p.sport, "source port");
                 if r.0 == Tri::No {
                     return r;
                 }
-                and(r, port_check(&u.dport, p.dport, "destination port"))
+                and(r, port_check(self.explain, &u.dport, p.dport, "destination port"))
             }
             Match::Sctp(s) => {
                 if p.protocol != 132 || p.fragment {
-                    return (Tri::No, "not an SCTP header".into());
+                    return (Tri::No, fmt!(self.explain, "not an SCTP header"));
                 }
-                let mut r = port_check(&s.sport, p.sport, "source port");
+                let mut r = port_check(self.explain, &s.sport, p.sport, "source port");
                 if r.0 != Tri::No {
-                    r = and(r, port_check(&s.dport, p.dport, "destination port"));
+                    r = and(r, port_check(self.explain, &s.dport, p.dport, "destination port"));
                 }
                 if r.0 != Tri::No && s.chunks.is_some() {
                     r = and(r, unknown("depends on SCTP chunks, which the packet model does not carry"));
@@ -384,11 +398,11 @@ impl Env<'_, '_> {
             }
             Match::Dccp(d) => {
                 if p.protocol != 33 || p.fragment {
-                    return (Tri::No, "not a DCCP header".into());
+                    return (Tri::No, fmt!(self.explain, "not a DCCP header"));
                 }
-                let mut r = port_check(&d.sport, p.sport, "source port");
+                let mut r = port_check(self.explain, &d.sport, p.sport, "source port");
                 if r.0 != Tri::No {
-                    r = and(r, port_check(&d.dport, p.dport, "destination port"));
+                    r = and(r, port_check(self.explain, &d.dport, p.dport, "destination port"));
                 }
                 if r.0 != Tri::No && (d.types.is_some() || d.option.is_some()) {
                     r = and(r, unknown("depends on the DCCP packet type/options, which the packet model does not carry"));
@@ -397,66 +411,66 @@ impl Env<'_, '_> {
             }
             Match::Multiport(mp) => {
                 if !ports {
-                    return (Tri::No, "no ports (not a TCP/UDP/SCTP/DCCP header)".into());
+                    return (Tri::No, fmt!(self.explain, "no ports (not a TCP/UDP/SCTP/DCCP header)"));
                 }
                 let has = |port: u16| mp.ports.value.iter().any(|r| r.contains(port));
                 let (hit, what) = match mp.dir {
-                    MultiportDir::Source => (has(p.sport), format!("source port {}", p.sport)),
+                    MultiportDir::Source => (has(p.sport), fmt!(self.explain, "source port {}", p.sport)),
                     MultiportDir::Destination => {
-                        (has(p.dport), format!("destination port {}", p.dport))
+                        (has(p.dport), fmt!(self.explain, "destination port {}", p.dport))
                     }
                     MultiportDir::Either => (
                         has(p.sport) || has(p.dport),
-                        format!("port {} or {}", p.sport, p.dport),
+                        fmt!(self.explain, "port {} or {}", p.sport, p.dport),
                     ),
                 };
                 let list: Vec<String> = mp.ports.value.iter().map(|r| r.to_string()).collect();
                 (
                     neg(&mp.ports, hit),
-                    format!("{what} {}in {}{}", not(!hit), not(mp.ports.invert), list.join(",")),
+                    fmt!(self.explain, "{what} {}in {}{}", not(!hit), not(mp.ports.invert), list.join(",")),
                 )
             }
             Match::Icmp(i) => {
                 if p.protocol != 1 || p.fragment {
-                    return (Tri::No, "not an ICMP packet".into());
+                    return (Tri::No, fmt!(self.explain, "not an ICMP packet"));
                 }
                 let hit = i.type_matches(p.icmp_type, p.icmp_code);
-                (neg(&i.icmp_type, hit), icmp_text(&i.icmp_type, p.icmp_type, p.icmp_code, hit))
+                (neg(&i.icmp_type, hit), icmp_text(self.explain, &i.icmp_type, p.icmp_type, p.icmp_code, hit))
             }
             Match::Icmp6(i) => {
                 if p.protocol != 58 {
-                    return (Tri::No, "not an ICMPv6 packet".into());
+                    return (Tri::No, fmt!(self.explain, "not an ICMPv6 packet"));
                 }
                 let t = i.icmp_type.value;
                 let hit = t.icmp_type == 0xff
                     || (t.icmp_type == p.icmp_type
                         && t.code_min <= p.icmp_code
                         && p.icmp_code <= t.code_max);
-                (neg(&i.icmp_type, hit), icmp_text(&i.icmp_type, p.icmp_type, p.icmp_code, hit))
+                (neg(&i.icmp_type, hit), icmp_text(self.explain, &i.icmp_type, p.icmp_type, p.icmp_code, hit))
             }
-            Match::Esp(e) => proto_only(p.protocol, 50, "ESP", e.spi.is_some(), "the ESP SPI"),
-            Match::Ah(a) => proto_only(
+            Match::Esp(e) => proto_only(self.explain, p.protocol, 50, "ESP", e.spi.is_some(), "the ESP SPI"),
+            Match::Ah(a) => proto_only(self.explain, 
                 p.protocol,
                 51,
                 "AH",
                 a.spi.is_some() || a.len.is_some() || a.res,
                 "the AH header fields",
             ),
-            Match::Ipcomp(c) => proto_only(
+            Match::Ipcomp(c) => proto_only(self.explain, 
                 p.protocol,
                 108,
                 "IPComp",
                 c.spi.is_some() || c.res,
                 "the IPComp CPI",
             ),
-            Match::Mh(h) => proto_only(p.protocol, 135, "Mobility Header", h.types.is_some(), "the MH type"),
+            Match::Mh(h) => proto_only(self.explain, p.protocol, 135, "Mobility Header", h.types.is_some(), "the MH type"),
             Match::State(s) => {
                 let (bits, name) = self.states();
                 let want = states_bits(&s.states.value);
                 let hit = bits & want != 0;
                 (
                     neg(&s.states, hit),
-                    format!(
+                    fmt!(self.explain, 
                         "state {name} {}in {}{}",
                         not(!hit),
                         not(s.states.invert),
@@ -473,7 +487,7 @@ impl Env<'_, '_> {
                 let hit = !have.is_empty() && (h.name.value.is_empty() || h.name.value == have);
                 (
                     neg(&h.name, hit),
-                    format!("helper `{have}` {}`{}`", if hit { "is " } else { "is not " }, h.name.value),
+                    fmt!(self.explain, "helper `{have}` {}`{}`", if hit { "is " } else { "is not " }, h.name.value),
                 )
             }
             Match::Frag(_) | Match::Hbh(_) | Match::Dst(_) | Match::Rt(_) | Match::Srh(_)
@@ -486,7 +500,7 @@ impl Env<'_, '_> {
                     let m = mac.0;
                     let eui = [m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]];
                     let hit = o[8..16] == eui;
-                    (tri(hit), format!("source address {}derived from MAC {mac}", not(!hit)))
+                    (tri(hit), fmt!(self.explain, "source address {}derived from MAC {mac}", not(!hit)))
                 }
                 _ => unknown("depends on the source MAC address (give mac=...)"),
             },
@@ -513,7 +527,7 @@ impl Env<'_, '_> {
                 let lone = if self.lone { " (as the first packet seen)" } else { "" };
                 (
                     tri(ok),
-                    format!(
+                    fmt!(self.explain, 
                         "{} the rate {}, burst {}{lone}",
                         if ok { "within" } else { "above" },
                         l.rate,
@@ -557,7 +571,7 @@ impl Env<'_, '_> {
                 };
                 (
                     tri(hit),
-                    format!(
+                    fmt!(self.explain, 
                         "{n} connection(s) from {}/{} {} {}{lone}",
                         me.map_or_else(String::new, |a| a.to_string()),
                         c.mask,
@@ -585,7 +599,7 @@ impl Env<'_, '_> {
                 };
                 let r = cb.range.value;
                 let hit = v >= r.from && (r.to == 0 || v <= r.to);
-                (neg(&cb.range, hit), format!("connection count {v} {}in {}:{}", not(!hit), r.from, r.to))
+                (neg(&cb.range, hit), fmt!(self.explain, "connection count {v} {}in {}:{}", not(!hit), r.from, r.to))
             }
             Match::Quota(q) => {
                 let len = u64::from(p.length);
@@ -594,14 +608,14 @@ impl Env<'_, '_> {
                 if ok && !dry {
                     self.st.quotas.insert(key, left - len);
                 }
-                (neg(&q.quota, ok), format!("{left} byte(s) of quota left for {len}"))
+                (neg(&q.quota, ok), fmt!(self.explain, "{left} byte(s) of quota left for {len}"))
             }
             Match::Statistic(s) => match s.mode {
                 StatisticMode::Random { probability } => {
                     if probability == 0 {
-                        (tri(s.invert), "probability 0".into())
+                        (tri(s.invert), fmt!(self.explain, "probability 0"))
                     } else if probability >= rampart_model::matches::statistic::Statistic::PROBABILITY_ONE {
-                        (tri(!s.invert), "probability 1".into())
+                        (tri(!s.invert), fmt!(self.explain, "probability 1"))
                     } else {
                         unknown("random (--mode random)")
                     }
@@ -614,14 +628,14 @@ impl Env<'_, '_> {
                         self.st.nth.insert(key, next);
                     }
                     let hit = next == 0;
-                    (tri(hit != s.invert), format!("every {every}th packet: counter {next}"))
+                    (tri(hit != s.invert), fmt!(self.explain, "every {every}th packet: counter {next}"))
                 }
             },
             Match::StringMatch(_) => unknown("depends on the payload (-m string)"),
             Match::U32(_) => unknown("depends on packet bytes (-m u32)"),
             Match::Bpf(_) => unknown("depends on a BPF program over the packet"),
             Match::Time(t) => self.time(t),
-            Match::Nfacct(n) => (Tri::Yes, format!("accounted in `{}`", n.name)),
+            Match::Nfacct(n) => (Tri::Yes, fmt!(self.explain, "accounted in `{}`", n.name)),
             Match::Rateest(_) => unknown("depends on a rate estimator's measured rate"),
             Match::Cluster(_) => unknown("depends on the cluster hash of the source address"),
             Match::Connlabel(c) => {
@@ -631,26 +645,26 @@ impl Env<'_, '_> {
                         if !dry {
                             self.fl.conn.labels |= bit;
                         }
-                        return (tri(!c.label.invert), format!("label {} set", c.label.value));
+                        return (tri(!c.label.invert), fmt!(self.explain, "label {} set", c.label.value));
                     }
-                    return (tri(c.label.invert), "no connection to label".into());
+                    return (tri(c.label.invert), fmt!(self.explain, "no connection to label"));
                 }
                 if !self.fl.conn.known {
                     return unknown("the connection's labels are not known for a lone packet (use a session)");
                 }
                 let hit = self.fl.conn.labels & bit != 0;
-                (neg(&c.label, hit), format!("label {} {}set", c.label.value, not(!hit)))
+                (neg(&c.label, hit), fmt!(self.explain, "label {} {}set", c.label.value, not(!hit)))
             }
             Match::Iprange(r) => {
                 let mut out = (Tri::Yes, String::new());
                 if let Some(s) = &r.src {
                     let hit = s.value.contains(p.src);
-                    out = and(out, (neg(s, hit), format!("source {} {}in {}{}", p.src, not(!hit), not(s.invert), s.value)));
+                    out = and(out, (neg(s, hit), fmt!(self.explain, "source {} {}in {}{}", p.src, not(!hit), not(s.invert), s.value)));
                 }
                 if let Some(d) = &r.dst {
                     if out.0 != Tri::No {
                         let hit = d.value.contains(p.dst);
-                        out = and(out, (neg(d, hit), format!("destination {} {}in {}{}", p.dst, not(!hit), not(d.invert), d.value)));
+                        out = and(out, (neg(d, hit), fmt!(self.explain, "destination {} {}in {}{}", p.dst, not(!hit), not(d.invert), d.value)));
                     }
                 }
                 out
@@ -670,7 +684,7 @@ impl Env<'_, '_> {
             Match::Mac(mm) => match p.src_mac {
                 Some(mac) => {
                     let hit = mac == mm.source.value;
-                    (neg(&mm.source, hit), format!("MAC {mac} {}{}", if hit { "is " } else { "is not " }, mm.source.value))
+                    (neg(&mm.source, hit), fmt!(self.explain, "MAC {mac} {}{}", if hit { "is " } else { "is not " }, mm.source.value))
                 }
                 None => unknown("depends on the source MAC address (give mac=...)"),
             },
@@ -681,7 +695,7 @@ impl Env<'_, '_> {
                 let hit = mk.mark.value.matches(self.fl.p.mark);
                 (
                     neg(&mk.mark, hit),
-                    format!("mark {:#x} {}{:#x}/{:#x}", self.fl.p.mark, if hit != mk.mark.invert { "matches " } else { "does not match " }, mk.mark.value.value, mk.mark.value.mask),
+                    fmt!(self.explain, "mark {:#x} {}{:#x}/{:#x}", self.fl.p.mark, if hit != mk.mark.invert { "matches " } else { "does not match " }, mk.mark.value.value, mk.mark.value.mask),
                 )
             }
             Match::Connmark(cm) => {
@@ -690,19 +704,19 @@ impl Env<'_, '_> {
                 }
                 let v = self.fl.conn.mark;
                 let hit = cm.mark.value.matches(v);
-                (neg(&cm.mark, hit), format!("connmark {v:#x} {}{:#x}/{:#x}", if hit != cm.mark.invert { "matches " } else { "does not match " }, cm.mark.value.value, cm.mark.value.mask))
+                (neg(&cm.mark, hit), fmt!(self.explain, "connmark {v:#x} {}{:#x}/{:#x}", if hit != cm.mark.invert { "matches " } else { "does not match " }, cm.mark.value.value, cm.mark.value.mask))
             }
             Match::Length(l) => {
                 let hit = l.length.value.contains(p.length);
-                (neg(&l.length, hit), format!("length {} {}in {}{}", p.length, not(!hit), not(l.length.invert), l.length.value))
+                (neg(&l.length, hit), fmt!(self.explain, "length {} {}in {}{}", p.length, not(!hit), not(l.length.invert), l.length.value))
             }
             Match::Ttl(t) => {
                 let hit = t.op.holds(p.ttl, t.value);
-                (tri(hit), format!("TTL {} {:?} {}", p.ttl, t.op, t.value))
+                (tri(hit), fmt!(self.explain, "TTL {} {:?} {}", p.ttl, t.op, t.value))
             }
             Match::Hl(h) => {
                 let hit = h.op.holds(p.ttl, h.value);
-                (tri(hit), format!("hop limit {} {:?} {}", p.ttl, h.op, h.value))
+                (tri(hit), fmt!(self.explain, "hop limit {} {:?} {}", p.ttl, h.op, h.value))
             }
             Match::Pkttype(pt) => {
                 let kind = if p.dst.is_multicast() {
@@ -713,36 +727,36 @@ impl Env<'_, '_> {
                     PktType::Unicast
                 };
                 let hit = kind == pt.pkt_type.value;
-                (neg(&pt.pkt_type, hit), format!("packet type {} {}{}", kind.name(), if hit != pt.pkt_type.invert { "matches " } else { "does not match " }, pt.pkt_type.value.name()))
+                (neg(&pt.pkt_type, hit), fmt!(self.explain, "packet type {} {}{}", kind.name(), if hit != pt.pkt_type.invert { "matches " } else { "does not match " }, pt.pkt_type.value.name()))
             }
             Match::Owner(_) => unknown("depends on the local socket's owner"),
             Match::Physdev(_) => unknown("depends on the bridge port (physdev)"),
             Match::Tos(t) => {
                 let hit = p.tos & t.tos.value.mask == t.tos.value.value;
-                (neg(&t.tos, hit), format!("TOS {:#04x} {}{:#04x}/{:#04x}", p.tos, if hit != t.tos.invert { "matches " } else { "does not match " }, t.tos.value.value, t.tos.value.mask))
+                (neg(&t.tos, hit), fmt!(self.explain, "TOS {:#04x} {}{:#04x}/{:#04x}", p.tos, if hit != t.tos.invert { "matches " } else { "does not match " }, t.tos.value.value, t.tos.value.mask))
             }
             Match::Dscp(d) => {
                 let v = p.tos >> 2;
                 let hit = v == d.dscp.value;
-                (neg(&d.dscp, hit), format!("DSCP {v:#x} {}{}{:#x}", if hit { "is " } else { "is not " }, not(d.dscp.invert), d.dscp.value))
+                (neg(&d.dscp, hit), fmt!(self.explain, "DSCP {v:#x} {}{}{:#x}", if hit { "is " } else { "is not " }, not(d.dscp.invert), d.dscp.value))
             }
             Match::Ecn(e) => {
                 let mut out = (Tri::Yes, String::new());
                 if e.tcp_ece.is_some() || e.tcp_cwr.is_some() {
                     if p.protocol != 6 {
-                        return (Tri::No, "not TCP".into());
+                        return (Tri::No, fmt!(self.explain, "not TCP"));
                     }
                     use rampart_model::matches::tcp::flags;
                     if let Some(want) = e.tcp_ece {
-                        out = and(out, (tri((p.tcp_flags & flags::ECE != 0) == want), "ECE flag".into()));
+                        out = and(out, (tri((p.tcp_flags & flags::ECE != 0) == want), fmt!(self.explain, "ECE flag")));
                     }
                     if let Some(want) = e.tcp_cwr {
-                        out = and(out, (tri((p.tcp_flags & flags::CWR != 0) == want), "CWR flag".into()));
+                        out = and(out, (tri((p.tcp_flags & flags::CWR != 0) == want), fmt!(self.explain, "CWR flag")));
                     }
                 }
                 if let Some(ect) = &e.ip_ect {
                     let hit = p.tos & 3 == ect.value;
-                    out = and(out, (neg(ect, hit), format!("ECN bits {}", p.tos & 3)));
+                    out = and(out, (neg(ect, hit), fmt!(self.explain, "ECN bits {}", p.tos & 3)));
                 }
                 out
             }
@@ -769,7 +783,7 @@ impl Env<'_, '_> {
                 out,
                 (
                     neg(s, hit),
-                    format!(
+                    fmt!(self.explain, 
                         "ctstate {name} {}in {}{}",
                         not(!hit),
                         not(s.invert),
@@ -797,14 +811,14 @@ impl Env<'_, '_> {
             return out;
         }
         if !self.fl.tracked || matches!(self.fl.ct, CtState::Untracked | CtState::Invalid) {
-            return and(out, (Tri::No, "no connection".into()));
+            return and(out, (Tri::No, fmt!(self.explain, "no connection")));
         }
         if !self.fl.conn.known {
             return and(
                 out,
                 (
                     Tri::Unknown,
-                    "the connection's tuples are not known for a lone packet that is not NEW (use a session)".into(),
+                    fmt!(self.explain, "the connection's tuples are not known for a lone packet that is not NEW (use a session)"),
                 ),
             );
         }
@@ -815,7 +829,7 @@ impl Env<'_, '_> {
                 out,
                 (
                     neg(pr, hit),
-                    format!("ctproto {}", proto_name(cv.orig.protocol)),
+                    fmt!(self.explain, "ctproto {}", proto_name(cv.orig.protocol)),
                 ),
             );
         }
@@ -832,7 +846,7 @@ impl Env<'_, '_> {
                     out,
                     (
                         neg(n, hit),
-                        format!("{name} {ip} {}in {}", not(!hit), n.value),
+                        fmt!(self.explain, "{name} {ip} {}in {}", not(!hit), n.value),
                     ),
                 );
             }
@@ -850,7 +864,7 @@ impl Env<'_, '_> {
                     out,
                     (
                         neg(pr, hit),
-                        format!("{name} {port} {}in {}", not(!hit), pr.value),
+                        fmt!(self.explain, "{name} {port} {}in {}", not(!hit), pr.value),
                     ),
                 );
             }
@@ -861,7 +875,7 @@ impl Env<'_, '_> {
                 out,
                 (
                     tri(reply == cv.reply_dir),
-                    format!(
+                    fmt!(self.explain, 
                         "direction {}",
                         if cv.reply_dir { "REPLY" } else { "ORIGINAL" }
                     ),
@@ -875,7 +889,7 @@ impl Env<'_, '_> {
                     out,
                     (
                         Tri::Unknown,
-                        "ASSURED depends on conntrack's protocol heuristics".into(),
+                        fmt!(self.explain, "ASSURED depends on conntrack's protocol heuristics"),
                     ),
                 );
             } else {
@@ -885,7 +899,7 @@ impl Env<'_, '_> {
                 let hit = (v.seen_reply && cv.seen_reply) || (v.confirmed && confirmed);
                 out = and(
                     out,
-                    (neg(s, hit), format!("ctstatus {}", v.names().join(","))),
+                    (neg(s, hit), fmt!(self.explain, "ctstatus {}", v.names().join(","))),
                 );
             }
         }
@@ -894,7 +908,7 @@ impl Env<'_, '_> {
                 out,
                 (
                     Tri::Unknown,
-                    "depends on the connection's remaining timeout".into(),
+                    fmt!(self.explain, "depends on the connection's remaining timeout"),
                 ),
             );
         }
@@ -922,7 +936,7 @@ impl Env<'_, '_> {
                 (
                     cost,
                     cost * u128::from(burst.max(1)),
-                    format!("{rate}, burst {burst}"),
+                    fmt!(self.explain, "{rate}, burst {burst}"),
                 )
             }
             HashlimitRate::Bytes { per_second, burst } => {
@@ -932,14 +946,14 @@ impl Env<'_, '_> {
                 (
                     cost,
                     cap_bytes * u128::from(Time::SECOND) / per,
-                    format!("{per_second} bytes/s"),
+                    fmt!(self.explain, "{per_second} bytes/s"),
                 )
             }
         };
         if h.rate_match.is_some() {
             return (
                 Tri::Unknown,
-                "--hashlimit-rate-match is not modelled".into(),
+                fmt!(self.explain, "--hashlimit-rate-match is not modelled"),
             );
         }
         let now = self.now;
@@ -972,7 +986,7 @@ impl Env<'_, '_> {
             .map_or_else(|| "all packets".to_string(), |a| a.to_string());
         (
             tri(hit),
-            format!(
+            fmt!(self.explain, 
                 "{who}: {} {rate_text} (hashlimit {}{}){lone}",
                 if within { "within" } else { "above" },
                 h.name,
@@ -1011,19 +1025,19 @@ impl Env<'_, '_> {
                 list.insert(addr, e);
             }
             ret = !ret;
-            text = format!("{addr} added to list {}", r.name);
+            text = fmt!(self.explain, "{addr} added to list {}", r.name);
         } else {
             match entry.as_mut() {
-                None => text = format!("{addr} not in list {}", r.name),
+                None => text = fmt!(self.explain, "{addr} not in list {}", r.name),
                 Some(e) => {
                     if cmd == RecentCommand::Remove {
                         if !dry {
                             list.remove(&addr);
                         }
                         ret = !ret;
-                        text = format!("{addr} removed from list {}", r.name);
+                        text = fmt!(self.explain, "{addr} removed from list {}", r.name);
                     } else if r.rttl && e.ttl != ttl {
-                        text = format!("{addr} in list {} with another TTL", r.name);
+                        text = fmt!(self.explain, "{addr} in list {} with another TTL", r.name);
                     } else {
                         let window = r.seconds.map(|s| u64::from(s) * Time::SECOND);
                         let hits = e
@@ -1036,10 +1050,10 @@ impl Env<'_, '_> {
                         if ok {
                             ret = !ret;
                         }
-                        text = format!(
+                        text = fmt!(self.explain, 
                             "{addr} seen {hits} time(s){} in list {} (needs {})",
                             r.seconds
-                                .map_or_else(String::new, |s| format!(" in the last {s}s")),
+                                .map_or_else(String::new, |s| fmt!(self.explain, " in the last {s}s")),
                             r.name,
                             need.max(1)
                         );
@@ -1064,7 +1078,7 @@ impl Env<'_, '_> {
         let Some(set) = self.prog.policy.set(&sm.set) else {
             return (
                 Tri::Unknown,
-                format!("set `{}` is not in the policy", sm.set),
+                fmt!(self.explain, "set `{}` is not in the policy", sm.set),
             );
         };
         let f = self.set_lookup(set, &sm.dirs, 0);
@@ -1072,7 +1086,7 @@ impl Env<'_, '_> {
             Found::Unknown => {
                 return (
                     Tri::Unknown,
-                    format!(
+                    fmt!(self.explain, 
                         "set `{}`: the packet lacks a field of its elements (MAC or interface)",
                         sm.set
                     ),
@@ -1087,14 +1101,14 @@ impl Env<'_, '_> {
             {
                 return (
                     Tri::Unknown,
-                    "depends on the set element's packet/byte counters".into(),
+                    fmt!(self.explain, "depends on the set element's packet/byte counters"),
                 );
             }
         }
         let dirs: Vec<&str> = sm.dirs.iter().map(|d| d.name()).collect();
         (
             tri(hit != sm.invert),
-            format!("{} {what} set {}", dirs.join(","), sm.set),
+            fmt!(self.explain, "{} {what} set {}", dirs.join(","), sm.set),
         )
     }
 
@@ -1171,11 +1185,9 @@ impl Env<'_, '_> {
                     }
                 }
                 "mac" => KeyPart::Mac(if src { p.src_mac } else { None }),
-                "iface" => KeyPart::Iface(if src {
-                    p.in_iface.clone()
-                } else {
-                    self.fl.out.clone()
-                }),
+                "iface" => KeyPart::Iface(
+                    if src { self.fl.in_iface } else { self.fl.out }.map(str::to_string),
+                ),
                 "mark" => KeyPart::Mark(p.mark),
                 _ => return None,
             });
@@ -1197,18 +1209,14 @@ impl Env<'_, '_> {
         };
         let kind = if self.ctx.is_local(ip) {
             if limit_in || limit_out {
-                let dev = if limit_in {
-                    self.fl.p.in_iface.clone()
-                } else {
-                    self.fl.out.clone()
-                };
-                match (self.ctx.local_entry(ip).and_then(|l| l.iface.clone()), dev) {
+                let dev = if limit_in { self.fl.in_iface } else { self.fl.out };
+                match (self.ctx.local_entry(ip).and_then(|l| l.iface.as_deref()), dev) {
                     (Some(a), Some(b)) if a == b => AddrType::Local,
                     (Some(_), Some(_)) => AddrType::Unicast,
                     _ => {
                         return (
                             Tri::Unknown,
-                            "the interface of the local address is not known".into(),
+                            fmt!(self.explain, "the interface of the local address is not known"),
                         )
                     }
                 }
@@ -1238,12 +1246,12 @@ impl Env<'_, '_> {
             )
         });
         if !hit && route_types && kind == AddrType::Unicast {
-            return (Tri::Unknown, format!("the route type of {ip} is not known"));
+            return (Tri::Unknown, fmt!(self.explain, "the route type of {ip} is not known"));
         }
         let names: Vec<&str> = want.value.iter().map(|t| t.name()).collect();
         (
             neg(want, hit),
-            format!(
+            fmt!(self.explain, 
                 "{side} {ip} is {} ({}in {}{})",
                 kind.name(),
                 not(!hit),
@@ -1257,13 +1265,13 @@ impl Env<'_, '_> {
         if t.kerneltz {
             return (
                 Tri::Unknown,
-                "--kerneltz: depends on the kernel's time zone".into(),
+                fmt!(self.explain, "--kerneltz: depends on the kernel's time zone"),
             );
         }
         let secs = self.now.secs();
         let stamp = u32::try_from(secs).unwrap_or(u32::MAX);
         if stamp < t.date_start || stamp > t.date_stop {
-            return (Tri::No, "outside --datestart/--datestop".into());
+            return (Tri::No, fmt!(self.explain, "outside --datestart/--datestop"));
         }
         let tod = (secs % 86_400) as u32;
         let mut days = secs / 86_400;
@@ -1279,7 +1287,7 @@ impl Env<'_, '_> {
         if !in_time {
             return (
                 Tri::No,
-                format!(
+                fmt!(self.explain, 
                     "time of day {:02}:{:02} UTC outside the window",
                     tod / 3600,
                     tod / 60 % 60
@@ -1288,15 +1296,15 @@ impl Env<'_, '_> {
         }
         let wday = ((days + 3) % 7) + 1; // Monday = 1
         if t.weekdays & (1 << wday) == 0 {
-            return (Tri::No, "not on one of the weekdays".into());
+            return (Tri::No, fmt!(self.explain, "not on one of the weekdays"));
         }
         let (_, _, mday) = civil(days as i64);
         if t.monthdays & (1u32 << mday) == 0 {
-            return (Tri::No, "not on one of the days of the month".into());
+            return (Tri::No, fmt!(self.explain, "not on one of the days of the month"));
         }
         (
             Tri::Yes,
-            format!(
+            fmt!(self.explain, 
                 "{:02}:{:02} UTC is inside the window",
                 tod / 3600,
                 tod / 60 % 60
@@ -1325,31 +1333,31 @@ impl Env<'_, '_> {
             Target::Queue => (Act::Queue(0), None),
             Target::Jump { chain } | Target::Goto { chain } => match jump {
                 Some(c) if matches!(t, Target::Jump { .. }) => {
-                    (Act::Jump(c), Some(format!("jump to {chain}")))
+                    (Act::Jump(c), Some(fmt!(self.explain, "jump to {chain}")))
                 }
-                Some(c) => (Act::Goto(c), Some(format!("goto {chain}"))),
-                None => (Act::Unknown(format!("chain {chain} does not exist")), None),
+                Some(c) => (Act::Goto(c), Some(fmt!(self.explain, "goto {chain}"))),
+                None => (Act::Unknown(fmt!(self.explain, "chain {chain} does not exist")), None),
             },
             Target::Reject(r) => (Act::Reject(r.with), None),
             Target::Log(l) => (
                 Act::Continue,
-                Some(format!(
+                Some(fmt!(self.explain, 
                     "logged{}",
                     l.prefix
                         .as_ref()
-                        .map_or_else(String::new, |p| format!(" \"{p}\""))
+                        .map_or_else(String::new, |p| fmt!(self.explain, " \"{p}\""))
                 )),
             ),
             Target::Nflog(n) => (
                 Act::Continue,
-                Some(format!("logged to nflog group {}", n.group)),
+                Some(fmt!(self.explain, "logged to nflog group {}", n.group)),
             ),
             Target::Audit(_)
             | Target::Trace(_)
             | Target::Led(_)
             | Target::Idletimer(_)
-            | Target::Rateest(_) => (Act::Continue, Some("noted".into())),
-            Target::Tee(te) => (Act::Continue, Some(format!("copy sent to {}", te.gateway))),
+            | Target::Rateest(_) => (Act::Continue, Some(fmt!(self.explain, "noted"))),
+            Target::Tee(te) => (Act::Continue, Some(fmt!(self.explain, "copy sent to {}", te.gateway))),
             Target::Nfqueue(q) => {
                 let num = match q.queue {
                     QueueSpec::Num(n) => n,
@@ -1358,15 +1366,15 @@ impl Env<'_, '_> {
                 (Act::Queue(num), None)
             }
             Target::Synproxy(_) => (
-                Act::Unknown("SYNPROXY answers the TCP handshake itself".into()),
+                Act::Unknown(fmt!(self.explain, "SYNPROXY answers the TCP handshake itself")),
                 None,
             ),
             Target::Tproxy(_) => (
-                Act::Unknown("TPROXY depends on a transparent local socket".into()),
+                Act::Unknown(fmt!(self.explain, "TPROXY depends on a transparent local socket")),
                 None,
             ),
             Target::Dnpt(_) | Target::Snpt(_) => (
-                Act::Unknown("NPTv6 prefix translation is not modelled".into()),
+                Act::Unknown(fmt!(self.explain, "NPTv6 prefix translation is not modelled")),
                 None,
             ),
             Target::Snat(_)
@@ -1381,7 +1389,7 @@ impl Env<'_, '_> {
                 }
                 (
                     Act::Continue,
-                    Some(format!("mark {old:#x} -> {:#x}", m.apply(old))),
+                    Some(fmt!(self.explain, "mark {old:#x} -> {:#x}", m.apply(old))),
                 )
             }
             Target::Connmark(c) => {
@@ -1400,21 +1408,21 @@ impl Env<'_, '_> {
                         if !dry {
                             self.fl.conn.mark = n;
                         }
-                        format!("connmark {ct:#x} -> {n:#x}")
+                        fmt!(self.explain, "connmark {ct:#x} -> {n:#x}")
                     }
                     ConnmarkMode::Save { nfmask, ctmask } => {
                         let n = (ct & !ctmask) ^ sh(nf & nfmask);
                         if !dry {
                             self.fl.conn.mark = n;
                         }
-                        format!("connmark {ct:#x} -> {n:#x} (saved)")
+                        fmt!(self.explain, "connmark {ct:#x} -> {n:#x} (saved)")
                     }
                     ConnmarkMode::Restore { nfmask, ctmask } => {
                         let n = (nf & !nfmask) ^ sh(ct & ctmask);
                         if !dry {
                             self.fl.p.mark = n;
                         }
-                        format!("mark {nf:#x} -> {n:#x} (restored)")
+                        fmt!(self.explain, "mark {nf:#x} -> {n:#x} (restored)")
                     }
                 };
                 (Act::Continue, Some(eff))
@@ -1424,21 +1432,21 @@ impl Env<'_, '_> {
                     if !dry {
                         self.fl.ct = CtState::Untracked;
                     }
-                    return (Act::Continue, Some("not tracked".into()));
+                    return (Act::Continue, Some(fmt!(self.explain, "not tracked")));
                 }
                 if let Some(h) = &c.helper {
                     if !dry {
                         self.fl.conn.helper = Some(h.clone());
                     }
-                    return (Act::Continue, Some(format!("helper {h}")));
+                    return (Act::Continue, Some(fmt!(self.explain, "helper {h}")));
                 }
-                (Act::Continue, Some("conntrack settings".into()))
+                (Act::Continue, Some(fmt!(self.explain, "conntrack settings")))
             }
             Target::Notrack(_) => {
                 if !dry {
                     self.fl.ct = CtState::Untracked;
                 }
-                (Act::Continue, Some("not tracked".into()))
+                (Act::Continue, Some(fmt!(self.explain, "not tracked")))
             }
             Target::SetTarget(s) => {
                 let mut eff = Vec::new();
@@ -1476,7 +1484,7 @@ impl Env<'_, '_> {
                             d.deleted.push(parts);
                         }
                     }
-                    eff.push(format!(
+                    eff.push(fmt!(self.explain, 
                         "{} set {}",
                         if add { "added to" } else { "deleted from" },
                         r.name
@@ -1490,7 +1498,7 @@ impl Env<'_, '_> {
                 if !dry {
                     self.fl.p.tos = n;
                 }
-                (Act::Continue, Some(format!("TOS {old:#04x} -> {n:#04x}")))
+                (Act::Continue, Some(fmt!(self.explain, "TOS {old:#04x} -> {n:#04x}")))
             }
             Target::Dscp(d) => {
                 let old = self.fl.p.tos;
@@ -1498,7 +1506,7 @@ impl Env<'_, '_> {
                 if !dry {
                     self.fl.p.tos = n;
                 }
-                (Act::Continue, Some(format!("DSCP -> {:#x}", d.dscp)))
+                (Act::Continue, Some(fmt!(self.explain, "DSCP -> {:#x}", d.dscp)))
             }
             Target::Ecn(e) => {
                 if let Some(v) = e.ip_ect {
@@ -1506,7 +1514,7 @@ impl Env<'_, '_> {
                         self.fl.p.tos = (self.fl.p.tos & !3) | (v & 3);
                     }
                 }
-                (Act::Continue, Some("ECN bits changed".into()))
+                (Act::Continue, Some(fmt!(self.explain, "ECN bits changed")))
             }
             Target::Ttl(t) => {
                 use rampart_model::targets::ttl::Ttl;
@@ -1519,7 +1527,7 @@ impl Env<'_, '_> {
                 if !dry {
                     self.fl.p.ttl = n;
                 }
-                (Act::Continue, Some(format!("TTL {old} -> {n}")))
+                (Act::Continue, Some(fmt!(self.explain, "TTL {old} -> {n}")))
             }
             Target::Hl(h) => {
                 use rampart_model::targets::hl::Hl;
@@ -1532,23 +1540,23 @@ impl Env<'_, '_> {
                 if !dry {
                     self.fl.p.ttl = n;
                 }
-                (Act::Continue, Some(format!("hop limit {old} -> {n}")))
+                (Act::Continue, Some(fmt!(self.explain, "hop limit {old} -> {n}")))
             }
             Target::Hmark(_) => {
                 if !dry {
                     self.fl.mark_known = false;
                 }
-                (Act::Continue, Some("mark set from a hash".into()))
+                (Act::Continue, Some(fmt!(self.explain, "mark set from a hash")))
             }
             Target::Classify(c) => (
                 Act::Continue,
-                Some(format!("class {}:{}", c.major, c.minor)),
+                Some(fmt!(self.explain, "class {}:{}", c.major, c.minor)),
             ),
             Target::Tcpmss(_) | Target::Tcpoptstrip(_) | Target::Checksum(_) => {
-                (Act::Continue, Some("TCP header changed".into()))
+                (Act::Continue, Some(fmt!(self.explain, "TCP header changed")))
             }
             Target::Secmark(_) | Target::Connsecmark(_) => {
-                (Act::Continue, Some("security mark".into()))
+                (Act::Continue, Some(fmt!(self.explain, "security mark")))
             }
         }
     }
@@ -1565,8 +1573,8 @@ impl Env<'_, '_> {
                 (NatSide::Source, Some(a), pt, note)
             }
             Target::Masquerade(m) => {
-                let dev = self.fl.out.clone();
-                let a = dev.as_deref().and_then(|d| self.ctx.addr_on(d, p.src));
+                let dev = self.fl.out;
+                let a = dev.and_then(|d| self.ctx.addr_on(d, p.src));
                 let port = match m.to_ports {
                     Some(r) if !r.contains(p.sport) => r.first,
                     _ => p.sport,
@@ -1574,14 +1582,14 @@ impl Env<'_, '_> {
                 let note = match (&dev, a) {
                     (Some(d), None) => Some(format!("the address of {d}; give --local ADDR%{d}")),
                     (None, _) => {
-                        Some("the address of the output interface, which is not known".into())
+                        Some(format!("the address of the output interface, which is not known"))
                     }
                     _ => None,
                 };
                 (NatSide::Source, a, port, note)
             }
             Target::Redirect(r) => {
-                let a = match (&p.in_iface, self.fl.path) {
+                let a = match (self.fl.in_iface, self.fl.path) {
                     (_, PathKind::Output) | (None, _) => self.ctx.addr_on("lo", p.dst),
                     (Some(i), _) => self.ctx.addr_on(i, p.dst),
                 };
@@ -1637,7 +1645,7 @@ impl Env<'_, '_> {
             after_port: port,
             note,
         };
-        let eff = format!(
+        let eff = fmt!(self.explain, 
             "{} {} -> {}",
             rw.target,
             match side {
@@ -1646,9 +1654,9 @@ impl Env<'_, '_> {
             },
             match (addr, port) {
                 (Some(a), 0) => a.to_string(),
-                (Some(std::net::IpAddr::V6(a)), p) => format!("[{a}]:{p}"),
-                (Some(a), p) => format!("{a}:{p}"),
-                (None, _) => "<interface address>".into(),
+                (Some(std::net::IpAddr::V6(a)), p) => fmt!(self.explain, "[{a}]:{p}"),
+                (Some(a), p) => fmt!(self.explain, "{a}:{p}"),
+                (None, _) => fmt!(self.explain, "<interface address>"),
             }
         );
         self.nat.push(rw);
@@ -1752,33 +1760,36 @@ fn and(a: (Tri, String), b: (Tri, String)) -> (Tri, String) {
     }
 }
 
-fn port_check(r: &Option<Neg<PortRange>>, port: u16, what: &str) -> (Tri, String) {
+fn port_check(ex: bool, r: &Option<Neg<PortRange>>, port: u16, what: &str) -> (Tri, String) {
     match r {
         None => (Tri::Yes, String::new()),
         Some(n) => {
             let hit = n.value.contains(port);
             (
                 neg(n, hit),
-                format!("{what} {port} {}in {}{}", not(!hit), not(n.invert), n.value),
+                fmt!(ex, "{what} {port} {}in {}{}", not(!hit), not(n.invert), n.value),
             )
         }
     }
 }
 
-fn proto_only(have: u8, want: u8, name: &str, detail: bool, what: &str) -> (Tri, String) {
+fn proto_only(ex: bool, have: u8, want: u8, name: &str, detail: bool, what: &str) -> (Tri, String) {
     if have != want {
-        return (Tri::No, format!("not {name}"));
+        return (Tri::No, fmt!(ex, "not {name}"));
     }
     if detail {
         return (
             Tri::Unknown,
-            format!("depends on {what}, which the packet model does not carry"),
+            fmt!(ex, "depends on {what}, which the packet model does not carry"),
         );
     }
-    (Tri::Yes, name.to_string())
+    (Tri::Yes, fmt!(ex, "{name}"))
 }
 
-fn icmp_text(n: &Neg<rampart_model::matches::icmp::IcmpType>, t: u8, c: u8, hit: bool) -> String {
+fn icmp_text(ex: bool, n: &Neg<rampart_model::matches::icmp::IcmpType>, t: u8, c: u8, hit: bool) -> String {
+    if !ex {
+        return String::new();
+    }
     let w = n.value;
     let want = if w.icmp_type == 0xff {
         "any".to_string()

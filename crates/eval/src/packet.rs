@@ -265,6 +265,13 @@ impl Packet {
                 format!("protocol `{proto_w}` has no ports; write `ADDR -> ADDR`"),
             ));
         }
+        if has_ports && (sport.is_none() || dport.is_none()) {
+            let pos = if sport.is_none() { ps } else { pd };
+            return Err(bad(
+                pos,
+                format!("protocol `{proto_w}` needs ports: `ADDR:PORT` (IPv6 `[ADDR]:PORT`)"),
+            ));
+        }
         let protocol = match (protocol, src.is_ipv4()) {
             (1, false) => 58,
             (58, true) => 1,
@@ -294,6 +301,9 @@ impl Packet {
                 "flags" => {
                     p.tcp_flags = parse_flags(need()?).map_err(|m| bad(pos, m))?;
                     flags_given = true;
+                }
+                "icmp-type" if !p.is_icmp() => {
+                    return Err(bad(pos, "`icmp-type` needs an ICMP packet (`icmp ADDR -> ADDR`)".into()))
                 }
                 "icmp-type" => {
                     let (t, c) = parse_icmp_type(need()?, p.family()).map_err(|m| bad(pos, m))?;

@@ -48,6 +48,41 @@ impl Finder for Every {
 
 /// Runs one packet. `lone`: no session (state starts empty and is
 /// described so); `explain`: build the trace and the reasons.
+/// Where a base chain's decision came from: a rule or the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawBy {
+    pub table: usize,
+    pub chain: usize,
+    /// `None`: the chain's policy.
+    pub rule: Option<usize>,
+}
+
+/// One base chain's decision, before names are looked up.
+#[derive(Debug)]
+pub(crate) struct RawHook {
+    pub table: TableKind,
+    pub hook: Hook,
+    pub verdict: Verdict,
+    pub by: RawBy,
+    pub why: Vec<String>,
+}
+
+/// What a walk found, with indices instead of names (no allocation on the
+/// fast path beyond the hook list).
+#[derive(Debug)]
+pub(crate) struct Raw<'a> {
+    pub verdict: Verdict,
+    /// Index into `hooks` of the deciding entry.
+    pub pick: Option<usize>,
+    pub hooks: Vec<RawHook>,
+    pub path: PathKind,
+    pub ct: CtState,
+    pub out: Option<&'a str>,
+    pub nat: Vec<NatRewrite>,
+    pub trace: Vec<Step>,
+}
+
+/// Runs one packet and builds the full [`Outcome`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run<F: Finder>(
     prog: &Program<'_>,
@@ -59,10 +94,81 @@ pub(crate) fn run<F: Finder>(
     lone: bool,
     explain: bool,
 ) -> Outcome {
+    let raw = run_raw(prog, finder, ctx, st, pkt, now, lone, explain);
+    materialize(prog, pkt, raw)
+}
+
+/// The decider of a raw entry, with names.
+pub(crate) fn decider(prog: &Program<'_>, by: RawBy) -> Decider {
+    let tbl = &prog.tables[by.table];
+    let chain = tbl.chains[by.chain];
+    match by.rule {
+        Some(i) => Decider::Rule(RuleRef {
+            family: tbl.family,
+            table: tbl.kind,
+            chain: chain.name.clone(),
+            index: i + 1,
+            origin: chain.rules[i].origin.clone(),
+        }),
+        None => Decider::Policy {
+            family: tbl.family,
+            table: tbl.kind,
+            chain: chain.name.clone(),
+            policy: chain.policy.unwrap_or(ChainPolicy::Accept),
+        },
+    }
+}
+
+pub(crate) fn materialize(prog: &Program<'_>, pkt: &Packet, raw: Raw<'_>) -> Outcome {
+    let (decided_by, why) = match raw.pick {
+        Some(i) => (decider(prog, raw.hooks[i].by), raw.hooks[i].why.clone()),
+        None => (Decider::Nothing, Vec::new()),
+    };
+    Outcome {
+        packet: pkt.clone(),
+        path: raw.path,
+        ct_state: raw.ct,
+        out_iface: raw.out.map(str::to_string),
+        verdict: raw.verdict,
+        decided_by,
+        why,
+        hooks: raw
+            .hooks
+            .into_iter()
+            .map(|h| HookResult {
+                table: h.table,
+                hook: h.hook,
+                verdict: h.verdict,
+                decided_by: decider(prog, h.by),
+            })
+            .collect(),
+        nat: raw.nat,
+        trace: raw.trace,
+    }
+}
+
+/// Runs one packet. `lone`: no session (state starts empty and is
+/// described so); `explain`: build the trace and the reasons.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_raw<'a, F: Finder>(
+    prog: &Program<'_>,
+    finder: &F,
+    ctx: &'a Context,
+    st: &mut State,
+    pkt: &'a Packet,
+    now: Time,
+    lone: bool,
+    explain: bool,
+) -> Raw<'a> {
     let from_host = pkt.in_iface.is_none() && ctx.is_local(pkt.src);
     let tuple = pkt.tuple();
     let fl = Flight {
-        p: pkt.clone(),
+        p: Packet {
+            in_iface: None,
+            out_iface: None,
+            ..*pkt
+        },
+        in_iface: pkt.in_iface.as_deref(),
         path: if from_host {
             PathKind::Output
         } else {
@@ -93,6 +199,7 @@ pub(crate) fn run<F: Finder>(
         version: 0,
     };
     let mut env = Env {
+        pkt,
         prog,
         ctx,
         st,
@@ -100,14 +207,14 @@ pub(crate) fn run<F: Finder>(
         fl,
         now,
         lone,
+        explain,
         nat: Vec::new(),
     };
     let mut w = Walk {
         finder,
         explain,
         trace: Vec::new(),
-        hooks: Vec::new(),
-        whys: Vec::new(),
+        hooks: Vec::with_capacity(8),
     };
     let completed = if from_host {
         w.output(&mut env)
@@ -118,7 +225,6 @@ pub(crate) fn run<F: Finder>(
         (None, Some(h)) => Some(h.verdict.clone()),
         _ => None,
     };
-    let verdict = stopped.clone().unwrap_or(Verdict::Accept);
     // The deciding entry: what stopped it, else filter's decision, else
     // the last one.
     let pick = if stopped.is_some() {
@@ -129,20 +235,15 @@ pub(crate) fn run<F: Finder>(
             .rposition(|h| h.table == TableKind::Filter)
             .or(w.hooks.len().checked_sub(1))
     };
-    let (decided_by, why) = match pick {
-        Some(i) => (w.hooks[i].decided_by.clone(), w.whys[i].clone()),
-        None => (Decider::Nothing, Vec::new()),
-    };
+    let verdict = stopped.unwrap_or(Verdict::Accept);
     commit(&mut env, &verdict);
-    Outcome {
-        packet: pkt.clone(),
-        path: env.fl.path,
-        ct_state: env.fl.ct,
-        out_iface: env.fl.out.clone(),
+    Raw {
         verdict,
-        decided_by,
-        why,
+        pick,
         hooks: w.hooks,
+        path: env.fl.path,
+        ct: env.fl.ct,
+        out: env.fl.out,
         nat: env.nat,
         trace: w.trace,
     }
@@ -150,7 +251,7 @@ pub(crate) fn run<F: Finder>(
 
 /// Records the connection (a NEW one that was accepted; an existing one
 /// always: counters, marks, labels).
-fn commit(env: &mut Env<'_, '_>, verdict: &Verdict) {
+fn commit(env: &mut Env<'_, '_, '_>, verdict: &Verdict) {
     if !env.fl.tracked || matches!(env.fl.ct, CtState::Untracked | CtState::Invalid) {
         return;
     }
@@ -202,12 +303,11 @@ struct Walk<'f, F: Finder> {
     finder: &'f F,
     explain: bool,
     trace: Vec<Step>,
-    hooks: Vec<HookResult>,
-    whys: Vec<Vec<String>>,
+    hooks: Vec<RawHook>,
 }
 
 impl<F: Finder> Walk<'_, F> {
-    fn incoming(&mut self, env: &mut Env<'_, '_>) -> Option<()> {
+    fn incoming(&mut self, env: &mut Env<'_, '_, '_>) -> Option<()> {
         self.hook(env, TableKind::Raw, Hook::Prerouting)?;
         self.conntrack(env);
         self.hook(env, TableKind::Mangle, Hook::Prerouting)?;
@@ -223,12 +323,8 @@ impl<F: Finder> Walk<'_, F> {
             self.nat_hook(env, Hook::Input)?;
         } else {
             env.fl.path = PathKind::Forward;
-            env.fl.out = env
-                .fl
-                .p
-                .out_iface
-                .clone()
-                .or_else(|| env.ctx.route(env.fl.p.dst));
+            let (pkt, ctx, dst) = (env.pkt, env.ctx, env.fl.p.dst);
+            env.fl.out = pkt.out_iface.as_deref().or_else(|| ctx.route_ref(dst));
             env.fl.routed = true;
             self.hook(env, TableKind::Mangle, Hook::Forward)?;
             self.hook(env, TableKind::Filter, Hook::Forward)?;
@@ -239,22 +335,19 @@ impl<F: Finder> Walk<'_, F> {
         Some(())
     }
 
-    fn output(&mut self, env: &mut Env<'_, '_>) -> Option<()> {
-        env.fl.out = env
-            .fl
-            .p
-            .out_iface
-            .clone()
-            .or_else(|| env.ctx.route(env.fl.p.dst));
+    fn output(&mut self, env: &mut Env<'_, '_, '_>) -> Option<()> {
+        let (pkt, ctx, dst) = (env.pkt, env.ctx, env.fl.p.dst);
+        env.fl.out = pkt.out_iface.as_deref().or_else(|| ctx.route_ref(dst));
         env.fl.routed = true;
         self.hook(env, TableKind::Raw, Hook::Output)?;
         self.conntrack(env);
         self.hook(env, TableKind::Mangle, Hook::Output)?;
         let before = env.fl.p.dst;
         self.nat_hook(env, Hook::Output)?;
-        if env.fl.p.dst != before && env.fl.p.out_iface.is_none() {
+        if env.fl.p.dst != before && env.pkt.out_iface.is_none() {
             // DNAT in OUTPUT reroutes.
-            env.fl.out = env.ctx.route(env.fl.p.dst);
+            let (ctx, dst) = (env.ctx, env.fl.p.dst);
+            env.fl.out = ctx.route_ref(dst);
         }
         self.hook(env, TableKind::Filter, Hook::Output)?;
         self.hook(env, TableKind::Security, Hook::Output)?;
@@ -264,7 +357,7 @@ impl<F: Finder> Walk<'_, F> {
     }
 
     /// Conntrack: the packet's state from the session, or as given.
-    fn conntrack(&mut self, env: &mut Env<'_, '_>) {
+    fn conntrack(&mut self, env: &mut Env<'_, '_, '_>) {
         env.fl.tracked = true;
         if env.fl.ct == CtState::Untracked {
             return;
@@ -343,7 +436,7 @@ impl<F: Finder> Walk<'_, F> {
 
     /// The nat table for the first packet of a connection; the binding of
     /// a known connection otherwise.
-    fn nat_hook(&mut self, env: &mut Env<'_, '_>, hook: Hook) -> Option<()> {
+    fn nat_hook(&mut self, env: &mut Env<'_, '_, '_>, hook: Hook) -> Option<()> {
         let fam = env.fl.p.family();
         match env.fl.ct {
             CtState::New => return self.hook(env, TableKind::Nat, hook),
@@ -432,7 +525,7 @@ impl<F: Finder> Walk<'_, F> {
     }
 
     /// One base chain. `None`: the packet stops here.
-    fn hook(&mut self, env: &mut Env<'_, '_>, kind: TableKind, hook: Hook) -> Option<()> {
+    fn hook(&mut self, env: &mut Env<'_, '_, '_>, kind: TableKind, hook: Hook) -> Option<()> {
         let fam = env.fl.p.family();
         let Some(t) = env.prog.table(fam, kind) else {
             return Some(());
@@ -450,7 +543,7 @@ impl<F: Finder> Walk<'_, F> {
                 event: Event::Hook { hook },
             });
         }
-        let (act, decided_by, why) = self.chain(env, t, c);
+        let (act, by, why) = self.chain(env, t, c);
         let verdict = match act {
             Act::Accept => Verdict::Accept,
             Act::Drop => Verdict::Drop,
@@ -461,13 +554,13 @@ impl<F: Finder> Walk<'_, F> {
             Act::Continue | Act::Return | Act::Jump(_) | Act::Goto(_) => Verdict::Accept,
         };
         let stop = verdict != Verdict::Accept;
-        self.hooks.push(HookResult {
+        self.hooks.push(RawHook {
             table: kind,
             hook,
             verdict,
-            decided_by,
+            by,
+            why,
         });
-        self.whys.push(why);
         if stop {
             None
         } else {
@@ -478,10 +571,10 @@ impl<F: Finder> Walk<'_, F> {
     /// Walks a base chain and what it jumps to; ends with a verdict.
     fn chain(
         &mut self,
-        env: &mut Env<'_, '_>,
+        env: &mut Env<'_, '_, '_>,
         t: usize,
         base: usize,
-    ) -> (Act, Decider, Vec<String>) {
+    ) -> (Act, RawBy, Vec<String>) {
         let prog = env.prog;
         let tbl = &prog.tables[t];
         let fam = tbl.family;
@@ -577,8 +670,12 @@ impl<F: Finder> Walk<'_, F> {
                 }
                 Tri::Unknown => {
                     if !self.explain {
+                        // The reason is part of the verdict: evaluate the
+                        // rule again (without state changes) for it.
                         notes = Notes::new(true);
+                        env.explain = true;
                         let _ = env.rule(rule, key, &mut notes, true);
+                        env.explain = false;
                     }
                     let reason = notes.reason(tri);
                     if self.explain {
@@ -586,7 +683,7 @@ impl<F: Finder> Walk<'_, F> {
                     }
                     return (
                         Act::Unknown(reason),
-                        Decider::Rule(rref(cur, i)),
+                        RawBy { table: t, chain: cur, rule: Some(i) },
                         notes.unknown,
                     );
                 }
@@ -630,7 +727,7 @@ impl<F: Finder> Walk<'_, F> {
                             if stack.len() >= MAX_DEPTH {
                                 return (
                                     Act::Unknown("chains nest too deeply".into()),
-                                    Decider::Rule(rref(cur, i)),
+                                    RawBy { table: t, chain: cur, rule: Some(i) },
                                     vec![],
                                 );
                             }
@@ -642,19 +739,21 @@ impl<F: Finder> Walk<'_, F> {
                             cursor = self.finder.start(t, cur, &env.fl);
                             version = env.fl.version;
                         }
-                        verdict => return (verdict, Decider::Rule(rref(cur, i)), notes.yes),
+                        verdict => return (verdict, RawBy { table: t, chain: cur, rule: Some(i) }, notes.yes),
                     }
                 }
             }
         }
     }
 
-    fn policy(&mut self, env: &Env<'_, '_>, t: usize, base: usize) -> (Act, Decider, Vec<String>) {
+    fn policy(&mut self, env: &Env<'_, '_, '_>, t: usize, base: usize) -> (Act, RawBy, Vec<String>) {
         let tbl = &env.prog.tables[t];
         let chain = tbl.chains[base];
         let policy = chain.policy.unwrap_or(ChainPolicy::Accept);
+        let mut why = Vec::new();
         if self.explain {
             self.push(tbl.family, tbl.kind, &chain.name, Event::Policy { policy });
+            why.push(format!("no rule of {} {} decided", tbl.kind.name(), chain.name));
         }
         let act = match policy {
             ChainPolicy::Accept => Act::Accept,
@@ -662,17 +761,12 @@ impl<F: Finder> Walk<'_, F> {
         };
         (
             act,
-            Decider::Policy {
-                family: tbl.family,
-                table: tbl.kind,
-                chain: chain.name.clone(),
-                policy,
+            RawBy {
+                table: t,
+                chain: base,
+                rule: None,
             },
-            vec![format!(
-                "no rule of {} {} decided",
-                tbl.kind.name(),
-                chain.name
-            )],
+            why,
         )
     }
 
