@@ -176,7 +176,12 @@ fn packets(n: usize, rng: &mut Rng) -> Vec<Packet> {
         .map(|_| {
             let udp = rng.below(5) == 0;
             let src = IpAddr::V4(rng.addr());
-            let dst = IpAddr::V4(Ipv4Addr::new(10, 0, rng.below(4) as u8, 1 + rng.below(4) as u8));
+            let dst = IpAddr::V4(Ipv4Addr::new(
+                10,
+                0,
+                rng.below(4) as u8,
+                1 + rng.below(4) as u8,
+            ));
             let mut p = Packet::new(if udp { 17 } else { 6 }, src, dst);
             p.sport = 1024 + rng.below(60000) as u16;
             p.dport = if udp {
@@ -222,13 +227,23 @@ fn main() {
     let reference = Reference::new(&policy);
 
     // Same answers on a sample (the reference is slow).
-    let sample = if std::env::var_os("BENCH_CLASSIFIER_ONLY").is_some() { 0 } else { 200.min(pkts.len()) };
+    let sample = if std::env::var_os("BENCH_CLASSIFIER_ONLY").is_some() {
+        0
+    } else {
+        200.min(pkts.len())
+    };
     let mut accepted = 0;
     for p in &pkts[..sample] {
         let a = reference.verdict(&ctx, p);
         let b = classifier.verdict(&ctx, p);
         assert_eq!(a.verdict, b.verdict, "{p}");
         assert_eq!(a.decided_by, b.decided_by, "{p}");
+        let (da, db) = (reference.decide(&ctx, p), classifier.decide(&ctx, p));
+        assert_eq!(da, db, "{p}");
+        assert_eq!(
+            da.by.map(|id| reference.decider(id)),
+            Some(a.decided_by.clone())
+        );
         accepted += usize::from(a.verdict == Verdict::Accept);
     }
     println!("sample of {sample}: same verdicts and deciding rules, {accepted} accepted");
@@ -236,9 +251,13 @@ fn main() {
     // Reference: as many packets as fit in `secs`.
     let t = Instant::now();
     let mut n_ref = 0usize;
-    let ref_secs = if std::env::var_os("BENCH_CLASSIFIER_ONLY").is_some() { 0 } else { secs };
+    let ref_secs = if std::env::var_os("BENCH_CLASSIFIER_ONLY").is_some() {
+        0
+    } else {
+        secs
+    };
     while t.elapsed().as_secs() < ref_secs as u64 || n_ref < 10 {
-        std::hint::black_box(reference.verdict(&ctx, &pkts[n_ref % pkts.len()]));
+        std::hint::black_box(reference.decide(&ctx, &pkts[n_ref % pkts.len()]));
         n_ref += 1;
     }
     let ref_pps = n_ref as f64 / t.elapsed().as_secs_f64();
@@ -247,7 +266,7 @@ fn main() {
     let mut n_cls = 0usize;
     while t.elapsed().as_secs() < secs as u64 {
         for p in &pkts[..10_000] {
-            std::hint::black_box(classifier.verdict(&ctx, p));
+            std::hint::black_box(classifier.decide(&ctx, p));
         }
         n_cls += 10_000;
     }

@@ -133,9 +133,12 @@ struct ChainIndex {
     dst: Lpm,
     /// (protocol, destination port) → rules.
     dport: FxMap<(u8, u16), Vec<u32>>,
+    /// (source or destination host, protocol, destination port) → rules.
+    src_port: FxMap<(IpAddr, u8, u16), Vec<u32>>,
+    dst_port: FxMap<(IpAddr, u8, u16), Vec<u32>>,
     /// Input interface name → rules; `iface_all`: all of them (used when
     /// the packet's input interface is not known).
-    iface: HashMap<String, Vec<u32>>,
+    iface: FxMap<String, Vec<u32>>,
     iface_all: Vec<u32>,
     proto: FxMap<u8, Vec<u32>>,
     /// Rules that pin no indexed field.
@@ -144,6 +147,8 @@ struct ChainIndex {
 
 /// The field a rule is indexed by.
 enum Key {
+    SrcPort(IpAddr, u8, u16),
+    DstPort(IpAddr, u8, u16),
     Src(IpAddr, u8),
     Dst(IpAddr, u8),
     Dport(u8, u16),
@@ -188,6 +193,15 @@ fn key_of(rule: &Rule) -> Key {
     let dst = prefix(&rule.destination);
     let host =
         |x: &Option<(IpAddr, u8)>| x.is_some_and(|(a, l)| l >= if a.is_ipv4() { 16 } else { 48 });
+    let full = |x: &Option<(IpAddr, u8)>| {
+        x.and_then(|(a, l)| (l == if a.is_ipv4() { 32 } else { 128 }).then_some(a))
+    };
+    if let (Some(a), Some((p, d))) = (full(&src), dport(rule)) {
+        return Key::SrcPort(a, p, d);
+    }
+    if let (Some(a), Some((p, d))) = (full(&dst), dport(rule)) {
+        return Key::DstPort(a, p, d);
+    }
     if let (true, Some((a, l))) = (host(&src), src) {
         return Key::Src(a, l);
     }
@@ -226,6 +240,8 @@ impl ChainIndex {
         for (i, r) in rules.iter().enumerate() {
             let i = i as u32;
             match key_of(r) {
+                Key::SrcPort(a, p, d) => ix.src_port.entry((a, p, d)).or_default().push(i),
+                Key::DstPort(a, p, d) => ix.dst_port.entry((a, p, d)).or_default().push(i),
                 Key::Src(a, l) => ix.src.add(a, l, i),
                 Key::Dst(a, l) => ix.dst.add(a, l, i),
                 Key::Dport(p, d) => ix.dport.entry((p, d)).or_default().push(i),
@@ -294,6 +310,21 @@ impl<'p> Classifier<'p> {
     }
 }
 
+impl Classifier<'_> {
+    /// The verdict and deciding rule only: the fastest call (see
+    /// [`Decision`](crate::Decision)).
+    pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
+        let mut st = State::default();
+        let raw = crate::walk::run_raw(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, false);
+        crate::walk::decision(&raw)
+    }
+
+    /// Names the rule of a [`Decision`](crate::Decision) of this policy.
+    pub fn decider(&self, id: crate::RuleId) -> crate::Decider {
+        crate::decider_of(&self.prog, id)
+    }
+}
+
 impl Finder for Classifier<'_> {
     type Cursor<'c>
         = Cursor<'c>
@@ -309,9 +340,21 @@ impl Finder for Classifier<'_> {
         }
         ix.src.lookup(p.src, &mut found);
         ix.dst.lookup(p.dst, &mut found);
-        if !ix.dport.is_empty() && p.has_ports() && !p.fragment {
-            if let Some(v) = ix.dport.get(&(p.protocol, p.dport)) {
-                found.push(v);
+        if p.has_ports() && !p.fragment {
+            if !ix.dport.is_empty() {
+                if let Some(v) = ix.dport.get(&(p.protocol, p.dport)) {
+                    found.push(v);
+                }
+            }
+            if !ix.src_port.is_empty() {
+                if let Some(v) = ix.src_port.get(&(p.src, p.protocol, p.dport)) {
+                    found.push(v);
+                }
+            }
+            if !ix.dst_port.is_empty() {
+                if let Some(v) = ix.dst_port.get(&(p.dst, p.protocol, p.dport)) {
+                    found.push(v);
+                }
             }
         }
         if !ix.iface_all.is_empty() && fl.path != PathKind::Output {

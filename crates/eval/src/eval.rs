@@ -314,7 +314,13 @@ impl<'a> Env<'a, '_, '_> {
     fn states(&self) -> (u8, String) {
         // Bits as CtStates: invalid new related established untracked snat dnat.
         if !self.fl.tracked {
-            return (1, fmt!(self.explain, "INVALID (conntrack has not seen the packet yet)"));
+            return (
+                1,
+                fmt!(
+                    self.explain,
+                    "INVALID (conntrack has not seen the packet yet)"
+                ),
+            );
         }
         let mut bits = match self.fl.ct {
             CtState::Invalid => 1,
@@ -357,7 +363,7 @@ impl<'a> Env<'a, '_, '_> {
                             r,
                             (
                                 neg(f, hit),
-                                fmt!(self.explain, 
+                                fmt!(self.explain,
                                     "flags {} {}{}/{}",
                                     crate::packet::flags_text(p.tcp_flags),
                                     if hit != f.invert { "match " } else { "do not match " },
@@ -449,14 +455,14 @@ impl<'a> Env<'a, '_, '_> {
                 (neg(&i.icmp_type, hit), icmp_text(self.explain, &i.icmp_type, p.icmp_type, p.icmp_code, hit))
             }
             Match::Esp(e) => proto_only(self.explain, p.protocol, 50, "ESP", e.spi.is_some(), "the ESP SPI"),
-            Match::Ah(a) => proto_only(self.explain, 
+            Match::Ah(a) => proto_only(self.explain,
                 p.protocol,
                 51,
                 "AH",
                 a.spi.is_some() || a.len.is_some() || a.res,
                 "the AH header fields",
             ),
-            Match::Ipcomp(c) => proto_only(self.explain, 
+            Match::Ipcomp(c) => proto_only(self.explain,
                 p.protocol,
                 108,
                 "IPComp",
@@ -470,7 +476,7 @@ impl<'a> Env<'a, '_, '_> {
                 let hit = bits & want != 0;
                 (
                     neg(&s.states, hit),
-                    fmt!(self.explain, 
+                    fmt!(self.explain,
                         "state {name} {}in {}{}",
                         not(!hit),
                         not(s.states.invert),
@@ -527,7 +533,7 @@ impl<'a> Env<'a, '_, '_> {
                 let lone = if self.lone { " (as the first packet seen)" } else { "" };
                 (
                     tri(ok),
-                    fmt!(self.explain, 
+                    fmt!(self.explain,
                         "{} the rate {}, burst {}{lone}",
                         if ok { "within" } else { "above" },
                         l.rate,
@@ -571,7 +577,7 @@ impl<'a> Env<'a, '_, '_> {
                 };
                 (
                     tri(hit),
-                    fmt!(self.explain, 
+                    fmt!(self.explain,
                         "{n} connection(s) from {}/{} {} {}{lone}",
                         me.map_or_else(String::new, |a| a.to_string()),
                         c.mask,
@@ -783,7 +789,8 @@ impl<'a> Env<'a, '_, '_> {
                 out,
                 (
                     neg(s, hit),
-                    fmt!(self.explain, 
+                    fmt!(
+                        self.explain,
                         "ctstate {name} {}in {}{}",
                         not(!hit),
                         not(s.invert),
@@ -875,7 +882,8 @@ impl<'a> Env<'a, '_, '_> {
                 out,
                 (
                     tri(reply == cv.reply_dir),
-                    fmt!(self.explain, 
+                    fmt!(
+                        self.explain,
                         "direction {}",
                         if cv.reply_dir { "REPLY" } else { "ORIGINAL" }
                     ),
@@ -889,7 +897,10 @@ impl<'a> Env<'a, '_, '_> {
                     out,
                     (
                         Tri::Unknown,
-                        fmt!(self.explain, "ASSURED depends on conntrack's protocol heuristics"),
+                        fmt!(
+                            self.explain,
+                            "ASSURED depends on conntrack's protocol heuristics"
+                        ),
                     ),
                 );
             } else {
@@ -899,7 +910,10 @@ impl<'a> Env<'a, '_, '_> {
                 let hit = (v.seen_reply && cv.seen_reply) || (v.confirmed && confirmed);
                 out = and(
                     out,
-                    (neg(s, hit), fmt!(self.explain, "ctstatus {}", v.names().join(","))),
+                    (
+                        neg(s, hit),
+                        fmt!(self.explain, "ctstatus {}", v.names().join(",")),
+                    ),
                 );
             }
         }
@@ -908,7 +922,10 @@ impl<'a> Env<'a, '_, '_> {
                 out,
                 (
                     Tri::Unknown,
-                    fmt!(self.explain, "depends on the connection's remaining timeout"),
+                    fmt!(
+                        self.explain,
+                        "depends on the connection's remaining timeout"
+                    ),
                 ),
             );
         }
@@ -986,7 +1003,8 @@ impl<'a> Env<'a, '_, '_> {
             .map_or_else(|| "all packets".to_string(), |a| a.to_string());
         (
             tri(hit),
-            fmt!(self.explain, 
+            fmt!(
+                self.explain,
                 "{who}: {} {rate_text} (hashlimit {}{}){lone}",
                 if within { "within" } else { "above" },
                 h.name,
@@ -1050,10 +1068,13 @@ impl<'a> Env<'a, '_, '_> {
                         if ok {
                             ret = !ret;
                         }
-                        text = fmt!(self.explain, 
+                        text = fmt!(
+                            self.explain,
                             "{addr} seen {hits} time(s){} in list {} (needs {})",
-                            r.seconds
-                                .map_or_else(String::new, |s| fmt!(self.explain, " in the last {s}s")),
+                            r.seconds.map_or_else(String::new, |s| fmt!(
+                                self.explain,
+                                " in the last {s}s"
+                            )),
                             r.name,
                             need.max(1)
                         );
@@ -1086,7 +1107,8 @@ impl<'a> Env<'a, '_, '_> {
             Found::Unknown => {
                 return (
                     Tri::Unknown,
-                    fmt!(self.explain, 
+                    fmt!(
+                        self.explain,
                         "set `{}`: the packet lacks a field of its elements (MAC or interface)",
                         sm.set
                     ),
@@ -1101,7 +1123,10 @@ impl<'a> Env<'a, '_, '_> {
             {
                 return (
                     Tri::Unknown,
-                    fmt!(self.explain, "depends on the set element's packet/byte counters"),
+                    fmt!(
+                        self.explain,
+                        "depends on the set element's packet/byte counters"
+                    ),
                 );
             }
         }
@@ -1131,10 +1156,28 @@ impl<'a> Env<'a, '_, '_> {
             }
             return Found::No;
         }
-        let Some(key) = self.set_key(set.kind, dirs) else {
-            return Found::No;
+        let one;
+        let many;
+        let key: &[KeyPart] = match (set.kind, dirs.first()) {
+            // The common one-address sets: no key vector.
+            (SetKind::HashIp | SetKind::HashNet | SetKind::BitmapIp, Some(d)) => {
+                let p = &self.fl.p;
+                one = [KeyPart::Addr(if *d == SetDir::Src { p.src } else { p.dst })];
+                &one
+            }
+            _ => match self.set_key(set.kind, dirs) {
+                Some(k) => {
+                    many = k;
+                    &many
+                }
+                None => return Found::No,
+            },
         };
-        let dynset = self.st.sets.get(&set.name);
+        let dynset = if self.st.sets.is_empty() {
+            None
+        } else {
+            self.st.sets.get(&set.name)
+        };
         if let Some(d) = dynset {
             let now = self.now;
             let live = d
@@ -1142,16 +1185,16 @@ impl<'a> Env<'a, '_, '_> {
                 .iter()
                 .filter(|(_, exp)| exp.is_none_or(|e| e > now))
                 .map(|(parts, _)| (&parts[..], false));
-            let f = crate::sets::linear(live, &key);
+            let f = crate::sets::linear(live, key);
             if f != Found::No {
                 return f;
             }
             let del = d.deleted.iter().map(|parts| (&parts[..], false));
-            if crate::sets::linear(del, &key) == Found::Yes {
+            if crate::sets::linear(del, key) == Found::Yes {
                 return Found::No;
             }
         }
-        self.sets.lookup(set, &key)
+        self.sets.lookup(set, key)
     }
 
     /// The key of the packet for a set of this kind (`None`: the packet
@@ -1209,14 +1252,24 @@ impl<'a> Env<'a, '_, '_> {
         };
         let kind = if self.ctx.is_local(ip) {
             if limit_in || limit_out {
-                let dev = if limit_in { self.fl.in_iface } else { self.fl.out };
-                match (self.ctx.local_entry(ip).and_then(|l| l.iface.as_deref()), dev) {
+                let dev = if limit_in {
+                    self.fl.in_iface
+                } else {
+                    self.fl.out
+                };
+                match (
+                    self.ctx.local_entry(ip).and_then(|l| l.iface.as_deref()),
+                    dev,
+                ) {
                     (Some(a), Some(b)) if a == b => AddrType::Local,
                     (Some(_), Some(_)) => AddrType::Unicast,
                     _ => {
                         return (
                             Tri::Unknown,
-                            fmt!(self.explain, "the interface of the local address is not known"),
+                            fmt!(
+                                self.explain,
+                                "the interface of the local address is not known"
+                            ),
                         )
                     }
                 }
@@ -1246,12 +1299,16 @@ impl<'a> Env<'a, '_, '_> {
             )
         });
         if !hit && route_types && kind == AddrType::Unicast {
-            return (Tri::Unknown, fmt!(self.explain, "the route type of {ip} is not known"));
+            return (
+                Tri::Unknown,
+                fmt!(self.explain, "the route type of {ip} is not known"),
+            );
         }
         let names: Vec<&str> = want.value.iter().map(|t| t.name()).collect();
         (
             neg(want, hit),
-            fmt!(self.explain, 
+            fmt!(
+                self.explain,
                 "{side} {ip} is {} ({}in {}{})",
                 kind.name(),
                 not(!hit),
@@ -1265,13 +1322,19 @@ impl<'a> Env<'a, '_, '_> {
         if t.kerneltz {
             return (
                 Tri::Unknown,
-                fmt!(self.explain, "--kerneltz: depends on the kernel's time zone"),
+                fmt!(
+                    self.explain,
+                    "--kerneltz: depends on the kernel's time zone"
+                ),
             );
         }
         let secs = self.now.secs();
         let stamp = u32::try_from(secs).unwrap_or(u32::MAX);
         if stamp < t.date_start || stamp > t.date_stop {
-            return (Tri::No, fmt!(self.explain, "outside --datestart/--datestop"));
+            return (
+                Tri::No,
+                fmt!(self.explain, "outside --datestart/--datestop"),
+            );
         }
         let tod = (secs % 86_400) as u32;
         let mut days = secs / 86_400;
@@ -1287,7 +1350,8 @@ impl<'a> Env<'a, '_, '_> {
         if !in_time {
             return (
                 Tri::No,
-                fmt!(self.explain, 
+                fmt!(
+                    self.explain,
                     "time of day {:02}:{:02} UTC outside the window",
                     tod / 3600,
                     tod / 60 % 60
@@ -1300,11 +1364,15 @@ impl<'a> Env<'a, '_, '_> {
         }
         let (_, _, mday) = civil(days as i64);
         if t.monthdays & (1u32 << mday) == 0 {
-            return (Tri::No, fmt!(self.explain, "not on one of the days of the month"));
+            return (
+                Tri::No,
+                fmt!(self.explain, "not on one of the days of the month"),
+            );
         }
         (
             Tri::Yes,
-            fmt!(self.explain, 
+            fmt!(
+                self.explain,
                 "{:02}:{:02} UTC is inside the window",
                 tod / 3600,
                 tod / 60 % 60
@@ -1336,12 +1404,16 @@ impl<'a> Env<'a, '_, '_> {
                     (Act::Jump(c), Some(fmt!(self.explain, "jump to {chain}")))
                 }
                 Some(c) => (Act::Goto(c), Some(fmt!(self.explain, "goto {chain}"))),
-                None => (Act::Unknown(fmt!(self.explain, "chain {chain} does not exist")), None),
+                None => (
+                    Act::Unknown(fmt!(self.explain, "chain {chain} does not exist")),
+                    None,
+                ),
             },
             Target::Reject(r) => (Act::Reject(r.with), None),
             Target::Log(l) => (
                 Act::Continue,
-                Some(fmt!(self.explain, 
+                Some(fmt!(
+                    self.explain,
                     "logged{}",
                     l.prefix
                         .as_ref()
@@ -1357,7 +1429,10 @@ impl<'a> Env<'a, '_, '_> {
             | Target::Led(_)
             | Target::Idletimer(_)
             | Target::Rateest(_) => (Act::Continue, Some(fmt!(self.explain, "noted"))),
-            Target::Tee(te) => (Act::Continue, Some(fmt!(self.explain, "copy sent to {}", te.gateway))),
+            Target::Tee(te) => (
+                Act::Continue,
+                Some(fmt!(self.explain, "copy sent to {}", te.gateway)),
+            ),
             Target::Nfqueue(q) => {
                 let num = match q.queue {
                     QueueSpec::Num(n) => n,
@@ -1366,15 +1441,24 @@ impl<'a> Env<'a, '_, '_> {
                 (Act::Queue(num), None)
             }
             Target::Synproxy(_) => (
-                Act::Unknown(fmt!(self.explain, "SYNPROXY answers the TCP handshake itself")),
+                Act::Unknown(fmt!(
+                    self.explain,
+                    "SYNPROXY answers the TCP handshake itself"
+                )),
                 None,
             ),
             Target::Tproxy(_) => (
-                Act::Unknown(fmt!(self.explain, "TPROXY depends on a transparent local socket")),
+                Act::Unknown(fmt!(
+                    self.explain,
+                    "TPROXY depends on a transparent local socket"
+                )),
                 None,
             ),
             Target::Dnpt(_) | Target::Snpt(_) => (
-                Act::Unknown(fmt!(self.explain, "NPTv6 prefix translation is not modelled")),
+                Act::Unknown(fmt!(
+                    self.explain,
+                    "NPTv6 prefix translation is not modelled"
+                )),
                 None,
             ),
             Target::Snat(_)
@@ -1440,7 +1524,10 @@ impl<'a> Env<'a, '_, '_> {
                     }
                     return (Act::Continue, Some(fmt!(self.explain, "helper {h}")));
                 }
-                (Act::Continue, Some(fmt!(self.explain, "conntrack settings")))
+                (
+                    Act::Continue,
+                    Some(fmt!(self.explain, "conntrack settings")),
+                )
             }
             Target::Notrack(_) => {
                 if !dry {
@@ -1484,7 +1571,8 @@ impl<'a> Env<'a, '_, '_> {
                             d.deleted.push(parts);
                         }
                     }
-                    eff.push(fmt!(self.explain, 
+                    eff.push(fmt!(
+                        self.explain,
                         "{} set {}",
                         if add { "added to" } else { "deleted from" },
                         r.name
@@ -1498,7 +1586,10 @@ impl<'a> Env<'a, '_, '_> {
                 if !dry {
                     self.fl.p.tos = n;
                 }
-                (Act::Continue, Some(fmt!(self.explain, "TOS {old:#04x} -> {n:#04x}")))
+                (
+                    Act::Continue,
+                    Some(fmt!(self.explain, "TOS {old:#04x} -> {n:#04x}")),
+                )
             }
             Target::Dscp(d) => {
                 let old = self.fl.p.tos;
@@ -1506,7 +1597,10 @@ impl<'a> Env<'a, '_, '_> {
                 if !dry {
                     self.fl.p.tos = n;
                 }
-                (Act::Continue, Some(fmt!(self.explain, "DSCP -> {:#x}", d.dscp)))
+                (
+                    Act::Continue,
+                    Some(fmt!(self.explain, "DSCP -> {:#x}", d.dscp)),
+                )
             }
             Target::Ecn(e) => {
                 if let Some(v) = e.ip_ect {
@@ -1540,21 +1634,28 @@ impl<'a> Env<'a, '_, '_> {
                 if !dry {
                     self.fl.p.ttl = n;
                 }
-                (Act::Continue, Some(fmt!(self.explain, "hop limit {old} -> {n}")))
+                (
+                    Act::Continue,
+                    Some(fmt!(self.explain, "hop limit {old} -> {n}")),
+                )
             }
             Target::Hmark(_) => {
                 if !dry {
                     self.fl.mark_known = false;
                 }
-                (Act::Continue, Some(fmt!(self.explain, "mark set from a hash")))
+                (
+                    Act::Continue,
+                    Some(fmt!(self.explain, "mark set from a hash")),
+                )
             }
             Target::Classify(c) => (
                 Act::Continue,
                 Some(fmt!(self.explain, "class {}:{}", c.major, c.minor)),
             ),
-            Target::Tcpmss(_) | Target::Tcpoptstrip(_) | Target::Checksum(_) => {
-                (Act::Continue, Some(fmt!(self.explain, "TCP header changed")))
-            }
+            Target::Tcpmss(_) | Target::Tcpoptstrip(_) | Target::Checksum(_) => (
+                Act::Continue,
+                Some(fmt!(self.explain, "TCP header changed")),
+            ),
             Target::Secmark(_) | Target::Connsecmark(_) => {
                 (Act::Continue, Some(fmt!(self.explain, "security mark")))
             }
@@ -1582,7 +1683,7 @@ impl<'a> Env<'a, '_, '_> {
                 let note = match (&dev, a) {
                     (Some(d), None) => Some(format!("the address of {d}; give --local ADDR%{d}")),
                     (None, _) => {
-                        Some(format!("the address of the output interface, which is not known"))
+                        Some("the address of the output interface, which is not known".to_string())
                     }
                     _ => None,
                 };
@@ -1645,7 +1746,8 @@ impl<'a> Env<'a, '_, '_> {
             after_port: port,
             note,
         };
-        let eff = fmt!(self.explain, 
+        let eff = fmt!(
+            self.explain,
             "{} {} -> {}",
             rw.target,
             match side {
@@ -1767,7 +1869,13 @@ fn port_check(ex: bool, r: &Option<Neg<PortRange>>, port: u16, what: &str) -> (T
             let hit = n.value.contains(port);
             (
                 neg(n, hit),
-                fmt!(ex, "{what} {port} {}in {}{}", not(!hit), not(n.invert), n.value),
+                fmt!(
+                    ex,
+                    "{what} {port} {}in {}{}",
+                    not(!hit),
+                    not(n.invert),
+                    n.value
+                ),
             )
         }
     }
@@ -1780,13 +1888,22 @@ fn proto_only(ex: bool, have: u8, want: u8, name: &str, detail: bool, what: &str
     if detail {
         return (
             Tri::Unknown,
-            fmt!(ex, "depends on {what}, which the packet model does not carry"),
+            fmt!(
+                ex,
+                "depends on {what}, which the packet model does not carry"
+            ),
         );
     }
     (Tri::Yes, fmt!(ex, "{name}"))
 }
 
-fn icmp_text(ex: bool, n: &Neg<rampart_model::matches::icmp::IcmpType>, t: u8, c: u8, hit: bool) -> String {
+fn icmp_text(
+    ex: bool,
+    n: &Neg<rampart_model::matches::icmp::IcmpType>,
+    t: u8,
+    c: u8,
+    hit: bool,
+) -> String {
     if !ex {
         return String::new();
     }

@@ -59,6 +59,7 @@ mod state;
 mod walk;
 
 pub use classifier::Classifier;
+
 pub use context::{Context, LocalAddr, Route, Time};
 pub use outcome::{
     Decider, Event, HookResult, Matched, NatRewrite, NatSide, Outcome, PathKind, RuleRef, Step,
@@ -148,6 +149,59 @@ impl<'p> Reference<'p> {
             false,
         )
     }
+
+    /// The verdict and deciding rule only (see [`Decision`]).
+    pub fn decide(&self, ctx: &Context, pkt: &Packet) -> Decision {
+        let mut st = State::default();
+        let raw = walk::run_raw(
+            &self.prog,
+            &walk::Every,
+            ctx,
+            &mut st,
+            pkt,
+            ctx.now,
+            true,
+            false,
+        );
+        walk::decision(&raw)
+    }
+
+    /// Names the rule of a [`Decision`] of this policy.
+    pub fn decider(&self, id: RuleId) -> Decider {
+        decider_of(&self.prog, id)
+    }
+}
+
+/// The verdict and where it was decided, without names, NAT details or
+/// trace: the cheapest answer, for bulk classification. Both engines give
+/// equal decisions; [`Classifier::decider`] / [`Reference::decider`] name
+/// the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    /// `None` when no chain of the policy saw the packet.
+    pub by: Option<RuleId>,
+}
+
+/// A rule or chain policy of a prepared policy (indices; the same for
+/// both engines of one policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleId {
+    table: u32,
+    chain: u32,
+    /// `None`: the chain's policy.
+    rule: Option<u32>,
+}
+
+fn decider_of(prog: &Program<'_>, id: RuleId) -> Decider {
+    walk::decider(
+        prog,
+        walk::RawBy {
+            table: id.table as usize,
+            chain: id.chain as usize,
+            rule: id.rule.map(|r| r as usize),
+        },
+    )
 }
 
 /// Which engine a [`Session`] uses.

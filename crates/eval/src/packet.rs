@@ -298,6 +298,9 @@ impl Packet {
                         bad(pos, format!("unknown state `{v}` (new, established, related, invalid, untracked)"))
                     })?)
                 }
+                "flags" if p.protocol != 6 => {
+                    return Err(bad(pos, "`flags` needs a TCP packet".into()))
+                }
                 "flags" => {
                     p.tcp_flags = parse_flags(need()?).map_err(|m| bad(pos, m))?;
                     flags_given = true;

@@ -16,10 +16,12 @@ pub(crate) struct PTable<'p> {
     pub family: Family,
     pub kind: TableKind,
     pub chains: Vec<&'p Chain>,
-    pub by_name: HashMap<&'p str, usize>,
     /// Per chain, per rule: the chain index a jump or goto leads to
     /// (`None`: not a jump, or a missing chain).
     pub jumps: Vec<Vec<Option<usize>>>,
+    /// The built-in chain of each hook (PREROUTING, INPUT, FORWARD,
+    /// OUTPUT, POSTROUTING).
+    pub hook_chain: [Option<usize>; 5],
 }
 
 #[derive(Debug)]
@@ -32,6 +34,19 @@ impl<'p> Program<'p> {
     pub fn new(policy: &'p Policy) -> Program<'p> {
         let tables = policy.tables.iter().map(PTable::new).collect();
         Program { policy, tables }
+    }
+
+    /// The built-in chain of `hook` in table `t`.
+    pub fn hook_chain(&self, t: usize, hook: rampart_model::Hook) -> Option<usize> {
+        use rampart_model::Hook::*;
+        let i = match hook {
+            Prerouting => 0,
+            Input => 1,
+            Forward => 2,
+            Output => 3,
+            Postrouting => 4,
+        };
+        self.tables[t].hook_chain[i]
     }
 
     pub fn table(&self, family: Family, kind: TableKind) -> Option<usize> {
@@ -63,11 +78,24 @@ impl<'p> PTable<'p> {
                     .collect()
             })
             .collect();
+        let mut hook_chain = [None; 5];
+        for (i, h) in [
+            rampart_model::Hook::Prerouting,
+            rampart_model::Hook::Input,
+            rampart_model::Hook::Forward,
+            rampart_model::Hook::Output,
+            rampart_model::Hook::Postrouting,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            hook_chain[i] = by_name.get(h.name()).copied();
+        }
         PTable {
+            hook_chain,
             family: t.family,
             kind: t.kind,
             chains,
-            by_name,
             jumps,
         }
     }

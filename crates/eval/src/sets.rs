@@ -123,7 +123,7 @@ fn elem_matches(parts: &[ElemPart], key: &[KeyPart]) -> Option<Option<u32>> {
 /// Hash tables per set, built once by the classifier.
 #[derive(Debug, Default)]
 pub(crate) struct Compiled {
-    sets: HashMap<String, CSet>,
+    sets: crate::classifier::FxMap<String, CSet>,
 }
 
 #[derive(Debug)]

@@ -119,6 +119,21 @@ pub(crate) fn decider(prog: &Program<'_>, by: RawBy) -> Decider {
     }
 }
 
+/// The verdict and deciding entry of a raw result.
+pub(crate) fn decision(raw: &Raw<'_>) -> crate::Decision {
+    crate::Decision {
+        verdict: raw.verdict.clone(),
+        by: raw.pick.map(|i| {
+            let b = raw.hooks[i].by;
+            crate::RuleId {
+                table: b.table as u32,
+                chain: b.chain as u32,
+                rule: b.rule.map(|r| r as u32),
+            }
+        }),
+    }
+}
+
 pub(crate) fn materialize(prog: &Program<'_>, pkt: &Packet, raw: Raw<'_>) -> Outcome {
     let (decided_by, why) = match raw.pick {
         Some(i) => (decider(prog, raw.hooks[i].by), raw.hooks[i].why.clone()),
@@ -530,7 +545,7 @@ impl<F: Finder> Walk<'_, F> {
         let Some(t) = env.prog.table(fam, kind) else {
             return Some(());
         };
-        let Some(&c) = env.prog.tables[t].by_name.get(hook.name()) else {
+        let Some(c) = env.prog.hook_chain(t, hook) else {
             return Some(());
         };
         env.fl.hook = hook;
@@ -683,7 +698,11 @@ impl<F: Finder> Walk<'_, F> {
                     }
                     return (
                         Act::Unknown(reason),
-                        RawBy { table: t, chain: cur, rule: Some(i) },
+                        RawBy {
+                            table: t,
+                            chain: cur,
+                            rule: Some(i),
+                        },
                         notes.unknown,
                     );
                 }
@@ -727,7 +746,11 @@ impl<F: Finder> Walk<'_, F> {
                             if stack.len() >= MAX_DEPTH {
                                 return (
                                     Act::Unknown("chains nest too deeply".into()),
-                                    RawBy { table: t, chain: cur, rule: Some(i) },
+                                    RawBy {
+                                        table: t,
+                                        chain: cur,
+                                        rule: Some(i),
+                                    },
                                     vec![],
                                 );
                             }
@@ -739,21 +762,40 @@ impl<F: Finder> Walk<'_, F> {
                             cursor = self.finder.start(t, cur, &env.fl);
                             version = env.fl.version;
                         }
-                        verdict => return (verdict, RawBy { table: t, chain: cur, rule: Some(i) }, notes.yes),
+                        verdict => {
+                            return (
+                                verdict,
+                                RawBy {
+                                    table: t,
+                                    chain: cur,
+                                    rule: Some(i),
+                                },
+                                notes.yes,
+                            )
+                        }
                     }
                 }
             }
         }
     }
 
-    fn policy(&mut self, env: &Env<'_, '_, '_>, t: usize, base: usize) -> (Act, RawBy, Vec<String>) {
+    fn policy(
+        &mut self,
+        env: &Env<'_, '_, '_>,
+        t: usize,
+        base: usize,
+    ) -> (Act, RawBy, Vec<String>) {
         let tbl = &env.prog.tables[t];
         let chain = tbl.chains[base];
         let policy = chain.policy.unwrap_or(ChainPolicy::Accept);
         let mut why = Vec::new();
         if self.explain {
             self.push(tbl.family, tbl.kind, &chain.name, Event::Policy { policy });
-            why.push(format!("no rule of {} {} decided", tbl.kind.name(), chain.name));
+            why.push(format!(
+                "no rule of {} {} decided",
+                tbl.kind.name(),
+                chain.name
+            ));
         }
         let act = match policy {
             ChainPolicy::Accept => Act::Accept,
@@ -817,5 +859,5 @@ impl<F: Finder> Walk<'_, F> {
 
 fn has_chain(prog: &Program<'_>, fam: rampart_model::Family, kind: TableKind, hook: Hook) -> bool {
     prog.table(fam, kind)
-        .is_some_and(|t| prog.tables[t].by_name.contains_key(hook.name()))
+        .is_some_and(|t| prog.hook_chain(t, hook).is_some())
 }

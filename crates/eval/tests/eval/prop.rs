@@ -373,3 +373,21 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// The cheapest call agrees with the full outcome, in both engines.
+    #[test]
+    fn issue4_decide_equals_outcome(policy in policy(), pkt in packet()) {
+        let classifier = Classifier::new(&policy);
+        let reference = rampart_eval::Reference::new(&policy);
+        let c = ctx();
+        let full = reference.evaluate(&c, &pkt);
+        let a = reference.decide(&c, &pkt);
+        let b = classifier.decide(&c, &pkt);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&a.verdict, &full.verdict);
+        prop_assert_eq!(a.by.map(|id| classifier.decider(id)).unwrap_or(rampart_eval::Decider::Nothing), full.decided_by);
+    }
+}
