@@ -232,6 +232,12 @@ impl Packet {
         let protocol = Protocol::parse(proto_w)
             .ok_or_else(|| bad(p0, format!("unknown protocol `{proto_w}`")))?
             .0;
+        if protocol == 0 {
+            return Err(bad(
+                p0,
+                format!("`{proto_w}` is not the protocol of a packet (tcp, udp, icmp, ...)"),
+            ));
+        }
         let (ps, src_w) = *words
             .get(1)
             .ok_or_else(|| bad(text.len(), "expected the source address".into()))?;
@@ -644,6 +650,8 @@ mod tests {
             ("tcp 1.2.3.4:1 -> ::1", 17),
             ("tcp 1.2.3.4:1 -> 5.6.7.8:2 colour=red", 27),
             ("bogus 1.2.3.4 -> 5.6.7.8", 0),
+            ("ip 10.0.0.1 -> 192.0.2.1 icmp-type=echo-request", 0),
+            ("udp 10.0.0.1:1 -> 192.0.2.1:2 icmp-type=3", 30),
         ] {
             match Packet::parse(s) {
                 Err(Error::BadPacket { pos: p, .. }) => assert_eq!(p, pos, "{s}"),
