@@ -102,7 +102,7 @@ impl Lpm {
         }
     }
 
-    fn lookup<'a>(&'a self, ip: IpAddr, out: &mut Vec<&'a [u32]>) {
+    fn lookup<'a>(&'a self, ip: IpAddr, out: &mut Cursor<'a>) {
         match ip {
             IpAddr::V4(a) => {
                 let x = u32::from(a);
@@ -273,10 +273,26 @@ pub struct Classifier<'p> {
 }
 
 /// Where the classifier is in a chain: the candidate lists the packet's
-/// fields selected, each with a read position.
+/// fields selected, each with a read position (inline up to
+/// [`INLINE`], no allocation).
 #[derive(Debug)]
 pub(crate) struct Cursor<'c> {
-    lists: Vec<(&'c [u32], usize)>,
+    inline: [(&'c [u32], usize); INLINE],
+    n: usize,
+    spill: Vec<(&'c [u32], usize)>,
+}
+
+const INLINE: usize = 12;
+
+impl<'c> Cursor<'c> {
+    fn push(&mut self, list: &'c [u32]) {
+        if self.n < INLINE {
+            self.inline[self.n] = (list, 0);
+            self.n += 1;
+        } else {
+            self.spill.push((list, 0));
+        }
+    }
 }
 
 impl<'p> Classifier<'p> {
@@ -334,7 +350,11 @@ impl Finder for Classifier<'_> {
     fn start<'c>(&'c self, table: usize, chain: usize, fl: &Flight) -> Cursor<'c> {
         let ix = &self.index[table][chain];
         let p = &fl.p;
-        let mut found: Vec<&'c [u32]> = Vec::with_capacity(8);
+        let mut found = Cursor {
+            inline: [(&[], 0); INLINE],
+            n: 0,
+            spill: Vec::new(),
+        };
         if !ix.always.is_empty() {
             found.push(&ix.always);
         }
@@ -370,14 +390,13 @@ impl Finder for Classifier<'_> {
         if let Some(v) = ix.proto.get(&p.protocol) {
             found.push(v);
         }
-        Cursor {
-            lists: found.into_iter().map(|l| (l, 0)).collect(),
-        }
+        found
     }
 
     fn next(&self, cursor: &mut Cursor<'_>, from: usize, len: usize) -> usize {
         let mut best = len;
-        for (list, pos) in &mut cursor.lists {
+        let n = cursor.n;
+        for (list, pos) in cursor.inline[..n].iter_mut().chain(cursor.spill.iter_mut()) {
             while *pos < list.len() && (list[*pos] as usize) < from {
                 *pos += 1;
             }

@@ -3,11 +3,11 @@
 //! elements added to sets by `-j SET`. Shared by both engines, so their
 //! answers over a sequence are the same.
 
+use crate::classifier::FxMap as HashMap;
 use crate::context::Time;
 use crate::packet::Tuple;
 use crate::program::RuleKey;
 use rampart_model::set::ElemPart;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// One tracked connection.
