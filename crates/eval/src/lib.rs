@@ -304,3 +304,31 @@ impl<'e, 'p> Session<'e, 'p> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::*;
+
+    /// A goto cycle (which iptables refuses but a model can hold) ends as
+    /// unknown instead of looping.
+    #[test]
+    fn goto_cycle_is_unknown() {
+        let mut p = Policy::default();
+        let t = p.table_mut(Family::Ipv4, TableKind::Filter);
+        t.add_user_chain("A");
+        t.add_user_chain("B");
+        let goto = |c: &str| Rule {
+            target: Some(Target::Goto { chain: c.into() }),
+            ..Default::default()
+        };
+        t.chain_mut("INPUT").unwrap().rules.push(goto("A"));
+        t.chain_mut("A").unwrap().rules.push(goto("B"));
+        t.chain_mut("B").unwrap().rules.push(goto("A"));
+        let ctx = Context::new(vec![LocalAddr::parse("10.0.0.1").unwrap()]);
+        let pkt = Packet::parse("udp 192.0.2.1:1 -> 10.0.0.1:2").unwrap();
+        let o = Classifier::new(&p).decide(&ctx, &pkt);
+        assert!(matches!(o.verdict, Verdict::Unknown { .. }), "{o:?}");
+        assert_eq!(Reference::new(&p).decide(&ctx, &pkt), o);
+    }
+}

@@ -17,6 +17,15 @@ use rampart_model::{ChainPolicy, Hook, TableKind};
 
 /// Deepest chain nesting followed (iptables itself allows no loops).
 const MAX_DEPTH: usize = 64;
+/// Most rules evaluated in one base chain, at least (bounds goto loops,
+/// which a model can hold although iptables refuses them); four times
+/// the table's rules when that is more.
+const MAX_STEPS: usize = 100_000;
+
+/// The chain a jump or goto rule leads to.
+fn next_chain(tbl: &crate::program::PTable<'_>, chain: usize, rule: usize) -> usize {
+    tbl.jumps[chain][rule].unwrap_or(chain)
+}
 
 /// Which rules of a chain may match: the rules it skips must surely not
 /// match (their generic matches fail before any stateful match runs).
@@ -595,6 +604,18 @@ impl<F: Finder> Walk<'_, F> {
         let fam = tbl.family;
         let kind = tbl.kind;
         let mut stack: Vec<(usize, usize)> = Vec::new();
+        // With a trace: the jumps and gotos that led here (chain, rule,
+        // is a goto), for the deciding rule's explanation.
+        let mut via: Vec<(usize, usize, bool)> = Vec::new();
+        let leave = |via: &mut Vec<(usize, usize, bool)>| {
+            while let Some((_, _, goto)) = via.pop() {
+                if !goto {
+                    break;
+                }
+            }
+        };
+        let mut steps = 0usize;
+        let max_steps = MAX_STEPS.max(4 * tbl.chains.iter().map(|c| c.rules.len()).sum::<usize>());
         let mut cur = base;
         let mut i = 0usize;
         let mut cursor = self.finder.start(t, cur, &env.fl);
@@ -640,6 +661,7 @@ impl<F: Finder> Walk<'_, F> {
             i = next;
             if i >= len {
                 // End of the chain.
+                leave(&mut via);
                 if let Some((c, j)) = stack.pop() {
                     if self.explain {
                         self.push(
@@ -658,6 +680,18 @@ impl<F: Finder> Walk<'_, F> {
                     continue;
                 }
                 return self.policy(env, t, base);
+            }
+            steps += 1;
+            if steps > max_steps {
+                return (
+                    Act::Unknown("the chains loop (goto cycle)".into()),
+                    RawBy {
+                        table: t,
+                        chain: cur,
+                        rule: Some(i),
+                    },
+                    vec![],
+                );
             }
             let rule = &chain.rules[i];
             let key = RuleKey {
@@ -723,6 +757,7 @@ impl<F: Finder> Walk<'_, F> {
                     match act {
                         Act::Continue => i += 1,
                         Act::Return => {
+                            leave(&mut via);
                             if let Some((c, j)) = stack.pop() {
                                 if self.explain {
                                     self.push(
@@ -757,12 +792,34 @@ impl<F: Finder> Walk<'_, F> {
                             if matches!(act, Act::Jump(_)) {
                                 stack.push((cur, i + 1));
                             }
+                            if self.explain {
+                                via.push((cur, i, matches!(act, Act::Goto(_))));
+                            }
                             cur = c;
                             i = 0;
                             cursor = self.finder.start(t, cur, &env.fl);
                             version = env.fl.version;
                         }
                         verdict => {
+                            let mut why: Vec<String> = via
+                                .iter()
+                                .map(|&(c, r, goto)| {
+                                    let ch = tbl.chains[c];
+                                    let at =
+                                        ch.rules[r].origin.as_ref().map_or_else(String::new, |o| {
+                                            format!(" ({}:{})", o.file, o.line)
+                                        });
+                                    format!(
+                                        "{} {} rule {}{at} {} {}",
+                                        kind.name(),
+                                        ch.name,
+                                        r + 1,
+                                        if goto { "went to" } else { "jumped to" },
+                                        tbl.chains[next_chain(tbl, c, r)].name
+                                    )
+                                })
+                                .collect();
+                            why.extend(notes.yes);
                             return (
                                 verdict,
                                 RawBy {
@@ -770,8 +827,8 @@ impl<F: Finder> Walk<'_, F> {
                                     chain: cur,
                                     rule: Some(i),
                                 },
-                                notes.yes,
-                            )
+                                why,
+                            );
                         }
                     }
                 }
