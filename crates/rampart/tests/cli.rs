@@ -1018,3 +1018,48 @@ fn issue4_why_bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no policy applied by rampart"));
 }
+
+/// Issue 4: `rampart why` without `--policy` reads the policy rampart
+/// applied (the state store's current entry), with its source lines.
+#[test]
+fn issue4_why_live_reads_the_applied_policy() {
+    let Some(ns) = Netns::new("ev-why") else {
+        return;
+    };
+    let dir = tmpdir("ev-why");
+    let state = dir.join("state");
+    let media = testdata("media-server.sh");
+    let o = ns.rampart(&state, "", &["apply", &media]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let packet = "tcp 203.0.113.5:40000 -> 192.168.1.10:32400";
+    let local = "192.168.1.10/24%eth0";
+    let w = ns.rampart(
+        &state,
+        "",
+        &["why", packet, "--in", "eth0", "--local", local],
+    );
+    let text = String::from_utf8_lossy(&w.stdout);
+    assert_eq!(w.status.code(), Some(0), "{text}{}", stderr(&w));
+    assert!(text.contains("media-server.sh:16"), "{text}");
+    let w = ns.rampart(
+        &state,
+        "",
+        &[
+            "why",
+            "--policy",
+            "live",
+            "tcp 203.0.113.5:40000 -> 192.168.1.10:22",
+            "--in",
+            "eth0",
+            "--local",
+            local,
+        ],
+    );
+    assert_eq!(
+        w.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&w.stdout)
+    );
+    assert!(String::from_utf8_lossy(&w.stdout).contains("REJECT (icmp-host-prohibited)"));
+}
