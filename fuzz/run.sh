@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file eval_packet)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -26,6 +26,8 @@ seed() {
     # The first byte picks the set kind and file format.
     native_set_file) for f in ../examples/sets/* ../examples/blocklist.txt; do
         { printf '\x00'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;
+    eval_packet) i=0; while IFS= read -r l; do i=$((i+1)); printf '%s' "$l" > "$dir/pkt-$i"; done \
+        < <(sed -n 's/^packet = "\(.*\)"$/\1/p' ../testdata/eval/*.toml) ;;
   esac
 }
 for t in "${TARGETS[@]}"; do
