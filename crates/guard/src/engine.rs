@@ -675,7 +675,7 @@ impl Engine {
             self.covering(&net).ok_or(Error::NotBanned { net })?
         };
         let mut out = Vec::new();
-        self.end(now, target, UnbanCause::Manual, Some(net), &mut out);
+        self.end(now, target, UnbanCause::Manual, (target != net).then_some(net), &mut out);
         if net.is_host() {
             for j in 0..self.jails.len() {
                 self.failures.remove(&(u16::try_from(j).unwrap_or(0), net.addr()));
@@ -943,8 +943,8 @@ impl Engine {
                 ),
             }));
         }
-        // Fold the bans inside it (not itself); their unbans go out after
-        // the new ban, so nothing is unblocked in between.
+        // Fold the bans inside it (not itself). Their unbans go out first:
+        // a part of a carved prefix may be the same network as a member.
         let mut members: Vec<(Net, Entry)> = Vec::new();
         let mut unbans: Vec<Action> = Vec::new();
         if !net.is_host() {
@@ -978,6 +978,7 @@ impl Engine {
         }
         e.parts = parts;
         e.members = members;
+        out.append(&mut unbans);
         for part in &e.parts {
             out.push(Action::Ban(Ban {
                 net: *part,
@@ -993,7 +994,6 @@ impl Engine {
                 dry_run: self.dry_run,
             }));
         }
-        out.append(&mut unbans);
         if e.until != FOREVER {
             self.expiries.push(Reverse((e.until, net)));
         }
@@ -1005,24 +1005,23 @@ impl Engine {
         true
     }
 
-    /// Ends the ban of `net`: its members still due come back first (so
-    /// they are never unblocked in between), then its networks go. `skip`
-    /// (the address unbanned by hand) does not come back.
+    /// Ends the ban of `net`: its networks go, then its members still due
+    /// come back. `skip` (the address unbanned by hand) does not come back.
     fn end(&mut self, now: Timestamp, net: Net, cause: UnbanCause, skip: Option<Net>, out: &mut Vec<Action>) {
         let Some(e) = self.bans.remove(&net) else {
             return;
         };
         self.count_len(&net, -1);
         self.metrics.unbans += 1;
+        for part in &e.parts {
+            out.push(self.unban_action(*part, net, now, cause));
+        }
         for (m, mut me) in e.members {
             if me.until <= now || skip.is_some_and(|s| s.covers(&m) || m.covers(&s)) {
                 continue;
             }
             me.parts = Vec::new();
             self.insert(m, me, true, out);
-        }
-        for part in e.parts {
-            out.push(self.unban_action(part, net, now, cause));
         }
     }
 
@@ -1131,4 +1130,441 @@ impl Engine {
 /// Seconds as the counters keep them (u32: until 2106).
 fn stamp(now: Timestamp) -> u32 {
     u32::try_from(now).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BantimeIncrement, ConnLimitConfig, JailConfig};
+    use crate::Duration;
+
+    const T: Timestamp = 1_700_000_000;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn n(s: &str) -> Net {
+        s.parse().expect("net")
+    }
+
+    fn config(jail: JailConfig) -> GuardConfig {
+        let mut c = GuardConfig::default();
+        c.jail.insert("sshd".into(), jail);
+        c
+    }
+
+    fn engine(jail: JailConfig) -> Engine {
+        Engine::new(&config(jail)).expect("valid")
+    }
+
+    fn bans(actions: &[Action]) -> Vec<&Ban> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Ban(b) => Some(b),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn unbans(actions: &[Action]) -> Vec<&Unban> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Unban(u) => Some(u),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `maxretry` failures of `addr` at `t`; the actions of the last one.
+    fn fail(e: &mut Engine, t: Timestamp, addr: &str, times: u32) -> Vec<Action> {
+        let mut last = Vec::new();
+        for _ in 0..times {
+            last = e.on_failure(t, "sshd", ip(addr), "Failed password");
+        }
+        last
+    }
+
+    #[test]
+    fn maxretry_within_findtime_bans_for_bantime() {
+        let mut e = engine(JailConfig::default());
+        assert!(fail(&mut e, T, "198.51.100.1", 4).is_empty());
+        let a = fail(&mut e, T + 599, "198.51.100.1", 1);
+        let b = bans(&a);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].net, b[0].until, b[0].hits), (n("198.51.100.1"), T + 599 + 600, 5));
+        assert_eq!(&*b[0].jail, "sshd");
+        assert_eq!(b[0].source, Source::Jail);
+        assert!(b[0].reason.contains("5 failures") && b[0].reason.contains("Failed password"));
+        assert!(!b[0].dry_run && !b[0].restored);
+        // Failures while banned count as hits, not as a new ban.
+        assert!(fail(&mut e, T + 700, "198.51.100.1", 10).is_empty());
+        assert_eq!(e.active().next().expect("active").hits, 15);
+    }
+
+    #[test]
+    fn findtime_window_restarts_as_fail2ban_does() {
+        let mut e = engine(JailConfig::default());
+        assert!(fail(&mut e, T, "198.51.100.1", 4).is_empty());
+        // 601 s after the window's first failure: the count starts again.
+        assert!(fail(&mut e, T + 601, "198.51.100.1", 4).is_empty());
+        assert_eq!(bans(&fail(&mut e, T + 700, "198.51.100.1", 1)).len(), 1);
+        // Ageing forgets a window that has passed.
+        let mut e = engine(JailConfig::default());
+        fail(&mut e, T, "198.51.100.2", 3);
+        assert_eq!(e.metrics().tracked, 1);
+        e.on_tick(T + 601);
+        assert_eq!(e.metrics().tracked, 0);
+    }
+
+    #[test]
+    fn repeat_offenders_get_fail2ban_increments_capped_by_maxtime() {
+        let mut e = engine(JailConfig {
+            maxretry: 1,
+            bantime: Duration(600),
+            bantime_increment: Some(BantimeIncrement {
+                maxtime: Some(Duration(3000)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let mut t = T;
+        let mut lengths = Vec::new();
+        for _ in 0..5 {
+            let a = fail(&mut e, t, "198.51.100.1", 1);
+            let b = bans(&a)[0];
+            lengths.push(b.until - t);
+            t = b.until;
+            e.on_tick(t);
+        }
+        // 600, then 600·2^1, 600·2^2, then capped at 3000.
+        assert_eq!(lengths, [600, 1200, 2400, 3000, 3000]);
+    }
+
+    #[test]
+    fn multipliers_and_overalljails() {
+        let inc = BantimeIncrement {
+            multipliers: vec![1, 5, 30],
+            overalljails: true,
+            ..Default::default()
+        };
+        let mut c = GuardConfig::default();
+        for name in ["sshd", "postfix"] {
+            c.jail.insert(
+                name.into(),
+                JailConfig {
+                    maxretry: 1,
+                    bantime: Duration(60),
+                    bantime_increment: Some(inc.clone()),
+                    ..Default::default()
+                },
+            );
+        }
+        let mut e = Engine::new(&c).expect("valid");
+        let a = ip("198.51.100.9");
+        let b1 = bans(&e.on_failure(T, "sshd", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!(b1[0].until - T, 60);
+        e.on_tick(T + 60);
+        // Another jail sees the earlier ban (overalljails): ×5.
+        let b2 = bans(&e.on_failure(T + 100, "postfix", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!((b2[0].until - (T + 100), b2[0].count), (300, 1));
+        e.on_tick(T + 400);
+        let b3 = bans(&e.on_failure(T + 500, "sshd", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!(b3[0].until - (T + 500), 1800);
+    }
+
+    fn prefix_engine() -> Engine {
+        let mut c = config(JailConfig {
+            maxretry: 1,
+            bantime: Duration(7200),
+            ..Default::default()
+        });
+        c.prefix.members = 3;
+        c.prefix.window = Duration(600);
+        c.prefix.bantime = Duration(3600);
+        Engine::new(&c).expect("valid")
+    }
+
+    #[test]
+    fn prefix_escalation_folds_members_and_restores_them_when_it_ends() {
+        let mut e = prefix_engine();
+        fail(&mut e, T, "203.0.113.1", 1);
+        fail(&mut e, T + 1, "203.0.113.2", 1);
+        // A member of another /24 does not count.
+        fail(&mut e, T + 1, "203.0.114.2", 1);
+        let a = fail(&mut e, T + 2, "203.0.113.3", 1);
+        let b = bans(&a);
+        assert_eq!(b.len(), 2, "{a:?}");
+        assert_eq!(b[0].net, n("203.0.113.3"));
+        assert_eq!((b[1].net, b[1].source, b[1].until), (n("203.0.113.0/24"), Source::Prefix, T + 2 + 3600));
+        let u = unbans(&a);
+        let folded: Vec<Net> = u.iter().map(|u| u.net).collect();
+        assert_eq!(folded, [n("203.0.113.1"), n("203.0.113.2"), n("203.0.113.3")]);
+        assert!(u.iter().all(|u| u.cause == UnbanCause::Folded { into: n("203.0.113.0/24") }));
+        // The members' Unbans come before the prefix's Ban (one kernel
+        // transaction applies both).
+        let first_unban = a.iter().position(|x| matches!(x, Action::Unban(_))).expect("unbans");
+        let prefix_ban = a.iter().position(|x| matches!(x, Action::Ban(b) if b.net.len() == 24)).expect("ban");
+        assert!(first_unban < prefix_ban);
+        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PrefixBanned, .. }))));
+        let active: Vec<Net> = e.active().map(|b| b.net).collect();
+        assert_eq!(active, [n("203.0.113.0/24"), n("203.0.114.2")]);
+        // A failure inside the prefix is a hit on it.
+        assert!(fail(&mut e, T + 3, "203.0.113.77", 1).is_empty());
+
+        // The prefix ends after 1 h; the members (2 h) are still due and
+        // come back with their own end.
+        let a = e.on_tick(T + 2 + 3600);
+        let b = bans(&a);
+        let back: Vec<(Net, Timestamp, bool)> = b.iter().map(|b| (b.net, b.until, b.restored)).collect();
+        assert_eq!(
+            back,
+            [
+                (n("203.0.113.1"), T + 7200, true),
+                (n("203.0.113.2"), T + 1 + 7200, true),
+                (n("203.0.113.3"), T + 2 + 7200, true)
+            ]
+        );
+        let u = unbans(&a);
+        assert_eq!((u.len(), u[0].net, u[0].cause), (1, n("203.0.113.0/24"), UnbanCause::Expired));
+        assert!(a.iter().position(|x| matches!(x, Action::Unban(_))) < a.iter().position(|x| matches!(x, Action::Ban(_))));
+    }
+
+    #[test]
+    fn unbanning_a_member_by_hand_ends_the_prefix_and_keeps_the_others() {
+        let mut e = prefix_engine();
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+            fail(&mut e, T + i as u64, a, 1);
+        }
+        let a = e.unban(T + 10, n("203.0.113.2")).expect("covered");
+        let back: Vec<Net> = bans(&a).iter().map(|b| b.net).collect();
+        assert_eq!(back, [n("203.0.113.1"), n("203.0.113.3")]);
+        assert_eq!(unbans(&a)[0].net, n("203.0.113.0/24"));
+        assert_eq!(unbans(&a)[0].cause, UnbanCause::Manual);
+        assert_eq!(e.unban(T + 10, n("192.0.2.1")), Err(Error::NotBanned { net: n("192.0.2.1") }));
+        // Members whose own ban ended while folded do not come back.
+        let mut e = prefix_engine();
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+            fail(&mut e, T + i as u64, a, 1);
+        }
+        let a = e.unban(T + 7200, n("203.0.113.0/24")).expect("banned");
+        let back: Vec<Net> = bans(&a).iter().map(|b| b.net).collect();
+        assert_eq!(back, [n("203.0.113.2"), n("203.0.113.3")]);
+    }
+
+    #[test]
+    fn whitelist_wins_over_jails_prefixes_and_hand_bans() {
+        let mut c = config(JailConfig {
+            maxretry: 1,
+            ignoreip: vec!["198.51.100.0/24".into()],
+            ..Default::default()
+        });
+        c.ignoreip = vec!["203.0.113.77".into(), "admin.example.net".into()];
+        c.prefix.members = 2;
+        let mut e = Engine::new(&c).expect("valid");
+        assert_eq!(e.host_names(), ["admin.example.net"]);
+        // Global, jail-local and localhost entries never ban.
+        for a in ["203.0.113.77", "198.51.100.5", "127.0.0.1", "::1"] {
+            assert!(fail(&mut e, T, a, 5).is_empty(), "{a}");
+        }
+        // A prefix with a whitelisted member is split around it.
+        fail(&mut e, T, "203.0.113.1", 1);
+        let a = fail(&mut e, T, "203.0.113.2", 1);
+        let parts: Vec<&Ban> = bans(&a).into_iter().filter(|b| b.source == Source::Prefix).collect();
+        assert_eq!(parts.len(), 8);
+        assert!(parts.iter().all(|b| b.prefix == Some(n("203.0.113.0/24")) && !b.net.contains(ip("203.0.113.77"))));
+        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PrefixCarved, .. }))));
+        // By hand: refused when all of it is whitelisted.
+        assert_eq!(e.ban(T, n("127.0.0.0/8"), None, ""), Err(Error::Whitelisted { net: n("127.0.0.0/8") }));
+        // A host name resolved later lifts the bans that cover it.
+        let a = e.ban(T, n("192.0.2.44"), Some(60), "test").expect("bans");
+        assert_eq!(bans(&a).len(), 1);
+        let a = e.set_resolved(T + 1, "admin.example.net", &[ip("192.0.2.44")]);
+        assert_eq!(unbans(&a)[0].net, n("192.0.2.44"));
+        assert_eq!(unbans(&a)[0].cause, UnbanCause::Whitelisted);
+        // An admin session inside the prefix ban splits it further.
+        let a = e.set_group(T + 2, Group::AdminSessions, &[ip("203.0.113.200")]);
+        assert!(!bans(&a).is_empty() && !unbans(&a).is_empty());
+        for b in e.active() {
+            for p in &b.parts {
+                assert!(!p.contains(ip("203.0.113.200")) && !p.contains(ip("203.0.113.77")));
+            }
+        }
+    }
+
+    #[test]
+    fn dry_run_marks_every_action() {
+        let mut c = config(JailConfig {
+            maxretry: 1,
+            ..Default::default()
+        });
+        c.dry_run = true;
+        let mut e = Engine::new(&c).expect("valid");
+        let a = fail(&mut e, T, "198.51.100.1", 1);
+        assert!(bans(&a)[0].dry_run);
+        let a = e.on_tick(T + 600);
+        assert!(unbans(&a)[0].dry_run);
+        let a = e.ban(T, n("192.0.2.0/24"), Some(5), "").expect("ok");
+        assert!(bans(&a)[0].dry_run);
+    }
+
+    #[test]
+    fn restore_after_restart_keeps_remaining_time_and_folded_members() {
+        let mut e = prefix_engine();
+        let mut log = Vec::new();
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "192.0.2.9"].iter().enumerate() {
+            log.extend(fail(&mut e, T + i as u64, a, 1));
+        }
+        log.extend(e.ban(T, n("198.51.100.0/24"), Some(30), "short").expect("ok"));
+        // What a store would hold: rows by network, folded ones marked.
+        let mut rows: BTreeMap<Net, StoredBan> = BTreeMap::new();
+        for x in &log {
+            match x {
+                Action::Ban(b) => {
+                    rows.insert(
+                        b.net,
+                        StoredBan {
+                            net: b.net,
+                            prefix: b.prefix,
+                            folded_into: None,
+                            since: b.since,
+                            until: b.until,
+                            jail: b.jail.to_string(),
+                            source: b.source,
+                            reason: b.reason.clone(),
+                            hits: b.hits,
+                            count: b.count,
+                        },
+                    );
+                }
+                Action::Unban(u) => {
+                    if let UnbanCause::Folded { into } = u.cause {
+                        if let Some(r) = rows.get_mut(&u.net) {
+                            r.folded_into = Some(into);
+                        }
+                    } else {
+                        rows.remove(&u.net);
+                    }
+                }
+                Action::Alert(_) => {}
+            }
+        }
+        let mut fresh = prefix_engine();
+        let now = T + 100;
+        let a = fresh.restore(now, rows.into_values());
+        let back: Vec<(Net, Timestamp)> = bans(&a).iter().map(|b| (b.net, b.until)).collect();
+        // The 30 s ban is over; the prefix and the other host come back
+        // with their original end (remaining = until - now).
+        assert_eq!(back, [(n("203.0.113.0/24"), T + 2 + 3600), (n("192.0.2.9"), T + 3 + 7200)]);
+        assert!(bans(&a).iter().all(|b| b.restored));
+        assert_eq!(bans(&a)[0].remaining(now), Some(2 + 3600 - 100));
+        // The folded members are still there to come back.
+        let members = fresh.active().find(|b| b.net.len() == 24).expect("prefix").members;
+        assert_eq!(members.len(), 3);
+        let a = fresh.unban(now, n("203.0.113.0/24")).expect("banned");
+        assert_eq!(bans(&a).len(), 3);
+    }
+
+    #[test]
+    fn history_seeded_from_the_store_escalates_after_restart() {
+        let mut e = engine(JailConfig {
+            maxretry: 1,
+            bantime_increment: Some(BantimeIncrement::default()),
+            ..Default::default()
+        });
+        e.seed_history([PastBans {
+            net: n("198.51.100.1"),
+            jail: "sshd".into(),
+            count: 2,
+            last_until: T - 10,
+        }]);
+        let a = fail(&mut e, T, "198.51.100.1", 1);
+        assert_eq!(bans(&a)[0].until - T, 600 * 4);
+        assert_eq!(bans(&a)[0].count, 2);
+    }
+
+    #[test]
+    fn connection_limits_ban_sources_prefixes_and_alert_ports() {
+        let mut c = GuardConfig::default();
+        c.connlimit = Some(ConnLimitConfig {
+            per_source: Some(3),
+            per_prefix: Some(5),
+            per_source_port: None,
+            per_port: Some(6),
+            syn_recv: Some(1),
+            ports: Vec::new(),
+            bantime: Duration(300),
+            bantime_increment: None,
+        });
+        c.prefix.enabled = false;
+        let mut e = Engine::new(&c).expect("valid");
+        let entry = |src: &str, state| crate::ConnEntry {
+            proto: 6,
+            src: ip(src),
+            dst: ip("10.0.0.1"),
+            dport: Some(80),
+            state,
+        };
+        let mut snapshot = Vec::new();
+        for _ in 0..4 {
+            snapshot.push(entry("192.0.2.1", Some(crate::TcpState::Established)));
+        }
+        snapshot.push(entry("192.0.2.2", Some(crate::TcpState::SynRecv)));
+        snapshot.push(entry("192.0.2.2", Some(crate::TcpState::SynRecv)));
+        snapshot.push(entry("127.0.0.1", Some(crate::TcpState::SynRecv)));
+        snapshot.push(entry("127.0.0.1", Some(crate::TcpState::SynRecv)));
+        let (v4, v6) = e.prefix_lengths();
+        let counts = ConnCounts::from_entries(v4, v6, e.conn_ports(), &snapshot);
+        let a = e.on_conn_counts(T, &counts);
+        let b: Vec<(Net, Source, Timestamp)> = bans(&a).iter().map(|b| (b.net, b.source, b.until)).collect();
+        // The /24 (6 > 5) first; its sources are then covered by it.
+        assert_eq!(b, [(n("192.0.2.0/24"), Source::Conntrack, T + 300)]);
+        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PortLimit, .. }))));
+        // Without the prefix limit, the two sources are banned on their own.
+        let mut c2 = c.clone();
+        if let Some(l) = c2.connlimit.as_mut() {
+            l.per_prefix = None;
+        }
+        let mut e = Engine::new(&c2).expect("valid");
+        let a = e.on_conn_counts(T, &counts);
+        let b: Vec<(Net, &str)> = bans(&a).iter().map(|b| (b.net, b.reason.as_str())).collect();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].0, n("192.0.2.1"));
+        assert!(b[0].1.contains("4 connections"));
+        assert!(b[1].1.contains("SYN_RECV"));
+    }
+
+    #[test]
+    fn unknown_jails_alert_and_bad_configs_are_named() {
+        let mut e = engine(JailConfig::default());
+        let a = e.on_failure(T, "nope", ip("192.0.2.1"), "");
+        assert!(matches!(&a[0], Action::Alert(Alert { kind: AlertKind::UnknownJail, .. })));
+        let e = Engine::new(&config(JailConfig {
+            maxretry: 0,
+            ..Default::default()
+        }))
+        .expect_err("refused");
+        assert_eq!(e.to_string(), "jail sshd: maxretry: must be at least 1");
+        let e = Engine::new(&config(JailConfig {
+            ignoreip: vec!["not an address!".into()],
+            ..Default::default()
+        }))
+        .expect_err("refused");
+        assert!(e.to_string().starts_with("jail sshd: ignoreip"), "{e}");
+    }
+
+    #[test]
+    fn permanent_bans_never_expire() {
+        let mut e = engine(JailConfig {
+            maxretry: 1,
+            bantime: Duration(-1),
+            ..Default::default()
+        });
+        let a = fail(&mut e, T, "198.51.100.1", 1);
+        assert_eq!(bans(&a)[0].until, FOREVER);
+        assert_eq!(bans(&a)[0].remaining(T), None);
+        assert!(e.on_tick(u64::from(u32::MAX)).is_empty());
+    }
 }
