@@ -364,7 +364,11 @@ impl Duration {
                 "w" | "week" | "weeks" => 604_800,
                 "mo" | "mon" | "month" | "months" => 2_592_000,
                 "y" | "year" | "years" => 31_536_000,
-                other => return Err(format!("{s:?}: unknown unit {other:?} (s, m, h, d, w, mo, y)")),
+                other => {
+                    return Err(format!(
+                        "{s:?}: unknown unit {other:?} (s, m, h, d, w, mo, y)"
+                    ))
+                }
             };
             total = n
                 .checked_mul(mult)
@@ -497,9 +501,13 @@ bantime_increment = { factor = 2, multipliers = [1, 5, 30], maxtime = "1w", rndt
     #[test]
     fn defaults_are_fail2ban_defaults() {
         let j = JailConfig::default();
-        assert_eq!((j.maxretry, j.findtime, j.bantime), (5, Duration(600), Duration(600)));
+        assert_eq!(
+            (j.maxretry, j.findtime, j.bantime),
+            (5, Duration(600), Duration(600))
+        );
         let round: GuardConfig =
-            toml::from_str(&toml::to_string(&GuardConfig::default()).expect("prints")).expect("parses");
+            toml::from_str(&toml::to_string(&GuardConfig::default()).expect("prints"))
+                .expect("parses");
         assert_eq!(round, GuardConfig::default());
     }
 }

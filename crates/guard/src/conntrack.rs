@@ -118,7 +118,8 @@ pub fn parse_line(line: &[u8]) -> Result<ConnEntry, ConnParseError> {
             None => {
                 if src.is_none()
                     && proto == 6
-                    && w.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+                    && w.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
                     && w.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
                 {
                     state = Some(TcpState::parse(w));
@@ -193,10 +194,18 @@ mod tests {
             (&b""[..], ConnParseError::Empty),
             (b"hello", ConnParseError::NoProtocol),
             (b"tcp x 1 src=1.2.3.4", ConnParseError::NoProtocol),
-            (b"tcp 6 1 ESTABLISHED dst=1.2.3.4", ConnParseError::Missing("src")),
+            (
+                b"tcp 6 1 ESTABLISHED dst=1.2.3.4",
+                ConnParseError::Missing("src"),
+            ),
             (b"\xff\xfe", ConnParseError::NotText),
         ] {
-            assert_eq!(parse_line(line), Err(want), "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                parse_line(line),
+                Err(want),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
         assert!(matches!(
             parse_line(b"tcp 6 1 SYN_SENT src=1.2.3.999 dst=1.2.3.4 dport=1"),

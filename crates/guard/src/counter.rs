@@ -55,13 +55,24 @@ impl ConnCounts {
     }
 
     pub fn add(&mut self, e: &ConnEntry) {
-        if !self.ports.is_empty() && !e.dport.is_some_and(|p| self.ports.binary_search(&p).is_ok()) {
+        if !self.ports.is_empty()
+            && !e
+                .dport
+                .is_some_and(|p| self.ports.binary_search(&p).is_ok())
+        {
             return;
         }
         self.total += 1;
         *self.per_source.entry(e.src).or_default() += 1;
-        let len = if e.src.is_ipv4() { self.v4_len } else { self.v6_len };
-        *self.per_prefix.entry(Net::containing(e.src, len)).or_default() += 1;
+        let len = if e.src.is_ipv4() {
+            self.v4_len
+        } else {
+            self.v6_len
+        };
+        *self
+            .per_prefix
+            .entry(Net::containing(e.src, len))
+            .or_default() += 1;
         if let Some(p) = e.dport {
             *self.per_source_port.entry((e.src, p)).or_default() += 1;
             *self.per_port.entry(p).or_default() += 1;

@@ -85,7 +85,9 @@ pub enum UnbanCause {
     Manual,
     /// Covered by a new prefix ban; it comes back when the prefix ends
     /// and it is still due.
-    Folded { into: Net },
+    Folded {
+        into: Net,
+    },
     /// An address in it became whitelisted.
     Whitelisted,
 }
@@ -340,7 +342,10 @@ impl Engine {
                 message: "must not be negative".into(),
             })
         };
-        let special_jail = |name: &str, bantime: crate::Duration, inc: &Option<crate::config::BantimeIncrement>| -> Result<Jail, Error> {
+        let special_jail = |name: &str,
+                            bantime: crate::Duration,
+                            inc: &Option<crate::config::BantimeIncrement>|
+         -> Result<Jail, Error> {
             Ok(Jail {
                 name: Arc::from(name),
                 maxretry: 1,
@@ -353,16 +358,19 @@ impl Engine {
                 ignore: Whitelist::default(),
             })
         };
-        let conn_cfg = config.connlimit.clone().unwrap_or(crate::config::ConnLimitConfig {
-            per_source: None,
-            per_prefix: None,
-            per_source_port: None,
-            per_port: None,
-            syn_recv: None,
-            ports: Vec::new(),
-            bantime: crate::Duration(3600),
-            bantime_increment: None,
-        });
+        let conn_cfg = config
+            .connlimit
+            .clone()
+            .unwrap_or(crate::config::ConnLimitConfig {
+                per_source: None,
+                per_prefix: None,
+                per_source_port: None,
+                per_port: None,
+                syn_recv: None,
+                ports: Vec::new(),
+                bantime: crate::Duration(3600),
+                bantime_increment: None,
+            });
         let special = [
             special_jail("manual", crate::Duration(-1), &None)?,
             special_jail("conntrack", conn_cfg.bantime, &conn_cfg.bantime_increment)?,
@@ -483,7 +491,13 @@ impl Engine {
 
     /// One failure of `addr` seen by `jail` (a filter matched a log line);
     /// `info` goes into the ban's reason.
-    pub fn on_failure(&mut self, now: Timestamp, jail: &str, addr: IpAddr, info: &str) -> Vec<Action> {
+    pub fn on_failure(
+        &mut self,
+        now: Timestamp,
+        jail: &str,
+        addr: IpAddr,
+        info: &str,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         let addr = canonical(addr);
         self.metrics.failures += 1;
@@ -527,7 +541,15 @@ impl Engine {
             } else {
                 format!("{count} failures within {findtime}s; last: {info}")
             };
-            self.decide(now, j, Net::host(addr), count, Source::Jail, reason, &mut out);
+            self.decide(
+                now,
+                j,
+                Net::host(addr),
+                count,
+                Source::Jail,
+                reason,
+                &mut out,
+            );
         }
         self.report_shedding(&mut out);
         out
@@ -556,7 +578,11 @@ impl Engine {
         if let Some(l) = rule.syn_recv {
             for (a, &n) in &counts.syn_recv {
                 if n > l {
-                    over(*a, n, format!("{n} half-open connections (SYN_RECV, limit {l})"));
+                    over(
+                        *a,
+                        n,
+                        format!("{n} half-open connections (SYN_RECV, limit {l})"),
+                    );
                 }
             }
         }
@@ -577,7 +603,12 @@ impl Engine {
         }
         prefixes.sort_by(|a, b| a.0.cmp(&b.0));
         let mut ports: Vec<(u16, u32)> = match rule.per_port {
-            Some(l) => counts.per_port.iter().filter(|(_, &n)| n > l).map(|(&p, &n)| (p, n)).collect(),
+            Some(l) => counts
+                .per_port
+                .iter()
+                .filter(|(_, &n)| n > l)
+                .map(|(&p, &n)| (p, n))
+                .collect(),
             None => Vec::new(),
         };
         ports.sort_unstable();
@@ -603,7 +634,15 @@ impl Engine {
             if self.covering(&Net::host(a)).is_some() {
                 continue;
             }
-            self.decide(now, JAIL_CONN, Net::host(a), n, Source::Conntrack, reason, &mut out);
+            self.decide(
+                now,
+                JAIL_CONN,
+                Net::host(a),
+                n,
+                Source::Conntrack,
+                reason,
+                &mut out,
+            );
         }
         out
     }
@@ -630,7 +669,8 @@ impl Engine {
         self.history
             .age(|_, h, _| h.last_until != FOREVER && h.last_until.saturating_add(age) < now);
         let window = self.prefix.window;
-        self.windows.age(|_, _, start| u64::from(start) + window < now);
+        self.windows
+            .age(|_, _, start| u64::from(start) + window < now);
         self.report_shedding(&mut out);
         out
     }
@@ -655,7 +695,11 @@ impl Engine {
             until,
             jail: self.special[0].name.clone(),
             source: Source::Manual,
-            reason: if reason.is_empty() { "banned by hand".into() } else { reason.to_string() },
+            reason: if reason.is_empty() {
+                "banned by hand".into()
+            } else {
+                reason.to_string()
+            },
             hits: 0,
             count: 0,
             parts: Vec::new(),
@@ -675,10 +719,17 @@ impl Engine {
             self.covering(&net).ok_or(Error::NotBanned { net })?
         };
         let mut out = Vec::new();
-        self.end(now, target, UnbanCause::Manual, (target != net).then_some(net), &mut out);
+        self.end(
+            now,
+            target,
+            UnbanCause::Manual,
+            (target != net).then_some(net),
+            &mut out,
+        );
         if net.is_host() {
             for j in 0..self.jails.len() {
-                self.failures.remove(&(u16::try_from(j).unwrap_or(0), net.addr()));
+                self.failures
+                    .remove(&(u16::try_from(j).unwrap_or(0), net.addr()));
             }
         }
         Ok(out)
@@ -705,7 +756,11 @@ impl Engine {
     /// Rebuilds the active bans from the store at start. Bans whose time
     /// is up are dropped; the whitelist of now applies. Returns the bans
     /// to put back into the kernel (`restored`, with their `until`).
-    pub fn restore(&mut self, now: Timestamp, rows: impl IntoIterator<Item = StoredBan>) -> Vec<Action> {
+    pub fn restore(
+        &mut self,
+        now: Timestamp,
+        rows: impl IntoIterator<Item = StoredBan>,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         let mut logical: BTreeMap<Net, StoredBan> = BTreeMap::new();
         let mut folded: Vec<StoredBan> = Vec::new();
@@ -880,7 +935,11 @@ impl Engine {
     }
 
     fn track_prefix(&mut self, now: Timestamp, addr: IpAddr, out: &mut Vec<Action>) {
-        let len = if addr.is_ipv4() { self.prefix.v4 } else { self.prefix.v6 };
+        let len = if addr.is_ipv4() {
+            self.prefix.v4
+        } else {
+            self.prefix.v6
+        };
         let p = Net::containing(addr, len);
         if p.is_host() {
             return;
@@ -960,7 +1019,12 @@ impl Engine {
                     self.count_len(&n, -1);
                     members.append(&mut m.members);
                     for part in std::mem::take(&mut m.parts) {
-                        unbans.push(self.unban_action(part, n, e.since, UnbanCause::Folded { into: net }));
+                        unbans.push(self.unban_action(
+                            part,
+                            n,
+                            e.since,
+                            UnbanCause::Folded { into: net },
+                        ));
                     }
                     members.push((n, m));
                 }
@@ -1007,7 +1071,14 @@ impl Engine {
 
     /// Ends the ban of `net`: its networks go, then its members still due
     /// come back. `skip` (the address unbanned by hand) does not come back.
-    fn end(&mut self, now: Timestamp, net: Net, cause: UnbanCause, skip: Option<Net>, out: &mut Vec<Action>) {
+    fn end(
+        &mut self,
+        now: Timestamp,
+        net: Net,
+        cause: UnbanCause,
+        skip: Option<Net>,
+        out: &mut Vec<Action>,
+    ) {
         let Some(e) = self.bans.remove(&net) else {
             return;
         };
@@ -1064,7 +1135,11 @@ impl Engine {
                 e2.members = Vec::new();
                 let members = e.members;
                 self.insert(net, e2, true, &mut out);
-                let new_parts = self.bans.get(&net).map(|x| x.parts.clone()).unwrap_or_default();
+                let new_parts = self
+                    .bans
+                    .get(&net)
+                    .map(|x| x.parts.clone())
+                    .unwrap_or_default();
                 for part in e.parts.iter().filter(|p| !new_parts.contains(p)) {
                     out.push(self.unban_action(*part, net, now, UnbanCause::Whitelisted));
                 }
@@ -1194,7 +1269,10 @@ mod tests {
         let a = fail(&mut e, T + 599, "198.51.100.1", 1);
         let b = bans(&a);
         assert_eq!(b.len(), 1);
-        assert_eq!((b[0].net, b[0].until, b[0].hits), (n("198.51.100.1"), T + 599 + 600, 5));
+        assert_eq!(
+            (b[0].net, b[0].until, b[0].hits),
+            (n("198.51.100.1"), T + 599 + 600, 5)
+        );
         assert_eq!(&*b[0].jail, "sshd");
         assert_eq!(b[0].source, Source::Jail);
         assert!(b[0].reason.contains("5 failures") && b[0].reason.contains("Failed password"));
@@ -1264,14 +1342,23 @@ mod tests {
         }
         let mut e = Engine::new(&c).expect("valid");
         let a = ip("198.51.100.9");
-        let b1 = bans(&e.on_failure(T, "sshd", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        let b1 = bans(&e.on_failure(T, "sshd", a, ""))
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(b1[0].until - T, 60);
         e.on_tick(T + 60);
         // Another jail sees the earlier ban (overalljails): ×5.
-        let b2 = bans(&e.on_failure(T + 100, "postfix", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        let b2 = bans(&e.on_failure(T + 100, "postfix", a, ""))
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!((b2[0].until - (T + 100), b2[0].count), (300, 1));
         e.on_tick(T + 400);
-        let b3 = bans(&e.on_failure(T + 500, "sshd", a, "")).into_iter().cloned().collect::<Vec<_>>();
+        let b3 = bans(&e.on_failure(T + 500, "sshd", a, ""))
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
         assert_eq!(b3[0].until - (T + 500), 1800);
     }
 
@@ -1298,17 +1385,38 @@ mod tests {
         let b = bans(&a);
         assert_eq!(b.len(), 2, "{a:?}");
         assert_eq!(b[0].net, n("203.0.113.3"));
-        assert_eq!((b[1].net, b[1].source, b[1].until), (n("203.0.113.0/24"), Source::Prefix, T + 2 + 3600));
+        assert_eq!(
+            (b[1].net, b[1].source, b[1].until),
+            (n("203.0.113.0/24"), Source::Prefix, T + 2 + 3600)
+        );
         let u = unbans(&a);
         let folded: Vec<Net> = u.iter().map(|u| u.net).collect();
-        assert_eq!(folded, [n("203.0.113.1"), n("203.0.113.2"), n("203.0.113.3")]);
-        assert!(u.iter().all(|u| u.cause == UnbanCause::Folded { into: n("203.0.113.0/24") }));
+        assert_eq!(
+            folded,
+            [n("203.0.113.1"), n("203.0.113.2"), n("203.0.113.3")]
+        );
+        assert!(u.iter().all(|u| u.cause
+            == UnbanCause::Folded {
+                into: n("203.0.113.0/24")
+            }));
         // The members' Unbans come before the prefix's Ban (one kernel
         // transaction applies both).
-        let first_unban = a.iter().position(|x| matches!(x, Action::Unban(_))).expect("unbans");
-        let prefix_ban = a.iter().position(|x| matches!(x, Action::Ban(b) if b.net.len() == 24)).expect("ban");
+        let first_unban = a
+            .iter()
+            .position(|x| matches!(x, Action::Unban(_)))
+            .expect("unbans");
+        let prefix_ban = a
+            .iter()
+            .position(|x| matches!(x, Action::Ban(b) if b.net.len() == 24))
+            .expect("ban");
         assert!(first_unban < prefix_ban);
-        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PrefixBanned, .. }))));
+        assert!(a.iter().any(|x| matches!(
+            x,
+            Action::Alert(Alert {
+                kind: AlertKind::PrefixBanned,
+                ..
+            })
+        )));
         let active: Vec<Net> = e.active().map(|b| b.net).collect();
         assert_eq!(active, [n("203.0.113.0/24"), n("203.0.114.2")]);
         // A failure inside the prefix is a hit on it.
@@ -1318,7 +1426,8 @@ mod tests {
         // come back with their own end.
         let a = e.on_tick(T + 2 + 3600);
         let b = bans(&a);
-        let back: Vec<(Net, Timestamp, bool)> = b.iter().map(|b| (b.net, b.until, b.restored)).collect();
+        let back: Vec<(Net, Timestamp, bool)> =
+            b.iter().map(|b| (b.net, b.until, b.restored)).collect();
         assert_eq!(
             back,
             [
@@ -1328,14 +1437,23 @@ mod tests {
             ]
         );
         let u = unbans(&a);
-        assert_eq!((u.len(), u[0].net, u[0].cause), (1, n("203.0.113.0/24"), UnbanCause::Expired));
-        assert!(a.iter().position(|x| matches!(x, Action::Unban(_))) < a.iter().position(|x| matches!(x, Action::Ban(_))));
+        assert_eq!(
+            (u.len(), u[0].net, u[0].cause),
+            (1, n("203.0.113.0/24"), UnbanCause::Expired)
+        );
+        assert!(
+            a.iter().position(|x| matches!(x, Action::Unban(_)))
+                < a.iter().position(|x| matches!(x, Action::Ban(_)))
+        );
     }
 
     #[test]
     fn unbanning_a_member_by_hand_ends_the_prefix_and_keeps_the_others() {
         let mut e = prefix_engine();
-        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+            .iter()
+            .enumerate()
+        {
             fail(&mut e, T + i as u64, a, 1);
         }
         let a = e.unban(T + 10, n("203.0.113.2")).expect("covered");
@@ -1343,10 +1461,18 @@ mod tests {
         assert_eq!(back, [n("203.0.113.1"), n("203.0.113.3")]);
         assert_eq!(unbans(&a)[0].net, n("203.0.113.0/24"));
         assert_eq!(unbans(&a)[0].cause, UnbanCause::Manual);
-        assert_eq!(e.unban(T + 10, n("192.0.2.1")), Err(Error::NotBanned { net: n("192.0.2.1") }));
+        assert_eq!(
+            e.unban(T + 10, n("192.0.2.1")),
+            Err(Error::NotBanned {
+                net: n("192.0.2.1")
+            })
+        );
         // Members whose own ban ended while folded do not come back.
         let mut e = prefix_engine();
-        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+            .iter()
+            .enumerate()
+        {
             fail(&mut e, T + i as u64, a, 1);
         }
         let a = e.unban(T + 7200, n("203.0.113.0/24")).expect("banned");
@@ -1372,12 +1498,28 @@ mod tests {
         // A prefix with a whitelisted member is split around it.
         fail(&mut e, T, "203.0.113.1", 1);
         let a = fail(&mut e, T, "203.0.113.2", 1);
-        let parts: Vec<&Ban> = bans(&a).into_iter().filter(|b| b.source == Source::Prefix).collect();
+        let parts: Vec<&Ban> = bans(&a)
+            .into_iter()
+            .filter(|b| b.source == Source::Prefix)
+            .collect();
         assert_eq!(parts.len(), 8);
-        assert!(parts.iter().all(|b| b.prefix == Some(n("203.0.113.0/24")) && !b.net.contains(ip("203.0.113.77"))));
-        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PrefixCarved, .. }))));
+        assert!(parts
+            .iter()
+            .all(|b| b.prefix == Some(n("203.0.113.0/24")) && !b.net.contains(ip("203.0.113.77"))));
+        assert!(a.iter().any(|x| matches!(
+            x,
+            Action::Alert(Alert {
+                kind: AlertKind::PrefixCarved,
+                ..
+            })
+        )));
         // By hand: refused when all of it is whitelisted.
-        assert_eq!(e.ban(T, n("127.0.0.0/8"), None, ""), Err(Error::Whitelisted { net: n("127.0.0.0/8") }));
+        assert_eq!(
+            e.ban(T, n("127.0.0.0/8"), None, ""),
+            Err(Error::Whitelisted {
+                net: n("127.0.0.0/8")
+            })
+        );
         // A host name resolved later lifts the bans that cover it.
         let a = e.ban(T, n("192.0.2.44"), Some(60), "test").expect("bans");
         assert_eq!(bans(&a).len(), 1);
@@ -1414,10 +1556,16 @@ mod tests {
     fn restore_after_restart_keeps_remaining_time_and_folded_members() {
         let mut e = prefix_engine();
         let mut log = Vec::new();
-        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "192.0.2.9"].iter().enumerate() {
+        for (i, a) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "192.0.2.9"]
+            .iter()
+            .enumerate()
+        {
             log.extend(fail(&mut e, T + i as u64, a, 1));
         }
-        log.extend(e.ban(T, n("198.51.100.0/24"), Some(30), "short").expect("ok"));
+        log.extend(
+            e.ban(T, n("198.51.100.0/24"), Some(30), "short")
+                .expect("ok"),
+        );
         // What a store would hold: rows by network, folded ones marked.
         let mut rows: BTreeMap<Net, StoredBan> = BTreeMap::new();
         for x in &log {
@@ -1457,11 +1605,21 @@ mod tests {
         let back: Vec<(Net, Timestamp)> = bans(&a).iter().map(|b| (b.net, b.until)).collect();
         // The 30 s ban is over; the prefix and the other host come back
         // with their original end (remaining = until - now).
-        assert_eq!(back, [(n("203.0.113.0/24"), T + 2 + 3600), (n("192.0.2.9"), T + 3 + 7200)]);
+        assert_eq!(
+            back,
+            [
+                (n("203.0.113.0/24"), T + 2 + 3600),
+                (n("192.0.2.9"), T + 3 + 7200)
+            ]
+        );
         assert!(bans(&a).iter().all(|b| b.restored));
         assert_eq!(bans(&a)[0].remaining(now), Some(2 + 3600 - 100));
         // The folded members are still there to come back.
-        let members = fresh.active().find(|b| b.net.len() == 24).expect("prefix").members;
+        let members = fresh
+            .active()
+            .find(|b| b.net.len() == 24)
+            .expect("prefix")
+            .members;
         assert_eq!(members.len(), 3);
         let a = fresh.unban(now, n("203.0.113.0/24")).expect("banned");
         assert_eq!(bans(&a).len(), 3);
@@ -1518,10 +1676,19 @@ mod tests {
         let (v4, v6) = e.prefix_lengths();
         let counts = ConnCounts::from_entries(v4, v6, e.conn_ports(), &snapshot);
         let a = e.on_conn_counts(T, &counts);
-        let b: Vec<(Net, Source, Timestamp)> = bans(&a).iter().map(|b| (b.net, b.source, b.until)).collect();
+        let b: Vec<(Net, Source, Timestamp)> = bans(&a)
+            .iter()
+            .map(|b| (b.net, b.source, b.until))
+            .collect();
         // The /24 (6 > 5) first; its sources are then covered by it.
         assert_eq!(b, [(n("192.0.2.0/24"), Source::Conntrack, T + 300)]);
-        assert!(a.iter().any(|x| matches!(x, Action::Alert(Alert { kind: AlertKind::PortLimit, .. }))));
+        assert!(a.iter().any(|x| matches!(
+            x,
+            Action::Alert(Alert {
+                kind: AlertKind::PortLimit,
+                ..
+            })
+        )));
         // Without the prefix limit, the two sources are banned on their own.
         let mut c2 = c.clone();
         if let Some(l) = c2.connlimit.as_mut() {
@@ -1529,7 +1696,10 @@ mod tests {
         }
         let mut e = Engine::new(&c2).expect("valid");
         let a = e.on_conn_counts(T, &counts);
-        let b: Vec<(Net, &str)> = bans(&a).iter().map(|b| (b.net, b.reason.as_str())).collect();
+        let b: Vec<(Net, &str)> = bans(&a)
+            .iter()
+            .map(|b| (b.net, b.reason.as_str()))
+            .collect();
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].0, n("192.0.2.1"));
         assert!(b[0].1.contains("4 connections"));
@@ -1540,7 +1710,13 @@ mod tests {
     fn unknown_jails_alert_and_bad_configs_are_named() {
         let mut e = engine(JailConfig::default());
         let a = e.on_failure(T, "nope", ip("192.0.2.1"), "");
-        assert!(matches!(&a[0], Action::Alert(Alert { kind: AlertKind::UnknownJail, .. })));
+        assert!(matches!(
+            &a[0],
+            Action::Alert(Alert {
+                kind: AlertKind::UnknownJail,
+                ..
+            })
+        ));
         let e = Engine::new(&config(JailConfig {
             maxretry: 0,
             ..Default::default()

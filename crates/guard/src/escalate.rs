@@ -56,7 +56,10 @@ impl Increment {
             message,
         };
         if !(c.factor.is_finite() && c.factor > 0.0) {
-            return Err(err("factor", format!("{} is not a positive number", c.factor)));
+            return Err(err(
+                "factor",
+                format!("{} is not a positive number", c.factor),
+            ));
         }
         let growth = if !c.multipliers.is_empty() {
             Growth::Multipliers(c.multipliers.clone())
@@ -166,7 +169,11 @@ mod tests {
                 } else {
                     fail2ban_default(600.0, count, factor)
                 };
-                assert_eq!(i.ban_time(600, count, 0.0), expect as u64, "factor {factor} count {count}");
+                assert_eq!(
+                    i.ban_time(600, count, 0.0),
+                    expect as u64,
+                    "factor {factor} count {count}"
+                );
             }
         }
         // 600 s doubles: 1200, 2400, 4800 ...; capped at count 20.
@@ -198,7 +205,10 @@ mod tests {
         for count in 1..8u32 {
             let t = i.ban_time(600, count, 0.0) as f64;
             let doubling = 600.0 * f64::from(1u32 << count);
-            assert!((t - doubling).abs() / doubling < 0.001, "{count}: {t} vs {doubling}");
+            assert!(
+                (t - doubling).abs() / doubling < 0.001,
+                "{count}: {t} vs {doubling}"
+            );
         }
     }
 

@@ -214,7 +214,9 @@ impl FromStr for Net {
         };
         let (a, len) = match s.split_once('/') {
             Some((a, l)) => {
-                let len: u8 = l.parse().map_err(|_| err("prefix length is not a number"))?;
+                let len: u8 = l
+                    .parse()
+                    .map_err(|_| err("prefix length is not a number"))?;
                 (a, Some(len))
             }
             None => (s, None),

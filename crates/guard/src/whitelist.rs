@@ -43,7 +43,11 @@ impl Whitelist {
     /// host bits is accepted and masked, as fail2ban does), host names,
     /// several per entry separated by blanks or commas. `localhost` adds
     /// loopback. `place` names the key in errors.
-    pub fn from_entries(entries: &[String], localhost: bool, place: &str) -> Result<Whitelist, Error> {
+    pub fn from_entries(
+        entries: &[String],
+        localhost: bool,
+        place: &str,
+    ) -> Result<Whitelist, Error> {
         let mut w = Whitelist {
             localhost,
             ..Whitelist::default()
@@ -64,7 +68,9 @@ impl Whitelist {
                 } else {
                     return Err(Error::Config {
                         place: place.to_string(),
-                        message: format!("{word:?} is neither an address, a network nor a host name"),
+                        message: format!(
+                            "{word:?} is neither an address, a network nor a host name"
+                        ),
                     });
                 }
             }
@@ -147,7 +153,12 @@ impl Whitelist {
         for n in &self.nets {
             push(*n);
         }
-        for a in self.resolved.values().chain(self.dynamic.values()).flatten() {
+        for a in self
+            .resolved
+            .values()
+            .chain(self.dynamic.values())
+            .flatten()
+        {
             push(Net::host(*a));
         }
         self.set = b.build();
@@ -173,9 +184,11 @@ fn parse_lenient(s: &str) -> Option<Net> {
 fn is_host_name(s: &str) -> bool {
     s.len() <= 253
         && s.bytes().any(|b| b.is_ascii_alphabetic())
-        && s
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 #[cfg(test)]
@@ -193,7 +206,10 @@ mod tests {
     #[test]
     fn localhost_networks_names_and_groups() {
         let mut w = Whitelist::from_entries(
-            &["127.0.0.1/8 ::1, 192.0.2.0/24".into(), "Office.Example.com".into()],
+            &[
+                "127.0.0.1/8 ::1, 192.0.2.0/24".into(),
+                "Office.Example.com".into(),
+            ],
             true,
             "ignoreip",
         )
@@ -218,7 +234,10 @@ mod tests {
         let e = Whitelist::from_entries(&["10.0.0.300".into()], true, "jail sshd: ignoreip")
             .expect_err("bad")
             .to_string();
-        assert!(e.contains("jail sshd: ignoreip") && e.contains("10.0.0.300"), "{e}");
+        assert!(
+            e.contains("jail sshd: ignoreip") && e.contains("10.0.0.300"),
+            "{e}"
+        );
     }
 
     #[test]

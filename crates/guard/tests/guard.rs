@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use proptest::prelude::*;
-use rampart_guard::{Action, Engine, GuardConfig, Group, JailConfig, Net, Timestamp};
+use rampart_guard::{Action, Engine, Group, GuardConfig, JailConfig, Net, Timestamp};
 
 const T: Timestamp = 1_700_000_000;
 
@@ -60,7 +60,11 @@ fn apply(kernel: &mut BTreeSet<Net>, actions: &[Action]) {
                 kernel.insert(b.net);
             }
             Action::Unban(u) => {
-                assert!(kernel.remove(&u.net), "unban of {} which is not in the kernel: {actions:?}", u.net);
+                assert!(
+                    kernel.remove(&u.net),
+                    "unban of {} which is not in the kernel: {actions:?}",
+                    u.net
+                );
             }
             _ => {}
         }
@@ -135,7 +139,10 @@ fn issue6_ten_million_distinct_addresses_stay_within_the_counter_bound() {
         // Spread over the whole IPv4 space (no two in one /24 often).
         let a = IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(2_654_435_761)));
         let actions = e.on_failure(T + u64::from(i / 100_000), "sshd", a, "");
-        shedding_alerts += actions.iter().filter(|a| matches!(a, Action::Alert(_))).count();
+        shedding_alerts += actions
+            .iter()
+            .filter(|a| matches!(a, Action::Alert(_)))
+            .count();
         if i % 1_000_000 == 0 {
             peak_bytes = peak_bytes.max(e.counter_bytes());
         }
@@ -145,7 +152,10 @@ fn issue6_ten_million_distinct_addresses_stay_within_the_counter_bound() {
     assert_eq!(m.tracked, cap);
     // Distinct addresses (an odd multiplier is a bijection); those in
     // 127/8 are whitelisted.
-    assert_eq!(m.counters_evicted + cap as u64 + m.ignored_whitelisted, u64::from(total));
+    assert_eq!(
+        m.counters_evicted + cap as u64 + m.ignored_whitelisted,
+        u64::from(total)
+    );
     assert!(shedding_alerts > 0, "evictions are reported");
     assert_eq!(m.bans, 0);
     // Entry size × capacity, hash table and queue together.
@@ -157,7 +167,10 @@ fn issue6_ten_million_distinct_addresses_stay_within_the_counter_bound() {
         peak_bytes / 1024
     );
     // The whole process grew by less than 64 MiB (the counters need ~9 MiB).
-    assert!(rss_after.saturating_sub(rss_before) < 64 * 1024, "RSS grew {rss_before} -> {rss_after} KiB");
+    assert!(
+        rss_after.saturating_sub(rss_before) < 64 * 1024,
+        "RSS grew {rss_before} -> {rss_after} KiB"
+    );
 }
 
 fn rss_kib() -> u64 {
