@@ -55,11 +55,12 @@ impl ConnCounts {
     }
 
     pub fn add(&mut self, e: &ConnEntry) {
-        if !self.ports.is_empty()
-            && !e
-                .dport
-                .is_some_and(|p| self.ports.binary_search(&p).is_ok())
-        {
+        let counted = match e.dport {
+            _ if self.ports.is_empty() => true,
+            Some(p) => self.ports.binary_search(&p).is_ok(),
+            None => false,
+        };
+        if !counted {
             return;
         }
         self.total += 1;

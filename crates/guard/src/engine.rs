@@ -601,7 +601,7 @@ impl Engine {
                 }
             }
         }
-        prefixes.sort_by(|a, b| a.0.cmp(&b.0));
+        prefixes.sort_by_key(|a| a.0);
         let mut ports: Vec<(u16, u32)> = match rule.per_port {
             Some(l) => counts
                 .per_port
@@ -777,7 +777,7 @@ impl Engine {
         }
         // Wider networks first, so their members fold in quietly.
         let mut order: Vec<(Net, StoredBan)> = logical.into_iter().collect();
-        order.sort_by_key(|(n, _)| (n.len(), *n));
+        order.sort_by_key(|(n, _)| (n.prefix_len(), *n));
         for (net, r) in order {
             let e = self.entry_from(&r);
             if let Some(c) = self.covering(&net) {
@@ -1154,7 +1154,7 @@ impl Engine {
     /// The active ban that covers `net` (itself included).
     fn covering(&self, net: &Net) -> Option<Net> {
         let lens = &self.lens[usize::from(!net.is_ipv4())];
-        for len in (0..=net.len()).rev() {
+        for len in (0..=net.prefix_len()).rev() {
             if lens.get(usize::from(len)).copied().unwrap_or(0) == 0 {
                 continue;
             }
@@ -1168,7 +1168,7 @@ impl Engine {
 
     fn count_len(&mut self, net: &Net, delta: i32) {
         let lens = &mut self.lens[usize::from(!net.is_ipv4())];
-        if let Some(c) = lens.get_mut(usize::from(net.len())) {
+        if let Some(c) = lens.get_mut(usize::from(net.prefix_len())) {
             *c = c.saturating_add_signed(delta);
         }
     }
@@ -1407,7 +1407,7 @@ mod tests {
             .expect("unbans");
         let prefix_ban = a
             .iter()
-            .position(|x| matches!(x, Action::Ban(b) if b.net.len() == 24))
+            .position(|x| matches!(x, Action::Ban(b) if b.net.prefix_len() == 24))
             .expect("ban");
         assert!(first_unban < prefix_ban);
         assert!(a.iter().any(|x| matches!(
@@ -1617,7 +1617,7 @@ mod tests {
         // The folded members are still there to come back.
         let members = fresh
             .active()
-            .find(|b| b.net.len() == 24)
+            .find(|b| b.net.prefix_len() == 24)
             .expect("prefix")
             .members;
         assert_eq!(members.len(), 3);
@@ -1645,17 +1645,19 @@ mod tests {
 
     #[test]
     fn connection_limits_ban_sources_prefixes_and_alert_ports() {
-        let mut c = GuardConfig::default();
-        c.connlimit = Some(ConnLimitConfig {
-            per_source: Some(3),
-            per_prefix: Some(5),
-            per_source_port: None,
-            per_port: Some(6),
-            syn_recv: Some(1),
-            ports: Vec::new(),
-            bantime: Duration(300),
-            bantime_increment: None,
-        });
+        let mut c = GuardConfig {
+            connlimit: Some(ConnLimitConfig {
+                per_source: Some(3),
+                per_prefix: Some(5),
+                per_source_port: None,
+                per_port: Some(6),
+                syn_recv: Some(1),
+                ports: Vec::new(),
+                bantime: Duration(300),
+                bantime_increment: None,
+            }),
+            ..Default::default()
+        };
         c.prefix.enabled = false;
         let mut e = Engine::new(&c).expect("valid");
         let entry = |src: &str, state| crate::ConnEntry {

@@ -34,8 +34,10 @@ fn addr(p: u8, h: u8) -> IpAddr {
 }
 
 fn engine() -> Engine {
-    let mut c = GuardConfig::default();
-    c.ignoreip = vec!["203.0.111.3".into()];
+    let mut c = GuardConfig {
+        ignoreip: vec!["203.0.111.3".into()],
+        ..Default::default()
+    };
     c.prefix.members = 3;
     c.prefix.window = rampart_guard::Duration(300);
     c.prefix.bantime = rampart_guard::Duration(700);

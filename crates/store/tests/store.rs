@@ -138,7 +138,10 @@ fn engine_decisions_survive_a_restart_with_folded_members_and_history() {
     store.record(&a).expect("recorded");
     let rows = store.active_bans(T + 200).expect("reads");
     let nets: Vec<Net> = rows.iter().map(|r| r.net).collect();
-    assert!(!nets.iter().any(|x| x.len() < 32), "prefix ended: {nets:?}");
+    assert!(
+        !nets.iter().any(|x| x.prefix_len() < 32),
+        "prefix ended: {nets:?}"
+    );
     let mut fresh2 = Engine::new(&config).expect("valid");
     fresh2.restore(T + 200, rows);
     let a: Vec<Net> = fresh.active().map(|b| b.net).collect();
