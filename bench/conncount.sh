@@ -22,6 +22,7 @@ REAL=${REAL:-2000}
 need=()
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v bc >/dev/null || need+=(bc)
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
@@ -38,17 +39,23 @@ pipeline() {
 normal() { awk '{ print $2, $1 }' "$1" | LC_ALL=C sort; }
 now() { date +%s.%N; }
 
-s=$(now); "$BIN" "$FILE" > "$OUT/rampart.txt" 2> "$OUT/rampart.err"; e=$(now)
-t_r=$(echo "$e - $s" | bc -l)
-s=$(now); pipeline "$FILE" > "$OUT/pipeline.txt"; e=$(now)
-t_p=$(echo "$e - $s" | bc -l)
+# Wall-clock and CPU (user + system, children included) seconds: on a
+# shared machine the CPU time is the steadier figure.
+export -f pipeline
+/usr/bin/time -f "%e %U %S" -o "$OUT/rampart.time" "$BIN" "$FILE" > "$OUT/rampart.txt" 2> "$OUT/rampart.err"
+/usr/bin/time -f "%e %U %S" -o "$OUT/pipeline.time" bash -c 'pipeline "$1"' _ "$FILE" > "$OUT/pipeline.txt"
+read -r t_r u_r s_r < "$OUT/rampart.time"; c_r=$(echo "$u_r + $s_r" | bc -l)
+read -r t_p u_p s_p < "$OUT/pipeline.time"; c_p=$(echo "$u_p + $s_p" | bc -l)
 # The pipeline also counts garbage lines' first src= (none have one) and
 # sorts IPv6 text the same way; compare as (address, count) sets.
 if cmp -s <(normal "$OUT/rampart.txt") <(normal "$OUT/pipeline.txt"); then res=identical; else res=DIFFERENT; fi
-echo "lines $(wc -l < "$FILE"), sources $(wc -l < "$OUT/rampart.txt"): $(cat "$OUT/rampart.err")"
-printf "%-34s %8.3f s\n" "rampart conncount (whole process)" "$t_r"
-printf "%-34s %8.3f s\n" "awk | sort | uniq -c" "$t_p"
-printf "ratio %.1fx, counts %s\n" "$(echo "$t_p / $t_r" | bc -l)" "$res"
+echo "lines $(wc -l < "$FILE"): $(cat "$OUT/rampart.err")"
+"$BIN" "$FILE" --all 2>&1 >/dev/null | sed 's/^/  (--all) /' 
+printf "%-34s %8s %8s\n" "" "wall s" "cpu s"
+printf "%-34s %8.2f %8.2f\n" "rampart conncount (whole process)" "$t_r" "$c_r"
+printf "%-34s %8.2f %8.2f\n" "awk | sort | uniq -c" "$t_p" "$c_p"
+printf "ratio (pipeline / rampart): wall %.1fx, cpu %.1fx; counts %s\n" \
+    "$(echo "$t_p / $t_r" | bc -l)" "$(echo "$c_p / $c_r" | bc -l)" "$res"
 [ "$res" = identical ] || exit 1
 
 if [ "$(id -u)" -ne 0 ]; then echo "real conntrack entries: skipped (needs root)"; exit 0; fi

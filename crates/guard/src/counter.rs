@@ -93,6 +93,53 @@ pub fn count_sources<'a>(entries: impl IntoIterator<Item = &'a ConnEntry>) -> Ha
     m
 }
 
+/// Connections per source address of a whole text dump, parsed and
+/// counted as it streams (no list of entries is built); bad lines are
+/// counted, not fatal. Splits the dump at line boundaries over `threads`
+/// threads and merges their counts.
+pub fn count_dump_sources(text: &[u8], threads: usize) -> (HashMap<IpAddr, u32>, usize) {
+    let threads = threads.max(1);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut start = 0;
+    for k in 1..=threads {
+        let mut end = if k == threads { text.len() } else { text.len() * k / threads };
+        while end < text.len() && text[end] != b'\n' {
+            end += 1;
+        }
+        let end = end.max(start);
+        chunks.push(&text[start..end]);
+        start = end;
+    }
+    let results: Vec<(HashMap<IpAddr, u32>, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || count_chunk(c))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut it = results.into_iter();
+    let (mut total, mut bad) = it.next().unwrap_or_default();
+    for (m, b) in it {
+        bad += b;
+        for (a, n) in m {
+            *total.entry(a).or_default() += n;
+        }
+    }
+    (total, bad)
+}
+
+fn count_chunk(text: &[u8]) -> (HashMap<IpAddr, u32>, usize) {
+    let mut m: HashMap<IpAddr, u32> = HashMap::new();
+    let mut bad = 0;
+    for line in text.split(|&b| b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"conntrack v") {
+            continue;
+        }
+        match crate::conntrack::parse_line(line) {
+            Ok(e) => *m.entry(e.src).or_default() += 1,
+            Err(_) => bad += 1,
+        }
+    }
+    (m, bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +170,9 @@ udp 17 30 src=2001:db8::2 dst=2001:db8::ff sport=5 dport=53 src=2001:db8::ff dst
         let only_web = ConnCounts::from_entries(24, 64, &[443, 80], &entries);
         assert_eq!(only_web.total, 3);
         assert_eq!(count_sources(&entries)[&ip("192.0.2.1")], 2);
+        for threads in 1..5 {
+            let (m, bad) = count_dump_sources(dump, threads);
+            assert_eq!((m, bad), (count_sources(&entries), 0), "{threads} threads");
+        }
     }
 }
