@@ -48,7 +48,11 @@ fn ban(i: u32) -> Action {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let n: u32 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let n: u32 = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let dir = Path::new(args.get(2).map(String::as_str).unwrap_or("bench/out"));
     std::fs::create_dir_all(dir)?;
     if let Some(out) = args.get(3) {
@@ -58,7 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let batch = 10_000usize;
-    for (name, durability) in [("store-batch-full", Durability::Full), ("store-batch-normal", Durability::Normal)] {
+    for (name, durability) in [
+        ("store-batch-full", Durability::Full),
+        ("store-batch-normal", Durability::Normal),
+    ] {
         let path = dir.join(format!("{name}.db"));
         remove_db(&path);
         let mut s = SqliteStore::open(&path, durability)?;

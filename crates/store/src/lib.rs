@@ -5,7 +5,8 @@
 //! read back at start to be restored with their remaining time, and the
 //! history of past bans feeds escalation across restarts.
 //!
-//! [`BanStore`] is the interface; [`SqliteStore`] implements it over one
+//! [`BanStore`] is the interface; [`PgStore`] implements it over
+//! PostgreSQL for fleets (hosts sharing their bans); [`SqliteStore`] over one
 //! SQLite file in WAL mode with `synchronous=FULL` by default: when
 //! [`BanStore::record`] returns, the transaction is committed and on disk,
 //! so an acknowledged ban survives a SIGKILL of the daemon (and a power
@@ -33,7 +34,7 @@
 //!
 //! // After a restart: the ban comes back with its remaining time.
 //! drop(store);
-//! let store = SqliteStore::open(&path, Durability::Full).expect("opens");
+//! let mut store = SqliteStore::open(&path, Durability::Full).expect("opens");
 //! let rows = store.active_bans(t + 600).expect("reads");
 //! let mut fresh = Engine::new(&config).expect("valid");
 //! let restored = fresh.restore(t + 600, rows);
@@ -42,9 +43,11 @@
 //! # std::fs::remove_dir_all(&dir).ok();
 //! ```
 
+mod pg;
 mod schema;
 mod sqlite;
 
+pub use pg::PgStore;
 pub use sqlite::{Durability, SqliteStore};
 
 use rampart_guard::{Action, Net, PastBans, StoredBan, Timestamp};
@@ -58,16 +61,20 @@ pub trait BanStore {
 
     /// The bans still due at `now` (and the members folded into prefix
     /// bans), for [`rampart_guard::Engine::restore`].
-    fn active_bans(&self, now: Timestamp) -> Result<Vec<StoredBan>, StoreError>;
+    fn active_bans(&mut self, now: Timestamp) -> Result<Vec<StoredBan>, StoreError>;
 
     /// How many times `net` was banned since `since` (in `jail`, or in
     /// any jail); dry-run bans do not count.
-    fn ban_count(&self, net: &Net, jail: Option<&str>, since: Timestamp)
-        -> Result<u64, StoreError>;
+    fn ban_count(
+        &mut self,
+        net: &Net,
+        jail: Option<&str>,
+        since: Timestamp,
+    ) -> Result<u64, StoreError>;
 
     /// Bans since `since` per network and jail, for
     /// [`rampart_guard::Engine::seed_history`].
-    fn past_bans(&self, since: Timestamp) -> Result<Vec<PastBans>, StoreError>;
+    fn past_bans(&mut self, since: Timestamp) -> Result<Vec<PastBans>, StoreError>;
 }
 
 /// Errors of the ban store. Each names the database file.
@@ -96,6 +103,13 @@ pub enum StoreError {
         op: &'static str,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error("PostgreSQL {target}: {op}: {source}")]
+    Postgres {
+        target: String,
+        op: &'static str,
+        #[source]
+        source: postgres::Error,
     },
     #[error("{path}: bad row in {table}: {detail}")]
     BadRow {

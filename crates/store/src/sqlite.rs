@@ -379,7 +379,7 @@ impl BanStore for SqliteStore {
         tx.commit().map_err(e("committing"))
     }
 
-    fn active_bans(&self, now: Timestamp) -> Result<Vec<StoredBan>, StoreError> {
+    fn active_bans(&mut self, now: Timestamp) -> Result<Vec<StoredBan>, StoreError> {
         let mut st = self
             .conn
             .prepare(
@@ -434,7 +434,7 @@ impl BanStore for SqliteStore {
     }
 
     fn ban_count(
-        &self,
+        &mut self,
         net: &Net,
         jail: Option<&str>,
         since: Timestamp,
@@ -453,7 +453,7 @@ impl BanStore for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    fn past_bans(&self, since: Timestamp) -> Result<Vec<PastBans>, StoreError> {
+    fn past_bans(&mut self, since: Timestamp) -> Result<Vec<PastBans>, StoreError> {
         let mut st = self
             .conn
             .prepare(

@@ -96,7 +96,7 @@ fn engine_decisions_survive_a_restart_with_folded_members_and_history() {
         .collect();
     drop(store);
 
-    let store = SqliteStore::open(&path, Durability::Full).expect("reopens");
+    let mut store = SqliteStore::open(&path, Durability::Full).expect("reopens");
     let mut fresh = Engine::new(&config).expect("valid");
     fresh.seed_history(store.past_bans(T - 86_400).expect("history"));
     let restored = fresh.restore(T + 100, store.active_bans(T + 100).expect("reads"));
@@ -133,7 +133,6 @@ fn engine_decisions_survive_a_restart_with_folded_members_and_history() {
     );
 
     // Unbanning the prefix by hand brings back its members still due.
-    let mut store = store;
     let a = fresh.unban(T + 200, n("203.0.113.0/24")).expect("banned");
     store.record(&a).expect("recorded");
     let rows = store.active_bans(T + 200).expect("reads");
@@ -233,7 +232,7 @@ fn a_version_1_database_migrates_and_keeps_its_bans() {
             )
             .expect("v1 row");
     }
-    let s = SqliteStore::open(&path, Durability::Full).expect("migrates");
+    let mut s = SqliteStore::open(&path, Durability::Full).expect("migrates");
     assert_eq!(s.schema_version().expect("version"), 2);
     let rows = s.active_bans(T + 10).expect("reads");
     assert_eq!(rows.len(), 1);
@@ -355,7 +354,7 @@ fn bad_files_are_clear_errors_and_left_alone() {
             let msg = e.to_string();
             assert!(msg.contains("broken.db"), "{msg}");
         }
-        Ok(s) => {
+        Ok(mut s) => {
             // The header page survived: reading the bans must fail cleanly.
             let r = s.active_bans(T).map(|v| v.len());
             let c = s.check();
@@ -446,7 +445,7 @@ fn issue6_sigkill_mid_flood_loses_no_acknowledged_ban() {
         }
         let _ = child.wait();
         let acked = acked.expect("the child acknowledged bans");
-        let s = SqliteStore::open(&db, Durability::Full).expect("reopens after SIGKILL");
+        let mut s = SqliteStore::open(&db, Durability::Full).expect("reopens after SIGKILL");
         let rows = s.active_bans(T).expect("reads");
         let have: std::collections::HashSet<Net> = rows.iter().map(|r| r.net).collect();
         for k in 0..=acked {
@@ -460,4 +459,213 @@ fn issue6_sigkill_mid_flood_loses_no_acknowledged_ban() {
         assert_eq!(rows.len() % 50, 0, "round {round}: {} rows", rows.len());
         s.check().expect("sound after SIGKILL");
     }
+}
+
+/// A throwaway PostgreSQL server (Debian's `postgresql` package): initdb
+/// in a temporary directory, listening on a Unix socket only, run as the
+/// `postgres` user when the test runs as root.
+struct PgServer {
+    dir: TempDir,
+    child: Option<std::process::Child>,
+    prefix: Vec<String>,
+    bin: PathBuf,
+}
+
+impl PgServer {
+    fn start() -> Option<PgServer> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()?;
+        let dir = TempDir::new("pg");
+        std::fs::create_dir_all(dir.path("sock")).expect("socket dir");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let prefix: Vec<String> = if root {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir.0)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "chown of the PostgreSQL test directory failed");
+            [
+                "setpriv",
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut s = PgServer {
+            dir,
+            child: None,
+            prefix,
+            bin,
+        };
+        let data = s.dir.path("data");
+        let ok = s
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "rampart", "--no-sync", "-E", "UTF8"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|st| st.success())
+            .unwrap_or(false);
+        assert!(ok, "initdb failed");
+        let child = s
+            .command("postgres")
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(s.dir.path("sock"))
+            .args(["-c", "listen_addresses=", "-p", "5433", "-F"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        s.child = Some(child);
+        Some(s)
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        match self.prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        }
+    }
+
+    fn params(&self) -> String {
+        format!(
+            "host={} port=5433 user=rampart dbname=postgres",
+            self.dir.path("sock").display()
+        )
+    }
+
+    /// Connects, polling until the server accepts connections.
+    fn connect(&self, host: &str) -> rampart_store::PgStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match rampart_store::PgStore::connect(&self.params(), host) {
+                Ok(s) => return s,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("PostgreSQL did not start: {e}")
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("stop")
+            .arg("-D")
+            .arg(self.dir.path("data"))
+            .args(["-m", "immediate"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Issue 6 (fleets): bans shared through PostgreSQL. Host A decides, host
+/// B restores the same active bans; history, counts and dry run behave as
+/// in SQLite; a newer schema is refused.
+#[test]
+fn issue6_postgres_store_shares_bans_between_hosts() {
+    let Some(server) = PgServer::start() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL (Debian package postgresql) is missing"
+        );
+        eprintln!("skipped: PostgreSQL is not installed");
+        return;
+    };
+    let mut a = server.connect("host-a");
+    let mut b = server.connect("host-b");
+    assert_eq!(a.schema_version().expect("version"), 1);
+    let config = prefix_config();
+    let mut e = Engine::new(&config).expect("valid");
+    for (i, addr) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "192.0.2.9"]
+        .iter()
+        .enumerate()
+    {
+        let actions = e.on_failure(T + i as u64, "sshd", addr.parse().expect("ip"), "x");
+        a.record(&actions).expect("recorded");
+    }
+    let mut dry = ban(n("198.51.100.3"), T, T + 50);
+    if let Action::Ban(x) = &mut dry {
+        x.dry_run = true;
+    }
+    a.record(&[dry]).expect("recorded");
+
+    let mut fresh = Engine::new(&config).expect("valid");
+    fresh.seed_history(b.past_bans(T - 86_400).expect("history"));
+    fresh.restore(T + 100, b.active_bans(T + 100).expect("reads"));
+    let before: Vec<_> = e
+        .active()
+        .map(|x| (x.net, x.parts, x.until, x.members))
+        .collect();
+    let after: Vec<_> = fresh
+        .active()
+        .map(|x| (x.net, x.parts, x.until, x.members))
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(
+        b.ban_count(&n("203.0.113.0/24"), None, T - 1)
+            .expect("count"),
+        1
+    );
+    assert_eq!(b.ban_count(&n("198.51.100.3"), None, 0).expect("count"), 0);
+
+    // Host B unbans the prefix; host A sees the members back.
+    let actions = fresh.unban(T + 200, n("203.0.113.0/24")).expect("banned");
+    b.record(&actions).expect("recorded");
+    let nets: Vec<Net> = a
+        .active_bans(T + 200)
+        .expect("reads")
+        .iter()
+        .map(|r| r.net)
+        .collect();
+    assert_eq!(nets.len(), 4, "{nets:?}");
+    assert!(nets.iter().all(|x| x.prefix_len() == 32));
+
+    // Reconnecting does not migrate again; a newer schema is refused.
+    drop(a);
+    let mut c = server.connect("host-c");
+    assert_eq!(c.schema_version().expect("version"), 1);
+    let mut raw = postgres_raw(&server);
+    raw.execute("INSERT INTO schema_version VALUES (99, 0)", &[])
+        .expect("bump");
+    let err = rampart_store::PgStore::connect(&server.params(), "host-d").expect_err("refused");
+    assert!(
+        matches!(err, StoreError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+    drop(c);
+}
+
+fn postgres_raw(server: &PgServer) -> postgres::Client {
+    postgres::Client::connect(&server.params(), postgres::NoTls).expect("connects")
 }
