@@ -25,7 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let read = start.elapsed();
     let (per_source, bad) = count_dump_sources(&text, threads);
     let counted = start.elapsed();
-    let mut lines: Vec<(String, u32)> = per_source.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+    let mut lines: Vec<(String, u32)> = per_source
+        .iter()
+        .map(|(a, n)| (a.to_string(), *n))
+        .collect();
     lines.sort_unstable();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (a, n) in &lines {

@@ -102,7 +102,11 @@ pub fn count_dump_sources(text: &[u8], threads: usize) -> (HashMap<IpAddr, u32>,
     let mut chunks = Vec::with_capacity(threads);
     let mut start = 0;
     for k in 1..=threads {
-        let mut end = if k == threads { text.len() } else { text.len() * k / threads };
+        let mut end = if k == threads {
+            text.len()
+        } else {
+            text.len() * k / threads
+        };
         while end < text.len() && text[end] != b'\n' {
             end += 1;
         }
@@ -111,8 +115,14 @@ pub fn count_dump_sources(text: &[u8], threads: usize) -> (HashMap<IpAddr, u32>,
         start = end;
     }
     let results: Vec<(HashMap<IpAddr, u32>, usize)> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || count_chunk(c))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || count_chunk(c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let mut it = results.into_iter();
     let (mut total, mut bad) = it.next().unwrap_or_default();

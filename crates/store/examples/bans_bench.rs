@@ -4,7 +4,8 @@
 //! cargo run --release -p rampart-store --example bans_bench -- N DIR [ADDRS_OUT]
 //! ```
 //!
-//! Prints one `name bans seconds bans_per_second` line per measurement:
+//! Prints one `name bans wall_seconds bans_per_second cpu_seconds
+//! bans_per_cpu_second` line per measurement:
 //! - `store-batch-full` / `store-batch-normal`: N bans recorded in batches
 //!   of 10,000 per transaction (synchronous FULL / NORMAL);
 //! - `engine+store`: N distinct addresses failing once in a `maxretry = 1`
@@ -71,10 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut s = SqliteStore::open(&path, durability)?;
         let actions: Vec<Action> = (0..n).map(ban).collect();
         let start = Instant::now();
+        let cpu = cpu_seconds();
         for chunk in actions.chunks(batch) {
             s.record(chunk)?;
         }
-        report(name, n, start.elapsed().as_secs_f64());
+        report(name, n, start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         remove_db(&path);
     }
 
@@ -95,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut s = SqliteStore::open(&path, Durability::Full)?;
         let mut e = Engine::new(&config)?;
         let start = Instant::now();
+        let cpu = cpu_seconds();
         let mut pending: Vec<Action> = Vec::with_capacity(batch);
         let mut bans = 0u32;
         for i in 0..n {
@@ -107,7 +110,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         s.record(&pending)?;
-        report("engine+store", bans, start.elapsed().as_secs_f64());
+        report(
+            "engine+store",
+            bans,
+            start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
+        );
         remove_db(&path);
     }
 
@@ -117,17 +125,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut s = SqliteStore::open(&path, Durability::Full)?;
         let k = 2_000u32.min(n);
         let start = Instant::now();
+        let cpu = cpu_seconds();
         for i in 0..k {
             s.record(&[ban(i)])?;
         }
-        report("store-single-full", k, start.elapsed().as_secs_f64());
+        report(
+            "store-single-full",
+            k,
+            start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
+        );
         remove_db(&path);
     }
     Ok(())
 }
 
-fn report(name: &str, bans: u32, secs: f64) {
-    println!("{name} {bans} {secs:.3} {:.0}", f64::from(bans) / secs);
+/// Prints `name bans wall_s bans/s cpu_s bans/cpu_s`: on a shared machine
+/// the rate per CPU second is the steadier figure.
+fn report(name: &str, bans: u32, secs: f64, cpu: f64) {
+    println!(
+        "{name} {bans} {secs:.3} {:.0} {cpu:.3} {:.0}",
+        f64::from(bans) / secs,
+        f64::from(bans) / cpu.max(1e-9)
+    );
+}
+
+/// User + system CPU seconds of this process (/proc/self/stat, in clock
+/// ticks of 1/100 s, the Linux default USER_HZ).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat(5); after the ")" they are the 12th and 13th.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn remove_db(path: &Path) {

@@ -20,13 +20,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         active INTEGER NOT NULL
     );
     CREATE INDEX bans_net ON bans(net);",
-    // 2: carved prefixes and folded members, the ban count, the end time,
-    // and the history of every decision (backfilled from the bans).
-    "ALTER TABLE bans ADD COLUMN prefix TEXT;
+    // 2: carved prefixes ('' when the row is not a part of one) and folded
+    // members, the ban count, the end time, one live row per network (a
+    // unique partial index: a ban of a network already banned updates its
+    // row), and the history of every decision (backfilled from the bans).
+    "ALTER TABLE bans ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
     ALTER TABLE bans ADD COLUMN folded_into TEXT;
     ALTER TABLE bans ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE bans ADD COLUMN ended INTEGER;
-    CREATE INDEX bans_live ON bans(until) WHERE active <> 0;
+    UPDATE bans SET active = 0
+        WHERE active <> 0 AND id NOT IN (SELECT max(id) FROM bans WHERE active <> 0 GROUP BY net);
+    DROP INDEX bans_net;
+    CREATE UNIQUE INDEX bans_live ON bans(net, prefix) WHERE active <> 0;
     CREATE INDEX bans_folded ON bans(folded_into) WHERE active = 2;
     CREATE TABLE history (
         id INTEGER PRIMARY KEY,
@@ -43,7 +48,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO history (at, kind, net, jail, reason, source, until, hits)
         SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;
-    CREATE INDEX history_bans ON history(coalesce(prefix, net), at) WHERE kind = 'ban';",
+    CREATE INDEX history_bans ON history(coalesce(prefix, net), at) WHERE kind = 'ban';
+    CREATE INDEX history_at ON history(at) WHERE kind = 'ban';",
 ];
 
 /// The version this build writes.

@@ -218,10 +218,6 @@ fn from_ts(t: i64) -> Timestamp {
     }
 }
 
-fn text(n: Option<Net>) -> Option<String> {
-    n.map(|n| n.to_string())
-}
-
 impl BanStore for SqliteStore {
     fn record(&mut self, actions: &[Action]) -> Result<(), StoreError> {
         let path = self.path.clone();
@@ -238,6 +234,35 @@ impl BanStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(e("preparing"))?;
+            // One live row per (network, prefix): a new ban inserts it; a
+            // ban of a network that has a live row (banned again, or a
+            // folded member coming back) updates it.
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO bans (net, prefix, jail, reason, source, since, until, hits, count, active)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
+                     ON CONFLICT (net, prefix) WHERE active <> 0 DO UPDATE SET
+                         active = 1, folded_into = NULL, until = max(until, excluded.until),
+                         hits = max(hits, excluded.hits)",
+                )
+                .map_err(e("preparing"))?;
+            let mut fold = tx
+                .prepare_cached(
+                    "UPDATE bans SET active = 2, folded_into = ?3
+                     WHERE net = ?1 AND prefix = ?2 AND active <> 0",
+                )
+                .map_err(e("preparing"))?;
+            let mut end = tx
+                .prepare_cached(
+                    "UPDATE bans SET active = 0, ended = ?3
+                     WHERE net = ?1 AND prefix = ?2 AND active <> 0",
+                )
+                .map_err(e("preparing"))?;
+            let mut end_members = tx
+                .prepare_cached(
+                    "UPDATE bans SET active = 0, ended = ?2 WHERE folded_into = ?1 AND active = 2",
+                )
+                .map_err(e("preparing"))?;
             // Alerts carry no time: they take the batch's latest.
             let mut batch_time = 0i64;
             for a in actions {
@@ -245,14 +270,14 @@ impl BanStore for SqliteStore {
                     Action::Ban(b) => {
                         batch_time = batch_time.max(ts(b.since));
                         let net = b.net.to_string();
-                        let prefix = text(b.prefix);
+                        let part_of = b.prefix.map(|p| p.to_string());
                         let kind = if b.restored { "restore" } else { "ban" };
                         history
                             .execute(params![
                                 ts(b.since),
                                 kind,
                                 net,
-                                prefix,
+                                part_of,
                                 &*b.jail,
                                 b.reason,
                                 b.source.as_str(),
@@ -264,25 +289,8 @@ impl BanStore for SqliteStore {
                         if b.dry_run {
                             continue;
                         }
-                        let mut revive = tx
-                            .prepare_cached(
-                                "UPDATE bans SET active = 1, folded_into = NULL, until = ?3
-                                 WHERE net = ?1 AND prefix IS ?2 AND active <> 0",
-                            )
-                            .map_err(e("preparing"))?;
-                        let revived = revive
-                            .execute(params![net, prefix, ts(b.until)])
-                            .map_err(e("restoring a ban"))?;
-                        if revived > 0 {
-                            continue;
-                        }
-                        let mut insert = tx
-                            .prepare_cached(
-                                "INSERT INTO bans (net, prefix, jail, reason, source, since, until, hits, count, active)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
-                            )
-                            .map_err(e("preparing"))?;
-                        insert
+                        let prefix = part_of.unwrap_or_default();
+                        upsert
                             .execute(params![
                                 net,
                                 prefix,
@@ -299,7 +307,7 @@ impl BanStore for SqliteStore {
                     Action::Unban(u) => {
                         batch_time = batch_time.max(ts(u.at));
                         let net = u.net.to_string();
-                        let prefix = text(u.prefix);
+                        let part_of = u.prefix.map(|p| p.to_string());
                         let (kind, into) = match u.cause {
                             UnbanCause::Folded { into } => ("fold", Some(into.to_string())),
                             UnbanCause::Expired => ("expire", None),
@@ -312,7 +320,7 @@ impl BanStore for SqliteStore {
                                 ts(u.at),
                                 kind,
                                 net,
-                                prefix,
+                                part_of,
                                 None::<String>,
                                 into,
                                 None::<String>,
@@ -324,34 +332,17 @@ impl BanStore for SqliteStore {
                         if u.dry_run {
                             continue;
                         }
+                        let prefix = part_of.unwrap_or_default();
                         if let Some(into) = into {
-                            let mut fold = tx
-                                .prepare_cached(
-                                    "UPDATE bans SET active = 2, folded_into = ?3
-                                     WHERE net = ?1 AND prefix IS ?2 AND active = 1",
-                                )
-                                .map_err(e("preparing"))?;
                             fold.execute(params![net, prefix, into])
                                 .map_err(e("folding a ban"))?;
                         } else {
-                            let mut end = tx
-                                .prepare_cached(
-                                    "UPDATE bans SET active = 0, ended = ?3
-                                     WHERE net = ?1 AND prefix IS ?2 AND active <> 0",
-                                )
-                                .map_err(e("preparing"))?;
                             end.execute(params![net, prefix, ts(u.at)])
                                 .map_err(e("ending a ban"))?;
                             // The members folded into it end with it (the
                             // engine sends back those still due).
                             let logical = u.prefix.unwrap_or(u.net).to_string();
-                            let mut members = tx
-                                .prepare_cached(
-                                    "UPDATE bans SET active = 0, ended = ?2
-                                     WHERE folded_into = ?1 AND active = 2",
-                                )
-                                .map_err(e("preparing"))?;
-                            members
+                            end_members
                                 .execute(params![logical, ts(u.at)])
                                 .map_err(e("ending folded bans"))?;
                         }
@@ -419,7 +410,11 @@ impl BanStore for SqliteStore {
             }
             out.push(StoredBan {
                 net: parse(&net)?,
-                prefix: prefix.as_deref().map(parse).transpose()?,
+                prefix: prefix
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(parse)
+                    .transpose()?,
                 folded_into: folded.as_deref().map(parse).transpose()?,
                 since: from_ts(since),
                 until: from_ts(until),

@@ -184,6 +184,14 @@ fn remaining_time_and_permanent_bans_and_dry_run() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].net, rows[0].until), (n("198.51.100.2"), FOREVER));
     assert_eq!(s.active_bans(T + 1).expect("reads").len(), 2);
+    // Banned again while banned: one live row, the later end.
+    s.record(&[ban(n("198.51.100.1"), T + 10, T + 900)])
+        .expect("recorded");
+    let rows = s.active_bans(T + 1).expect("reads");
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .any(|r| r.net == n("198.51.100.1") && r.until == T + 900));
     // Dry-run decisions are in the history, not counted, not restored.
     assert_eq!(s.ban_count(&n("198.51.100.3"), None, 0).expect("count"), 0);
     let dry_rows: i64 = s
