@@ -48,8 +48,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO history (at, kind, net, jail, reason, source, until, hits)
         SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;
-    CREATE INDEX history_bans ON history(coalesce(prefix, net), at) WHERE kind = 'ban';
-    CREATE INDEX history_at ON history(at) WHERE kind = 'ban';",
+    CREATE INDEX history_bans ON history(coalesce(prefix, net), at) WHERE kind = 'ban';",
 ];
 
 /// The version this build writes.
