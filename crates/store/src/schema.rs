@@ -47,8 +47,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         dry_run INTEGER NOT NULL DEFAULT 0
     );
     INSERT INTO history (at, kind, net, jail, reason, source, until, hits)
-        SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;
-    CREATE INDEX history_bans ON history(coalesce(prefix, net), at) WHERE kind = 'ban';",
+        SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;",
 ];
 
 /// The version this build writes.
