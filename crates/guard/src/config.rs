@@ -1,0 +1,513 @@
+//! The guard's TOML configuration: [`GuardConfig`] with its jails
+//! ([`JailConfig`]), prefix escalation, connection limits and counter
+//! bounds. Every struct refuses unknown keys. Jail keys use fail2ban's
+//! names (`maxretry`, `findtime`, `bantime`, `ignoreip`, `port`,
+//! `protocol`; `bantime.increment` and friends become the table
+//! `bantime_increment`), so `rampart import fail2ban` writes them as they
+//! are. Durations take fail2ban's forms: seconds (`600`) or a number with a
+//! unit (`10m`, `1h`, `1d`, `1w`; also `s`, `mo`, `y`); `-1` as a bantime
+//! means forever.
+//!
+//! These are the raw, deserialized values; [`crate::Engine::new`]
+//! validates them (networks, formulas, limits) and reports every problem
+//! with its jail and key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch: the engine's clock, always passed in.
+pub type Timestamp = u64;
+
+/// The whole guard configuration (`/etc/rampart/guard.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Decide and log, but mark every action as not to be enforced.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Never banned, by any jail, limit, escalation or by hand: networks
+    /// (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`) and host names (the
+    /// daemon resolves them at start and refreshes them). localhost
+    /// (`127.0.0.0/8`, `::1`) is always in it.
+    #[serde(default)]
+    pub ignoreip: Vec<String>,
+    /// Also never ban the host's own addresses and the addresses of the
+    /// current admin SSH sessions (both supplied by the daemon).
+    #[serde(default = "yes")]
+    pub ignoreself: bool,
+    /// Prefix escalation: many banned members of one /24 (/64) within a
+    /// window ban the prefix.
+    #[serde(default)]
+    pub prefix: PrefixConfig,
+    /// Limits on live connections (from conntrack).
+    #[serde(default)]
+    pub connlimit: Option<ConnLimitConfig>,
+    /// Bounds on the engine's memory.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// How long the history of past bans counts for escalation after the
+    /// last ban ended (fail2ban keeps it `dbpurgeage` = 1 day).
+    #[serde(default = "one_day")]
+    pub history: Duration,
+    /// The jails, by name.
+    #[serde(default)]
+    pub jail: BTreeMap<String, JailConfig>,
+}
+
+/// One jail: which failures count and what a ban costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JailConfig {
+    /// fail2ban's jails are off unless enabled; an imported jail keeps
+    /// that flag.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The filter (a fail2ban filter name or file; see the filter part of
+    /// docs/guard.md). Not read by the decision engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Log files the filter reads. Not read by the decision engine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logpath: Vec<String>,
+    /// systemd journal matches, for journal jails. Not read by the engine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journalmatch: Vec<String>,
+    /// Failures within `findtime` that trigger a ban (fail2ban: 5).
+    #[serde(default = "five")]
+    pub maxretry: u32,
+    /// The window failures are counted in (fail2ban: 10m). As in fail2ban
+    /// the window starts at the first failure and restarts when a failure
+    /// comes after it has passed.
+    #[serde(default = "ten_minutes")]
+    pub findtime: Duration,
+    /// The first ban's length (fail2ban: 10m; `-1`: forever).
+    #[serde(default = "ten_minutes")]
+    pub bantime: Duration,
+    /// Longer bans for repeat offenders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bantime_increment: Option<BantimeIncrement>,
+    /// Networks and host names this jail never bans (the global
+    /// `ignoreip` applies as well).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignoreip: Vec<String>,
+    /// Ports the ban applies to (`ssh`, `http,https`, `22`, `8000:8100`);
+    /// empty: all ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// `tcp`, `udp`, `all`... (fail2ban: tcp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// fail2ban's `bantime.increment` options: with `enabled`, each new ban of
+/// an address that was banned before lasts `formula(bantime, count)` where
+/// `count` is the number of earlier bans (in this jail, or in all jails
+/// with `overalljails`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BantimeIncrement {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// fail2ban's `banFactor` (1).
+    #[serde(default = "one")]
+    pub factor: f64,
+    /// fail2ban's formula. Only the two formulas fail2ban ships are
+    /// understood (see docs/guard.md); others are refused, as rampart does
+    /// not evaluate Python.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+    /// Multipliers by ban count, replacing the formula (`1 5 30 60`); a
+    /// count past the end uses the last one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multipliers: Vec<u64>,
+    /// No ban grows past this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxtime: Option<Duration>,
+    /// A random 0..rndtime seconds added to each increased ban.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rndtime: Option<Duration>,
+    /// Count earlier bans of the address in every jail.
+    #[serde(default)]
+    pub overalljails: bool,
+}
+
+/// Prefix escalation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Distinct banned addresses of one prefix within `window` that ban
+    /// the prefix.
+    #[serde(default = "five")]
+    pub members: u32,
+    #[serde(default = "one_hour")]
+    pub window: Duration,
+    /// IPv4 prefix length (24).
+    #[serde(default = "v4_len")]
+    pub ipv4: u8,
+    /// IPv6 prefix length (64).
+    #[serde(default = "v6_len")]
+    pub ipv6: u8,
+    /// The prefix ban's length before escalation.
+    #[serde(default = "one_hour")]
+    pub bantime: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bantime_increment: Option<BantimeIncrement>,
+}
+
+/// Limits on live connections per source, per prefix, per source and
+/// destination port, per destination port (an alert only: a port cannot
+/// be banned) and half-open (SYN_RECV) per source: DDoS Deflate's and CSF
+/// CT_LIMIT's job. A limit that is absent is not checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnLimitConfig {
+    /// Connections of one source address (CSF CT_LIMIT, DDoS Deflate
+    /// NO_OF_CONNECTIONS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_source: Option<u32>,
+    /// Connections of one /24 (IPv6: /64; the lengths of `[prefix]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_prefix: Option<u32>,
+    /// Connections of one source to one destination port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_source_port: Option<u32>,
+    /// Connections to one destination port, all sources together: an
+    /// alert, not a ban.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_port: Option<u32>,
+    /// Half-open connections (SYN_RECV) of one source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syn_recv: Option<u32>,
+    /// Count only connections to these destination ports (CSF CT_PORTS);
+    /// empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    #[serde(default = "one_hour")]
+    pub bantime: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bantime_increment: Option<BantimeIncrement>,
+}
+
+/// Memory bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Addresses with failures being counted, all jails together; past it
+    /// the oldest are forgotten (and counted as evictions).
+    #[serde(default = "tracked")]
+    pub max_tracked: usize,
+    /// Addresses (and prefixes) whose ban history is remembered for
+    /// escalation; past it the oldest are forgotten.
+    #[serde(default = "tracked")]
+    pub max_history: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+fn five() -> u32 {
+    5
+}
+fn v4_len() -> u8 {
+    24
+}
+fn v6_len() -> u8 {
+    64
+}
+fn tracked() -> usize {
+    250_000
+}
+fn ten_minutes() -> Duration {
+    Duration(600)
+}
+fn one_hour() -> Duration {
+    Duration(3600)
+}
+fn one_day() -> Duration {
+    Duration(86_400)
+}
+
+impl Default for PrefixConfig {
+    fn default() -> Self {
+        PrefixConfig {
+            enabled: true,
+            members: five(),
+            window: one_hour(),
+            ipv4: v4_len(),
+            ipv6: v6_len(),
+            bantime: one_hour(),
+            bantime_increment: None,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_tracked: tracked(),
+            max_history: tracked(),
+        }
+    }
+}
+
+impl Default for JailConfig {
+    fn default() -> Self {
+        JailConfig {
+            enabled: true,
+            filter: None,
+            logpath: Vec::new(),
+            journalmatch: Vec::new(),
+            maxretry: five(),
+            findtime: ten_minutes(),
+            bantime: ten_minutes(),
+            bantime_increment: None,
+            ignoreip: Vec::new(),
+            port: None,
+            protocol: None,
+        }
+    }
+}
+
+impl Default for BantimeIncrement {
+    fn default() -> Self {
+        BantimeIncrement {
+            enabled: true,
+            factor: 1.0,
+            formula: None,
+            multipliers: Vec::new(),
+            maxtime: None,
+            rndtime: None,
+            overalljails: false,
+        }
+    }
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            dry_run: false,
+            ignoreip: Vec::new(),
+            ignoreself: true,
+            prefix: PrefixConfig::default(),
+            connlimit: None,
+            limits: LimitsConfig::default(),
+            history: one_day(),
+            jail: BTreeMap::new(),
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Parses the TOML text of a guard configuration. The error names the
+    /// line and column (toml's message).
+    pub fn from_toml(text: &str) -> Result<GuardConfig, crate::Error> {
+        toml::from_str(text).map_err(|e| crate::Error::Config {
+            place: "guard configuration".into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A length of time in whole seconds; negative means forever (fail2ban's
+/// `bantime = -1`). Written as an integer of seconds or a string with
+/// fail2ban's units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub i64);
+
+impl Duration {
+    /// `None` for forever.
+    pub fn seconds(self) -> Option<u64> {
+        u64::try_from(self.0).ok()
+    }
+
+    /// Parses fail2ban's forms: `600`, `10m`, `1h30m`, `2d`, `1w`, `-1`.
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("empty duration".into());
+        }
+        if let Ok(n) = t.parse::<i64>() {
+            return Ok(Duration(n));
+        }
+        let (neg, body) = match t.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, t),
+        };
+        let mut total: i64 = 0;
+        let mut rest = body.trim_start();
+        if rest.is_empty() {
+            return Err(format!("{s:?}: no number"));
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(format!("{s:?}: expected a number at {rest:?}"));
+            }
+            let n: i64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("{s:?}: number too large"))?;
+            rest = rest[digits..].trim_start();
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let unit = &rest[..unit_len];
+            let mult: i64 = match unit.to_ascii_lowercase().as_str() {
+                "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+                "m" | "min" | "mins" | "minute" | "minutes" => 60,
+                "h" | "hour" | "hours" => 3600,
+                "d" | "day" | "days" => 86_400,
+                "w" | "week" | "weeks" => 604_800,
+                "mo" | "mon" | "month" | "months" => 2_592_000,
+                "y" | "year" | "years" => 31_536_000,
+                other => {
+                    return Err(format!(
+                        "{s:?}: unknown unit {other:?} (s, m, h, d, w, mo, y)"
+                    ))
+                }
+            };
+            total = n
+                .checked_mul(mult)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| format!("{s:?}: too long"))?;
+            rest = rest[unit_len..].trim_start();
+        }
+        Ok(Duration(if neg { -total } else { total }))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("seconds, or a duration such as \"10m\", \"1h\", \"2d\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+                Ok(Duration(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+                i64::try_from(v)
+                    .map(Duration)
+                    .map_err(|_| E::custom("duration too long"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_fail2ban_forms() {
+        for (s, v) in [
+            ("600", 600),
+            ("10m", 600),
+            ("1h", 3600),
+            ("1h30m", 5400),
+            ("2d", 172_800),
+            ("1w", 604_800),
+            ("-1", -1),
+            ("5 min", 300),
+        ] {
+            assert_eq!(Duration::parse(s), Ok(Duration(v)), "{s}");
+        }
+        for bad in ["", "m", "10x", "1h-", "99999999999999999999d"] {
+            assert!(Duration::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_full_config_parses_and_unknown_keys_are_refused() {
+        let text = r#"
+dry_run = true
+ignoreip = ["10.0.0.0/8", "office.example.com"]
+history = "2d"
+
+[prefix]
+members = 3
+window = "30m"
+
+[connlimit]
+per_source = 150
+syn_recv = 30
+ports = [80, 443]
+bantime = "1h"
+
+[limits]
+max_tracked = 1000
+
+[jail.sshd]
+filter = "sshd"
+logpath = ["/var/log/auth.log"]
+maxretry = 3
+findtime = "10m"
+bantime = "1h"
+port = "ssh"
+protocol = "tcp"
+ignoreip = ["192.0.2.0/24"]
+bantime_increment = { factor = 2, multipliers = [1, 5, 30], maxtime = "1w", rndtime = "5m", overalljails = true }
+"#;
+        let c = GuardConfig::from_toml(text).expect("parses");
+        assert!(c.dry_run);
+        assert_eq!(c.history, Duration(172_800));
+        let j = &c.jail["sshd"];
+        assert_eq!(j.maxretry, 3);
+        assert_eq!(j.bantime, Duration(3600));
+        let inc = j.bantime_increment.as_ref().expect("increment");
+        assert_eq!(inc.factor, 2.0);
+        assert_eq!(inc.multipliers, [1, 5, 30]);
+        assert_eq!(inc.maxtime, Some(Duration(604_800)));
+        assert_eq!(c.connlimit.as_ref().and_then(|l| l.per_source), Some(150));
+
+        // An unknown key in every table is refused, naming it.
+        let tables = [
+            "",
+            "[prefix]\n",
+            "[connlimit]\n",
+            "[limits]\n",
+            "[jail.x]\n",
+            "[jail.x.bantime_increment]\n",
+        ];
+        for t in tables {
+            let bad = format!("{t}bogus_key = 1\n");
+            let e = GuardConfig::from_toml(&bad).expect_err(&bad).to_string();
+            assert!(e.contains("bogus_key"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_fail2ban_defaults() {
+        let j = JailConfig::default();
+        assert_eq!(
+            (j.maxretry, j.findtime, j.bantime),
+            (5, Duration(600), Duration(600))
+        );
+        let round: GuardConfig =
+            toml::from_str(&toml::to_string(&GuardConfig::default()).expect("prints"))
+                .expect("parses");
+        assert_eq!(round, GuardConfig::default());
+    }
+}

@@ -1,0 +1,54 @@
+//! The schema and its migrations, applied in order, each in its own
+//! transaction that also records its number in `schema_version`.
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: bans.
+    "CREATE TABLE schema_version (
+        version INTEGER NOT NULL PRIMARY KEY,
+        applied_at INTEGER NOT NULL
+    );
+    CREATE TABLE bans (
+        id INTEGER PRIMARY KEY,
+        net TEXT NOT NULL,
+        jail TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        until INTEGER NOT NULL,
+        hits INTEGER NOT NULL,
+        active INTEGER NOT NULL
+    );
+    CREATE INDEX bans_net ON bans(net);",
+    // 2: carved prefixes ('' when the row is not a part of one) and folded
+    // members, the ban count, the end time, one live row per network (a
+    // unique partial index: a ban of a network already banned updates its
+    // row), and the history of every decision (backfilled from the bans).
+    "ALTER TABLE bans ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
+    ALTER TABLE bans ADD COLUMN folded_into TEXT;
+    ALTER TABLE bans ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE bans ADD COLUMN ended INTEGER;
+    UPDATE bans SET active = 0
+        WHERE active <> 0 AND id NOT IN (SELECT max(id) FROM bans WHERE active <> 0 GROUP BY net);
+    DROP INDEX bans_net;
+    CREATE UNIQUE INDEX bans_live ON bans(net, prefix) WHERE active <> 0;
+    CREATE INDEX bans_folded ON bans(folded_into) WHERE active = 2;
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        net TEXT,
+        prefix TEXT,
+        jail TEXT,
+        reason TEXT,
+        source TEXT,
+        until INTEGER,
+        hits INTEGER,
+        dry_run INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO history (at, kind, net, jail, reason, source, until, hits)
+        SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;",
+];
+
+/// The version this build writes.
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
