@@ -505,6 +505,7 @@ fn base_rule(
         in_iface: i.map(|s| Neg::new(Iface(s.clone()))),
         out_iface: o.map(|s| Neg::new(Iface(s.clone()))),
         origin: Some(r.origin.clone()),
+        lint_allow: r.lint_allow.clone(),
         ..Default::default()
     };
     if let Some(Side::Net(n)) = from {

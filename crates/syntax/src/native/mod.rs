@@ -29,6 +29,7 @@ mod lower;
 mod print;
 
 pub use catalogue::{service_catalogue, Service};
+pub use check::LINT_CODES;
 pub use load::{FsLoader, Loader};
 pub use print::{to_native, NotExpressible};
 
