@@ -84,8 +84,15 @@ impl Service {
                 }
             })
             .collect();
-        if list.len() > 4 {
+        let count: u32 = self
+            .ports
+            .iter()
+            .map(|&(a, b)| u32::from(b) - u32::from(a) + 1)
+            .sum();
+        if count > 32768 {
             format!("{name}/other")
+        } else if list.len() > 4 {
+            format!("{name}/{},+{}", list[..4].join(","), list.len() - 4)
         } else {
             format!("{name}/{}", list.join(","))
         }
@@ -428,6 +435,18 @@ impl<'c, 'a> Walker<'c, 'a> {
                 )
             })
         };
+        let src_groups = order(&srcs, src_groups);
+        let dst_groups = order(&dsts, dst_groups);
+        let mut svc_groups = svc_groups;
+        // Protocol, then the class holding most ports last.
+        svc_groups.sort_by_key(|g| {
+            let proto = services[g[0]].0;
+            let count: u128 = g
+                .iter()
+                .map(|&i| services[i].1 .1 - services[i].1 .0 + 1)
+                .sum();
+            (proto, count > 32768, services[g[0]].1 .0)
+        });
         let sources = self.classes(&srcs, &src_groups, "anywhere");
         let destinations = if dst_groups.len() == 1 && chain == "INPUT" {
             vec![Class {
@@ -576,6 +595,18 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
         }
     }
+}
+
+/// Classes in address order, the largest one last.
+fn order(ivs: &[(u128, u128)], mut groups: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+    let size = |g: &Vec<usize>| {
+        g.iter()
+            .map(|&i| ivs[i].1 - ivs[i].0)
+            .fold(0u128, u128::saturating_add)
+    };
+    let biggest = groups.iter().map(size).max().unwrap_or(0);
+    groups.sort_by_key(|g| (size(g) == biggest, ivs[g[0]].0));
+    groups
 }
 
 /// Groups `0..n` by key, in order of first appearance.
