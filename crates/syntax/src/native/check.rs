@@ -206,6 +206,9 @@ pub(crate) enum Addr {
     Set(String),
 }
 
+// A policy has a few hundred items at most: boxing the rule would buy
+// nothing but churn in every match on `Item`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Item {
     Rule(RuleItem),
