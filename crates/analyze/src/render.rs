@@ -62,7 +62,12 @@ pub fn render(f: &Finding, source: Option<&SourceFile>, default_path: &str) -> S
     let pad = diag
         .as_ref()
         .map_or(String::new(), |d| " ".repeat(d.line.to_string().len()));
-    if let Some(r) = &f.rule {
+    // The rule as iptables-save prints it, unless the source line is one
+    // already (native items lower to several rules: this says which).
+    let shown_line = diag
+        .as_ref()
+        .is_some_and(|d| d.source_line.contains("-A ") || d.source_line.contains("-I "));
+    if let (Some(r), false) = (&f.rule, shown_line) {
         let _ = writeln!(s, " {pad} = rule: {r}");
     }
     for r in &f.related {
