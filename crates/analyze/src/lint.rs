@@ -1038,30 +1038,33 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         }
     }
 
-    /// Can some packet of `probe` be accepted in chain `ci`? `Err` when
-    /// unknown (too complex); `killers` collects exact rules that drop
-    /// part of it.
+    /// Can some packet of `probe` be accepted in chain `ci`, and can some
+    /// return from it to the caller? `Err` when unknown (too complex);
+    /// `killers` collects exact rules that drop part of it.
     fn may_accept(
         &self,
         ci: usize,
         mut probe: Space,
         depth: usize,
         killers: &mut Vec<(usize, usize)>,
-    ) -> Result<bool, ()> {
+    ) -> Result<(bool, bool), ()> {
         if depth > 16 {
-            return Ok(true);
+            return Ok((true, true));
         }
         let chain = &self.table.chains[ci];
+        let builtin = self.table.is_builtin(&chain.name);
+        let policy_accepts = chain.policy == Some(ChainPolicy::Accept);
+        let mut returns = false;
         for (i, rule) in chain.rules.iter().enumerate() {
             if probe.is_empty() {
-                return Ok(false);
+                return Ok((false, returns));
             }
             let m = &self.matched[ci][i];
             if self.dead[ci][i] || !probe.overlaps(&m.space) {
                 continue;
             }
             if self.changes_fields(chain, i) {
-                return Ok(true);
+                return Ok((true, true));
             }
             match &self.effects[ci][i] {
                 Effect::Jump(t) | Effect::Goto(t) => {
@@ -1069,13 +1072,21 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                         continue;
                     };
                     let sub = probe.intersect(&m.space);
-                    if self.may_accept(ti, sub, depth + 1, killers)? {
-                        return Ok(true);
+                    let (acc, back) = self.may_accept(ti, sub, depth + 1, killers)?;
+                    if acc {
+                        return Ok((true, true));
+                    }
+                    // A goto's returns leave this chain as a RETURN would.
+                    if back && matches!(self.effects[ci][i], Effect::Goto(_)) {
+                        if builtin && policy_accepts {
+                            return Ok((true, true));
+                        }
+                        returns |= !builtin;
                     }
                 }
                 Effect::Verdict => {
                     if !matches!(rule.target, Some(Target::Drop | Target::Reject(_))) {
-                        return Ok(true);
+                        return Ok((true, true));
                     }
                     if m.is_exact() {
                         probe.subtract(&m.space).map_err(|_| ())?;
@@ -1083,21 +1094,24 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     }
                 }
                 Effect::Return => {
-                    if self.table.is_builtin(&chain.name) {
-                        if chain.policy == Some(ChainPolicy::Accept) {
-                            return Ok(true);
-                        }
-                    } else if m.is_exact() {
-                        // Back to the caller, which goes on with them.
+                    if builtin && policy_accepts {
+                        return Ok((true, true));
+                    }
+                    returns |= !builtin;
+                    if m.is_exact() {
+                        // Gone from this chain: to the policy (drop) or
+                        // back to the caller, which goes on with them.
                         probe.subtract(&m.space).map_err(|_| ())?;
                     }
                 }
                 Effect::Nothing | Effect::SideEffect => {}
             }
         }
-        Ok(!probe.is_empty()
-            && self.table.is_builtin(&chain.name)
-            && chain.policy == Some(ChainPolicy::Accept))
+        let left = !probe.is_empty();
+        Ok((
+            left && builtin && policy_accepts,
+            returns || (left && !builtin),
+        ))
     }
 
     /// R009 for this family.
@@ -1106,7 +1120,7 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         let chain = &self.table.chains[ci];
         let probe = Space::new(vec![self.new_conn_probe(Protocol::TCP, 22)]);
         let mut killers = Vec::new();
-        if self.may_accept(ci, probe, 0, &mut killers) != Ok(false) {
+        if self.may_accept(ci, probe, 0, &mut killers) != Ok((false, false)) {
             return None;
         }
         let mut related: Vec<Related> = killers

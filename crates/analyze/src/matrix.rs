@@ -303,6 +303,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             return false;
         }
         let pm = Matched::new(Space::new(vec![probe.clone()]), Vec::new());
+        let mut returned = false;
         for (i, m) in self.matched[ci].iter().enumerate() {
             if !pm.may_overlap(m) || !m.space.overlaps_cube(probe) {
                 continue;
@@ -324,15 +325,18 @@ impl<'c, 'a> Walker<'c, 'a> {
                 Effect::Return => {
                     if builtin {
                         policy(out);
-                    } else if full {
-                        return true;
+                    } else {
+                        returned = true;
+                        if full {
+                            return true;
+                        }
                     }
                 }
                 Effect::Jump(t) => {
                     if let Some(ti) = self.chain_index(t) {
                         let back = self.walk(ti, probe, depth + 1, out);
                         if full && !back {
-                            return false;
+                            return returned;
                         }
                     }
                     continue;
@@ -343,8 +347,11 @@ impl<'c, 'a> Walker<'c, 'a> {
                         if back {
                             if builtin {
                                 policy(out);
-                            } else if full {
-                                return true;
+                            } else {
+                                returned = true;
+                                if full {
+                                    return true;
+                                }
                             }
                         }
                     }
@@ -352,7 +359,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 Effect::Nothing | Effect::SideEffect => continue,
             }
             if full {
-                return false;
+                return returned;
             }
         }
         if builtin {

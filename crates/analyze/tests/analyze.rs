@@ -590,6 +590,7 @@ struct R {
     state: Option<(u8, bool)>,
     iface: Option<(&'static str, bool)>,
     opaque: bool,
+    /// 0 ACCEPT, 1 DROP, 2 LOG, 3 RETURN, 4 REJECT, 5 -j U, 6 -g U.
     target: u8,
 }
 
@@ -597,7 +598,7 @@ const IFACES: [&str; 3] = ["eth0", "eth+", "wlan0"];
 const PACKET_IFACES: [&str; 4] = ["eth0", "eth1", "wlan0", "ppp0"];
 const PORTS: [u16; 4] = [22, 80, 443, 8080];
 
-fn arb_rule() -> impl Strategy<Value = R> {
+fn arb_rule(targets: u8) -> impl Strategy<Value = R> {
     (
         proptest::option::of((0u8..12, 29u8..=32, any::<bool>())),
         proptest::option::of(prop_oneof![Just(6u8), Just(17u8)]),
@@ -605,7 +606,7 @@ fn arb_rule() -> impl Strategy<Value = R> {
         proptest::option::of((1u8..8, any::<bool>())),
         proptest::option::of((0usize..3, any::<bool>())),
         proptest::bool::weighted(0.15),
-        0u8..5,
+        0u8..targets,
     )
         .prop_map(|(src, proto, dport, state, iface, opaque, target)| R {
             src,
@@ -685,9 +686,11 @@ fn to_rule(r: &R, line: u32) -> Rule {
         1 => Target::Drop,
         2 => Target::Log(Log::default()),
         3 => Target::Return,
-        _ => Target::Reject(rampart_model::targets::reject::Reject::default_for(
+        4 => Target::Reject(rampart_model::targets::reject::Reject::default_for(
             Family::Ipv4,
         )),
+        5 => Target::Jump { chain: "U".into() },
+        _ => Target::Goto { chain: "U".into() },
     });
     rule
 }
@@ -756,74 +759,195 @@ fn matches_modelled(r: &R, p: &Pkt) -> bool {
     true
 }
 
-fn ends(r: &R) -> bool {
-    r.target != 2
+/// Two chains: INPUT (0) and the user chain U (1).
+struct Chains {
+    rules: [Vec<R>; 2],
+    policy_drop: bool,
 }
 
-/// The verdict and the LOG rules hit, for one packet and one outcome of
-/// every opaque match (`opaque_hits` bit i: rule i's opaque match is true).
-fn trace(
-    rules: &[(usize, &R)],
-    p: &Pkt,
-    opaque_hits: u32,
-    policy_drop: bool,
-) -> (String, Vec<usize>) {
-    let mut logs = Vec::new();
-    for &(idx, r) in rules {
-        let hit = matches_modelled(r, p) && (!r.opaque || opaque_hits & (1 << idx) != 0);
-        if !hit {
-            continue;
-        }
-        match r.target {
-            2 => logs.push(idx),
-            3 => break,
-            t => return (t.to_string(), logs),
+/// What one packet does: the verdict, the LOG rules it hit, every rule
+/// it matched (chain, index).
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    verdict: u8,
+    logs: Vec<(usize, usize)>,
+    hit: Vec<(usize, usize)>,
+}
+
+enum Flow {
+    Verdict(u8),
+    Return,
+}
+
+impl Chains {
+    /// Global index of a rule, for its opaque outcome bit.
+    fn id(&self, c: usize, i: usize) -> usize {
+        if c == 0 {
+            i
+        } else {
+            self.rules[0].len() + i
         }
     }
-    // The policy's verdict is the same as the rule's.
-    ((if policy_drop { "1" } else { "0" }).to_string(), logs)
+
+    fn walk(
+        &self,
+        c: usize,
+        p: &Pkt,
+        opaque: u32,
+        skip: Option<(usize, usize)>,
+        run: &mut Run,
+        depth: usize,
+    ) -> Flow {
+        for (i, r) in self.rules[c].iter().enumerate() {
+            if skip == Some((c, i)) {
+                continue;
+            }
+            let hit = matches_modelled(r, p) && (!r.opaque || opaque & (1 << self.id(c, i)) != 0);
+            if !hit {
+                continue;
+            }
+            run.hit.push((c, i));
+            match r.target {
+                2 => run.logs.push((c, i)),
+                3 => return Flow::Return,
+                5 | 6 if depth == 0 => {
+                    if let Flow::Verdict(v) = self.walk(1, p, opaque, skip, run, 1) {
+                        return Flow::Verdict(v);
+                    }
+                    if r.target == 6 {
+                        return Flow::Return;
+                    }
+                }
+                5 | 6 => {}
+                // REJECT and DROP differ: keep the target number.
+                t => return Flow::Verdict(t),
+            }
+        }
+        Flow::Return
+    }
+
+    fn run(&self, p: &Pkt, opaque: u32, skip: Option<(usize, usize)>) -> Run {
+        let mut run = Run {
+            verdict: 0,
+            logs: Vec::new(),
+            hit: Vec::new(),
+        };
+        run.verdict = match self.walk(0, p, opaque, skip, &mut run, 0) {
+            Flow::Verdict(v) => v,
+            // The policy: the same number as the rule target.
+            Flow::Return => u8::from(self.policy_drop),
+        };
+        run
+    }
+
+    /// Every outcome of the opaque matches.
+    fn outcomes(&self) -> Vec<u32> {
+        let ids: Vec<usize> = (0..2)
+            .flat_map(|c| (0..self.rules[c].len()).map(move |i| (c, i)))
+            .filter(|&(c, i)| self.rules[c][i].opaque)
+            .map(|(c, i)| self.id(c, i))
+            .collect();
+        (0u32..(1 << ids.len()))
+            .map(|m| {
+                ids.iter()
+                    .enumerate()
+                    .filter(|(b, _)| m & (1 << b) != 0)
+                    .map(|(_, &id)| 1u32 << id)
+                    .sum()
+            })
+            .collect()
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
-    fn issue4_findings_hold_for_every_packet(rules in proptest::collection::vec(arb_rule(), 1..7), policy_drop in any::<bool>()) {
+    fn issue4_findings_hold_for_every_packet(
+        input in proptest::collection::vec(arb_rule(7), 1..7),
+        user in proptest::collection::vec(arb_rule(5), 0..4),
+        policy_drop in any::<bool>(),
+    ) {
+        let chains = Chains { rules: [input, user], policy_drop };
+        prop_assume!(chains.outcomes().len() <= 16);
         let mut policy = Policy::default();
-        let chain = policy.table_mut(Family::Ipv4, TableKind::Filter).chain_mut("INPUT").expect("INPUT");
-        chain.policy = Some(if policy_drop { ChainPolicy::Drop } else { ChainPolicy::Accept });
-        for (i, r) in rules.iter().enumerate() {
-            chain.rules.push(to_rule(r, u32::try_from(i).expect("small") + 1));
+        let table = policy.table_mut(Family::Ipv4, TableKind::Filter);
+        table.add_user_chain("U");
+        for (c, name) in ["INPUT", "U"].into_iter().enumerate() {
+            let chain = table.chain_mut(name).expect("chain");
+            if c == 0 {
+                chain.policy = Some(if policy_drop { ChainPolicy::Drop } else { ChainPolicy::Accept });
+            }
+            for (i, r) in chains.rules[c].iter().enumerate() {
+                let line = u32::try_from(100 * c + i + 1).expect("small");
+                chain.rules.push(to_rule(r, line));
+            }
         }
         let findings = lint(&policy, &Options::default());
         let universe = universe();
-        let opaque_count = rules.iter().filter(|r| r.opaque).count();
-        prop_assume!(opaque_count <= 3);
+        let outcomes = chains.outcomes();
+        // The matrix lists every verdict a new connection of a class gets.
+        let m = matrix(&policy, None);
+        let input = &m.chains[0];
+        for p in universe.iter().filter(|p| p.state == 0 && p.proto != 1) {
+            let addr = std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 0, p.src));
+            let class = input.sources.iter().position(|c| {
+                c.prefixes.iter().any(|n| {
+                    let (a, l) = n.split_once('/').expect("prefix");
+                    IpNet::new(a.parse().expect("addr"), l.parse().expect("len")).expect("net").contains(addr)
+                })
+            }).expect("every address has a class");
+            let svc = input.services.iter().find(|s| {
+                s.protocol == p.proto && s.ports.iter().any(|&(a, b)| a <= p.dport && p.dport <= b)
+            }).expect("every port has a service");
+            let cell = &svc.cells[class][0];
+            for &o in &outcomes {
+                let v = match chains.run(p, o, None).verdict {
+                    0 => "accept",
+                    1 => "drop",
+                    _ => "reject",
+                };
+                prop_assert!(cell.verdicts.iter().any(|x| x == v), "{:?} gets {} but the matrix says {:?}", p, v, cell.verdicts);
+            }
+        }
         for f in &findings {
-            let Some(line) = f.origin.as_ref().map(|o| o.line) else { continue };
-            let i = line as usize - 1;
-            match f.code {
-                Code::Shadowed | Code::AfterTerminal => {
-                    // Never the first rule to match: every packet it
-                    // matches is definitely taken by an earlier rule.
+            let at = f.origin.as_ref().map(|o| {
+                let l = o.line as usize;
+                (l / 100, l % 100 - 1)
+            });
+            match (f.code, at) {
+                (Code::Shadowed | Code::AfterTerminal, Some(at)) => {
+                    // Never matched by a packet that reaches it.
                     for p in &universe {
-                        if !matches_modelled(&rules[i], p) {
-                            continue;
+                        for &o in &outcomes {
+                            let run = chains.run(p, o, None);
+                            prop_assert!(!run.hit.contains(&at), "{:?} reported for {:?} but {:?} matches it", f.code, at, p);
                         }
-                        let taken = rules[..i].iter().any(|e| ends(e) && !e.opaque && matches_modelled(e, p));
-                        prop_assert!(taken, "{:?} reported for rule {} but {:?} reaches it\n{:#?}", f.code, line, p, rules);
                     }
                 }
-                Code::Redundant => {
-                    // Removing it changes no packet's verdict nor logs.
-                    let with: Vec<(usize, &R)> = rules.iter().enumerate().collect();
-                    let without: Vec<(usize, &R)> = rules.iter().enumerate().filter(|(k, _)| *k != i).collect();
+                (Code::Redundant, Some(at)) => {
+                    // Removing it changes no verdict and no log.
                     for p in &universe {
-                        for hits in 0u32..(1 << rules.len()) {
-                            prop_assert_eq!(
-                                trace(&with, p, hits, policy_drop),
-                                trace(&without, p, hits, policy_drop),
-                                "rule {} reported redundant; packet {:?}\n{:#?}", line, p, rules
-                            );
+                        for &o in &outcomes {
+                            let a = chains.run(p, o, None);
+                            let b = chains.run(p, o, Some(at));
+                            prop_assert_eq!((a.verdict, &a.logs), (b.verdict, &b.logs), "{:?} reported redundant; packet {:?}", at, p);
+                        }
+                    }
+                }
+                (Code::SshUnreachable, _) => {
+                    // No new connection to tcp/22 is accepted.
+                    for p in universe.iter().filter(|p| p.proto == 6 && p.dport == 22 && p.state == 0) {
+                        for &o in &outcomes {
+                            prop_assert_ne!(chains.run(p, o, None).verdict, 0, "SSH reported unreachable but {:?} is accepted", p);
+                        }
+                    }
+                }
+                (Code::UnreachableChain, _) => {
+                    // No packet enters U.
+                    for p in &universe {
+                        for &o in &outcomes {
+                            let run = chains.run(p, o, None);
+                            prop_assert!(!run.hit.iter().any(|&(c, i)| c == 0 && chains.rules[0][i].target >= 5), "U reported unreachable but {:?} enters it", p);
                         }
                     }
                 }
