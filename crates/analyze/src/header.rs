@@ -566,12 +566,15 @@ impl Effect {
     }
 }
 
-/// Does the target change a field the analysis models (conntrack state,
-/// TCP flags)? Rules before such a rule cannot cover rules after it.
+/// Does the target change a field the analysis models and let the packet
+/// go on (conntrack state, TCP flags, IPv6 prefix translation)? Rules
+/// before such a rule cannot cover rules after it.
 pub fn changes_modelled_fields(target: Option<&Target>) -> bool {
     matches!(
         target,
-        Some(Target::Notrack(_) | Target::Ct(_) | Target::Ecn(_))
+        Some(
+            Target::Notrack(_) | Target::Ct(_) | Target::Ecn(_) | Target::Snpt(_) | Target::Dnpt(_)
+        )
     )
 }
 

@@ -589,6 +589,18 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     }
                 }
                 let effect = &self.effects[ci][i];
+                if m.space.is_empty() {
+                    self.dead[ci][i] = true;
+                    out.push(self.finding(
+                        Code::Shadowed,
+                        chain,
+                        Some(i),
+                        "this rule can never match: its conditions exclude every packet (such as `! -s 0.0.0.0/0`, a reversed range, or ports of another protocol)".to_string(),
+                        vec![],
+                        Some("fix or remove the conditions".into()),
+                    ));
+                    continue;
+                }
                 if !complex && rem.is_empty() {
                     self.dead[ci][i] = true;
                     // Keep only the covering rules that are needed.

@@ -956,3 +956,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn issue4_a_rule_that_matches_nothing() {
+    let p = v4("-A INPUT ! -s 0.0.0.0/0 -j ACCEPT\n-A INPUT -m iprange --src-range 10.0.0.9-10.0.0.1 -j DROP");
+    let f = find(&p, Code::Shadowed);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert!(f[0].message.contains("exclude every packet"));
+    assert!(f[0].related.is_empty());
+}
