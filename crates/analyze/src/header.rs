@@ -242,6 +242,52 @@ pub struct Matched {
     pub bounds: [(u128, u128); 2],
 }
 
+/// The rules of a chain by the span of their source addresses, to find
+/// the rules that can overlap a given span without looking at all of them
+/// (per-address blocklists have tens of thousands of rules).
+#[derive(Debug, Clone, Default)]
+pub struct RuleIndex {
+    /// Bucket `b` holds spans with `hi - lo < 2^b`, by `lo`: `(hi, rule)`.
+    buckets: Vec<std::collections::BTreeMap<u128, Vec<(u128, usize)>>>,
+}
+
+impl RuleIndex {
+    /// Indexes `matched` by their source bounds.
+    pub fn new(matched: &[Matched]) -> RuleIndex {
+        let mut buckets = vec![std::collections::BTreeMap::new(); 129];
+        for (i, m) in matched.iter().enumerate() {
+            let (lo, hi) = m.bounds[0];
+            if lo > hi {
+                continue;
+            }
+            let b = (128 - (hi - lo).leading_zeros()) as usize;
+            buckets[b].entry(lo).or_insert_with(Vec::new).push((hi, i));
+        }
+        RuleIndex { buckets }
+    }
+
+    /// The rules whose source bounds meet `lo..=hi`, in rule order.
+    pub fn query(&self, (lo, hi): (u128, u128)) -> Vec<usize> {
+        let mut out = Vec::new();
+        if lo > hi {
+            return out;
+        }
+        for (b, map) in self.buckets.iter().enumerate() {
+            if map.is_empty() {
+                continue;
+            }
+            let max_span = if b == 0 { 0 } else { u128::MAX >> (128 - b) };
+            let start = lo.saturating_sub(max_span);
+            for (_, v) in map.range(start..=hi) {
+                out.extend(v.iter().filter(|(h, _)| *h >= lo).map(|(_, i)| *i));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// Lowest and highest value of a field over a space (`(1, 0)` when empty).
 fn bounds(space: &Space, f: Field) -> (u128, u128) {
     let mut lo = u128::MAX;
@@ -602,6 +648,32 @@ mod tests {
         assert!(eth0.is_subset(&eth));
         assert!(!eth.subtract(&eth0).is_empty());
         assert!(!a.not_loopback().overlaps(&a.matching(&Iface("lo".into()))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rule_index_finds_every_overlapping_span(
+            spans in proptest::collection::vec((0u128..64, 0u128..64), 0..40),
+            q in (0u128..64, 0u128..64),
+        ) {
+            let d = Domain::new(u128::from(u32::MAX), 2);
+            let matched: Vec<Matched> = spans
+                .iter()
+                .map(|&(a, b)| {
+                    let mut c = Cube::full(&d);
+                    c.set(Field::Src, Values::range(a.min(b), a.max(b)));
+                    Matched::new(Space::new(vec![c]), Vec::new())
+                })
+                .collect();
+            let (lo, hi) = (q.0.min(q.1), q.0.max(q.1));
+            let want: Vec<usize> = spans
+                .iter()
+                .enumerate()
+                .filter(|(_, &(a, b))| a.min(b) <= hi && a.max(b) >= lo)
+                .map(|(i, _)| i)
+                .collect();
+            proptest::prop_assert_eq!(RuleIndex::new(&matched).query((lo, hi)), want);
+        }
     }
 
     #[test]

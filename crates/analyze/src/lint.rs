@@ -7,7 +7,7 @@
 //! every packet the rule could match. Opaque rules never cover anything;
 //! jumps into user chains never cover anything (the packet may return).
 
-use crate::header::{changes_modelled_fields, Ctx, Effect, Matched};
+use crate::header::{changes_modelled_fields, Ctx, Effect, Matched, RuleIndex};
 use crate::space::{ct_value, Cube, Field, Space, Values};
 use rampart_model::{
     Chain, ChainPolicy, Family, Match, Origin, Policy, Protocol, Rule, Table, TableKind, Target,
@@ -292,19 +292,27 @@ pub fn lint(policy: &Policy, opts: &Options) -> Vec<Finding> {
 /// Drops silenced findings, merges the same finding of both families, and
 /// sorts by place.
 fn finish(policy: &Policy, found: Vec<Finding>, opts: &Options) -> Vec<Finding> {
+    // Codes silenced at each origin (`lint = { allow = [...] }`).
+    let mut silenced: std::collections::HashMap<&Origin, BTreeSet<Code>> =
+        std::collections::HashMap::new();
+    for r in policy
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+    {
+        if let (Some(o), false) = (&r.origin, r.lint_allow.is_empty()) {
+            silenced
+                .entry(o)
+                .or_default()
+                .extend(r.lint_allow.iter().filter_map(|a| Code::parse(a)));
+        }
+    }
     let allowed_at = |f: &Finding| -> bool {
-        let Some(o) = &f.origin else { return false };
-        policy
-            .tables
-            .iter()
-            .flat_map(|t| &t.chains)
-            .flat_map(|c| &c.rules)
-            .filter(|r| r.origin.as_ref() == Some(o))
-            .any(|r| {
-                r.lint_allow
-                    .iter()
-                    .any(|a| Code::parse(a) == Some(f.code) || a == "all")
-            })
+        f.origin
+            .as_ref()
+            .and_then(|o| silenced.get(o))
+            .is_some_and(|codes| codes.contains(&f.code))
     };
     let mut merged: Vec<Finding> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
@@ -384,11 +392,13 @@ struct TableAnalysis<'c, 'a> {
     dead: Vec<Vec<bool>>,
     /// Chains whose rules (or the chains they call) change modelled fields.
     dirty: BTreeSet<String>,
+    /// Per chain, its rules by source span.
+    index: Vec<RuleIndex>,
 }
 
 impl<'c, 'a> TableAnalysis<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>, table: &'a Table) -> Self {
-        let matched = table
+        let matched: Vec<Vec<Matched>> = table
             .chains
             .iter()
             .map(|c| c.rules.iter().map(|r| ctx.rule_space(r)).collect())
@@ -433,6 +443,10 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                 break;
             }
         }
+        let index = matched
+            .iter()
+            .map(|m: &Vec<Matched>| RuleIndex::new(m))
+            .collect();
         TableAnalysis {
             ctx,
             table,
@@ -440,6 +454,7 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
             effects,
             dead,
             dirty,
+            index,
         }
     }
 
@@ -549,8 +564,9 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         for ci in 0..self.table.chains.len() {
             let chain = &self.table.chains[ci];
             // Earlier exact rules that end the chain, since the last rule
-            // that changes modelled fields.
-            let mut covering: Vec<usize> = Vec::new();
+            // that changes modelled fields (`reset`).
+            let mut covering = vec![false; chain.rules.len()];
+            let mut reset = 0usize;
             let mut unconditional: Option<usize> = None;
             for i in 0..chain.rules.len() {
                 if let Some(t) = unconditional {
@@ -573,8 +589,11 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                 let mut rem = m.space.clone();
                 let mut used = Vec::new();
                 let mut complex = false;
-                for &j in &covering {
-                    if !m.may_overlap(&self.matched[ci][j])
+                let candidates = self.index[ci].query(m.bounds[0]);
+                for &j in candidates.iter().take_while(|&&j| j < i) {
+                    if j < reset
+                        || !covering[j]
+                        || !m.may_overlap(&self.matched[ci][j])
                         || !rem.overlaps(&self.matched[ci][j].space)
                     {
                         continue;
@@ -680,10 +699,10 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     }
                 }
                 if self.changes_fields(chain, i) {
-                    covering.clear();
+                    reset = i;
                 }
                 if m.is_exact() && effect.ends_chain() {
-                    covering.push(i);
+                    covering[i] = true;
                     if m.space.cubes.iter().any(|c| c.is_full(&self.ctx.domain)) {
                         unconditional = Some(i);
                     }
@@ -703,7 +722,9 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         if !user_return && !matches!(rule.target, Some(Target::Accept | Target::Drop)) {
             return None;
         }
-        for j in i + 1..chain.rules.len() {
+        // Rules whose sources cannot meet this one's never matter.
+        let candidates = self.index[ci].query(self.matched[ci][i].bounds[0]);
+        for j in candidates.into_iter().filter(|&j| j > i) {
             if self.dead[ci][j] {
                 continue;
             }
@@ -851,7 +872,9 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
             .rev()
             .find(|&j| self.changes_fields(chain, j))
             .map_or(0, |j| j + 1);
-        for j in start..i {
+        let bounds = Matched::new(probe.clone(), Vec::new()).bounds[0];
+        let candidates = self.index[ci].query(bounds);
+        for j in candidates.into_iter().filter(|&j| j >= start && j < i) {
             let m = &self.matched[ci][j];
             if m.is_exact() && self.effects[ci][j].ends_chain() && probe.overlaps(&m.space) {
                 probe.subtract(&m.space).map_err(|_| ())?;

@@ -11,7 +11,7 @@
 //! rate limit, a mark, ...); it lists every possible verdict and the rules
 //! that give them.
 
-use crate::header::{Ctx, Effect, Matched};
+use crate::header::{Ctx, Effect, Matched, RuleIndex};
 use crate::space::{ct_value, Cube, Field, Space, Values};
 use crate::Error;
 use rampart_cidr::{Interval, IntervalSet};
@@ -176,20 +176,23 @@ struct Walker<'c, 'a> {
     table: &'a Table,
     matched: Vec<Vec<Matched>>,
     effects: Vec<Vec<Effect>>,
+    index: Vec<RuleIndex>,
 }
 
 type Outcome = BTreeSet<(String, String)>;
 
 impl<'c, 'a> Walker<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>, table: &'a Table) -> Self {
+        let matched: Vec<Vec<Matched>> = table
+            .chains
+            .iter()
+            .map(|c| c.rules.iter().map(|r| ctx.rule_space(r)).collect())
+            .collect();
         Walker {
             ctx,
             table,
-            matched: table
-                .chains
-                .iter()
-                .map(|c| c.rules.iter().map(|r| ctx.rule_space(r)).collect())
-                .collect(),
+            index: matched.iter().map(|m| RuleIndex::new(m)).collect(),
+            matched,
             effects: table
                 .chains
                 .iter()
@@ -304,7 +307,8 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
         let pm = Matched::new(Space::new(vec![probe.clone()]), Vec::new());
         let mut returned = false;
-        for (i, m) in self.matched[ci].iter().enumerate() {
+        for i in self.index[ci].query(pm.bounds[0]) {
+            let m = &self.matched[ci][i];
             if !pm.may_overlap(m) || !m.space.overlaps_cube(probe) {
                 continue;
             }
