@@ -874,15 +874,16 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
             .map_or(0, |j| j + 1);
         let bounds = Matched::new(probe.clone(), Vec::new()).bounds[0];
         let candidates = self.index[ci].query(bounds);
-        for j in candidates.into_iter().filter(|&j| j >= start && j < i) {
-            let m = &self.matched[ci][j];
-            if m.is_exact() && self.effects[ci][j].ends_chain() && probe.overlaps(&m.space) {
-                probe.subtract(&m.space).map_err(|_| ())?;
-                if probe.is_empty() {
-                    break;
-                }
-            }
-        }
+        let covering: Vec<&Space> = candidates
+            .into_iter()
+            .filter(|&j| j >= start && j < i && self.effects[ci][j].ends_chain())
+            .map(|j| &self.matched[ci][j])
+            .filter(|m| m.is_exact() && probe.overlaps(&m.space))
+            .map(|m| &m.space)
+            .collect();
+        probe
+            .subtract(&Space::union_compact(covering))
+            .map_err(|_| ())?;
         Ok(probe)
     }
 
@@ -1090,13 +1091,30 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         let builtin = self.table.is_builtin(&chain.name);
         let policy_accepts = chain.policy == Some(ChainPolicy::Accept);
         let mut returns = false;
+        // Exact drops not yet taken out of `probe` (taken out together,
+        // merged, before anything that could accept).
+        let mut pending: Vec<&Space> = Vec::new();
         for (i, rule) in chain.rules.iter().enumerate() {
-            if probe.is_empty() {
-                return Ok((false, returns));
-            }
             let m = &self.matched[ci][i];
             if self.dead[ci][i] || !probe.overlaps(&m.space) {
                 continue;
+            }
+            let drops = matches!(rule.target, Some(Target::Drop | Target::Reject(_)));
+            if drops && m.is_exact() {
+                pending.push(&m.space);
+                killers.push((ci, i));
+                continue;
+            }
+            if !pending.is_empty() {
+                probe
+                    .subtract(&Space::union_compact(pending.drain(..)))
+                    .map_err(|_| ())?;
+                if probe.is_empty() {
+                    return Ok((false, returns));
+                }
+                if !probe.overlaps(&m.space) {
+                    continue;
+                }
             }
             if self.changes_fields(chain, i) {
                 return Ok((true, true));
@@ -1120,13 +1138,10 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     }
                 }
                 Effect::Verdict => {
-                    if !matches!(rule.target, Some(Target::Drop | Target::Reject(_))) {
+                    if !drops {
                         return Ok((true, true));
                     }
-                    if m.is_exact() {
-                        probe.subtract(&m.space).map_err(|_| ())?;
-                        killers.push((ci, i));
-                    }
+                    // An opaque drop may or may not drop: nothing known.
                 }
                 Effect::Return => {
                     if builtin && policy_accepts {
@@ -1142,6 +1157,9 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                 Effect::Nothing | Effect::SideEffect => {}
             }
         }
+        probe
+            .subtract(&Space::union_compact(pending))
+            .map_err(|_| ())?;
         let left = !probe.is_empty();
         Ok((
             left && builtin && policy_accepts,
@@ -1158,10 +1176,19 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
         if self.may_accept(ci, probe, 0, &mut killers) != Ok((false, false)) {
             return None;
         }
+        const SHOWN: usize = 5;
         let mut related: Vec<Related> = killers
             .iter()
+            .take(SHOWN)
             .map(|&(k, i)| self.related(&self.table.chains[k], i, "drops new SSH connections"))
             .collect();
+        if killers.len() > SHOWN {
+            related.push(Related {
+                origin: None,
+                rule: format!("{} more rules", killers.len() - SHOWN),
+                note: "drop new SSH connections too".into(),
+            });
+        }
         if let Some(p) = chain.policy {
             related.push(Related {
                 origin: None,
