@@ -586,27 +586,25 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     continue;
                 }
                 let m = &self.matched[ci][i];
+                // The earlier covering rules that meet it, taken out as one
+                // merged union (a blocklist is one pass, not one per rule).
+                let mut used: Vec<usize> = self.index[ci]
+                    .query(m.bounds[0])
+                    .into_iter()
+                    .take_while(|&j| j < i)
+                    .filter(|&j| {
+                        j >= reset
+                            && covering[j]
+                            && m.may_overlap(&self.matched[ci][j])
+                            && m.space.overlaps(&self.matched[ci][j].space)
+                    })
+                    .collect();
                 let mut rem = m.space.clone();
-                let mut used = Vec::new();
-                let mut complex = false;
-                let candidates = self.index[ci].query(m.bounds[0]);
-                for &j in candidates.iter().take_while(|&&j| j < i) {
-                    if j < reset
-                        || !covering[j]
-                        || !m.may_overlap(&self.matched[ci][j])
-                        || !rem.overlaps(&self.matched[ci][j].space)
-                    {
-                        continue;
-                    }
-                    if rem.subtract(&self.matched[ci][j].space).is_err() {
-                        complex = true;
-                        break;
-                    }
-                    used.push(j);
-                    if rem.is_empty() {
-                        break;
-                    }
-                }
+                let complex = rem
+                    .subtract(&Space::union_compact(
+                        used.iter().map(|&j| &self.matched[ci][j].space),
+                    ))
+                    .is_err();
                 let effect = &self.effects[ci][i];
                 if m.space.is_empty() {
                     self.dead[ci][i] = true;
@@ -622,9 +620,10 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                 }
                 if !complex && rem.is_empty() {
                     self.dead[ci][i] = true;
-                    // Keep only the covering rules that are needed.
+                    // Keep only the covering rules that are needed (when
+                    // there are few enough to try).
                     let mut k = 0;
-                    while used.len() > 1 && k < used.len() {
+                    while used.len() > 1 && used.len() <= 64 && k < used.len() {
                         let mut rest = m.space.clone();
                         let covered = used
                             .iter()
@@ -647,8 +646,10 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                     } else {
                         "covers part of it"
                     };
-                    let related = used
+                    const SHOWN: usize = 5;
+                    let mut related: Vec<Related> = used
                         .iter()
+                        .take(SHOWN)
                         .map(|&j| {
                             self.related(
                                 chain,
@@ -660,6 +661,13 @@ impl<'c, 'a> TableAnalysis<'c, 'a> {
                             )
                         })
                         .collect();
+                    if used.len() > SHOWN {
+                        related.push(Related {
+                            origin: None,
+                            rule: format!("{} more rules", used.len() - SHOWN),
+                            note: "cover the rest of it".into(),
+                        });
+                    }
                     let f = if same {
                         self.finding(
                             Code::Redundant,

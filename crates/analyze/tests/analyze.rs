@@ -965,3 +965,36 @@ fn issue4_a_rule_that_matches_nothing() {
     assert!(f[0].message.contains("exclude every packet"));
     assert!(f[0].related.is_empty());
 }
+
+#[test]
+fn issue4_large_blocklists_are_not_quadratic() {
+    // 20,000 per-address DROPs, then an SSH accept and an accept that is
+    // shadowed by the union of all of them plus a /1 drop.
+    let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+    let mut x: u32 = 12345;
+    for _ in 0..20_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        text.push_str(&format!(
+            "-A INPUT -s {} -j DROP\n",
+            Ipv4Addr::from(x | 0x8000_0000)
+        ));
+    }
+    text.push_str("-A INPUT -s 0.0.0.0/1 -j DROP\n-A INPUT -p tcp --dport 22 -j ACCEPT\n");
+    text.push_str(&format!(
+        "-A INPUT -s {}/32 -p tcp --dport 80 -j ACCEPT\nCOMMIT\n",
+        Ipv4Addr::from(x | 0x8000_0000)
+    ));
+    let p = save(Family::Ipv4, &text);
+    let start = std::time::Instant::now();
+    let f = find(&p, Code::Shadowed);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].origin.as_ref().map(|o| o.line), Some(20_005));
+    let m = matrix(&p, Some(&Service::parse("tcp/22").expect("service")));
+    assert_eq!(m.chains[0].sources.len(), 2);
+    // Linear-ish: well under a minute even unoptimised on a loaded machine.
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+}
