@@ -301,11 +301,28 @@ fn finish(policy: &Policy, found: Vec<Finding>, opts: &Options) -> Vec<Finding> 
         .flat_map(|t| &t.chains)
         .flat_map(|c| &c.rules)
     {
-        if let (Some(o), false) = (&r.origin, r.lint_allow.is_empty()) {
-            silenced
-                .entry(o)
-                .or_default()
-                .extend(r.lint_allow.iter().filter_map(|a| Code::parse(a)));
+        let Some(o) = &r.origin else { continue };
+        let mut codes: Vec<Code> = r.lint_allow.iter().filter_map(|a| Code::parse(a)).collect();
+        // iptables rules: `-m comment --comment "lint: allow R007 R001"`.
+        for m in &r.matches {
+            if let Match::Comment(c) = m {
+                if let Some((_, rest)) = c.comment.split_once("lint: allow ") {
+                    codes.extend(
+                        rest.split([',', ' '])
+                            .map_while(|w| {
+                                if w.is_empty() {
+                                    Some(None)
+                                } else {
+                                    Code::parse(w).map(Some)
+                                }
+                            })
+                            .flatten(),
+                    );
+                }
+            }
+        }
+        if !codes.is_empty() {
+            silenced.entry(o).or_default().extend(codes);
         }
     }
     let allowed_at = |f: &Finding| -> bool {

@@ -998,3 +998,11 @@ fn issue4_large_blocklists_are_not_quadratic() {
         start.elapsed()
     );
 }
+
+#[test]
+fn issue4_iptables_comment_silences_one_rule() {
+    let p = v4("-A INPUT -p tcp --dport 3306 -m comment --comment \"lint: allow R007, shadowed\" -j ACCEPT\n-A INPUT -p tcp --dport 5432 -m comment --comment \"db; lint: allow R001\" -j ACCEPT");
+    let f = find(&p, Code::ExposedAdminPort);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].origin.as_ref().map(|o| o.line), Some(6));
+}
