@@ -212,8 +212,9 @@ pub enum Cmd {
     ///
     /// Every finding names the rule (file:line:column, the line, a caret)
     /// and the related rule. Silence one rule's finding with `lint = {
-    /// allow = ["R007"] }` in a native rule item, or a code everywhere with
-    /// --allow. Exit status: 0 no finding, 1 findings, 2 bad input.
+    /// allow = ["R007"] }` in a native rule item (iptables: a comment
+    /// "lint: allow R007"), or a code everywhere with --allow. Exit
+    /// status: 0 no finding, 1 findings, 2 bad input.
     Lint {
         #[command(flatten)]
         input: InputOpts,
