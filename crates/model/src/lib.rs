@@ -562,10 +562,15 @@ pub struct Rule {
     pub counters: Option<Counters>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Lint findings silenced for this rule, by code or name (`R007`,
+    /// `exposed-admin-port`); `lint = { allow = [...] }` in the native
+    /// format. Not part of the rule's meaning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lint_allow: Vec<String>,
 }
 
 impl Rule {
-    /// Equality of meaning: ignores counters and origin.
+    /// Equality of meaning: ignores counters, origin and `lint_allow`.
     pub fn same_spec(&self, other: &Rule) -> bool {
         self.source == other.source
             && self.destination == other.destination

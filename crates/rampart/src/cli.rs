@@ -219,6 +219,47 @@ pub enum Cmd {
         #[command(subcommand)]
         op: CidrOp,
     },
+    /// Static analysis of a policy: shadowed and redundant rules, unreachable
+    /// chains, rules after an unconditional verdict, unused sets, IPv6 left
+    /// open, database/admin ports open to the world, no ESTABLISHED accept,
+    /// SSH lock-out (codes R001-R009, see docs/lint.md).
+    ///
+    /// Every finding names the rule (file:line:column, the line, a caret)
+    /// and the related rule. Silence one rule's finding with `lint = {
+    /// allow = ["R007"] }` in a native rule item (iptables: a comment
+    /// "lint: allow R007"), or a code everywhere with --allow. Exit
+    /// status: 0 no finding, 1 findings, 2 bad input.
+    Lint {
+        #[command(flatten)]
+        input: InputOpts,
+        file: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Silence a code everywhere (R007 or exposed-admin-port); repeatable.
+        #[arg(long, value_name = "CODE")]
+        allow: Vec<String>,
+        /// Report only findings of this severity or worse.
+        #[arg(long, value_enum, default_value = "note")]
+        severity: LintSeverity,
+    },
+    /// The service matrix of the filter policy: the address space split
+    /// into classes the policy treats alike, and what each class gets for
+    /// each service (INPUT: to this host; FORWARD: between classes).
+    ///
+    /// Exit status: 0 done, 2 bad input.
+    Matrix {
+        #[command(flatten)]
+        input: InputOpts,
+        file: PathBuf,
+        /// Only this service (tcp/22, udp/53, tcp/8000-8080); default:
+        /// every port class the policy distinguishes.
+        #[arg(long, value_name = "PROTO/PORT")]
+        port: Option<String>,
+        /// Print the matrix as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate the man page or shell completions.
     Generate {
         #[command(subcommand)]
@@ -313,6 +354,14 @@ pub enum InputFormat {
     Ipset,
     /// rampart's native TOML policy.
     Native,
+}
+
+/// Severity threshold of `rampart lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintSeverity {
+    Note,
+    Warning,
+    Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ mod cli;
 mod demo;
 mod harden;
 mod input;
+mod lint_cmd;
 mod lockout;
 mod save;
 mod show;
@@ -211,6 +212,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             drop(out);
             cidr_cmd::run(op)
         }
+        Cmd::Lint {
+            input,
+            file,
+            json,
+            allow,
+            severity,
+        } => lint_cmd::lint(&input, &file, json, &allow, severity, &mut out),
+        Cmd::Matrix {
+            input,
+            file,
+            port,
+            json,
+        } => lint_cmd::matrix(&input, &file, port.as_deref(), json, &mut out),
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();
             match what {

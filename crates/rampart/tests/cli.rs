@@ -1062,4 +1062,99 @@ fn issue4_why_live_reads_the_applied_policy() {
         String::from_utf8_lossy(&w.stdout)
     );
     assert!(String::from_utf8_lossy(&w.stdout).contains("REJECT (icmp-host-prohibited)"));
+#[test]
+fn issue4_lint_exit_codes_text_and_json() {
+    let d = tmpdir("lint");
+    // Clean: exit 0.
+    let clean = d.join("clean.v4");
+    std::fs::write(
+        &clean,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n",
+    )
+    .expect("write");
+    let out = rampart(&[
+        "lint",
+        "--allow",
+        "ipv6-open",
+        clean.to_str().expect("utf8"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Findings: exit 1, located with a caret and the covering rule.
+    let bad = d.join("bad.v4");
+    std::fs::write(
+        &bad,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -s 10.0.0.0/25 -j DROP\n-A INPUT -s 10.0.0.128/25 -j DROP\n-A INPUT -s 10.0.0.0/24 -p tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp --dport 3306 -j ACCEPT\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n",
+    )
+    .expect("write");
+    let p = bad.to_str().expect("utf8");
+    let out = rampart(&["lint", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bad.v4:6:1: warning[R001 shadowed]"),
+        "{text}"
+    );
+    assert!(text.contains(" 6 | -A INPUT -s 10.0.0.0/24"), "{text}");
+    assert!(text.contains("   | ^^^^"), "{text}");
+    assert!(
+        text.contains("bad.v4:4:1: -A INPUT -s 10.0.0.0/25 -j DROP"),
+        "{text}"
+    );
+    assert!(text.contains("error[R007 exposed-admin-port]"), "{text}");
+    // JSON.
+    let out = rampart(&["lint", "--json", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let codes: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"R001") && codes.contains(&"R007"),
+        "{codes:?}"
+    );
+    assert_eq!(v[0]["origin"]["file"], p);
+    // --severity error keeps only errors; --allow silences a code.
+    let out = rampart(&[
+        "lint",
+        "--json",
+        "--severity",
+        "error",
+        "--allow",
+        "R007",
+        p,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    // Bad input: exit 2.
+    let broken = rampart(&["lint", &testdata("broken/web-server-typos.v4")]);
+    assert_eq!(broken.status.code(), Some(2));
+    let unknown = rampart(&["lint", "--allow", "R999", p]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn issue4_matrix_table_and_json() {
+    let out = rampart(&["matrix", "--port", "tcp/22", &testdata("web-server.v4")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("IPv4 INPUT"), "{text}");
+    assert!(text.contains("203.0.113.10/32"), "{text}");
+    let out = rampart(&["matrix", "--json", &testdata("web-server.v4")]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["chains"][0]["chain"], "INPUT");
+    assert!(v["chains"][0]["sources"]
+        .as_array()
+        .is_some_and(|s| s.len() >= 2));
+    let bad = rampart(&["matrix", "--port", "tcp/99999", &testdata("web-server.v4")]);
+    assert_eq!(bad.status.code(), Some(2));
 }

@@ -1276,6 +1276,7 @@ fn build_rules(
         target,
         counters: st.counters,
         origin: None,
+        lint_allow: Vec::new(),
     };
     let srcs: Vec<Option<Neg<IpNet>>> = match &st.sources {
         Some((inv, nets, _)) => nets.iter().map(|n| Some(Neg::inverted(*n, *inv))).collect(),

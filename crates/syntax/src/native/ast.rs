@@ -98,6 +98,16 @@ pub(crate) struct RuleItem {
     pub hop_limit: Option<Spanned<u8>>,
     pub source_port: Option<Spanned<String>>,
     pub comment: Option<Spanned<String>>,
+    pub lint: Option<Spanned<LintSpec>>,
+}
+
+/// `lint = { allow = ["R007", "shadowed"] }`: lint findings silenced for
+/// the rules of one item (`rampart lint`, docs/lint.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LintSpec {
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
 }
 
 /// `state_match = "conntrack"` (default) or `"state"`: which iptables match

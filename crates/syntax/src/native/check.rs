@@ -230,6 +230,9 @@ pub(crate) enum Addr {
     Set(String),
 }
 
+// A policy has a few hundred items at most: boxing the rule would buy
+// nothing but churn in every match on `Item`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 // A policy has tens of items, not millions: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -268,8 +271,24 @@ pub(crate) struct RuleItem {
     /// One source port or range, for every protocol of the rule.
     pub source_port: Option<PortRange>,
     pub comment: Option<String>,
+    /// Lint codes silenced for this item's rules (`lint = { allow = [..] }`).
+    pub lint_allow: Vec<String>,
     pub origin: Origin,
 }
+
+/// The codes of `rampart lint` (rampart-analyze's `Code`, which checks
+/// that the two lists agree), for `lint = { allow = [...] }`.
+pub const LINT_CODES: [(&str, &str); 9] = [
+    ("R001", "shadowed"),
+    ("R002", "redundant"),
+    ("R003", "unreachable-chain"),
+    ("R004", "after-terminal"),
+    ("R005", "unused-set"),
+    ("R006", "ipv6-open"),
+    ("R007", "exposed-admin-port"),
+    ("R008", "no-established"),
+    ("R009", "ssh-unreachable"),
+];
 
 impl RuleItem {
     /// The only family the rule's own keys allow (ICMP types, hop limit,
@@ -1731,6 +1750,26 @@ impl Cx<'_> {
             }
             None => None,
         };
+        let mut lint_allow = Vec::new();
+        if let Some(l) = &v.lint {
+            for code in &l.get_ref().allow {
+                let c = code.get_ref().trim();
+                let known = LINT_CODES
+                    .iter()
+                    .any(|(id, name)| id.eq_ignore_ascii_case(c) || name.eq_ignore_ascii_case(c));
+                if known {
+                    lint_allow.push(c.to_string());
+                } else {
+                    ok = false;
+                    self.err_help(
+                        file,
+                        span(code),
+                        format!("unknown lint code `{c}`"),
+                        "codes are R001-R009 or their names, such as \"exposed-admin-port\" (see docs/lint.md)",
+                    );
+                }
+            }
+        }
         let reject_with = match &v.reject_with {
             Some(rw) => match reject_type(rw.get_ref()) {
                 Some(w) if allow || action == DenyAction::Drop => {
@@ -1975,6 +2014,7 @@ impl Cx<'_> {
             hop_limit,
             source_port,
             comment,
+            lint_allow,
             origin: file.origin(span(r)),
         };
         if ok && super::lower::rule_count(&item, sets) > MAX_RULES_PER_ITEM {

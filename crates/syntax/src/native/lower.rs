@@ -587,6 +587,7 @@ fn base_rule(
         in_iface: iface(i).map(|s| Neg::new(Iface(s.clone()))),
         out_iface: iface(o).map(|s| Neg::new(Iface(s.clone()))),
         origin: Some(r.origin.clone()),
+        lint_allow: r.lint_allow.clone(),
         ..Default::default()
     };
     if let Some(Side::Net(n)) = from {

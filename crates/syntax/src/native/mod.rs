@@ -30,6 +30,7 @@ mod print;
 mod sets;
 
 pub use catalogue::{service_catalogue, Service};
+pub use check::LINT_CODES;
 pub use load::{FsLoader, Loader};
 pub use print::{to_native, NotExpressible};
 

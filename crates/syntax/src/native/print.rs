@@ -915,6 +915,7 @@ fn base_item(r: &Rule, f: Family, dir: Direction, sets: &[SetDef]) -> Option<Rul
         hop_limit: None,
         source_port: None,
         comment: None,
+        lint_allow: r.lint_allow.clone(),
         origin: Origin {
             file: String::new(),
             line: 1,
@@ -1622,6 +1623,10 @@ fn print(ir: &Ir) -> String {
                 }
                 if let Some(c) = &r.comment {
                     let _ = writeln!(s, "comment = {}", q(c));
+                }
+                if !r.lint_allow.is_empty() {
+                    let codes: Vec<String> = r.lint_allow.iter().map(|c| q(c)).collect();
+                    let _ = writeln!(s, "lint = {{ allow = [{}] }}", codes.join(", "));
                 }
             }
             Item::PortForward(pf) => {
