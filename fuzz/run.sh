@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native capture)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -23,6 +23,8 @@ seed() {
       head -40 ../testdata/blocklist-5000.sh > "$dir/blocklist-head.sh" ;;
     ipset_save) cp ../testdata/golden/*.ipset.expected "$dir"/ 2>/dev/null || true ;;
     native) cp ../examples/*.toml ../examples/local.d/*.toml "$dir"/ 2>/dev/null || true ;;
+    capture) python3 ../bench/replay_gen.py "$dir/seed.pcap" --packets 40 2>/dev/null
+      python3 ../bench/replay_gen.py "$dir/seed.pcapng" --packets 40 --format pcapng 2>/dev/null ;;
   esac
 }
 for t in "${TARGETS[@]}"; do
