@@ -79,9 +79,14 @@ fn issue4_sample_reads() {
 #[test]
 fn issue4_fuzz_regressions() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for name in ["fuzz-ipv6-ext.pcap"] {
-        let bytes = std::fs::read(dir.join(name)).expect("read the regression input");
-        check(&bytes);
+    for entry in std::fs::read_dir(dir).expect("tests/data") {
+        let path = entry.expect("entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("fuzz-"))
+        {
+            check(&std::fs::read(&path).expect("read the regression input"));
+        }
     }
 }
 
