@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native capture)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native eval_packet capture)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -25,6 +25,8 @@ seed() {
     native) cp ../examples/*.toml ../examples/local.d/*.toml "$dir"/ 2>/dev/null || true ;;
     capture) python3 ../bench/replay_gen.py "$dir/seed.pcap" --packets 40 2>/dev/null
       python3 ../bench/replay_gen.py "$dir/seed.pcapng" --packets 40 --format pcapng 2>/dev/null ;;
+    eval_packet) i=0; while IFS= read -r l; do i=$((i+1)); printf '%s' "$l" > "$dir/pkt-$i"; done \
+        < <(sed -n 's/^packet = "\(.*\)"$/\1/p' ../testdata/eval/*.toml) ;;
   esac
 }
 for t in "${TARGETS[@]}"; do

@@ -1,3 +1,252 @@
 //! # rampart-eval
 //!
-//! Packet evaluation: the reference interpreter of netfilter's traversal over the policy model and a compiled classifier with the same answers.
+//! What does the policy do with this packet? A reference interpreter of
+//! netfilter's traversal over the policy model (raw → conntrack → mangle →
+//! nat for the first packet of a connection → routing decision → filter →
+//! security → mangle/nat POSTROUTING; built-in policies; jump, goto,
+//! RETURN; NAT rewrites that later chains see), and a compiled
+//! [`Classifier`] that gives the same answers without scanning every rule.
+//!
+//! Every match and target of the model is handled. A match that depends on
+//! something the [`Packet`] model does not carry (payload, TCP options,
+//! IPv6 extension headers, the local socket, ...) makes the verdict
+//! [`Verdict::Unknown`] naming the rule — never a guess.
+//!
+//! State that follows from a sequence of packets (conntrack NEW →
+//! ESTABLISHED, RELATED ICMP errors, limit, hashlimit, connlimit, recent,
+//! quota, `-j SET`) is kept by a [`Session`]; time is passed in. A single
+//! [`evaluate`] is the first packet of a fresh session unless the packet
+//! gives its conntrack state.
+//!
+//! The crate is pure: no I/O, no clock.
+//!
+//! ```
+//! use rampart_eval::{evaluate, Context, LocalAddr, Packet, Verdict};
+//! use rampart_model::*;
+//! let mut policy = Policy::default();
+//! let input = policy
+//!     .table_mut(Family::Ipv4, TableKind::Filter)
+//!     .chain_mut("INPUT")
+//!     .expect("built-in chain");
+//! input.policy = Some(ChainPolicy::Drop);
+//! input.rules.push(Rule {
+//!     protocol: Some(Neg::new(Protocol::TCP)),
+//!     matches: vec![Match::Tcp(matches::tcp::Tcp {
+//!         dport: Some(Neg::new(PortRange::single(22))),
+//!         ..Default::default()
+//!     })],
+//!     target: Some(Target::Accept),
+//!     ..Default::default()
+//! });
+//! let ctx = Context::new(vec![LocalAddr::parse("10.0.0.1").unwrap()]);
+//! let ssh = Packet::parse("tcp 203.0.113.5:51515 -> 10.0.0.1:22").unwrap();
+//! let out = evaluate(&policy, &ctx, &ssh);
+//! assert_eq!(out.verdict, Verdict::Accept);
+//! assert_eq!(out.decided_by.rule().unwrap().index, 1);
+//! let web = Packet::parse("tcp 203.0.113.5:51515 -> 10.0.0.1:80").unwrap();
+//! assert_eq!(evaluate(&policy, &ctx, &web).verdict, Verdict::Drop);
+//! ```
+
+mod classifier;
+mod context;
+pub mod corpus;
+mod eval;
+mod outcome;
+mod packet;
+mod program;
+mod sets;
+mod state;
+mod walk;
+
+pub use classifier::Classifier;
+pub use context::{Context, LocalAddr, Route, Time};
+pub use outcome::{
+    Decider, Event, HookResult, Matched, NatRewrite, NatSide, Outcome, PathKind, RuleRef, Step,
+    Verdict,
+};
+pub use packet::{flags_text, parse_flags, parse_icmp_type, CtState, Packet, Tuple};
+
+use program::Program;
+use rampart_model::Policy;
+use state::State;
+
+/// Errors of this crate: bad packets and contexts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The packet text is malformed; `pos` is the byte offset of the bad
+    /// word.
+    #[error("bad packet at column {}: {message}\n  {input}\n  {caret}^", pos + 1, caret = " ".repeat(*pos))]
+    BadPacket {
+        input: String,
+        pos: usize,
+        message: String,
+    },
+    /// A local address, route or other context item is malformed.
+    #[error("{0}")]
+    BadContext(String),
+}
+
+/// Evaluates one packet with the reference interpreter: every rule in
+/// order, with the full trace. The packet is the first of a fresh session
+/// (limits within their burst, recent lists empty) unless it gives its
+/// conntrack state.
+pub fn evaluate(policy: &Policy, ctx: &Context, pkt: &Packet) -> Outcome {
+    let prog = Program::new(policy);
+    let mut st = State::default();
+    walk::run(&prog, &walk::Every, ctx, &mut st, pkt, ctx.now, true, true)
+}
+
+/// The reference interpreter without the trace (verdict, deciding rule,
+/// NAT): for measuring against the classifier.
+pub fn evaluate_verdict(policy: &Policy, ctx: &Context, pkt: &Packet) -> Outcome {
+    let prog = Program::new(policy);
+    let mut st = State::default();
+    walk::run(&prog, &walk::Every, ctx, &mut st, pkt, ctx.now, true, false)
+}
+
+/// A prepared reference interpreter (the policy resolved once), for
+/// evaluating many packets.
+#[derive(Debug)]
+pub struct Reference<'p> {
+    prog: Program<'p>,
+}
+
+impl<'p> Reference<'p> {
+    pub fn new(policy: &'p Policy) -> Reference<'p> {
+        Reference {
+            prog: Program::new(policy),
+        }
+    }
+
+    /// Same as [`evaluate`].
+    pub fn evaluate(&self, ctx: &Context, pkt: &Packet) -> Outcome {
+        let mut st = State::default();
+        walk::run(
+            &self.prog,
+            &walk::Every,
+            ctx,
+            &mut st,
+            pkt,
+            ctx.now,
+            true,
+            true,
+        )
+    }
+
+    /// Same as [`evaluate_verdict`].
+    pub fn verdict(&self, ctx: &Context, pkt: &Packet) -> Outcome {
+        let mut st = State::default();
+        walk::run(
+            &self.prog,
+            &walk::Every,
+            ctx,
+            &mut st,
+            pkt,
+            ctx.now,
+            true,
+            false,
+        )
+    }
+}
+
+/// Which engine a [`Session`] uses.
+#[derive(Debug)]
+enum Engine<'e, 'p> {
+    Reference(Reference<'p>),
+    Classifier(&'e Classifier<'p>),
+}
+
+/// A sequence of packets: conntrack state, limits, recent lists, quotas
+/// and set changes follow from the packets before, at the times given.
+///
+/// ```
+/// use rampart_eval::{Context, LocalAddr, Packet, Session, Time, Verdict, CtState};
+/// use rampart_model::*;
+/// let mut policy = Policy::default();
+/// let input = policy.table_mut(Family::Ipv4, TableKind::Filter).chain_mut("INPUT").unwrap();
+/// input.policy = Some(ChainPolicy::Drop);
+/// input.rules.push(Rule {
+///     matches: vec![Match::State(matches::state::State {
+///         states: Neg::new(matches::state::CtStates { established: true, ..Default::default() }),
+///     })],
+///     target: Some(Target::Accept),
+///     ..Default::default()
+/// });
+/// let ctx = Context::new(vec![LocalAddr::parse("10.0.0.1").unwrap()]);
+/// let mut s = Session::new(&policy, ctx);
+/// // The host connects out (OUTPUT accepts), the reply comes back ESTABLISHED.
+/// let out = Packet::parse("tcp 10.0.0.1:40000 -> 192.0.2.9:443").unwrap();
+/// assert_eq!(s.packet(Time::from_secs(0), &out).verdict, Verdict::Accept);
+/// let back = Packet::parse("tcp 192.0.2.9:443 -> 10.0.0.1:40000 flags=SYN,ACK in=eth0").unwrap();
+/// let o = s.packet(Time::from_secs(1), &back);
+/// assert_eq!(o.ct_state, CtState::Established);
+/// assert_eq!(o.verdict, Verdict::Accept);
+/// ```
+#[derive(Debug)]
+pub struct Session<'e, 'p> {
+    engine: Engine<'e, 'p>,
+    ctx: Context,
+    state: State,
+}
+
+impl<'e, 'p> Session<'e, 'p> {
+    /// A session on the reference interpreter.
+    pub fn new(policy: &'p Policy, ctx: Context) -> Session<'e, 'p> {
+        Session {
+            engine: Engine::Reference(Reference::new(policy)),
+            ctx,
+            state: State::default(),
+        }
+    }
+
+    /// A session on a compiled classifier.
+    pub fn with_classifier(classifier: &'e Classifier<'p>, ctx: Context) -> Session<'e, 'p> {
+        Session {
+            engine: Engine::Classifier(classifier),
+            ctx,
+            state: State::default(),
+        }
+    }
+
+    /// Evaluates the next packet, seen at `now`, with the full trace.
+    pub fn packet(&mut self, now: Time, pkt: &Packet) -> Outcome {
+        self.step(now, pkt, true)
+    }
+
+    /// The next packet without the trace.
+    pub fn packet_verdict(&mut self, now: Time, pkt: &Packet) -> Outcome {
+        self.step(now, pkt, false)
+    }
+
+    /// Number of connections conntrack holds.
+    pub fn connections(&self) -> usize {
+        self.state.conns.len()
+    }
+
+    fn step(&mut self, now: Time, pkt: &Packet, explain: bool) -> Outcome {
+        self.ctx.now = now;
+        match &self.engine {
+            Engine::Reference(r) => walk::run(
+                &r.prog,
+                &walk::Every,
+                &self.ctx,
+                &mut self.state,
+                pkt,
+                now,
+                false,
+                explain,
+            ),
+            Engine::Classifier(c) => walk::run(
+                &c.prog,
+                *c,
+                &self.ctx,
+                &mut self.state,
+                pkt,
+                now,
+                false,
+                explain,
+            ),
+        }
+    }
+}

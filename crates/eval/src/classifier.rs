@@ -1,0 +1,351 @@
+//! The compiled classifier: per chain, rules are indexed by one field
+//! their generic matches pin down (source or destination prefix — hash
+//! tables per prefix length, longest first —, TCP/UDP destination port,
+//! input interface, protocol). A packet looks its fields up and only the
+//! rules found (plus the few that pin nothing) are evaluated, in order;
+//! sets are hash tables per prefix length instead of element scans.
+//!
+//! A rule left out is one whose generic match on that field fails, and
+//! generic matches run before any match extension, so skipping it never
+//! skips a state change (limit, recent, quota): both engines give the same
+//! verdicts, traces and state.
+
+use crate::context::Context;
+use crate::eval::Flight;
+use crate::outcome::{Outcome, PathKind};
+use crate::packet::Packet;
+use crate::program::Program;
+use crate::sets::{Compiled, SetIndex};
+use crate::state::State;
+use crate::walk::{run, Finder};
+use rampart_model::{Match, Neg, Policy, PortRange, Rule};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// A small multiplicative hasher for integer keys (FxHash's mixing).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// Prefix tables: per prefix length (longest first), masked address →
+/// rule indices.
+#[derive(Debug, Default)]
+struct Lpm {
+    v4: Vec<(u8, FxMap<u32, Vec<u32>>)>,
+    v6: Vec<(u8, FxMap<u128, Vec<u32>>)>,
+}
+
+impl Lpm {
+    fn add(&mut self, addr: IpAddr, len: u8, rule: u32) {
+        match addr {
+            IpAddr::V4(a) => {
+                let slot = match self.v4.iter().position(|(l, _)| *l == len) {
+                    Some(i) => i,
+                    None => {
+                        self.v4.push((len, FxMap::default()));
+                        self.v4.len() - 1
+                    }
+                };
+                self.v4[slot].1.entry(u32::from(a)).or_default().push(rule);
+            }
+            IpAddr::V6(a) => {
+                let slot = match self.v6.iter().position(|(l, _)| *l == len) {
+                    Some(i) => i,
+                    None => {
+                        self.v6.push((len, FxMap::default()));
+                        self.v6.len() - 1
+                    }
+                };
+                self.v6[slot].1.entry(u128::from(a)).or_default().push(rule);
+            }
+        }
+    }
+
+    fn lookup<'a>(&'a self, ip: IpAddr, out: &mut Vec<&'a [u32]>) {
+        match ip {
+            IpAddr::V4(a) => {
+                let x = u32::from(a);
+                for (len, m) in &self.v4 {
+                    let k = x & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                    if let Some(v) = m.get(&k) {
+                        out.push(v);
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                let x = u128::from(a);
+                for (len, m) in &self.v6 {
+                    let k = x & u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
+                    if let Some(v) = m.get(&k) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The index of one chain.
+#[derive(Debug, Default)]
+struct ChainIndex {
+    src: Lpm,
+    dst: Lpm,
+    /// (protocol, destination port) → rules.
+    dport: FxMap<(u8, u16), Vec<u32>>,
+    /// Input interface name → rules; `iface_all`: all of them (used when
+    /// the packet's input interface is not known).
+    iface: HashMap<String, Vec<u32>>,
+    iface_all: Vec<u32>,
+    proto: FxMap<u8, Vec<u32>>,
+    /// Rules that pin no indexed field.
+    always: Vec<u32>,
+}
+
+/// The field a rule is indexed by.
+enum Key {
+    Src(IpAddr, u8),
+    Dst(IpAddr, u8),
+    Dport(u8, u16),
+    Iface(String),
+    Proto(u8),
+    Always,
+}
+
+fn prefix(n: &Option<Neg<rampart_model::IpNet>>) -> Option<(IpAddr, u8)> {
+    let n = n.as_ref().filter(|n| !n.invert)?;
+    let len = n.value.prefix_len()?;
+    (len > 0).then(|| (n.value.addr(), len))
+}
+
+/// The single destination port a rule requires, when no stateful match
+/// runs before the port match.
+fn dport(rule: &Rule) -> Option<(u8, u16)> {
+    let p = rule.protocol.as_ref().filter(|p| !p.invert)?.value.0;
+    let single = |r: &Option<Neg<PortRange>>| {
+        r.as_ref()
+            .filter(|r| !r.invert && r.value.is_single())
+            .map(|r| r.value.first)
+    };
+    for m in &rule.matches {
+        match m {
+            Match::Tcp(t) if p == 6 => return single(&t.dport).map(|d| (6, d)),
+            Match::Udp(u) if p == 17 => return single(&u.dport).map(|d| (17, d)),
+            Match::Comment(_)
+            | Match::Conntrack(_)
+            | Match::State(_)
+            | Match::SetMatch(_)
+            | Match::Iprange(_)
+            | Match::Mark(_) => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn key_of(rule: &Rule) -> Key {
+    let src = prefix(&rule.source);
+    let dst = prefix(&rule.destination);
+    let host =
+        |x: &Option<(IpAddr, u8)>| x.is_some_and(|(a, l)| l >= if a.is_ipv4() { 16 } else { 48 });
+    if let (true, Some((a, l))) = (host(&src), src) {
+        return Key::Src(a, l);
+    }
+    if let (true, Some((a, l))) = (host(&dst), dst) {
+        return Key::Dst(a, l);
+    }
+    if let Some((p, d)) = dport(rule) {
+        return Key::Dport(p, d);
+    }
+    if let Some((a, l)) = src {
+        return Key::Src(a, l);
+    }
+    if let Some((a, l)) = dst {
+        return Key::Dst(a, l);
+    }
+    if let Some(i) = rule
+        .in_iface
+        .as_ref()
+        .filter(|i| !i.invert && !i.value.is_wildcard())
+    {
+        return Key::Iface(i.value.0.clone());
+    }
+    if let Some(p) = rule
+        .protocol
+        .as_ref()
+        .filter(|p| !p.invert && p.value.0 != 0)
+    {
+        return Key::Proto(p.value.0);
+    }
+    Key::Always
+}
+
+impl ChainIndex {
+    fn new(rules: &[Rule]) -> ChainIndex {
+        let mut ix = ChainIndex::default();
+        for (i, r) in rules.iter().enumerate() {
+            let i = i as u32;
+            match key_of(r) {
+                Key::Src(a, l) => ix.src.add(a, l, i),
+                Key::Dst(a, l) => ix.dst.add(a, l, i),
+                Key::Dport(p, d) => ix.dport.entry((p, d)).or_default().push(i),
+                Key::Iface(n) => {
+                    ix.iface.entry(n).or_default().push(i);
+                    ix.iface_all.push(i);
+                }
+                Key::Proto(p) => ix.proto.entry(p).or_default().push(i),
+                Key::Always => ix.always.push(i),
+            }
+        }
+        ix.src.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
+        ix.src.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
+        ix.dst.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
+        ix.dst.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
+        ix
+    }
+}
+
+/// The compiled classifier of a policy. Same answers as
+/// [`evaluate`](crate::evaluate); see the module documentation for how it
+/// avoids scanning every rule.
+#[derive(Debug)]
+pub struct Classifier<'p> {
+    pub(crate) prog: Program<'p>,
+    /// Per table, per chain.
+    index: Vec<Vec<ChainIndex>>,
+    sets: Compiled,
+}
+
+/// Where the classifier is in a chain: the candidate lists the packet's
+/// fields selected, each with a read position.
+#[derive(Debug)]
+pub(crate) struct Cursor<'c> {
+    lists: Vec<(&'c [u32], usize)>,
+}
+
+impl<'p> Classifier<'p> {
+    /// Builds the indexes (linear in the size of the policy).
+    pub fn new(policy: &'p Policy) -> Classifier<'p> {
+        let prog = Program::new(policy);
+        let index = prog
+            .tables
+            .iter()
+            .map(|t| t.chains.iter().map(|c| ChainIndex::new(&c.rules)).collect())
+            .collect();
+        Classifier {
+            prog,
+            index,
+            sets: Compiled::new(policy),
+        }
+    }
+
+    /// Classifies one packet (a lone packet: state starts empty), with the
+    /// full trace.
+    pub fn classify(&self, ctx: &Context, pkt: &Packet) -> Outcome {
+        let mut st = State::default();
+        run(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, true)
+    }
+
+    /// The verdict, deciding rule and NAT rewrites without building the
+    /// trace (the fast path).
+    pub fn verdict(&self, ctx: &Context, pkt: &Packet) -> Outcome {
+        let mut st = State::default();
+        run(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, false)
+    }
+}
+
+impl Finder for Classifier<'_> {
+    type Cursor<'c>
+        = Cursor<'c>
+    where
+        Self: 'c;
+
+    fn start<'c>(&'c self, table: usize, chain: usize, fl: &Flight) -> Cursor<'c> {
+        let ix = &self.index[table][chain];
+        let p = &fl.p;
+        let mut found: Vec<&'c [u32]> = Vec::with_capacity(8);
+        if !ix.always.is_empty() {
+            found.push(&ix.always);
+        }
+        ix.src.lookup(p.src, &mut found);
+        ix.dst.lookup(p.dst, &mut found);
+        if !ix.dport.is_empty() && p.has_ports() && !p.fragment {
+            if let Some(v) = ix.dport.get(&(p.protocol, p.dport)) {
+                found.push(v);
+            }
+        }
+        if !ix.iface_all.is_empty() && fl.path != PathKind::Output {
+            match &p.in_iface {
+                Some(n) => {
+                    if let Some(v) = ix.iface.get(n) {
+                        found.push(v);
+                    }
+                }
+                None => found.push(&ix.iface_all),
+            }
+        }
+        if let Some(v) = ix.proto.get(&p.protocol) {
+            found.push(v);
+        }
+        Cursor {
+            lists: found.into_iter().map(|l| (l, 0)).collect(),
+        }
+    }
+
+    fn next(&self, cursor: &mut Cursor<'_>, from: usize, len: usize) -> usize {
+        let mut best = len;
+        for (list, pos) in &mut cursor.lists {
+            while *pos < list.len() && (list[*pos] as usize) < from {
+                *pos += 1;
+            }
+            if let Some(&r) = list.get(*pos) {
+                best = best.min(r as usize);
+            }
+        }
+        best
+    }
+
+    fn sets(&self) -> &dyn SetIndex {
+        &self.sets
+    }
+}

@@ -1,0 +1,79 @@
+// Issue 4: the data-driven corpus `testdata/eval/*.toml`, run by the
+// reference interpreter and by the compiled classifier. Both must meet
+// every expectation of the file, and give identical outcomes (verdict,
+// deciding rule, NAT, trace with reasons).
+
+use rampart_eval::corpus::Case;
+use rampart_model::Policy;
+use rampart_syntax::{Format, SourceFile};
+use std::path::{Path, PathBuf};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/eval")
+}
+
+/// Loads a case's policy (from its file or inline text) with the same
+/// front ends the CLI uses; the origin's file name is the path as written.
+pub fn load_policy(case: &Case, dir: &Path) -> Policy {
+    let (name, text, format) = match (&case.policy, &case.policy_text) {
+        (Some(p), _) => {
+            let path = dir.join(p);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.display().to_string(), text, None)
+        }
+        (None, Some(t)) => ("policy".to_string(), t.clone(), case.policy_format.clone()),
+        (None, None) => panic!("no policy"),
+    };
+    let format = match format.as_deref() {
+        None => Format::detect(&name, &text),
+        Some("iptables-save") => Format::IptablesSave,
+        Some("ip6tables-save") => Format::Ip6tablesSave,
+        Some("native") => Format::Native,
+        Some("script") => Format::IptablesScript,
+        Some(f) => panic!("unknown policy_format {f}"),
+    };
+    let parsed = format.parse(&SourceFile::new(name.clone(), text));
+    assert!(
+        !parsed.diagnostics.has_errors(),
+        "{name}: {}",
+        parsed.diagnostics
+    );
+    parsed.value
+}
+
+#[test]
+fn issue4_corpus_reference_and_classifier() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("testdata/eval exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the corpus has {} files", files.len());
+    let mut failures = Vec::new();
+    let mut packets = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("readable");
+        let case = Case::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let policy = load_policy(&case, &corpus_dir());
+        let reference = case.run(&policy, false).expect("runs");
+        let compiled = case.run(&policy, true).expect("runs");
+        for (i, cp) in case.packet.iter().enumerate() {
+            packets += 1;
+            let at = format!("{} packet {} `{}`", f.display(), i + 1, cp.packet);
+            if let Err(e) = cp.check(&reference[i]) {
+                failures.push(format!("{at}: reference: {e}\n{}", reference[i].render()));
+            }
+            if reference[i] != compiled[i] {
+                failures.push(format!(
+                    "{at}: the classifier differs from the reference:\n{}\n--- classifier:\n{}",
+                    reference[i].render(),
+                    compiled[i].render()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(packets >= 60, "only {packets} packets in the corpus");
+}
