@@ -149,6 +149,9 @@ pub struct Step {
     /// Source and destination as this chain saw them (after NAT, if any),
     /// on the first event of each base chain.
     pub addresses: Option<(IpAddr, IpAddr)>,
+    /// The conntrack state the kernel reported with this step
+    /// ([`crate::trace::ct_bits`]), on the first event of each base chain.
+    pub ct_state: Option<u32>,
 }
 
 /// What the kernel did with one probe.
@@ -159,12 +162,30 @@ pub struct Observation {
     /// are left out).
     pub steps: Vec<Step>,
     /// The step that decided: the one that dropped, or for an accepted
-    /// packet the last accepting step of a filter-type base chain of the
-    /// input hook (a rule, or the chain's policy when no rule decided).
+    /// packet the accepting step of the filter-priority input chain (a
+    /// rule, or the chain's policy when no rule decided), else of the last
+    /// other filter-type input chain, else the last accepting step.
     pub deciding: Option<Step>,
 }
 
 impl Observation {
+    /// The conntrack state as the kernel reported it on the way into the
+    /// deciding base chain (the last report before the decision), as
+    /// [`crate::trace::ct_bits`]; `None` when no chain after conntrack
+    /// reported one (no conntrack entry: INVALID, or conntrack not loaded).
+    pub fn ct_state(&self) -> Option<u32> {
+        let end = self
+            .deciding
+            .as_ref()
+            .and_then(|d| self.steps.iter().rposition(|s| s == d))
+            .unwrap_or(self.steps.len().saturating_sub(1));
+        self.steps
+            .get(..=end)?
+            .iter()
+            .rev()
+            .find_map(|s| s.ct_state)
+    }
+
     /// The deciding rule's first policy line, if it has one (a chain
     /// policy or a rule rampart added has none).
     pub fn deciding_origin(&self) -> Option<&Origin> {
@@ -679,6 +700,7 @@ impl Oracle {
         let mut verdict = KernelVerdict::Unseen;
         let mut last = Instant::now();
         let mut deciding: Option<Step> = None;
+        let mut deciding_rank = 0u8;
         while let Some(ev) = self.trace.next(last + SETTLE)? {
             if ev.id != id {
                 continue;
@@ -713,6 +735,7 @@ impl Oracle {
                 origins: info.as_ref().map(|i| i.origins.clone()).unwrap_or_default(),
                 exprs: info.map(|i| i.exprs).unwrap_or_default(),
                 addresses: ev.addresses(),
+                ct_state: ev.ct_state,
             };
             steps.push(step.clone());
             match &ev.verdict {
@@ -733,11 +756,20 @@ impl Oracle {
                     break;
                 }
                 Some(TraceVerdict::Accept) => {
+                    // The filter INPUT chain (priority 0) decides an
+                    // accepted packet, as iptables users read it; other
+                    // filter-type input chains (mangle, security) only
+                    // when there is none.
                     let b = self.bases.get(&(ev.family, ev.table.clone(), base.clone()));
-                    if b.is_some_and(|b| b.kind == ChainType::Filter && b.hook == Hook::Input)
-                        || deciding.is_none()
-                    {
+                    let rank = match b {
+                        Some(b) if b.kind == ChainType::Filter && b.hook == Hook::Input => {
+                            1 + u8::from(b.priority.value == 0)
+                        }
+                        _ => 0,
+                    };
+                    if rank >= deciding_rank {
                         deciding = Some(step);
+                        deciding_rank = rank;
                     }
                 }
                 _ => {}

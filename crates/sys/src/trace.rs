@@ -35,6 +35,16 @@ const NFTA_TRACE_TRANSPORT_HEADER: u16 = 9;
 const NFTA_TRACE_IIF: u16 = 10;
 const NFTA_TRACE_NFPROTO: u16 = 15;
 const NFTA_TRACE_POLICY: u16 = 16;
+const NFTA_TRACE_CT_STATE: u16 = 21;
+
+/// Bits of [`TraceEvent::ct_state`] (`NF_CT_STATE_*_BIT`).
+pub mod ct_bits {
+    pub const INVALID: u32 = 1;
+    pub const ESTABLISHED: u32 = 2;
+    pub const RELATED: u32 = 4;
+    pub const NEW: u32 = 8;
+    pub const UNTRACKED: u32 = 64;
+}
 
 /// What kind of step an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +129,10 @@ pub struct TraceEvent {
     /// base chain carries it).
     pub network_header: Option<Vec<u8>>,
     pub transport_header: Option<Vec<u8>>,
+    /// The packet's conntrack state as [`ct_bits`] (kernels since 6.12
+    /// send it with the packet information of each base chain, once
+    /// conntrack has seen the packet).
+    pub ct_state: Option<u32>,
 }
 
 impl TraceEvent {
@@ -176,6 +190,7 @@ pub fn parse_trace(payload: &[u8]) -> Option<TraceEvent> {
         iif: None,
         network_header: None,
         transport_header: None,
+        ct_state: None,
     };
     let mut have_id = false;
     let mut policy = None;
@@ -215,6 +230,7 @@ pub fn parse_trace(payload: &[u8]) -> Option<TraceEvent> {
             NFTA_TRACE_IIF => ev.iif = be32(v),
             NFTA_TRACE_NFPROTO => ev.nfproto = be32(v).map_or(0, |p| p as u8),
             NFTA_TRACE_POLICY => policy = be32(v),
+            NFTA_TRACE_CT_STATE => ev.ct_state = be32(v),
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use rampart_syntax::diag::SourceFile;
 use rampart_syntax::format::Format;
 use rampart_sys::craft::{tcp_flags::*, Probe, L4};
 use rampart_sys::oracle::{KernelVerdict, Oracle, OracleConfig, OracleError};
-use rampart_sys::trace::TraceType;
+use rampart_sys::trace::{ct_bits, TraceType};
 use std::net::IpAddr;
 
 fn lower_text(name: &str, text: &str) -> Ruleset {
@@ -171,6 +171,11 @@ fn issue4_oracle_established_and_related_flows() {
         (KernelVerdict::Accept, 5),
         "{data:#?}"
     );
+    // The kernel's own word on the state (kernels since 6.12 report it).
+    if let Some(st) = syn.ct_state() {
+        assert_eq!(st, ct_bits::NEW);
+        assert_eq!(data.ct_state(), Some(ct_bits::ESTABLISHED));
+    }
     // A blocked source gets no SYN-ACK.
     match o.handshake("eth0", &Probe::tcp(a("203.0.113.9"), fw, 41001, 22, SYN)) {
         Err(OracleError::NoSynAck(_)) => {}
