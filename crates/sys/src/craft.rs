@@ -276,8 +276,11 @@ impl RawSender {
                 Some(net::ipproto::RAW),
             )
         };
+        let v4 = raw(AddressFamily::INET)?;
+        // Sending to 255.255.255.255 needs SO_BROADCAST.
+        net::sockopt::set_socket_broadcast(&v4, true)?;
         Ok(RawSender {
-            v4: raw(AddressFamily::INET)?,
+            v4,
             v6: raw(AddressFamily::INET6)?,
         })
     }
