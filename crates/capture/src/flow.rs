@@ -146,6 +146,9 @@ pub struct Tracked {
     pub state: CtState,
     /// The flow's direction for this packet (none for INVALID/UNTRACKED).
     pub direction: Option<Direction>,
+    /// The flow this packet opened, if it opened one: the kernel keeps it
+    /// only if the packet is accepted ([`Tracker::unconfirm`] otherwise).
+    pub created: Option<FlowKey>,
 }
 
 /// The flow table.
@@ -240,6 +243,7 @@ impl Tracker {
         let none = |state| Tracked {
             state,
             direction: None,
+            created: None,
         };
         if p.fragment == Fragment::Later {
             return none(CtState::Fragment);
@@ -268,6 +272,7 @@ impl Tracker {
                     Some(_) => Tracked {
                         state: CtState::Related,
                         direction: None,
+                        created: None,
                     },
                     None => none(CtState::Invalid),
                 };
@@ -369,6 +374,7 @@ impl Tracker {
         Tracked {
             state: CtState::New,
             direction: Some(Direction::Original),
+            created: Some(key),
         }
     }
 
@@ -387,6 +393,7 @@ impl Tracker {
             return Tracked {
                 state: CtState::Invalid,
                 direction: None,
+                created: None,
             };
         };
         f.packets += 1;
@@ -431,6 +438,17 @@ impl Tracker {
                 CtState::New
             },
             direction: Some(dir),
+            created: None,
+        }
+    }
+
+    /// Forgets the flow a packet opened when the policy did not accept that
+    /// packet: conntrack confirms an entry only when its first packet
+    /// leaves the hooks, so a dropped SYN leaves nothing behind (and the
+    /// SYN-ACK that followed in the capture would be INVALID).
+    pub fn unconfirm(&mut self, key: FlowKey) {
+        if self.flows.get(&key).is_some_and(|f| f.packets == 1) {
+            self.flows.remove(&key);
         }
     }
 }
@@ -503,6 +521,10 @@ mod tests {
         assert_eq!(st(&mut t, tcp(C, S, 4, 22, 0x04), 3), CtState::Invalid);
         // A stray ACK is picked up (NEW) with tcp_loose, INVALID without.
         assert_eq!(st(&mut t, tcp(C, S, 5, 22, 0x10), 3), CtState::New);
+        // A SYN the policy dropped leaves no flow: its SYN-ACK is INVALID.
+        let syn = t.track(&tcp(C, S, 6, 22, 0x02), 4 * NS);
+        t.unconfirm(syn.created.expect("a SYN opens a flow"));
+        assert_eq!(st(&mut t, tcp(S, C, 22, 6, 0x12), 4), CtState::Invalid);
         let mut strict = Tracker::new(Timeouts {
             tcp_loose: false,
             ..Timeouts::default()

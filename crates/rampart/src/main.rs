@@ -12,6 +12,7 @@ mod demo;
 mod harden;
 mod input;
 mod lockout;
+mod replay_cmd;
 mod save;
 mod show;
 mod state;
@@ -189,6 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => apply_cmd::run(&input, &file, no_optimize, confirm, force, &state),
         Cmd::Harden(args) => harden::run(&args),
         Cmd::Save(args) => save::run(&args),
+        Cmd::Replay(args) => replay_cmd::run(&args).map(ExitCode::from),
         Cmd::Demo => demo::run(),
         Cmd::Diff {
             input,

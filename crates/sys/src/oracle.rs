@@ -608,7 +608,16 @@ impl Oracle {
         let a = addr.to_string();
         loop {
             let out = std::process::Command::new("ip")
-                .args(["-n", self.fw.name(), "-6", "route", "show", "table", "local", &a])
+                .args([
+                    "-n",
+                    self.fw.name(),
+                    "-6",
+                    "route",
+                    "show",
+                    "table",
+                    "local",
+                    &a,
+                ])
                 .output()?;
             if out.status.success() && !out.stdout.is_empty() {
                 return Ok(());

@@ -1082,11 +1082,15 @@ mod differential {
 
     pub fn report(name: &str, t: &Tally) -> String {
         let mut s = format!(
-            "{name}: {} packets compared (verdict and deciding rule; conntrack state on {}), {} disagreements, {} known and explained, {} not sendable\n",
+            "{name}: {} packets compared (verdict and deciding rule; conntrack state on {}), {} disagreements, {} known and explained ({} of them change the verdict or deciding rule, the others only the conntrack state), {} not sendable\n",
             t.compared,
             t.states_compared,
             t.disagreements.len(),
             t.known.len(),
+            t.known
+                .iter()
+                .filter(|k| k.contains(": verdict:") || k.contains(": deciding line:"))
+                .count(),
             t.skipped.len()
         );
         for d in &t.disagreements {
