@@ -60,7 +60,7 @@ def l4sum(src, dst, proto, seg):
 
 
 def tcp(src, dst, sp, dp, flags, seq, ack, payload=b""):
-    seg = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 0x50, flags, 64240, 0, 0) + payload
+    seg = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, flags, 64240, 0, 0) + payload
     c = l4sum(src, dst, 6, seg)
     return seg[:16] + struct.pack("!H", c) + seg[18:]
 
