@@ -1142,3 +1142,113 @@ fn issue4_kernel_differential_random() {
     eprintln!("{}", rep.lines().next().unwrap_or_default());
     assert!(t.disagreements.is_empty(), "{rep}");
 }
+
+/// Issue 4: the replay flow tracker (`rampart-capture`) against the
+/// kernel's conntrack: every TCP flag combination, ICMP and ICMPv6 type,
+/// UDP, in both families, as the first packet of a flow and as a repeat
+/// in the same direction; the state the tracker gives must be the one the
+/// kernel reports in its trace.
+#[test]
+fn issue4_flow_tracker_matches_kernel_conntrack() {
+    use rampart_capture::{CtState as Ct, Fragment, PacketInfo, Timeouts, Tracker};
+    let Some(mut o) = oracle(&["eth0"]) else {
+        return;
+    };
+    // Any `ct` expression makes the namespace run conntrack.
+    o.load(&lower_text(
+        "ct.v4",
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A INPUT -m conntrack --ctstate INVALID -j ACCEPT\nCOMMIT\n",
+    ))
+    .expect("loads");
+    let bits = |s: Ct| match s {
+        Ct::New => ct_bits::NEW,
+        Ct::Established => ct_bits::ESTABLISHED,
+        Ct::Related => ct_bits::RELATED,
+        Ct::Invalid => ct_bits::INVALID,
+        Ct::Untracked => ct_bits::UNTRACKED,
+        Ct::Fragment => 0,
+    };
+    let mut probes = Vec::new();
+    for (s, d) in [
+        ("192.0.2.1", "198.51.100.1"),
+        ("2001:db8:1::1", "2001:db8:2::1"),
+    ] {
+        let (s, d) = (a(s), a(d));
+        for flags in 0..=0x3fu8 {
+            probes.push(Probe::tcp(s, d, 1000 + u16::from(flags), 80, flags));
+        }
+        probes.push(Probe::udp(s, d, 999, 53));
+        let types: Vec<u8> = if s.is_ipv4() {
+            (0..=18).collect()
+        } else {
+            vec![
+                1, 2, 3, 4, 128, 129, 130, 131, 133, 134, 135, 136, 139, 140, 143, 200,
+            ]
+        };
+        for t in types {
+            probes.push(Probe::icmp(s, d, t, 0));
+        }
+    }
+    let mut mismatches = Vec::new();
+    for p in &probes {
+        o.flush_conntrack().expect("flush");
+        let mut tracker = Tracker::new(Timeouts::default());
+        let info = PacketInfo {
+            number: 1,
+            ts_nanos: 0,
+            wire_len: 60,
+            ip_len: 40,
+            src: p.src,
+            dst: p.dst,
+            proto: p.protocol(),
+            ttl: 64,
+            ports: p.ports(),
+            tcp_flags: match p.l4 {
+                L4::Tcp { flags, .. } => Some(flags),
+                _ => None,
+            },
+            tcp_seq: None,
+            icmp: match p.l4 {
+                L4::Icmp { ty, code, .. } => Some((ty, code)),
+                _ => None,
+            },
+            icmp_id: match p.l4 {
+                L4::Icmp { rest, .. } => Some(u16::from_be_bytes([rest[0], rest[1]])),
+                _ => None,
+            },
+            quoted: None,
+            fragment: Fragment::No,
+            vlan: None,
+        };
+        for round in ["first", "repeat"] {
+            let mine = tracker.track(&info, 1_000_000_000).state;
+            let obs = o.send("eth0", p).expect("send");
+            let kernel = obs.ct_state();
+            if kernel != Some(bits(mine)) {
+                mismatches.push(format!(
+                    "{round} {p:?}: tracker {}, kernel {kernel:?}",
+                    mine.name()
+                ));
+            }
+            // The host answers an echo request itself: the tracker sees
+            // the answer too, as a capture on the host would.
+            if let Some((t @ (8 | 128), _)) = info.icmp {
+                let reply = PacketInfo {
+                    src: info.dst,
+                    dst: info.src,
+                    icmp: Some((if t == 8 { 0 } else { 129 }, 0)),
+                    ..info.clone()
+                };
+                tracker.track(&reply, 1_000_000_000);
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} probes differ:\n{}",
+        mismatches.len(),
+        probes.len() * 2,
+        mismatches.join("\n")
+    );
+}
