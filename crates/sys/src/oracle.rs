@@ -31,6 +31,20 @@
 //! route); fixed MAC addresses with permanent neighbour entries, so a
 //! policy dropping ARP or neighbour discovery cannot cut the link.
 //!
+//! ```no_run
+//! use rampart_sys::craft::{tcp_flags, Probe};
+//! use rampart_sys::oracle::{KernelVerdict, Oracle, OracleConfig};
+//! # fn ruleset() -> rampart_nft::Ruleset { unimplemented!() }
+//! let mut oracle = Oracle::new(&OracleConfig::default())?; // needs root
+//! oracle.load(&ruleset())?;
+//! let syn = Probe::tcp("192.0.2.5".parse()?, "198.51.100.1".parse()?, 40000, 22, tcp_flags::SYN);
+//! let seen = oracle.send("eth0", &syn)?;
+//! if seen.verdict == KernelVerdict::Accept {
+//!     println!("accepted by {:?}", seen.deciding_origin());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Limits (what cannot be sent this way): packets must be addressed to
 //! `fw` itself (input hook; forwarding is not set up), so prerouting,
 //! input and the conntrack state they create are what is compared; the
