@@ -1637,7 +1637,20 @@ impl Env<'_, '_> {
             after_port: port,
             note,
         };
-        let eff = rw.to_string();
+        let eff = format!(
+            "{} {} -> {}",
+            rw.target,
+            match side {
+                NatSide::Source => "source",
+                NatSide::Destination => "destination",
+            },
+            match (addr, port) {
+                (Some(a), 0) => a.to_string(),
+                (Some(std::net::IpAddr::V6(a)), p) => format!("[{a}]:{p}"),
+                (Some(a), p) => format!("{a}:{p}"),
+                (None, _) => "<interface address>".into(),
+            }
+        );
         self.nat.push(rw);
         (Act::Accept, Some(eff))
     }

@@ -319,20 +319,17 @@ impl Outcome {
         let mut last = None;
         for st in &self.trace {
             let key = (st.family, st.table, st.chain.clone());
+            if let Event::Hook { .. } = st.event {
+                s.push_str(&format!("  {} {}:\n", st.table.name(), st.chain));
+                last = Some(key);
+                continue;
+            }
             if last.as_ref() != Some(&key) {
-                if let Event::Hook { .. } = st.event {
-                } else {
-                    s.push_str(&format!("  {} {}:\n", st.table.name(), st.chain));
-                }
+                s.push_str(&format!("  {} {}:\n", st.table.name(), st.chain));
                 last = Some(key);
             }
             match &st.event {
-                Event::Hook { hook } => s.push_str(&format!(
-                    "  {} {} ({}):\n",
-                    st.table.name(),
-                    st.chain,
-                    hook.name()
-                )),
+                Event::Hook { .. } => {}
                 Event::Rule {
                     index,
                     origin,

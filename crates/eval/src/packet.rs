@@ -238,6 +238,12 @@ impl Packet {
         let (pa, arrow) = *words
             .get(2)
             .ok_or_else(|| bad(text.len(), "expected `->` after the source".into()))?;
+        if arrow == "-" {
+            return Err(bad(
+                pa,
+                "expected `->`: a shell takes an unquoted `>` as a redirection; quote the arrow ('->') or the whole packet".into(),
+            ));
+        }
         if arrow != "->" {
             return Err(bad(pa, format!("expected `->`, found `{arrow}`")));
         }

@@ -183,6 +183,20 @@ pub enum Cmd {
     /// status: 0 every result as expected, 1 a mismatch, 2 not root or
     /// failure.
     Demo,
+    /// Explain what a policy does with one packet: every table, chain and
+    /// rule it passes, with each rule's source file:line and why it matched
+    /// or not, the NAT rewrites (before -> after) and the verdict.
+    ///
+    /// The packet follows netfilter's path (raw, conntrack, mangle, nat for
+    /// a new connection, the routing decision from --local/--out or this
+    /// host's addresses and routes, filter, security, POSTROUTING). A rule
+    /// that depends on something a packet description does not carry
+    /// (payload, the local socket, TCP options) makes the verdict
+    /// "unknown", naming the rule. Works for every input format; with
+    /// `--policy live` (the default) it reads the policy rampart applied.
+    /// Exit status: 0 accepted, 1 dropped, rejected, queued or unknown,
+    /// 2 bad input.
+    Why(crate::why_cmd::Args),
     /// Check the example policies bundled with rampart and print their
     /// iptables-save form (the built-in default job).
     Examples {

@@ -17,6 +17,7 @@ mod save;
 mod show;
 mod state;
 mod status_cmd;
+mod why_cmd;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
@@ -206,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             deadline,
             token,
         } => apply_cmd::guard(&state, deadline, &token),
+        Cmd::Why(args) => why_cmd::run(&args, &mut out),
         Cmd::Examples { dir } => examples(&mut out, dir),
         Cmd::Cidr { op } => {
             drop(out);

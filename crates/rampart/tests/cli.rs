@@ -832,6 +832,193 @@ fn issue3_killed_apply_leaves_the_old_or_the_new_ruleset() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// ---- issue 4: rampart why ----
+
+#[test]
+fn issue4_why_accept_shows_rules_with_lines() {
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &testdata("web-server.v4"),
+        "tcp",
+        "198.51.100.9:51515",
+        "->",
+        "10.0.0.1:22",
+        "--in",
+        "eth0",
+        "--local",
+        "10.0.0.1/24%eth0",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("web-server.v4:8 -> ACCEPT: input interface eth0 does not match lo"),
+        "{text}"
+    );
+    assert!(text.contains("filter SSH_CHECK:"), "{text}");
+    assert!(text.contains("verdict: ACCEPT by "), "{text}");
+    assert!(
+        text.contains("web-server.v4:19:1 (ip filter SSH_CHECK rule 4)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn issue4_why_drop_reject_nat_and_json() {
+    let web = testdata("web-server.v4");
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &web,
+        "tcp 203.0.113.5:4000 -> 10.0.0.1:3306",
+        "--in",
+        "eth0",
+        "--local",
+        "10.0.0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict: DROP by "));
+    let router = testdata("nat-router.v4");
+    let local = "198.51.100.1/24%ppp0,192.168.1.1/24%br-lan";
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &router,
+        "tcp 203.0.113.7:40000 -> 198.51.100.1:22",
+        "--in",
+        "ppp0",
+        "--local",
+        local,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REJECT (tcp-reset)"));
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &router,
+        "tcp",
+        "203.0.113.7:40000",
+        "->",
+        "198.51.100.1:8080",
+        "--in",
+        "ppp0",
+        "--local",
+        local,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["verdict"]["verdict"], "accept");
+    assert_eq!(v["decided_by"]["origin"]["line"], 32);
+    assert_eq!(v["nat"][0]["after_addr"], "192.168.1.20");
+    assert_eq!(v["nat"][0]["after_port"], 80);
+    assert!(v["trace"].as_array().is_some_and(|t| t.len() > 5));
+}
+
+#[test]
+fn issue4_why_icmp_state_and_other_formats() {
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &testdata("media-server.sh"),
+        "icmp",
+        "203.0.113.5",
+        "->",
+        "192.168.1.10",
+        "--icmp-type",
+        "echo-request",
+        "--in",
+        "eth0",
+        "--local",
+        "192.168.1.10/24%eth0",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("media-server.sh:25"));
+    let out = rampart(&[
+        "why",
+        "--policy",
+        &testdata("ipv6-server.v6"),
+        "udp [2001:db8::9]:53 -> [2001:db8:1::10]:40000",
+        "--state",
+        "established",
+        "--in",
+        "eth0",
+        "--local",
+        "2001:db8:1::10",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("conntrack ESTABLISHED"));
+}
+
+#[test]
+fn issue4_why_bad_input_exits_2() {
+    let web = testdata("web-server.v4");
+    for args in [
+        vec!["why", "--policy", &web, "tcp 1.2.3.4:5 -> 10.0.0.1:99999"],
+        vec!["why", "--policy", &web, "tcp", "1.2.3.4:5", "-"],
+        vec![
+            "why",
+            "--policy",
+            &web,
+            "tcp 1.2.3.4:5 -> 10.0.0.1:22",
+            "--local",
+            "nonsense",
+        ],
+        vec![
+            "why",
+            "--policy",
+            &web,
+            "tcp 1.2.3.4:5 -> 10.0.0.1:22",
+            "--state",
+            "sleepy",
+        ],
+        vec![
+            "why",
+            "--policy",
+            "/nonexistent/policy.v4",
+            "tcp 1.2.3.4:5 -> 10.0.0.1:22",
+        ],
+    ] {
+        let out = rampart(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    // `live` without an applied policy.
+    let state = tmpdir("why-live");
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["why", "tcp 1.2.3.4:5 -> 10.0.0.1:22"])
+        .env("RAMPART_STATE_DIR", &state)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no policy applied by rampart"));
+}
+
 /// Issue 4: `rampart replay` on a small capture whose every packet's fate
 /// is known: a handshake to SSH (NEW accepted by line 6, the reply by the
 /// OUTPUT policy, the ACK ESTABLISHED by line 5), a DNS query and answer,
