@@ -7,12 +7,15 @@
 #   tcpdump -nr FILE > /dev/null   decode and print every packet
 #   capstat FILE                   rampart-capture alone: read, decode,
 #                                  track flows (no policy)
+#   rampart replay --policy testdata/web-server.v4 FILE
 #   rampart replay --policy examples/web.toml FILE
 #                                  the whole command: read, decode, track,
 #                                  classify (compiled classifier, one
-#                                  session), report
-# Wall-clock seconds of the whole command, best of RUNS (default 1);
-# ratios are tcpdump's time / ours (above 1: we are faster).
+#                                  session), report; web.toml has sets,
+#                                  rate limits and a per-client connlimit
+# Wall-clock and CPU (user + system) seconds of the whole command, best of
+# RUNS (default 1); ratios are tcpdump's CPU time / ours (above 1: we are
+# faster). The machine is shared: wall-clock times wander, CPU less so.
 #
 #   bash bench/replay.sh            (1 GiB pcap)
 #   BYTES=100000000 FORMAT=pcapng bash bench/replay.sh
@@ -34,34 +37,44 @@ cargo build --release --locked -q -p rampart -p rampart-capture --examples --bin
 BIN=./target/release/rampart
 CAPSTAT=./target/release/examples/capstat
 
+# best of RUNS: prints "WALL CPU" (seconds; CPU = user + system, which a
+# loaded machine disturbs less than wall-clock time).
 best() {
     local dst=$1; shift
-    local b=""
+    local bw="" bc=""
     for _ in $(seq "$RUNS"); do
-        local s e t
-        s=$(date +%s.%N); "$@" >"$dst" 2>&1 || true; e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$b" ] || (( $(echo "$t < $b" | bc -l) )); then b=$t; fi
+        local tf; tf=$(mktemp)
+        /usr/bin/time -f "%e %U %S" -o "$tf" "$@" >"$dst" 2>/dev/null || true
+        read -r w u sy < <(tail -1 "$tf"); rm -f "$tf"
+        local c; c=$(echo "$u + $sy" | bc -l)
+        if [ -z "$bw" ] || (( $(echo "$w < $bw" | bc -l) )); then bw=$w; bc=$c; fi
     done
-    echo "$b"
+    echo "$bw $bc"
 }
 
-t_w=$(best "$OUT/replay.tcpdump-w" tcpdump -r "$CAP" -w /dev/null)
-t_n=$(best /dev/null tcpdump -nr "$CAP")
-t_c=$(best "$OUT/replay.capstat" $CAPSTAT "$CAP")
-t_r=$(best "$OUT/replay.rampart" $BIN replay --policy examples/web.toml "$CAP")
+read -r w_w c_w < <(best "$OUT/replay.tcpdump-w" tcpdump -r "$CAP" -w /dev/null)
+read -r w_n c_n < <(best /dev/null tcpdump -nr "$CAP")
+read -r w_c c_c < <(best "$OUT/replay.capstat" $CAPSTAT "$CAP")
+read -r w_s c_s < <(best "$OUT/replay.rampart-v4" $BIN replay --policy testdata/web-server.v4 "$CAP")
+read -r w_r c_r < <(best "$OUT/replay.rampart" $BIN replay --policy examples/web.toml "$CAP")
 packets=$(sed -n 's/^packets \([0-9]*\).*/\1/p' "$OUT/replay.capstat")
 tcpdump_packets=$(tcpdump -nr "$CAP" 2>/dev/null | wc -l)
 size=$(stat -c %s "$CAP")
 
 echo "capture: $CAP, $size bytes, $packets packets (tcpdump counts $tcpdump_packets)"
-printf "%-44s %9s %12s %9s\n" command seconds packets/s ratio
-row() { printf "%-44s %9.2f %12.0f %9s\n" "$1" "$2" "$(echo "$packets / $2" | bc -l)" "$3"; }
-row "tcpdump -r FILE -w /dev/null" "$t_w" ""
-row "tcpdump -nr FILE > /dev/null" "$t_n" ""
-row "capstat (read, decode, track flows)" "$t_c" "$(printf '%.1fx / %.1fx' "$(echo "$t_w / $t_c" | bc -l)" "$(echo "$t_n / $t_c" | bc -l)")"
-row "rampart replay --policy examples/web.toml" "$t_r" "$(printf '%.1fx / %.1fx' "$(echo "$t_w / $t_r" | bc -l)" "$(echo "$t_n / $t_r" | bc -l)")"
-echo "(ratio: tcpdump -w time / ours, tcpdump -n time / ours)"
-echo "--- rampart replay report:"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-52s %8s %8s %11s  %s\n" command wall-s cpu-s packets/s "cpu ratio vs tcpdump -w / -n"
+row() {
+    local r=""
+    [ -n "$4" ] && r=$(printf '%.2fx / %.2fx' "$(echo "$c_w / $3" | bc -l)" "$(echo "$c_n / $3" | bc -l)")
+    printf "%-52s %8.2f %8.2f %11.0f  %s\n" "$1" "$2" "$3" "$(echo "$packets / $2" | bc -l)" "$r"
+}
+row "tcpdump -r FILE -w /dev/null" "$w_w" "$c_w" ""
+row "tcpdump -nr FILE > /dev/null" "$w_n" "$c_n" ""
+row "capstat (read, decode, track flows)" "$w_c" "$c_c" y
+row "rampart replay --policy testdata/web-server.v4" "$w_s" "$c_s" y
+row "rampart replay --policy examples/web.toml" "$w_r" "$c_r" y
+echo "(ratio above 1: tcpdump used more CPU than rampart)"
+echo "--- rampart replay --policy examples/web.toml:"
 head -4 "$OUT/replay.rampart"; tail -1 "$OUT/replay.rampart"
 [ "$packets" = "$tcpdump_packets" ] || { echo "packet counts differ" >&2; exit 1; }
