@@ -58,7 +58,9 @@ read -r w_c c_c < <(best "$OUT/replay.capstat" $CAPSTAT "$CAP")
 read -r w_s c_s < <(best "$OUT/replay.rampart-v4" $BIN replay --policy testdata/web-server.v4 "$CAP")
 read -r w_r c_r < <(best "$OUT/replay.rampart" $BIN replay --policy examples/web.toml "$CAP")
 packets=$(sed -n 's/^packets \([0-9]*\).*/\1/p' "$OUT/replay.capstat")
-tcpdump_packets=$(tcpdump -nr "$CAP" 2>/dev/null | wc -l)
+# One line per packet starts with its time stamp (a decoded payload may
+# add lines of its own).
+tcpdump_packets=$(tcpdump -q -tt -nr "$CAP" 2>/dev/null | grep -c '^[0-9][0-9]*\.[0-9]')
 size=$(stat -c %s "$CAP")
 
 echo "capture: $CAP, $size bytes, $packets packets (tcpdump counts $tcpdump_packets)"

@@ -746,6 +746,7 @@ impl Oracle {
         };
         let first = self.send(iif, &syn)?;
         let (src, dst) = (syn.src, syn.dst);
+        // fw's replies leave by its default route, towards the first peer.
         let synack = self.peers[0]
             .sniffer
             .wait_for(Instant::now() + FIRST_EVENT, |p| {
