@@ -260,6 +260,16 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Classify a capture (pcap or pcapng) under a policy before deploying
+    /// it: hits per rule with file:line, what would be dropped, the top
+    /// dropped sources and destination ports, packets per second.
+    ///
+    /// Flows are tracked as conntrack does (NEW, ESTABLISHED after a reply,
+    /// RELATED ICMP errors, INVALID), rate limits and recent lists keep
+    /// their state at the packets' time stamps, and a flow whose first
+    /// packet the policy refuses is forgotten. Exit status: 0 nothing would
+    /// be dropped, 1 some packets would be dropped or rejected, 2 bad input.
+    Replay(crate::replay_cmd::Args),
     /// Generate the man page or shell completions.
     Generate {
         #[command(subcommand)]

@@ -13,6 +13,7 @@ mod harden;
 mod input;
 mod lint_cmd;
 mod lockout;
+mod replay_cmd;
 mod save;
 mod show;
 mod state;
@@ -191,6 +192,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => apply_cmd::run(&input, &file, no_optimize, confirm, force, &state),
         Cmd::Harden(args) => harden::run(&args),
         Cmd::Save(args) => save::run(&args),
+        Cmd::Replay(args) => replay_cmd::run(&args).map(ExitCode::from),
         Cmd::Demo => demo::run(),
         Cmd::Diff {
             input,

@@ -1157,4 +1157,200 @@ fn issue4_matrix_table_and_json() {
         .is_some_and(|s| s.len() >= 2));
     let bad = rampart(&["matrix", "--port", "tcp/99999", &testdata("web-server.v4")]);
     assert_eq!(bad.status.code(), Some(2));
+/// Issue 4: `rampart replay` on a small capture whose every packet's fate
+/// is known: a handshake to SSH (NEW accepted by line 6, the reply by the
+/// OUTPUT policy, the ACK ESTABLISHED by line 5), a DNS query and answer,
+/// an ICMP error about the DNS flow (RELATED), scans from one source to
+/// 23 and 80 (the INPUT policy drops them), the host's SYN-ACK to a SYN
+/// the new policy refuses (no flow was kept, so INVALID; OUTPUT accepts
+/// it), a SYN-ACK arriving for nothing (INVALID, dropped by line 7), a
+/// stray ACK (NEW for conntrack, dropped by the policy) and an ARP frame.
+#[test]
+fn issue4_replay_reports_hits_drops_and_sources() {
+    use etherparse::PacketBuilder;
+    use rampart_capture::{LinkType, PcapWriter};
+    let dir = tmpdir("replay");
+    let policy = dir.join("p.v4");
+    std::fs::write(
+        &policy,
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n\
+         -A INPUT -m conntrack --ctstate INVALID -j DROP\n\
+         -A INPUT -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n",
+    )
+    .expect("policy");
+    let host = [198, 51, 100, 10];
+    let admin = [192, 0, 2, 5];
+    let scanner = [203, 0, 113, 9];
+    let eth = |src: [u8; 4], dst: [u8; 4]| {
+        let (a, b) = if src == host {
+            ([2; 6], [1; 6])
+        } else {
+            ([1; 6], [2; 6])
+        };
+        PacketBuilder::ethernet2(a, b).ipv4(src, dst, 64)
+    };
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut push = |f: &mut dyn FnMut(&mut Vec<u8>)| {
+        let mut v = Vec::new();
+        f(&mut v);
+        frames.push(v);
+    };
+    push(&mut |v| {
+        eth(admin, host)
+            .tcp(40000, 22, 1, 100)
+            .syn()
+            .write(v, &[])
+            .expect("syn")
+    });
+    push(&mut |v| {
+        eth(host, admin)
+            .tcp(22, 40000, 9, 100)
+            .syn()
+            .ack(2)
+            .write(v, &[])
+            .expect("synack")
+    });
+    push(&mut |v| {
+        eth(admin, host)
+            .tcp(40000, 22, 2, 100)
+            .ack(10)
+            .write(v, &[])
+            .expect("ack")
+    });
+    push(&mut |v| eth(admin, host).udp(5000, 53).write(v, b"q").expect("dns"));
+    push(&mut |v| {
+        eth(host, admin)
+            .udp(53, 5000)
+            .write(v, b"answer")
+            .expect("dns reply")
+    });
+    let mut quoted = Vec::new();
+    PacketBuilder::ipv4(host, admin, 64)
+        .udp(53, 5000)
+        .write(&mut quoted, b"answer")
+        .expect("quoted");
+    push(&mut |v| {
+        eth(admin, host)
+            .icmpv4_raw(3, 3, [0; 4])
+            .write(v, &quoted)
+            .expect("icmp")
+    });
+    for port in [23, 80, 23] {
+        push(&mut |v| {
+            eth(scanner, host)
+                .tcp(6000, port, 1, 100)
+                .syn()
+                .write(v, &[])
+                .expect("scan")
+        });
+    }
+    // The host answers a refused SYN (the old policy let it in): under the
+    // new policy that SYN was dropped, so this SYN-ACK belongs to nothing.
+    push(&mut |v| {
+        eth(scanner, host)
+            .tcp(6001, 80, 1, 100)
+            .syn()
+            .write(v, &[])
+            .expect("syn80")
+    });
+    push(&mut |v| {
+        eth(host, scanner)
+            .tcp(80, 6001, 5, 100)
+            .syn()
+            .ack(2)
+            .write(v, &[])
+            .expect("sa")
+    });
+    // A SYN-ACK coming in for a connection the host never opened.
+    push(&mut |v| {
+        eth(scanner, host)
+            .tcp(443, 7000, 5, 100)
+            .syn()
+            .ack(2)
+            .write(v, &[])
+            .expect("sa in")
+    });
+    push(&mut |v| {
+        eth(scanner, host)
+            .tcp(6001, 80, 2, 100)
+            .ack(6)
+            .write(v, &[])
+            .expect("ack80")
+    });
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&[1; 6]);
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    frames.push(arp);
+    let cap = dir.join("c.pcap");
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET).expect("pcap");
+    for (i, f) in frames.iter().enumerate() {
+        w.write(1_700_000_000_000_000_000 + i as u64 * 1_000_000, f)
+            .expect("write");
+    }
+    std::fs::write(&cap, w.into_inner()).expect("capture");
+    let p = policy.display().to_string();
+    let c = cap.display().to_string();
+    let out = rampart(&["replay", "--policy", &p, &c, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["packets"], 14);
+    assert_eq!(v["not_ip"], 1);
+    assert_eq!(v["host_addresses"][0], "198.51.100.10");
+    assert_eq!(v["verdicts"]["accept"], 7, "{v:#}");
+    assert_eq!(v["verdicts"]["drop"], 6, "{v:#}");
+    assert_eq!(v["conntrack"]["related"], 1);
+    assert_eq!(v["conntrack"]["invalid"], 2, "{v:#}");
+    let hit = |line: u64| {
+        v["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .find(|h| h["line"] == line)
+            .map(|h| {
+                (
+                    h["verdict"].as_str().unwrap_or("").to_string(),
+                    h["packets"].as_u64(),
+                )
+            })
+    };
+    assert_eq!(hit(5), Some(("accept".into(), Some(2))), "{v:#}");
+    assert_eq!(hit(6), Some(("accept".into(), Some(1))));
+    assert_eq!(hit(7), Some(("drop".into(), Some(1))));
+    assert_eq!(hit(8), Some(("accept".into(), Some(1))));
+    assert_eq!(v["dropped"], 6);
+    assert_eq!(v["top_dropped_sources"][0]["source"], "203.0.113.9");
+    assert_eq!(v["top_dropped_sources"][0]["packets"], 6);
+    assert_eq!(v["top_dropped_ports"][0]["port"], 80);
+    assert_eq!(v["top_dropped_ports"][0]["packets"], 3);
+    // The readable report names the lines.
+    let text = rampart(&["replay", "--policy", &p, &c]);
+    let s = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        s.contains(&format!("{p}:5 (ip filter INPUT rule 1)")),
+        "{s}"
+    );
+    assert!(s.contains("the policy DROP of ip filter INPUT"), "{s}");
+    assert!(s.contains("tcp/23"), "{s}");
+    // A cut capture: exit 2, the byte offset and the packet.
+    let bytes = std::fs::read(&cap).expect("read");
+    std::fs::write(&cap, &bytes[..bytes.len() - 10]).expect("cut");
+    let bad = rampart(&["replay", "--policy", &p, &c, "--local", "198.51.100.10"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        e.contains("(packet 14): the file ends inside a packet"),
+        "{e}"
+    );
+    std::fs::write(&cap, b"not a capture at all").expect("garbage");
+    let bad = rampart(&["replay", "--policy", &p, &c, "--local", "198.51.100.10"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a pcap or pcapng file"));
 }

@@ -23,6 +23,10 @@
 //!   namespaces (`ip netns add`) deleted on drop.
 //! * [`sysctl`]: read and write kernel settings under `/proc/sys` with
 //!   errors that name the key; apply a policy's `Sysctl`s.
+//! * [`oracle`]: the kernel oracle of the differential tests — a ruleset
+//!   in a throwaway namespace, crafted packets ([`craft`]) sent from a peer
+//!   namespace with raw sockets, the kernel's verdict and deciding rule read
+//!   from nftables trace events ([`trace`]).
 //! * [`probe`]: a TCP connect with a deadline from a chosen source address
 //!   (accepted / refused / timed out), for `rampart demo`.
 //!
@@ -49,14 +53,17 @@
 //! ```
 
 mod consts;
+pub mod craft;
 pub mod dump;
 pub mod encode;
 pub mod netns;
 mod nla;
+pub mod oracle;
 pub mod probe;
 pub mod process;
 pub mod socket;
 pub mod sysctl;
+pub mod trace;
 
 pub use dump::{list_rules, list_sets, list_tables, LiveRule, LiveSet};
 pub use encode::{encode, encode_replacing, Batch, EncodeError, MsgInfo};
