@@ -1062,6 +1062,8 @@ fn issue4_why_live_reads_the_applied_policy() {
         String::from_utf8_lossy(&w.stdout)
     );
     assert!(String::from_utf8_lossy(&w.stdout).contains("REJECT (icmp-host-prohibited)"));
+}
+
 #[test]
 fn issue4_lint_exit_codes_text_and_json() {
     let d = tmpdir("lint");
@@ -1157,6 +1159,8 @@ fn issue4_matrix_table_and_json() {
         .is_some_and(|s| s.len() >= 2));
     let bad = rampart(&["matrix", "--port", "tcp/99999", &testdata("web-server.v4")]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
 /// Issue 4: `rampart replay` on a small capture whose every packet's fate
 /// is known: a handshake to SSH (NEW accepted by line 6, the reply by the
 /// OUTPUT policy, the ACK ESTABLISHED by line 5), a DNS query and answer,
