@@ -234,8 +234,6 @@ pub(crate) enum Addr {
 // nothing but churn in every match on `Item`.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-// A policy has tens of items, not millions: boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Item {
     Rule(RuleItem),
     PortForward(PortForward),
