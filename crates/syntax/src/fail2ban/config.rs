@@ -205,7 +205,10 @@ impl ConfigSet {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 
     pub fn has_section(&self, name: &str) -> bool {
@@ -285,7 +288,9 @@ impl ConfigSet {
                 ));
             };
             let Some(close) = body.find(")s") else {
-                return Err(format!("bad interpolation syntax in option `{opt}`: {rest:.30}"));
+                return Err(format!(
+                    "bad interpolation syntax in option `{opt}`: {rest:.30}"
+                ));
             };
             let name = &body[..close];
             rest = &body[close + 2..];
@@ -342,7 +347,9 @@ impl ConfigSet {
     ) -> Result<Option<String>, String> {
         if let Some((sec, o)) = opt.split_once('/') {
             let ok_sec = !sec.is_empty()
-                && sec.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+                && sec
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
             let ok_opt = !o.is_empty() && !o.contains(|c: char| c.is_whitespace() || c == '>');
             if ok_sec && ok_opt {
                 let empty = BTreeMap::new();

@@ -57,7 +57,12 @@ pub fn parse_ini(file: &SourceFile) -> (IniFile, Diagnostics) {
         // Inline `;` comments need whitespace (or the line start) before them.
         let mut comment_start: Option<usize> = None;
         for (i, _) in line.match_indices(';') {
-            if i == 0 || line[..i].chars().next_back().is_some_and(char::is_whitespace) {
+            if i == 0
+                || line[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_whitespace)
+            {
                 comment_start = Some(i);
                 break;
             }
@@ -91,7 +96,10 @@ pub fn parse_ini(file: &SourceFile) -> (IniFile, Diagnostics) {
             let name = &value[1..value.len() - 1];
             let span = Span::new(vstart, vstart + value.len());
             if out.sections.iter().any(|s| s.name == name) {
-                diags.push(file.error(span, format!("section `[{name}]` appears twice in this file")));
+                diags.push(file.error(
+                    span,
+                    format!("section `[{name}]` appears twice in this file"),
+                ));
             }
             out.sections.push(IniSection {
                 name: name.to_string(),
@@ -103,16 +111,22 @@ pub fn parse_ini(file: &SourceFile) -> (IniFile, Diagnostics) {
         }
         let Some(sidx) = out.sections.len().checked_sub(1) else {
             diags.push(
-                file.error(Span::new(vstart, vstart + value.len()), "option outside any section")
-                    .with_help("fail2ban files start with a `[section]` header such as `[Definition]`"),
+                file.error(
+                    Span::new(vstart, vstart + value.len()),
+                    "option outside any section",
+                )
+                .with_help("fail2ban files start with a `[section]` header such as `[Definition]`"),
             );
             continue;
         };
         // `.*?` up to the first `=` or `:`.
         let Some(d) = value.find(['=', ':']) else {
             diags.push(
-                file.error(Span::new(vstart, vstart + value.len()), "expected `name = value`")
-                    .with_help("continuation lines must be indented deeper than their option"),
+                file.error(
+                    Span::new(vstart, vstart + value.len()),
+                    "expected `name = value`",
+                )
+                .with_help("continuation lines must be indented deeper than their option"),
             );
             cur_opt = None;
             continue;
@@ -129,7 +143,10 @@ pub fn parse_ini(file: &SourceFile) -> (IniFile, Diagnostics) {
         if section.options.iter().any(|o| o.name == name) {
             diags.push(file.error(
                 span,
-                format!("option `{name}` appears twice in section `[{}]`", section.name),
+                format!(
+                    "option `{name}` appears twice in section `[{}]`",
+                    section.name
+                ),
             ));
         }
         section.options.push(IniOption {
@@ -173,8 +190,17 @@ mod tests {
         let f = SourceFile::new("x.conf", "a = 1\n[S]\nnovalue\nb=1\nb=2\n");
         let (_, d) = parse_ini(&f);
         let s = d.to_string();
-        assert!(s.contains("x.conf:1:1: error: option outside any section"), "{s}");
-        assert!(s.contains("x.conf:3:1: error: expected `name = value`"), "{s}");
-        assert!(s.contains("x.conf:5:1: error: option `b` appears twice"), "{s}");
+        assert!(
+            s.contains("x.conf:1:1: error: option outside any section"),
+            "{s}"
+        );
+        assert!(
+            s.contains("x.conf:3:1: error: expected `name = value`"),
+            "{s}"
+        );
+        assert!(
+            s.contains("x.conf:5:1: error: option `b` appears twice"),
+            "{s}"
+        );
     }
 }

@@ -85,7 +85,10 @@ impl FilterDef {
     }
 
     /// Reads a filter from one file (and its includes).
-    pub fn load_file(path: &Path, args: &BTreeMap<String, String>) -> Result<FilterDef, Diagnostics> {
+    pub fn load_file(
+        path: &Path,
+        args: &BTreeMap<String, String>,
+    ) -> Result<FilterDef, Diagnostics> {
         let set = ConfigSet::read_file(path);
         if set.files.is_empty() {
             let mut d = Diagnostics::default();
@@ -110,7 +113,11 @@ impl FilterDef {
         args: &BTreeMap<String, String>,
     ) -> Result<FilterDef, Diagnostics> {
         let mut diags = set.diagnostics.clone();
-        let path = set.files.first().map(|f| f.path.clone()).unwrap_or_default();
+        let path = set
+            .files
+            .first()
+            .map(|f| f.path.clone())
+            .unwrap_or_default();
         let mut combined: BTreeMap<String, String> = BTreeMap::new();
         for o in FILTER_OPTS {
             if args.contains_key(o) {
@@ -376,7 +383,9 @@ pub fn read_jails(dir: &Path) -> (Vec<JailDef>, Diagnostics) {
                     j.options.insert(k.clone(), v);
                 }
                 Ok(None) => {}
-                Err(e) => j.errors.push(set.error_at(origin, &dir.display().to_string(), e)),
+                Err(e) => j
+                    .errors
+                    .push(set.error_at(origin, &dir.display().to_string(), e)),
             }
         }
         jails.push(j);
