@@ -141,6 +141,25 @@ fn subst_codes(p: &str, year: i32) -> Result<(String, bool), String> {
     Ok((out, alpha))
 }
 
+/// fail2ban's own date patterns write `(?P<_sep>[-/.])%m(?P=_sep)` (the
+/// same separator twice); the back-reference becomes the separator class
+/// again, so either separator is accepted in each place.
+fn unshare_sep(p: &str) -> String {
+    let Some(i) = p.find("(?P<_sep>") else {
+        return p.to_string();
+    };
+    let body_start = i + "(?P<_sep>".len();
+    let Some(len) = p[body_start..].find(')') else {
+        return p.to_string();
+    };
+    let inner = &p[body_start..body_start + len];
+    let mut out = String::new();
+    out.push_str(&p[..i]);
+    out.push_str(&format!("(?:{inner})"));
+    out.push_str(&p[body_start + len + 1..].replace("(?P=_sep)", &format!("(?:{inner})")));
+    out
+}
+
 /// Does the pattern have a plain capturing `(` (fail2ban's `RE_GROUPED`)?
 fn has_plain_group(r: &str) -> bool {
     let b = r.as_bytes();
@@ -170,7 +189,8 @@ impl Template {
                 start = true;
             }
         }
-        let (mut regex, alpha) = subst_codes(p, year)?;
+        let p = unshare_sep(p);
+        let (mut regex, alpha) = subst_codes(&p, year)?;
         if alpha {
             regex = format!("(?iu){regex}");
         }

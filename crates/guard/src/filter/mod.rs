@@ -485,8 +485,33 @@ impl<'f> Scan<'f> {
                 return Vec::new();
             }
         }
+        self.after_prefilter(line, None)
+    }
+
+    /// Feeds a line whose time is already known (a journal entry): no date
+    /// is searched in the text.
+    pub fn line_at(&mut self, line: &str, time: LogTime) -> Vec<Failure> {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        if line.len() > MAX_LINE || line.contains('\0') {
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        self.after_prefilter(line, Some(time))
+    }
+
+    fn after_prefilter(&mut self, line: &str, given: Option<LogTime>) -> Vec<Failure> {
+        let f = self.filter;
         // Cut the date out, as fail2ban does.
-        let found = f.dates.find(line, self.hint);
+        let found = if given.is_some() {
+            Some(date::FoundDate {
+                start: 0,
+                end: 0,
+                template: 0,
+            })
+        } else {
+            f.dates.find(line, self.hint)
+        };
         let (pre, post, time) = match found {
             Some(d) if d.end > d.start => {
                 self.hint = Some(d.template);
@@ -499,7 +524,7 @@ impl<'f> Scan<'f> {
                 }
                 (&line[..d.start], &line[d.end..], t.or(self.last_time))
             }
-            Some(_) => ("", line, self.last_time),
+            Some(_) => ("", line, given.or(self.last_time)),
             None => {
                 self.stats.no_date += 1;
                 ("", line, self.last_time)
@@ -751,13 +776,10 @@ fn alt_groups(g: &mut Groups) {
     }
 }
 
-/// An address as fail2ban's `IPAddr` prints it (IPv6 compressed; a
-/// `<CIDR>` appended as `/N`); anything else unchanged.
+/// The host as fail2ban reports it: the text as captured, a `<CIDR>`
+/// appended as `/N`.
 fn normalize(h: &str, cidr: Option<&String>) -> String {
-    let base = match h.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(a)) => a.to_string(),
-        _ => h.to_string(),
-    };
+    let base = h.to_string();
     match cidr {
         Some(c) => format!("{base}/{c}"),
         None => base,
