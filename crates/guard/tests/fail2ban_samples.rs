@@ -509,3 +509,134 @@ fn categorize(why: &str) -> String {
         format!("capture: {why}")
     }
 }
+
+// ---- Built-in detectors and log-injection safety ----
+
+use rampart_guard::filter::builtin::builtin;
+
+const REAL: &str = "203.0.113.5";
+const FAKE: &str = "192.0.2.66";
+
+fn hosts(filter: &Filter, lines: &[&str]) -> Vec<String> {
+    let mut scan = Scan::new(filter, 1_764_000_000);
+    lines
+        .iter()
+        .flat_map(|l| scan.line(l))
+        .map(|f| f.host)
+        .collect()
+}
+
+fn compiled_builtin(name: &str) -> Filter {
+    let def = builtin(name, &BTreeMap::new()).expect("builtin");
+    Filter::compile(&def, &CompileOptions::default()).expect("compiles")
+}
+
+/// Lines where attacker-chosen text (a user name, a request line, a
+/// reverse-DNS name, a journald message split at a newline) holds an
+/// address: a filter must report the real peer or nothing.
+fn injections() -> Vec<(&'static str, String)> {
+    let p = "Nov 22 00:00:00 web sshd[4242]: ";
+    vec![
+        ("sshd", format!("{p}Invalid user x from {FAKE} port 22 from {REAL} port 4444")),
+        ("sshd", format!("{p}Invalid user x from {FAKE} from {REAL} port 4444")),
+        ("sshd", format!("{p}Failed password for invalid user x from {FAKE} port 22 ssh2 from {REAL} port 4444 ssh2")),
+        ("sshd", format!("{p}Failed password for invalid user from {FAKE} port 22 ssh2 from {REAL} port 4444 ssh2")),
+        ("sshd", format!("{p}Failed none for invalid user {FAKE} from {REAL} port 4444 ssh2")),
+        ("sshd", format!("{p}Connection closed by invalid user x {FAKE} port 22 [preauth] {REAL} port 4444 [preauth]")),
+        ("sshd", format!("{p}Disconnected from invalid user x {FAKE} port 22 [preauth] {REAL} port 4444 [preauth]")),
+        ("sshd", format!("{p}User x from {FAKE} not allowed because not listed in AllowUsers from {REAL}")),
+        // A user name with a newline, as journald splits it:
+        ("sshd", format!("{p}Invalid user x")),
+        ("sshd", format!("from {FAKE} port 22 from {REAL} port 4444")),
+        ("nginx-auth", format!("2026/11/22 00:00:00 [error] 7#7: *1 user \"a\": password mismatch, client: {FAKE}, server: x, request: \"\": password mismatch, client: {REAL}, server: example.com, request: \"GET / HTTP/1.1\", host: \"example.com\"")),
+        ("nginx-auth", format!("2026/11/22 00:00:00 [error] 7#7: *1 user \"a\": password mismatch, client: {REAL}, server: example.com, request: \"GET /, client: {FAKE}, server: x, request: \"y\", host: \"example.com\"")),
+        ("postfix-sasl", format!("Nov 22 00:00:00 mx postfix/smtpd[9]: warning: evil[{FAKE}]x[{REAL}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6")),
+        ("dovecot", format!("Nov 22 00:00:00 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip={FAKE}, lip=10.0.0.1>, method=PLAIN, rip={REAL}, lip=10.0.0.1, TLS, session=<AbCd>")),
+        ("http-4xx", format!("{REAL} - - [22/Nov/2026:00:00:00 +0000] \"GET /{FAKE} - - [22/Nov/2026:00:00:00 +0000] \\\"GET / HTTP/1.1\\\" 401 1\" 404 153 \"-\" \"{FAKE}\"")),
+        ("apache-auth", format!("[Sun Nov 22 00:00:00.000000 2026] [auth_basic:error] [pid 1] [client {REAL}:5555] AH01618: user [client {FAKE}:1] not found: /private")),
+    ]
+}
+
+#[test]
+fn issue6_injected_addresses_are_never_the_host() {
+    let mut fail2ban_sshd = None;
+    if let Some((_, conf)) = samples_dir() {
+        let def = FilterDef::load(&conf, "sshd", &BTreeMap::new()).expect("fail2ban sshd");
+        fail2ban_sshd = Some(Filter::compile(&def, &CompileOptions::default()).expect("compiles"));
+    }
+    for (name, line) in injections() {
+        let f = compiled_builtin(name);
+        for h in hosts(&f, &[&line]) {
+            assert_eq!(h, REAL, "built-in {name} took {h} from: {line}");
+        }
+        if name == "sshd" {
+            if let Some(f) = &fail2ban_sshd {
+                for h in hosts(f, &[&line]) {
+                    assert_eq!(h, REAL, "fail2ban's sshd took {h} from: {line}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn issue6_builtins_detect_the_common_cases() {
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        ("sshd", "Nov 22 00:00:01 web sshd[1]: Failed password for root from 198.51.100.1 port 51000 ssh2", "198.51.100.1", Some("root")),
+        ("sshd", "2026-11-22T00:00:01.123456+00:00 web sshd[1]: Failed password for invalid user admin from 2001:db8::7 port 51000 ssh2", "2001:db8::7", Some("admin")),
+        ("sshd", "Nov 22 00:00:01 web sshd[1]: Invalid user oracle from 198.51.100.2 port 40000", "198.51.100.2", Some("oracle")),
+        ("sshd", "Nov 22 00:00:01 web sshd-session[1]: Connection closed by authenticating user root 198.51.100.3 port 22 [preauth]", "198.51.100.3", Some("root")),
+        ("nginx-auth", "2026/11/22 00:00:01 [error] 11#11: *5 user \"bob\": password mismatch, client: 198.51.100.4, server: example.com, request: \"GET /admin HTTP/1.1\", host: \"example.com\"", "198.51.100.4", Some("bob")),
+        ("nginx-auth", "2026/11/22 00:00:01 [error] 11#11: *5 user \"eve\" was not found in \"/etc/nginx/.htpasswd\", client: 198.51.100.5, server: example.com, request: \"GET / HTTP/1.1\", host: \"example.com\"", "198.51.100.5", Some("eve")),
+        ("apache-auth", "[Sun Nov 22 00:00:01.123456 2026] [auth_basic:error] [pid 9:tid 10] [client 198.51.100.6:1234] AH01617: user bob: authentication failure for \"/x\": Password Mismatch", "198.51.100.6", Some("bob")),
+        ("http-4xx", "198.51.100.7 - - [22/Nov/2026:00:00:01 +0000] \"GET /.env HTTP/1.1\" 404 153 \"-\" \"curl/8\"", "198.51.100.7", None),
+        ("http-badbots", "198.51.100.8 - - [22/Nov/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)\"", "198.51.100.8", None),
+        ("http-rate", "198.51.100.9 - - [22/Nov/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\"", "198.51.100.9", None),
+        ("wordpress", "198.51.100.10 - - [22/Nov/2026:00:00:01 +0000] \"POST /wp-login.php HTTP/1.1\" 200 4523 \"-\" \"Mozilla/5.0\"", "198.51.100.10", None),
+        ("wordpress", "198.51.100.11 - - [22/Nov/2026:00:00:01 +0000] \"POST /blog/xmlrpc.php HTTP/1.1\" 200 403 \"-\" \"-\"", "198.51.100.11", None),
+        ("postfix-sasl", "Nov 22 00:00:01 mx postfix/submission/smtpd[77]: warning: unknown[198.51.100.12]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", "198.51.100.12", None),
+        ("dovecot", "Nov 22 00:00:01 mx dovecot: imap-login: Disconnected (auth failed, 3 attempts in 12 secs): user=<bob>, method=PLAIN, rip=198.51.100.13, lip=10.0.0.1, TLS, session=<AbCd>", "198.51.100.13", None),
+    ];
+    for (name, line, host, user) in cases {
+        let f = compiled_builtin(name);
+        let mut scan = Scan::new(&f, 1_764_000_000);
+        let hits = scan.line(line);
+        assert_eq!(hits.len(), 1, "{name} did not match: {line}");
+        assert_eq!(hits[0].host, *host, "{name}");
+        assert_eq!(hits[0].user.as_deref(), *user, "{name}");
+        assert!(hits[0].time.is_some(), "{name}: no time from {line}");
+    }
+    // Ordinary traffic is not a failure.
+    let f = compiled_builtin("sshd");
+    assert!(hosts(&f, &["Nov 22 00:00:01 web sshd[1]: Accepted publickey for root from 198.51.100.1 port 5 ssh2"]).is_empty());
+    let f = compiled_builtin("wordpress");
+    assert!(hosts(&f, &["198.51.100.1 - - [22/Nov/2026:00:00:01 +0000] \"GET /wp-login.php HTTP/1.1\" 200 1 \"-\" \"-\""]).is_empty());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Random bytes, NULs, invalid UTF-8 and huge lines never panic and are
+    /// counted.
+    #[test]
+    fn issue6_garbage_lines_never_panic(lines in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 1..20)) {
+        static SSHD: std::sync::OnceLock<Filter> = std::sync::OnceLock::new();
+        let f = SSHD.get_or_init(|| compiled_builtin("sshd"));
+        let mut scan = Scan::new(f, 0);
+        for l in &lines {
+            let _ = scan.bytes(l);
+        }
+        proptest::prop_assert_eq!(scan.stats.lines, lines.len() as u64);
+    }
+
+    /// The fail2ban config reader and the filter compiler take any text.
+    #[test]
+    fn issue6_config_text_never_panics(text in "(\\[[A-Za-z]{0,8}\\]\n|[a-z_]{1,6} ?[=:] ?[%()<>a-zA-Z^$\\\\.*+?{},\\[\\] ]{0,30}\n|  [^\n]{0,20}\n|#[^\n]{0,10}\n){0,12}") {
+        let set = rampart_syntax::fail2ban::ConfigSet::from_text("fuzz.conf", &text);
+        if let Ok(def) = FilterDef::from_set("fuzz", &set, &BTreeMap::new()) {
+            if let Ok(f) = Filter::compile(&def, &CompileOptions::default()) {
+                let mut scan = Scan::new(&f, 0);
+                let _ = scan.line("Nov 22 00:00:01 web sshd[1]: Failed password for root from 198.51.100.1 port 5 ssh2");
+            }
+        }
+    }
+}

@@ -31,7 +31,9 @@
 //! assert_eq!(hits[0].user.as_deref(), Some("root"));
 //! ```
 
+pub mod builtin;
 pub mod date;
+pub mod jail;
 pub mod pyre;
 
 use aho_corasick::AhoCorasick;
