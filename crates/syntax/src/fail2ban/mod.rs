@@ -344,7 +344,8 @@ pub struct JailDef {
     pub options: BTreeMap<String, String>,
     /// `path:line` of each option (from the section or `[DEFAULT]`).
     pub origins: BTreeMap<String, String>,
-    pub errors: Vec<Diagnostic>,
+    /// Options whose interpolation failed, by name.
+    pub errors: BTreeMap<String, Diagnostic>,
 }
 
 /// Every jail of `DIR/jail.{conf,local}` and `DIR/jail.d/*`, in file order.
@@ -360,6 +361,7 @@ pub fn read_jails(dir: &Path) -> (Vec<JailDef>, Diagnostics) {
     }
     let mut vars = BTreeMap::new();
     vars.insert("fail2ban_version".to_string(), "1.0.2".to_string());
+    vars.insert("fail2ban_confpath".to_string(), dir.display().to_string());
     let mut jails = Vec::new();
     for (name, sec) in &set.sections {
         if name == "INCLUDES" || name.starts_with("KNOWN/") {
@@ -369,7 +371,7 @@ pub fn read_jails(dir: &Path) -> (Vec<JailDef>, Diagnostics) {
             name: name.clone(),
             options: BTreeMap::new(),
             origins: BTreeMap::new(),
-            errors: Vec::new(),
+            errors: BTreeMap::new(),
         };
         let keys: BTreeSet<&String> = sec.keys().chain(set.defaults.keys()).collect();
         for k in keys {
@@ -383,9 +385,10 @@ pub fn read_jails(dir: &Path) -> (Vec<JailDef>, Diagnostics) {
                     j.options.insert(k.clone(), v);
                 }
                 Ok(None) => {}
-                Err(e) => j
-                    .errors
-                    .push(set.error_at(origin, &dir.display().to_string(), e)),
+                Err(e) => {
+                    let d = set.error_at(origin, &dir.display().to_string(), e);
+                    j.errors.insert(k.clone(), d);
+                }
             }
         }
         jails.push(j);
