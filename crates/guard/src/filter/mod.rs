@@ -319,6 +319,7 @@ impl Filter {
             let usable = pats.iter().all(|p| p.len() >= 2);
             AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::Standard)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(&pats)
                 .ok()
                 .filter(|_| usable)
@@ -419,6 +420,7 @@ pub struct Scan<'f> {
     last_time: Option<LogTime>,
     hint: Option<usize>,
     hits: Vec<bool>,
+    scratch: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -449,6 +451,7 @@ impl<'f> Scan<'f> {
             last_time: None,
             hint: None,
             hits: vec![false; filter.failregex.len()],
+            scratch: String::with_capacity(1024),
         }
     }
 
@@ -483,7 +486,7 @@ impl<'f> Scan<'f> {
             return Vec::new();
         }
         if let Some(p) = &f.prefilter {
-            if p.raw_ok && !p.ac.is_match(line) {
+            if p.raw_ok && !self.literal_hits(line) {
                 return Vec::new();
             }
         }
@@ -497,6 +500,9 @@ impl<'f> Scan<'f> {
         self.stats.lines += 1;
         if line.len() > MAX_LINE || line.contains('\0') {
             self.stats.skipped += 1;
+            return Vec::new();
+        }
+        if self.filter.prefilter.as_ref().is_some_and(|p| p.raw_ok) && !self.literal_hits(line) {
             return Vec::new();
         }
         self.after_prefilter(line, Some(time))
@@ -514,9 +520,48 @@ impl<'f> Scan<'f> {
         } else {
             f.dates.find(line, self.hint)
         };
-        let (pre, post, time) = match found {
+        let (pre, post) = match found {
             Some(d) if d.end > d.start => {
                 self.hint = Some(d.template);
+                (&line[..d.start], &line[d.end..])
+            }
+            Some(_) => ("", line),
+            None => {
+                self.stats.no_date += 1;
+                ("", line)
+            }
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        if f.maxlines > 1 {
+            let mut text = String::with_capacity(pre.len() + post.len());
+            text.push_str(pre);
+            text.push_str(post);
+            self.buffer.push_back(text);
+            while self.buffer.len() > f.maxlines {
+                self.buffer.pop_front();
+            }
+            for l in &self.buffer {
+                buf.push_str(l);
+                buf.push('\n');
+            }
+        } else {
+            buf.push_str(pre);
+            buf.push_str(post);
+            buf.push('\n');
+        }
+        if let Some(p) = &f.prefilter {
+            if !p.raw_ok && !self.literal_hits(&buf) {
+                self.scratch = buf;
+                return Vec::new();
+            }
+        }
+        let mut out = self.find(&mut buf);
+        self.scratch = buf;
+        // The time is parsed only for lines that gave a failure.
+        let time = match (given, found) {
+            (Some(t), _) => Some(t),
+            (None, Some(d)) if d.end > d.start => {
                 let t = f.dates.templates[d.template].parse(line, &d, self.now_wall);
                 if t.is_none() {
                     self.stats.no_date += 1;
@@ -524,45 +569,31 @@ impl<'f> Scan<'f> {
                 if t.is_some() {
                     self.last_time = t;
                 }
-                (&line[..d.start], &line[d.end..], t.or(self.last_time))
+                t.or(self.last_time)
             }
-            Some(_) => ("", line, given.or(self.last_time)),
-            None => {
-                self.stats.no_date += 1;
-                ("", line, self.last_time)
-            }
+            _ => self.last_time,
         };
-        let mut text = String::with_capacity(pre.len() + post.len() + 1);
-        text.push_str(pre);
-        text.push_str(post);
-        if f.maxlines > 1 {
-            self.buffer.push_back(text);
-            while self.buffer.len() > f.maxlines {
-                self.buffer.pop_front();
-            }
-        } else {
-            self.buffer.clear();
-            self.buffer.push_back(text);
-        }
-        let mut buf = self.buffer.iter().fold(String::new(), |mut a, l| {
-            a.push_str(l);
-            a.push('\n');
-            a
-        });
-        if let Some(p) = &f.prefilter {
-            self.hits.iter_mut().for_each(|h| *h = false);
-            for m in p.ac.find_overlapping_iter(buf.as_str()) {
-                self.hits[p.owner[m.pattern().as_usize()]] = true;
-            }
-            if !self.hits.iter().any(|h| *h) {
-                return Vec::new();
-            }
-        }
-        let out = self.find(&mut buf, time);
         if !out.is_empty() {
             self.stats.matched += 1;
+            for o in &mut out {
+                o.time = time;
+            }
         }
         out
+    }
+
+    /// Marks the failregexes whose literals occur in `text`; false when none.
+    fn literal_hits(&mut self, text: &str) -> bool {
+        let Some(p) = &self.filter.prefilter else {
+            return true;
+        };
+        self.hits.iter_mut().for_each(|h| *h = false);
+        let mut any = false;
+        for m in p.ac.find_overlapping_iter(text) {
+            self.hits[p.owner[m.pattern().as_usize()]] = true;
+            any = true;
+        }
+        any
     }
 
     fn ignored(&mut self, buf: &str) -> bool {
@@ -574,7 +605,7 @@ impl<'f> Scan<'f> {
     }
 
     /// fail2ban's `findFailure`.
-    fn find(&mut self, buf: &mut String, time: Option<LogTime>) -> Vec<Failure> {
+    fn find(&mut self, buf: &mut String) -> Vec<Failure> {
         let f = self.filter;
         let mut out = Vec::new();
         if !f.ignoreregex.is_empty()
@@ -666,7 +697,7 @@ impl<'f> Scan<'f> {
                 regex: i,
                 host,
                 user: fail.get("user").cloned(),
-                time,
+                time: None,
                 groups: fail,
             });
             if !f.check_all {
