@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native fail2ban_config fail2ban_line)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -23,6 +23,9 @@ seed() {
       head -40 ../testdata/blocklist-5000.sh > "$dir/blocklist-head.sh" ;;
     ipset_save) cp ../testdata/golden/*.ipset.expected "$dir"/ 2>/dev/null || true ;;
     native) cp ../examples/*.toml ../examples/local.d/*.toml "$dir"/ 2>/dev/null || true ;;
+    fail2ban_config) cp ../crates/guard/filters/*.conf /etc/fail2ban/filter.d/*.conf "$dir"/ 2>/dev/null || true ;;
+    fail2ban_line) for f in sshd nginx-error apache-auth postfix dovecot; do
+        head -c 20000 "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/$f" > "$dir/$f" 2>/dev/null || true; done ;;
   esac
 }
 for t in "${TARGETS[@]}"; do
