@@ -134,8 +134,8 @@ pub fn test(args: &TestArgs, out: &mut impl Write) -> Result<ExitCode> {
     if !args.json && !args.summary {
         writeln!(
             out,
-            "{:>8}  {:<39}  {:<16}  {}",
-            "LINE", "ADDRESS", "USER", "TIME"
+            "{:>8}  {:<39}  {:<16}  TIME",
+            "LINE", "ADDRESS", "USER"
         )?;
     }
     loop {

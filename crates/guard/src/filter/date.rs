@@ -358,10 +358,11 @@ impl Template {
             let caps = self.re.captures_at(line, from)?;
             let m0 = caps.get(0)?;
             let g = caps.get(1).unwrap_or(m0);
-            let ok_begin = !self.word_begin
-                || !(is_word_before(line, m0.start()) && is_word_at(line, m0.start()));
+            let ok_begin = !(self.word_begin
+                && is_word_before(line, m0.start())
+                && is_word_at(line, m0.start()));
             let ok_end =
-                !self.word_end || !(is_word_before(line, m0.end()) && is_word_at(line, m0.end()));
+                !(self.word_end && is_word_before(line, m0.end()) && is_word_at(line, m0.end()));
             if ok_begin && ok_end {
                 return Some((g.start(), g.end()));
             }
