@@ -178,8 +178,8 @@ impl Pattern {
                 let Some(c) = r.captures(hay) else {
                     return Ok(None);
                 };
-                for n in r.capture_names().flatten() {
-                    if let Some(m) = c.name(n) {
+                for (i, n) in r.capture_names().enumerate() {
+                    if let (Some(n), Some(m)) = (n, c.get(i)) {
                         g.insert(n.to_string(), m.as_str().to_string());
                     }
                 }
@@ -188,8 +188,8 @@ impl Pattern {
                 let Some(c) = r.captures(hay).map_err(|_| ())? else {
                     return Ok(None);
                 };
-                for n in r.capture_names().flatten() {
-                    if let Some(m) = c.name(n) {
+                for (i, n) in r.capture_names().enumerate() {
+                    if let (Some(n), Some(m)) = (n, c.get(i)) {
                         g.insert(n.to_string(), m.as_str().to_string());
                     }
                 }
