@@ -300,21 +300,26 @@ impl Filter {
         let Some(dates) = dates else { return Err(errs) };
         let raw_ok = dates.templates.iter().all(|t| t.line_begin && t.short_pre);
         let prefilter = if maxlines == 1 && failregex.iter().all(|p| p.literals.is_some()) {
+            // A literal may straddle the cut date (`[` date `]`): on the raw
+            // line, drop the two characters that can precede the date; if
+            // that leaves a literal shorter than two bytes, test the text
+            // after the date is cut instead.
+            let trim = |l: &str| -> String {
+                let cut = l.char_indices().nth(2).map_or(l.len(), |(k, _)| k);
+                l[cut..].to_string()
+            };
+            let lits = || {
+                failregex
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, p)| p.literals.iter().flatten().map(move |l| (i, l)))
+            };
+            let raw_ok = raw_ok && lits().all(|(_, l)| trim(l).len() >= 2);
             let mut pats = Vec::new();
             let mut owner = Vec::new();
-            for (i, p) in failregex.iter().enumerate() {
-                for l in p.literals.iter().flatten() {
-                    // A literal may straddle the cut date (`[` date `]`):
-                    // drop the two characters that can precede the date.
-                    let cut = l.char_indices().nth(2).map_or(l.len(), |(k, _)| k);
-                    let t = if raw_ok { &l[cut..] } else { l.as_str() };
-                    pats.push(if t.len() >= 2 {
-                        t.to_string()
-                    } else {
-                        l.clone()
-                    });
-                    owner.push(i);
-                }
+            for (i, l) in lits() {
+                pats.push(if raw_ok { trim(l) } else { l.clone() });
+                owner.push(i);
             }
             let usable = pats.iter().all(|p| p.len() >= 2);
             AhoCorasick::builder()
