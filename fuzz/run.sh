@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file eval_packet conntrack capture)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file eval_packet conntrack capture fail2ban_config fail2ban_line)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -31,6 +31,9 @@ seed() {
     eval_packet) i=0; while IFS= read -r l; do i=$((i+1)); printf '%s' "$l" > "$dir/pkt-$i"; done \
         < <(sed -n 's/^packet = "\(.*\)"$/\1/p' ../testdata/eval/*.toml) ;;
     conntrack) printf 'tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=51234 dport=22 src=10.0.0.2 dst=10.0.0.1 sport=22 dport=51234 [ASSURED] mark=0 use=1\nipv6     10 udp      17 29 src=2001:db8::1 dst=2001:db8::2 sport=5 dport=53 src=2001:db8::2 dst=2001:db8::1 sport=53 dport=5 mark=0 zone=0 use=2\n' > "$dir/seed" ;;
+    fail2ban_config) cp ../crates/guard/filters/*.conf /etc/fail2ban/filter.d/*.conf "$dir"/ 2>/dev/null || true ;;
+    fail2ban_line) for f in sshd nginx-error apache-auth postfix dovecot; do
+        head -c 20000 "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/$f" > "$dir/$f" 2>/dev/null || true; done ;;
   esac
 }
 for t in "${TARGETS[@]}"; do

@@ -55,6 +55,7 @@ pub mod conntrack;
 pub mod counter;
 mod engine;
 pub mod escalate;
+pub mod filter;
 mod net;
 pub mod whitelist;
 

@@ -270,6 +270,17 @@ pub enum Cmd {
     /// packet the policy refuses is forgotten. Exit status: 0 nothing would
     /// be dropped, 1 some packets would be dropped or rejected, 2 bad input.
     Replay(crate::replay_cmd::Args),
+    /// Intrusion detection: fail2ban-compatible filters and rampart's
+    /// built-in detectors run over log files.
+    Guard {
+        #[command(subcommand)]
+        op: GuardOp,
+    },
+    /// Turn another tool's configuration into rampart configuration.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Generate the man page or shell completions.
     Generate {
         #[command(subcommand)]
@@ -314,6 +325,31 @@ pub enum CidrOp {
         #[arg(default_value = "-")]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardOp {
+    /// Run one filter over a log file, as `fail2ban-regex` does: each
+    /// matching line with its number, address and user, then lines read,
+    /// matched, ignored, skipped and lines/s.
+    ///
+    /// Exit status: 0 no line matched, 1 lines matched, 2 a bad filter or
+    /// an unreadable log.
+    Test(crate::guard_cmd::TestArgs),
+    /// List the built-in detectors.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// An installed fail2ban setup (jail.conf, jail.local, jail.d,
+    /// filter.d) as rampart guard configuration (docs/guard.md).
+    ///
+    /// Enabled jails are imported with their filters (each checked to
+    /// compile); actions, ignorecommand, other backends and anything else
+    /// without a rampart counterpart are reported with file:line. Exit
+    /// status: 0 all carried over, 1 something not carried over, 2 errors.
+    Fail2ban(crate::import_cmd::Fail2banArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,7 +9,9 @@ mod apply_cmd;
 mod cidr_cmd;
 mod cli;
 mod demo;
+mod guard_cmd;
 mod harden;
+mod import_cmd;
 mod input;
 mod lint_cmd;
 mod lockout;
@@ -227,6 +229,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             port,
             json,
         } => lint_cmd::matrix(&input, &file, port.as_deref(), json, &mut out),
+        Cmd::Guard { op } => match op {
+            cli::GuardOp::Test(args) => guard_cmd::test(&args, &mut out),
+            cli::GuardOp::List => guard_cmd::list(&mut out),
+        },
+        Cmd::Import { what } => match what {
+            cli::ImportWhat::Fail2ban(args) => {
+                drop(out);
+                import_cmd::fail2ban(&args)
+            }
+        },
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();
             match what {

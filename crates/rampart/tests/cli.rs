@@ -1358,3 +1358,96 @@ fn issue4_replay_reports_hits_drops_and_sources() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a pcap or pcapng file"));
 }
+
+// ---- issue 6: guard test and import fail2ban ----
+
+#[test]
+fn issue6_guard_test_prints_line_address_user_and_summary() {
+    let d = tmpdir("guard-test");
+    let log = d.join("auth.log");
+    let mut bytes = b"Nov 22 00:00:01 web sshd[1]: Failed password for root from 198.51.100.1 port 5 ssh2\n\
+Nov 22 00:00:02 web CRON[2]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n\
+Nov 22 00:00:03 web sshd[3]: Invalid user oracle from 2001:db8::9 port 40000\n"
+        .to_vec();
+    bytes.extend_from_slice(b"\xff\xfe\x00 binary\n");
+    std::fs::write(&log, bytes).expect("write log");
+    let log = log.display().to_string();
+    let out = rampart(&["guard", "test", "sshd", &log]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("       1  198.51.100.1"), "{text}");
+    assert!(text.contains("root"), "{text}");
+    assert!(text.contains("       3  2001:db8::9"), "{text}");
+    assert!(text.contains("oracle"), "{text}");
+    assert!(
+        text.contains("Lines: 4 read, 2 matched, 0 ignored, 1 skipped"),
+        "{text}"
+    );
+    assert!(text.contains("lines/s"), "{text}");
+    let out = rampart(&["guard", "test", "--json", "sshd", &log]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["matches"][1]["line"], 3);
+    assert_eq!(v["matches"][1]["address"], "2001:db8::9");
+    assert_eq!(v["matches"][1]["user"], "oracle");
+    assert_eq!(v["summary"]["skipped"], 1);
+    // A filter file with an error is named with its place; exit 2.
+    let bad = d.join("bad.conf");
+    std::fs::write(&bad, "[Definition]\nfailregex = ^x (<HOST>\n").expect("write");
+    let out = rampart(&["guard", "test", &bad.display().to_string(), &log]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:2"), "{err}");
+}
+
+#[test]
+fn issue6_import_fail2ban_reports_what_it_cannot_carry_over() {
+    let d = tmpdir("import-f2b");
+    std::fs::create_dir_all(d.join("filter.d")).expect("mkdir");
+    std::fs::write(
+        d.join("filter.d/myapp.conf"),
+        "[Definition]\nfailregex = ^\\s*login failed for <F-USER>\\S+</F-USER> from <HOST>$\n",
+    )
+    .expect("write filter");
+    std::fs::write(
+        d.join("jail.conf"),
+        "[DEFAULT]\nbantime = 1h\nfindtime = 10m\nmaxretry = 5\naction = iptables-multiport\n\n\
+[myapp]\nenabled = true\nlogpath = /var/log/myapp.log\n          /var/log/myapp2.log\nmaxretry = 3\nport = http,https\n\
+bantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 1w\nignorecommand = /bin/true\n\n[off]\nenabled = false\nfilter = myapp\n",
+    )
+    .expect("write jail");
+    let out_file = d.join("guard.toml");
+    let out = rampart(&[
+        "import",
+        "fail2ban",
+        &d.display().to_string(),
+        "--out",
+        &out_file.display().to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("jail.conf:5: warning: `action` is not carried over"),
+        "{err}"
+    );
+    assert!(
+        err.contains("jail.conf:16: warning: jail [myapp]: ignorecommand"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&out_file).expect("output");
+    assert!(text.contains("name = \"myapp\""), "{text}");
+    assert!(text.contains("filter = \"fail2ban:myapp\""), "{text}");
+    assert!(
+        text.contains("logpath = [\"/var/log/myapp.log\", \"/var/log/myapp2.log\"]"),
+        "{text}"
+    );
+    assert!(text.contains("maxretry = 3"), "{text}");
+    assert!(text.contains("bantime = \"1h\""), "{text}");
+    assert!(text.contains("port = [\"http\", \"https\"]"), "{text}");
+    assert!(text.contains("factor = 2.0"), "{text}");
+    assert!(!text.contains("name = \"off\""), "{text}");
+}

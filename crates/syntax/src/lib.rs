@@ -11,6 +11,7 @@
 //! - [`script`]: shell scripts of `iptables`, `ip6tables` and `ipset`
 //!   commands.
 //! - [`native`]: rampart's own TOML policy format.
+//! - [`fail2ban`]: fail2ban's filter and jail configuration files.
 //!
 //! ```
 //! use rampart_syntax::{diag::SourceFile, iptables};
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod diag;
+pub mod fail2ban;
 pub mod format;
 pub mod iptables;
 pub mod native;

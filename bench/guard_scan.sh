@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Log-scan benchmark (issue 6): `rampart guard test` vs `fail2ban-regex`
+# with fail2ban's own sshd filter (/etc/fail2ban/filter.d/sshd.conf) on
+# the same generated auth.log, in the same run; lines/s and the ratio.
+#
+#   bash bench/guard_scan.sh [N] [F2B_N]   (default: 10000000 1000000)
+#
+# The log has N lines (bench/guard_scan_gen.py, fixed seed: ~45% sshd
+# failures, ~10% other sshd lines, ~45% other daemons). fail2ban-regex
+# needs minutes for 10M lines, so it reads the first F2B_N lines (a prefix
+# of the same file); rampart reads the prefix too, and the matched-line
+# counts of both on the prefix must be equal. Ratios are computed from
+# lines/s, each measured as lines / wall-clock seconds of the whole
+# command (start-up, reading the file and the summary included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v fail2ban-regex >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fail2ban >/dev/null
+}
+command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
+N=${1:-10000000}
+F2B_N=${2:-1000000}
+OUT=bench/out; mkdir -p "$OUT"
+LOG="$OUT/auth-$N.log"
+PREFIX="$OUT/auth-$N-first-$F2B_N.log"
+[ -s "$LOG" ] || python3 bench/guard_scan_gen.py "$N" "$LOG"
+[ -s "$PREFIX" ] || head -n "$F2B_N" "$LOG" > "$PREFIX"
+cargo build --release --locked -q -p rampart
+BIN=./target/release/rampart
+
+secs() { # seconds of wall clock for "$@", output to $OUTF
+    local s e
+    s=$(date +%s.%N); "$@" >"$OUTF" 2>&1; e=$(date +%s.%N)
+    echo "$e - $s" | bc -l
+}
+
+rate() { echo "$1 / $2" | bc -l; }
+
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-42s %10s %9s %12s %10s\n" run lines seconds lines/s matched
+
+OUTF="$OUT/guard-f2b-prefix.txt"
+t=$(secs fail2ban-regex "$PREFIX" /etc/fail2ban/filter.d/sshd.conf)
+m_f2b=$(grep -oE '^Lines: [0-9]+ lines, [0-9]+ ignored, [0-9]+ matched' "$OUTF" | awk '{print $6}')
+r_f2b=$(rate "$F2B_N" "$t")
+printf "%-42s %10s %9.2f %12.0f %10s\n" "fail2ban-regex (sshd.conf), prefix" "$F2B_N" "$t" "$r_f2b" "$m_f2b"
+
+OUTF="$OUT/guard-rampart-prefix.txt"
+t=$(secs $BIN guard test --summary fail2ban:sshd "$PREFIX" || true)
+m_rp=$(grep -oE '[0-9]+ matched' "$OUTF" | head -1 | awk '{print $1}')
+printf "%-42s %10s %9.2f %12.0f %10s\n" "rampart guard test fail2ban:sshd, prefix" "$F2B_N" "$t" "$(rate "$F2B_N" "$t")" "$m_rp"
+
+OUTF="$OUT/guard-rampart-full.txt"
+t=$(secs $BIN guard test --summary fail2ban:sshd "$LOG" || true)
+r_full=$(rate "$N" "$t")
+printf "%-42s %10s %9.2f %12.0f %10s\n" "rampart guard test fail2ban:sshd" "$N" "$t" "$r_full" "$(grep -oE '[0-9]+ matched' "$OUTF" | head -1 | awk '{print $1}')"
+
+OUTF="$OUT/guard-rampart-builtin.txt"
+t=$(secs $BIN guard test --summary sshd "$LOG" || true)
+r_bi=$(rate "$N" "$t")
+printf "%-42s %10s %9.2f %12.0f %10s\n" "rampart guard test sshd (built-in)" "$N" "$t" "$r_bi" "$(grep -oE '[0-9]+ matched' "$OUTF" | head -1 | awk '{print $1}')"
+
+echo
+printf "ratio, same filter (fail2ban's sshd.conf): %.1fx\n" "$(echo "$r_full / $r_f2b" | bc -l)"
+printf "ratio, rampart's built-in sshd detector:    %.1fx\n" "$(echo "$r_bi / $r_f2b" | bc -l)"
+if [ "$m_f2b" != "$m_rp" ]; then
+    echo "MISMATCH: fail2ban-regex matched $m_f2b lines of the prefix, rampart $m_rp" >&2
+    exit 1
+fi
+echo "matched lines on the prefix: identical ($m_rp)"

@@ -1,0 +1,879 @@
+//! fail2ban-compatible filters, compiled for speed.
+//!
+//! A [`Filter`] is built from a [`FilterDef`] (fail2ban's `filter.d` files
+//! read by `rampart_syntax::fail2ban`, or a built-in detector). Each line
+//! goes through the same steps as in fail2ban's `Filter.processLine`: the
+//! date is found and cut out, `prefregex` runs, its `<F-CONTENT>` replaces
+//! the text, the failregexes run in order, `ignoreregex` vetoes; multi-line
+//! failure ids (`<F-MLFID>`, `<F-NOFAIL>`, `<F-MLFFORGET>`,
+//! `<F-MLFGAINED>`) are merged across lines as fail2ban does.
+//!
+//! Speed: every failregex is analysed for the literal strings any match
+//! must contain; one Aho-Corasick automaton over all of them rejects most
+//! lines before any date is parsed or any regex runs, and tells which
+//! failregexes can match the rest. Patterns run on the `regex` crate;
+//! only those needing look-around, back-references or conditionals run on
+//! `fancy-regex` ([`Filter::notes`] lists them).
+//!
+//! `<HOST>` may capture a host name: nothing is resolved here (`usedns` is
+//! the daemon's business); [`Failure::host`] is the text as captured.
+//!
+//! ```
+//! use rampart_guard::filter::{Filter, CompileOptions, Scan};
+//! use rampart_syntax::fail2ban::{ConfigSet, FilterDef};
+//! use std::collections::BTreeMap;
+//! let set = ConfigSet::from_text("f.conf", "[Definition]\nfailregex = ^ Failed password for <F-USER>\\S+</F-USER> from <HOST>\n");
+//! let def = FilterDef::from_set("f", &set, &BTreeMap::new()).unwrap();
+//! let filter = Filter::compile(&def, &CompileOptions::default()).unwrap();
+//! let mut scan = Scan::new(&filter, 1_700_000_000);
+//! let hits = scan.line("Jan  4 13:03:14 Failed password for root from 192.0.2.7 port 22");
+//! assert_eq!(hits[0].host, "192.0.2.7");
+//! assert_eq!(hits[0].user.as_deref(), Some("root"));
+//! ```
+
+pub mod builtin;
+pub mod date;
+pub mod jail;
+pub mod pyre;
+
+use aho_corasick::AhoCorasick;
+use date::{DateDetector, LogTime};
+use rampart_syntax::fail2ban::{FilterDef, RegexLine};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// Longest line looked at; longer lines are counted and skipped.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Why a filter could not be built, located at the option's file:line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub origin: String,
+    pub regex: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}\n  regex: {}",
+            self.origin, self.message, self.regex
+        )
+    }
+}
+
+/// `usedns`: whether `<HOST>` may capture host names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UseDns {
+    Yes,
+    #[default]
+    Warn,
+    No,
+    Raw,
+}
+
+impl UseDns {
+    pub fn parse(s: &str) -> Option<UseDns> {
+        match s.trim().to_lowercase().as_str() {
+            "yes" | "true" | "1" | "on" => Some(UseDns::Yes),
+            "warn" => Some(UseDns::Warn),
+            "no" | "false" | "0" | "off" => Some(UseDns::No),
+            "raw" => Some(UseDns::Raw),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Overrides the filter's own `usedns`.
+    pub use_dns: Option<UseDns>,
+    /// The current year (fail2ban's `%ExY` accepts 2000 .. year+3).
+    pub year: i32,
+    /// Try every failregex on every line (fail2ban's `checkAllRegex`, as
+    /// its sample tests run); otherwise the first match wins.
+    pub check_all: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            use_dns: None,
+            year: 2026,
+            check_all: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Engine {
+    Std(regex::Regex),
+    Fancy(Box<fancy_regex::Regex>),
+}
+
+/// One compiled regular expression of a filter.
+#[derive(Debug)]
+pub struct Pattern {
+    /// The regex as the filter wrote it (tags not expanded).
+    pub source: String,
+    pub origin: String,
+    /// Why `fancy-regex` runs it (empty: the `regex` crate).
+    pub fancy: Vec<&'static str>,
+    engine: Engine,
+    literals: Option<Vec<String>>,
+}
+
+/// Named groups of one match (`None` groups left out).
+pub type Groups = BTreeMap<String, String>;
+
+impl Pattern {
+    fn compile(line: &RegexLine, use_dns: bool, multiline: bool) -> Result<Pattern, CompileError> {
+        let err = |m: String| CompileError {
+            origin: line.origin.clone(),
+            regex: line.text.clone(),
+            message: m,
+        };
+        let expanded = pyre::expand_tags(&line.text, use_dns);
+        if expanded.trim().is_empty() {
+            return Err(err("empty regex".to_string()));
+        }
+        let tr = pyre::translate(&expanded, multiline).map_err(err)?;
+        let engine = if tr.fancy.is_empty() {
+            Engine::Std(
+                regex::RegexBuilder::new(&tr.exact)
+                    .size_limit(64 << 20)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            )
+        } else {
+            Engine::Fancy(Box::new(
+                fancy_regex::RegexBuilder::new(&tr.exact)
+                    .backtrack_limit(1_000_000)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ))
+        };
+        Ok(Pattern {
+            source: line.text.clone(),
+            origin: line.origin.clone(),
+            fancy: tr.fancy,
+            engine,
+            literals: pyre::required_literals(&tr.approx),
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        match &self.engine {
+            Engine::Std(r) => r.capture_names().flatten().map(String::from).collect(),
+            Engine::Fancy(r) => r.capture_names().flatten().map(String::from).collect(),
+        }
+    }
+
+    /// Searches; named groups that took part. `Err` when fancy-regex gave
+    /// up (backtracking limit): counted by the caller as no match.
+    fn search(&self, hay: &str) -> Result<Option<Groups>, ()> {
+        let mut g = Groups::new();
+        match &self.engine {
+            Engine::Std(r) => {
+                let Some(c) = r.captures(hay) else {
+                    return Ok(None);
+                };
+                for (i, n) in r.capture_names().enumerate() {
+                    if let (Some(n), Some(m)) = (n, c.get(i)) {
+                        g.insert(n.to_string(), m.as_str().to_string());
+                    }
+                }
+            }
+            Engine::Fancy(r) => {
+                let Some(c) = r.captures(hay).map_err(|_| ())? else {
+                    return Ok(None);
+                };
+                for (i, n) in r.capture_names().enumerate() {
+                    if let (Some(n), Some(m)) = (n, c.get(i)) {
+                        g.insert(n.to_string(), m.as_str().to_string());
+                    }
+                }
+            }
+        }
+        Ok(Some(g))
+    }
+
+    fn is_match(&self, hay: &str) -> bool {
+        match &self.engine {
+            Engine::Std(r) => r.is_match(hay),
+            Engine::Fancy(r) => r.is_match(hay).unwrap_or(false),
+        }
+    }
+}
+
+/// Literal prefilter over all failregexes of a filter.
+#[derive(Debug)]
+struct Prefilter {
+    ac: AhoCorasick,
+    /// Automaton pattern → failregex index.
+    owner: Vec<usize>,
+    /// The raw line (date not yet cut) may be tested: every date template
+    /// is line-anchored, and literals were trimmed by the at most two
+    /// characters that can precede such a date.
+    raw_ok: bool,
+}
+
+/// A compiled filter.
+#[derive(Debug)]
+pub struct Filter {
+    pub name: String,
+    pub prefregex: Option<Pattern>,
+    pub failregex: Vec<Pattern>,
+    pub ignoreregex: Vec<Pattern>,
+    pub maxlines: usize,
+    pub dates: DateDetector,
+    pub check_all: bool,
+    prefilter: Option<Prefilter>,
+}
+
+impl Filter {
+    pub fn compile(def: &FilterDef, opts: &CompileOptions) -> Result<Filter, Vec<CompileError>> {
+        let mut errs = Vec::new();
+        let use_dns = opts
+            .use_dns
+            .or_else(|| def.usedns.as_deref().and_then(UseDns::parse))
+            .unwrap_or_default();
+        let host_dns = use_dns != UseDns::No;
+        let maxlines = match def.maxlines.as_deref().map(str::trim) {
+            None | Some("") => 1,
+            Some(v) => v.parse::<usize>().unwrap_or_else(|_| {
+                errs.push(CompileError {
+                    origin: def.name.clone(),
+                    regex: v.to_string(),
+                    message: "maxlines must be a positive number".to_string(),
+                });
+                1
+            }),
+        }
+        .max(1);
+        let multiline = maxlines > 1;
+        let mut comp = |l: &RegexLine| match Pattern::compile(l, host_dns, multiline) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        };
+        let prefregex = def.prefregex.as_ref().and_then(&mut comp);
+        let failregex: Vec<Pattern> = def.failregex.iter().filter_map(&mut comp).collect();
+        let ignoreregex: Vec<Pattern> = def.ignoreregex.iter().filter_map(&mut comp).collect();
+        // fail2ban: every failregex needs a failure id (here or in prefregex).
+        const IDS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
+        let pref_has_id = prefregex
+            .as_ref()
+            .is_some_and(|p| p.names().iter().any(|n| IDS.contains(&n.as_str())));
+        for p in &failregex {
+            if !pref_has_id && !p.names().iter().any(|n| IDS.contains(&n.as_str())) {
+                errs.push(CompileError {
+                    origin: p.origin.clone(),
+                    regex: p.source.clone(),
+                    message: "no failure id: the regex needs <HOST>, <ADDR>, <IP4>, <IP6>, <DNS> or <F-ID>".to_string(),
+                });
+            }
+        }
+        if def.failregex.is_empty() {
+            errs.push(CompileError {
+                origin: def.name.clone(),
+                regex: String::new(),
+                message: "the filter has no failregex".to_string(),
+            });
+        }
+        let dates = match DateDetector::new(def.datepattern.as_deref(), opts.year) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errs.push(CompileError {
+                    origin: def.name.clone(),
+                    regex: def.datepattern.clone().unwrap_or_default(),
+                    message: e,
+                });
+                None
+            }
+        };
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let Some(dates) = dates else { return Err(errs) };
+        let raw_ok = dates.templates.iter().all(|t| t.line_begin && t.short_pre);
+        let prefilter = if maxlines == 1 && failregex.iter().all(|p| p.literals.is_some()) {
+            // A literal may straddle the cut date (`[` date `]`): on the raw
+            // line, drop the two characters that can precede the date; if
+            // that leaves a literal shorter than two bytes, test the text
+            // after the date is cut instead.
+            let trim = |l: &str| -> String {
+                let cut = l.char_indices().nth(2).map_or(l.len(), |(k, _)| k);
+                l[cut..].to_string()
+            };
+            let lits = || {
+                failregex
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, p)| p.literals.iter().flatten().map(move |l| (i, l)))
+            };
+            let raw_ok = raw_ok && lits().all(|(_, l)| trim(l).len() >= 2);
+            let mut pats = Vec::new();
+            let mut owner = Vec::new();
+            for (i, l) in lits() {
+                pats.push(if raw_ok { trim(l) } else { l.clone() });
+                owner.push(i);
+            }
+            let usable = pats.iter().all(|p| p.len() >= 2);
+            AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&pats)
+                .ok()
+                .filter(|_| usable)
+                .map(|ac| Prefilter { ac, owner, raw_ok })
+        } else {
+            None
+        };
+        Ok(Filter {
+            name: def.name.clone(),
+            prefregex,
+            failregex,
+            ignoreregex,
+            maxlines,
+            dates,
+            check_all: opts.check_all,
+            prefilter,
+        })
+    }
+
+    /// Human-readable notes: which patterns need fancy-regex, whether the
+    /// literal prefilter is on.
+    pub fn notes(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        match &self.prefilter {
+            Some(p) => v.push(format!(
+                "literal prefilter: {} literal(s){}",
+                p.ac.patterns_len(),
+                if p.raw_ok {
+                    ", applied before date parsing"
+                } else {
+                    ""
+                }
+            )),
+            None => v.push(
+                "literal prefilter: off (a failregex has no required literal, or maxlines > 1)"
+                    .to_string(),
+            ),
+        }
+        let all = self
+            .prefregex
+            .iter()
+            .chain(&self.failregex)
+            .chain(&self.ignoreregex);
+        for p in all {
+            if !p.fancy.is_empty() {
+                v.push(format!(
+                    "{}: fancy-regex ({}): {}",
+                    p.origin,
+                    p.fancy.join(", "),
+                    p.source
+                ));
+            }
+        }
+        v
+    }
+}
+
+/// One failure found in a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// 1-based line number.
+    pub line: u64,
+    /// Index of the failregex that matched.
+    pub regex: usize,
+    /// Address or host name as captured (or the `<F-ID>` text).
+    pub host: String,
+    pub user: Option<String>,
+    pub time: Option<LogTime>,
+    /// Every named group (`user`, `fid`, `ip4`, custom `<F-*>` ones ...).
+    pub groups: Groups,
+}
+
+/// Line counters of a scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub lines: u64,
+    pub matched: u64,
+    pub ignored: u64,
+    /// Lines with a date no template could parse (fail2ban's "no date").
+    pub no_date: u64,
+    /// Lines not valid UTF-8, containing NUL, or longer than [`MAX_LINE`].
+    pub skipped: u64,
+    /// Pattern runs abandoned by fancy-regex's backtracking limit.
+    pub regex_errors: u64,
+}
+
+/// The state of one filter over one log: multi-line buffer, multi-line
+/// failure ids, the last date.
+#[derive(Debug)]
+pub struct Scan<'f> {
+    filter: &'f Filter,
+    now_wall: i64,
+    pub stats: Stats,
+    lineno: u64,
+    buffer: VecDeque<String>,
+    mlfid: HashMap<String, Mlf>,
+    mlfid_order: VecDeque<String>,
+    last_time: Option<LogTime>,
+    hint: Option<usize>,
+    hits: Vec<bool>,
+    scratch: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Mlf {
+    groups: Groups,
+    users: BTreeSet<String>,
+    pending: bool,
+}
+
+const MLFID_CACHE: usize = 100;
+
+fn truthy(g: &Groups, k: &str) -> bool {
+    g.get(k).is_some_and(|v| !v.is_empty())
+}
+
+impl<'f> Scan<'f> {
+    /// `now_wall`: the current local wall-clock time (Unix seconds of the
+    /// local time as if it were UTC), for dates without a year.
+    pub fn new(filter: &'f Filter, now_wall: i64) -> Scan<'f> {
+        Scan {
+            filter,
+            now_wall,
+            stats: Stats::default(),
+            lineno: 0,
+            buffer: VecDeque::new(),
+            mlfid: HashMap::new(),
+            mlfid_order: VecDeque::new(),
+            last_time: None,
+            hint: None,
+            hits: vec![false; filter.failregex.len()],
+            scratch: String::with_capacity(1024),
+        }
+    }
+
+    /// Feeds raw bytes of one line (without its newline). Invalid UTF-8,
+    /// NUL bytes and over-long lines are counted and skipped.
+    pub fn bytes(&mut self, raw: &[u8]) -> Vec<Failure> {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.len() > MAX_LINE || memchr_nul(raw) {
+            self.lineno += 1;
+            self.stats.lines += 1;
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        match std::str::from_utf8(raw) {
+            Ok(s) => self.line(s),
+            Err(_) => {
+                self.lineno += 1;
+                self.stats.lines += 1;
+                self.stats.skipped += 1;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Feeds one line of text (without its newline).
+    pub fn line(&mut self, line: &str) -> Vec<Failure> {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        let f = self.filter;
+        if line.len() > MAX_LINE || line.contains('\0') {
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        if let Some(p) = &f.prefilter {
+            if p.raw_ok && !self.literal_hits(line) {
+                return Vec::new();
+            }
+        }
+        self.after_prefilter(line, None)
+    }
+
+    /// Feeds a line whose time is already known (a journal entry): no date
+    /// is searched in the text.
+    pub fn line_at(&mut self, line: &str, time: LogTime) -> Vec<Failure> {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        if line.len() > MAX_LINE || line.contains('\0') {
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        if self.filter.prefilter.as_ref().is_some_and(|p| p.raw_ok) && !self.literal_hits(line) {
+            return Vec::new();
+        }
+        self.after_prefilter(line, Some(time))
+    }
+
+    fn after_prefilter(&mut self, line: &str, given: Option<LogTime>) -> Vec<Failure> {
+        let f = self.filter;
+        // Cut the date out, as fail2ban does.
+        let found = if given.is_some() {
+            Some(date::FoundDate {
+                start: 0,
+                end: 0,
+                template: 0,
+            })
+        } else {
+            f.dates.find(line, self.hint)
+        };
+        let (pre, post) = match found {
+            Some(d) if d.end > d.start => {
+                self.hint = Some(d.template);
+                (&line[..d.start], &line[d.end..])
+            }
+            Some(_) => ("", line),
+            None => {
+                self.stats.no_date += 1;
+                ("", line)
+            }
+        };
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        if f.maxlines > 1 {
+            let mut text = String::with_capacity(pre.len() + post.len());
+            text.push_str(pre);
+            text.push_str(post);
+            self.buffer.push_back(text);
+            while self.buffer.len() > f.maxlines {
+                self.buffer.pop_front();
+            }
+            for l in &self.buffer {
+                buf.push_str(l);
+                buf.push('\n');
+            }
+        } else {
+            buf.push_str(pre);
+            buf.push_str(post);
+            buf.push('\n');
+        }
+        if let Some(p) = &f.prefilter {
+            if !p.raw_ok && !self.literal_hits(&buf) {
+                self.scratch = buf;
+                return Vec::new();
+            }
+        }
+        let mut out = self.find(&mut buf);
+        self.scratch = buf;
+        // The time is parsed only for lines that gave a failure.
+        let time = match (given, found) {
+            (Some(t), _) => Some(t),
+            (None, Some(d)) if d.end > d.start => {
+                let t = f.dates.templates[d.template].parse(line, &d, self.now_wall);
+                if t.is_none() {
+                    self.stats.no_date += 1;
+                }
+                if t.is_some() {
+                    self.last_time = t;
+                }
+                t.or(self.last_time)
+            }
+            _ => self.last_time,
+        };
+        if !out.is_empty() {
+            self.stats.matched += 1;
+            for o in &mut out {
+                o.time = time;
+            }
+        }
+        out
+    }
+
+    /// Marks the failregexes whose literals occur in `text`; false when none.
+    fn literal_hits(&mut self, text: &str) -> bool {
+        let Some(p) = &self.filter.prefilter else {
+            return true;
+        };
+        self.hits.iter_mut().for_each(|h| *h = false);
+        let mut any = false;
+        for m in p.ac.find_overlapping_iter(text) {
+            self.hits[p.owner[m.pattern().as_usize()]] = true;
+            any = true;
+        }
+        any
+    }
+
+    fn ignored(&mut self, buf: &str) -> bool {
+        let hit = self.filter.ignoreregex.iter().any(|p| p.is_match(buf));
+        if hit {
+            self.stats.ignored += 1;
+        }
+        hit
+    }
+
+    /// fail2ban's `findFailure`.
+    fn find(&mut self, buf: &mut String) -> Vec<Failure> {
+        let f = self.filter;
+        let mut out = Vec::new();
+        if !f.ignoreregex.is_empty()
+            && f.ignoreregex.len() + 2 < f.failregex.len()
+            && self.ignored(buf)
+        {
+            return out;
+        }
+        let mut pre = Groups::new();
+        if let Some(p) = &f.prefregex {
+            match p.search(buf) {
+                Ok(Some(g)) => pre = g,
+                Ok(None) => return out,
+                Err(()) => {
+                    self.stats.regex_errors += 1;
+                    return out;
+                }
+            }
+            if let Some(content) = pre.remove("content") {
+                if !content.is_empty() {
+                    *buf = content;
+                    buf.push('\n');
+                }
+            }
+        }
+        for (i, p) in f.failregex.iter().enumerate() {
+            if f.prefilter.is_some() && !self.hits[i] {
+                continue;
+            }
+            let mut fail = match p.search(buf) {
+                Ok(Some(g)) => g,
+                Ok(None) => continue,
+                Err(()) => {
+                    self.stats.regex_errors += 1;
+                    continue;
+                }
+            };
+            if !f.ignoreregex.is_empty() && self.ignored(buf) {
+                if !f.check_all {
+                    break;
+                }
+                continue;
+            }
+            if f.maxlines > 1 {
+                self.buffer.clear();
+            }
+            alt_groups(&mut fail);
+            if !pre.is_empty() {
+                let mut merged = pre.clone();
+                merged.extend(fail);
+                fail = merged;
+            }
+            let mlfid = fail.get("mlfid").cloned();
+            let mut users_many = false;
+            if let Some(id) = &mlfid {
+                let (merged, many) = self.merge_mlfid(id, fail);
+                fail = merged;
+                users_many = many;
+                if truthy(&fail, "nofail") {
+                    if !f.check_all {
+                        return out;
+                    }
+                    continue;
+                }
+            }
+            let _ = users_many;
+            let host = ["ip4", "ip6", "dns"]
+                .iter()
+                .find_map(|k| fail.get(*k).cloned());
+            let fid = fail.get("fid").cloned();
+            let host = match (host, fid) {
+                (Some(h), None) => normalize(&h, fail.get("cidr")),
+                (Some(h), Some(fid)) if fid == h => normalize(&h, fail.get("cidr")),
+                (Some(_), Some(fid)) | (None, Some(fid)) => fid,
+                (None, None) => {
+                    if let Some(id) = &mlfid {
+                        if let Some(m) = self.mlfid.get_mut(id) {
+                            m.pending = true;
+                        }
+                    }
+                    if !f.check_all {
+                        return out;
+                    }
+                    continue;
+                }
+            };
+            out.push(Failure {
+                line: self.lineno,
+                regex: i,
+                host,
+                user: fail.get("user").cloned(),
+                time: None,
+                groups: fail,
+            });
+            if !f.check_all {
+                break;
+            }
+        }
+        out
+    }
+
+    /// fail2ban's `_mergeFailure` (without the matched-lines bookkeeping).
+    fn merge_mlfid(&mut self, id: &str, mut fail: Groups) -> (Groups, bool) {
+        let mut flags = 0u8;
+        if truthy(&fail, "mlfgained") {
+            flags |= 8 | 1;
+            if !truthy(&fail, "nofail") {
+                let g = fail.get("mlfgained").cloned().unwrap_or_default();
+                fail.insert("nofail".into(), g);
+            }
+        } else if truthy(&fail, "nofail") {
+            flags |= 1;
+        }
+        if fail.remove("mlfforget").is_some_and(|v| !v.is_empty()) {
+            flags |= 2;
+        }
+        let user = fail.get("user").cloned();
+        let mut users_len = 0;
+        let mut pending = false;
+        if let Some(mut m) = self.mlfid.remove(id) {
+            if let Some(u) = &user {
+                m.users.insert(u.clone());
+            }
+            users_len = m.users.len();
+            if m.groups.remove("nofail").is_some_and(|v| !v.is_empty()) {
+                flags |= 4;
+            }
+            if m.groups.remove("mlfgained").is_some_and(|v| !v.is_empty()) {
+                flags |= 4;
+            }
+            if flags & 8 != 0 {
+                m.pending = false;
+            }
+            m.groups.extend(fail);
+            pending = m.pending;
+            m.pending = false;
+            let merged = m.groups.clone();
+            if flags & 2 == 0 {
+                self.mlfid.insert(id.to_string(), m);
+            } else {
+                self.mlfid_order.retain(|k| k != id);
+            }
+            fail = merged;
+        } else if flags & 2 == 0 {
+            let mut m = Mlf {
+                groups: fail.clone(),
+                ..Mlf::default()
+            };
+            if let Some(u) = &user {
+                m.users.insert(u.clone());
+                users_len = 1;
+            }
+            self.mlfid.insert(id.to_string(), m);
+            self.mlfid_order.push_back(id.to_string());
+            while self.mlfid_order.len() > MLFID_CACHE {
+                if let Some(old) = self.mlfid_order.pop_front() {
+                    self.mlfid.remove(&old);
+                }
+            }
+        }
+        if pending || users_len > 1 {
+            fail.remove("nofail");
+            fail.remove("mlfgained");
+            if let Some(m) = self.mlfid.get_mut(id) {
+                m.groups.remove("nofail");
+                m.groups.remove("mlfgained");
+            }
+        }
+        (fail, users_len > 1)
+    }
+
+    /// Line number of the last line fed.
+    pub fn lineno(&self) -> u64 {
+        self.lineno
+    }
+}
+
+fn memchr_nul(b: &[u8]) -> bool {
+    b.contains(&0)
+}
+
+/// `alt_user_1` → `user` when `user` is empty (fail2ban's ALT_ groups).
+fn alt_groups(g: &mut Groups) {
+    let alts: Vec<(String, String)> = g
+        .iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix("alt_")?;
+            let base = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+            let base = if base.len() < rest.len() {
+                base.strip_suffix('_').unwrap_or(base)
+            } else {
+                rest
+            };
+            Some((pyre::group_name(base), v.clone()))
+        })
+        .collect();
+    for (n, v) in alts {
+        if !v.is_empty() && !truthy(g, &n) {
+            g.insert(n, v);
+        }
+    }
+}
+
+/// The host as fail2ban reports it: the text as captured, a `<CIDR>`
+/// appended as `/N`.
+fn normalize(h: &str, cidr: Option<&String>) -> String {
+    let base = h.to_string();
+    match cidr {
+        Some(c) => format!("{base}/{c}"),
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_syntax::fail2ban::ConfigSet;
+
+    fn filter(text: &str) -> Filter {
+        let set = ConfigSet::from_text("t.conf", text);
+        let def = FilterDef::from_set("t", &set, &BTreeMap::new()).unwrap();
+        Filter::compile(&def, &CompileOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn injected_address_in_user_name_is_not_the_host() {
+        let f = filter("[Definition]\nfailregex = ^\\s*Invalid user <F-USER>\\S+</F-USER> from <HOST>(?: port \\d+)?\\s*$\n");
+        let mut s = Scan::new(&f, 0);
+        let hits =
+            s.line("Jan  1 00:00:00 Invalid user admin from 10.0.0.1 from 192.0.2.9 port 22");
+        // `\S+` cannot hold a space: the smuggled text makes the line not match.
+        assert!(hits.is_empty());
+        let hits = s.line("Jan  1 00:00:00 Invalid user x from 192.0.2.9 port 22");
+        assert_eq!(hits[0].host, "192.0.2.9");
+    }
+
+    #[test]
+    fn garbage_is_counted() {
+        let f = filter("[Definition]\nfailregex = ^bad <HOST>$\n");
+        let mut s = Scan::new(&f, 0);
+        assert!(s.bytes(b"bad \xff\xfe 1.2.3.4").is_empty());
+        assert!(s.bytes(b"bad \0 1.2.3.4").is_empty());
+        assert!(s.bytes(&vec![b'a'; MAX_LINE + 1]).is_empty());
+        assert_eq!(s.bytes(b"bad 1.2.3.4").len(), 1);
+        assert_eq!(s.stats.skipped, 3);
+        assert_eq!(s.stats.lines, 4);
+    }
+
+    #[test]
+    fn prefregex_content_and_ignoreregex() {
+        let f = filter("[Definition]\nprefregex = ^\\s*\\S+ app: <F-CONTENT>.+</F-CONTENT>$\nfailregex = ^fail from <HOST>$\nignoreregex = 10\\.\\d+\\.\\d+\\.\\d+\n");
+        let mut s = Scan::new(&f, 0);
+        assert_eq!(
+            s.line("2005-08-14 12:00:00 h app: fail from 192.0.2.1")
+                .len(),
+            1
+        );
+        assert!(s
+            .line("2005-08-14 12:00:00 h app: fail from 10.0.0.1")
+            .is_empty());
+        assert_eq!(s.stats.ignored, 1);
+        assert!(s
+            .line("2005-08-14 12:00:00 h other: fail from 192.0.2.1")
+            .is_empty());
+    }
+}
