@@ -13,6 +13,7 @@ mod harden;
 mod input;
 mod lockout;
 mod save;
+mod set_cmd;
 mod show;
 mod state;
 mod status_cmd;
@@ -209,6 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             drop(out);
             cidr_cmd::run(op)
         }
+        Cmd::Set { op, state } => set_cmd::run(op, &state, &mut out),
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();
             match what {

@@ -52,6 +52,9 @@ pub enum Kind {
     /// The guard of `apply --confirm` (or a later command) rolled back an
     /// unconfirmed apply.
     AutoRollback,
+    /// `rampart set add|del|load|flush`: the current entry with one set's
+    /// elements changed (see `set_cmd`).
+    Set,
 }
 
 /// One applied policy.
