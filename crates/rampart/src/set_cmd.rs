@@ -425,11 +425,15 @@ fn change(
     let Some(set) = cur.policy.set(name) else {
         bail!("{}", no_such_set(&cur.policy, name));
     };
-    let mut set = set.clone();
-    set.elements = carry_timeouts(&set, cur.time, now);
+    // Every set's timed elements with the time they have left: they are
+    // sent again with it (see `rampart_sys::setsync`), keeping their expiry.
+    let mut policy = cur.policy.clone();
+    for s in &mut policy.sets {
+        s.elements = carry_timeouts(s, cur.time, now);
+    }
+    let set = policy.set(name).cloned().unwrap_or_else(|| set.clone());
     let elems = f(&set)?;
     let (before, after) = (set.elements.len(), elems.len());
-    let mut policy = cur.policy.clone();
     if let Some(s) = policy.set_mut(name) {
         s.elements = elems;
     }
@@ -579,13 +583,22 @@ fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `1h2m3s`, as nft prints times.
 fn secs_text(s: u64) -> String {
-    match s {
-        s if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
+    if s == 0 {
+        return "0s".into();
     }
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3600, "h"),
+        (s % 3600 / 60, "m"),
+        (s % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(v, _)| *v > 0)
+        .map(|(v, u)| format!("{v}{u}"))
+        .collect()
 }
 
 /// One listed element: its text (`10.0.0.0/24`, `10.0.0.1-10.0.0.9`,
@@ -871,6 +884,13 @@ fn net_bounds(n: &IpNet) -> (u128, u128) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_print_like_nft() {
+        assert_eq!(secs_text(3599), "59m59s");
+        assert_eq!(secs_text(3600), "1h");
+        assert_eq!(secs_text(90_061), "1d1h1m1s");
+    }
 
     #[test]
     fn timeouts_parse() {
