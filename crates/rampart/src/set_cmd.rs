@@ -43,7 +43,16 @@ pub(crate) fn load_into_kernel(
     store: &Store,
     rs: &Ruleset,
 ) -> std::result::Result<usize, rampart_sys::ApplyError> {
-    if let Some(diffs) = incremental_plan(store, rs) {
+    send_or_replace(incremental_plan(store, rs), rs)
+}
+
+/// Sends `diffs` when given (and the kernel takes them), else replaces
+/// rampart's tables with `rs` in one transaction.
+fn send_or_replace(
+    diffs: Option<Vec<SetSync>>,
+    rs: &Ruleset,
+) -> std::result::Result<usize, rampart_sys::ApplyError> {
+    if let Some(diffs) = diffs {
         match send(&diffs) {
             Ok(st) => return Ok(st.bytes),
             Err(e) => eprintln!(
@@ -439,13 +448,23 @@ fn change(
     }
     let old = apply_cmd::relower(&cur)?;
     let new = lower_like(&cur, &policy)?;
-    match setsync::diff_ruleset(&old, &new) {
-        Some(Ok(_)) => {}
+    let diffs = match setsync::diff_ruleset(&old, &new) {
+        Some(Ok(d)) => d,
         Some(Err(e)) => bail!("set {name}: {e}"),
         None => bail!(
             "set {name}: this change needs the set created again (a network in a set of single addresses, a timeout in a set without `flags timeout`, ...); change the policy and `rampart apply` it"
         ),
-    }
+    };
+    drop(old);
+    // Nothing to send (an element added again with the same data): the
+    // tables stay as they are.
+    let plan = if diffs.is_empty() {
+        None
+    } else if loaded(&new) {
+        Some(diffs)
+    } else {
+        bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
+    };
     let text = rampart_nft::to_text(&new);
     let entry = store.add(
         now,
@@ -458,7 +477,11 @@ fn change(
         policy,
         text,
     )?;
-    match load_into_kernel(store, &new) {
+    let sent = match plan {
+        Some(p) => send_or_replace(Some(p), &new).map(|_| ()),
+        None => Ok(()),
+    };
+    match sent {
         Ok(_) => {
             store.set_current(entry.id)?;
             eprintln!(

@@ -1029,6 +1029,43 @@ mod tests {
     }
 
     #[test]
+    fn netlink_answers_of_any_bytes_never_panic() {
+        // Kernel answers are parsed as untrusted data: random and
+        // truncated messages give elements or nothing, never a panic.
+        let mut x: u64 = 0x1234_5678;
+        let mut next = || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as u8
+        };
+        let good = {
+            let mut b = Buf::default();
+            b.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |b| {
+                let e = elem(&[10, 0, 0, 1], 0, Some(60), Some("x")).expect("elem");
+                b.b.extend_from_slice(&e);
+            });
+            let mut m = vec![2, 0, 0, 0];
+            m.extend_from_slice(&b.b);
+            m
+        };
+        let parsed = elems_of(std::slice::from_ref(&good));
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].key, [10, 0, 0, 1]);
+        assert_eq!(parsed[0].timeout_ms, Some(60_000));
+        assert_eq!(parsed[0].comment.as_deref(), Some("x"));
+        for round in 0..20_000 {
+            let mut m = if round % 2 == 0 {
+                good[..(usize::from(next()) % good.len())].to_vec()
+            } else {
+                (0..usize::from(next())).map(|_| next()).collect()
+            };
+            if let Some(b) = m.get_mut(usize::from(next()) % good.len().max(1)) {
+                *b = next();
+            }
+            let _ = elems_of(&[m]);
+        }
+    }
+
+    #[test]
     fn changed_declarations_are_refused() {
         let old = set(true, &["10.0.0.0/24"]);
         let mut new = old.clone();
