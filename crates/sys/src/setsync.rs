@@ -770,6 +770,13 @@ fn elems_of(answers: &[Vec<u8>]) -> Vec<LiveElem> {
     out
 }
 
+/// The elements of one `NEWSETELEM` answer of the kernel (the payload
+/// after `nlmsghdr`: `nfgenmsg` and attributes). Untrusted bytes: anything
+/// malformed is skipped, never a panic (fuzzed: `fuzz/fuzz_targets/netlink_setelem.rs`).
+pub fn parse_set_elements(payload: &[u8]) -> Vec<LiveElem> {
+    elems_of(std::slice::from_ref(&payload.to_vec()))
+}
+
 /// Reads set `set` of table `fam table` whole (a `GETSET` and a
 /// `GETSETELEM` dump): for `rampart set list` and verification, never to
 /// make a change. A missing table or set is an error of kind `NotFound`.
