@@ -441,6 +441,22 @@ fn diff_intervals(out: &mut SetSync, dt: Dt, old: &Set, new: &Set) -> Result<(),
     Ok(())
 }
 
+/// Chains alike as the kernel holds them: names, hooks, and rules with the
+/// same statements and comments (where in the policy a rule came from is
+/// not sent to the kernel: an edit that only moves lines is no change).
+fn same_chains(a: &[rampart_nft::Chain], b: &[rampart_nft::Chain]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.name == y.name
+                && x.base == y.base
+                && x.rules.len() == y.rules.len()
+                && x.rules
+                    .iter()
+                    .zip(&y.rules)
+                    .all(|(r, q)| r.stmts == q.stmts && r.comment == q.comment)
+        })
+}
+
 /// The element changes that turn ruleset `old` (as loaded) into `new`,
 /// when the two differ in nothing but the elements of named sets (same
 /// tables, chains, rules and set declarations, in the same order).
@@ -453,7 +469,7 @@ pub fn diff_ruleset(old: &Ruleset, new: &Ruleset) -> Option<Result<Vec<SetSync>,
     for (a, b) in old.tables.iter().zip(&new.tables) {
         if a.family != b.family
             || a.name != b.name
-            || a.chains != b.chains
+            || !same_chains(&a.chains, &b.chains)
             || a.sets.len() != b.sets.len()
             || a.sets
                 .iter()
@@ -1070,6 +1086,39 @@ mod tests {
             }
             let _ = elems_of(&[m]);
         }
+    }
+
+    #[test]
+    fn rulesets_differing_in_origins_and_elements_only_sync() {
+        use rampart_nft::{Chain, Rule, Stmt, Table, Verdict};
+        let rs = |elems: &[&str], line: u32| Ruleset {
+            tables: vec![Table {
+                family: TableFamily::Inet,
+                name: "rampart".into(),
+                sets: vec![set(true, elems)],
+                chains: vec![Chain {
+                    name: "input".into(),
+                    base: None,
+                    rules: vec![Rule {
+                        stmts: vec![Stmt::Verdict(Verdict::Accept)],
+                        comment: None,
+                        origin: Some(rampart_model::Origin {
+                            file: "p.toml".into(),
+                            line,
+                            column: 1,
+                        }),
+                        origins: vec![],
+                    }],
+                }],
+            }],
+        };
+        let d = diff_ruleset(&rs(&["10.0.0.0/24"], 3), &rs(&["10.0.1.0/24"], 4))
+            .expect("only elements and origins differ")
+            .expect("diff");
+        assert_eq!((d[0].added(), d[0].deleted()), (1, 1));
+        let mut other = rs(&["10.0.0.0/24"], 3);
+        other.tables[0].chains[0].rules[0].comment = Some("x".into());
+        assert!(diff_ruleset(&rs(&["10.0.0.0/24"], 3), &other).is_none());
     }
 
     #[test]
