@@ -395,19 +395,28 @@ fn read_set_file(set: &IpSet, path: &Path) -> Result<Vec<SetElement>> {
 /// Elements with a timeout, as they stand at `now` in an entry applied at
 /// `then`: the time left, expired ones dropped (the kernel dropped them).
 fn carry_timeouts(set: &IpSet, then: u64, now: u64) -> Vec<SetElement> {
+    let mut s = set.clone();
+    carry_timeouts_in(&mut s, then, now);
+    s.elements
+}
+
+/// [`carry_timeouts`] in place (sets without timeouts are left alone).
+fn carry_timeouts_in(set: &mut IpSet, then: u64, now: u64) {
     let passed = now.saturating_sub(then);
-    set.elements
-        .iter()
-        .filter_map(|e| match e.timeout.or(set.timeout.filter(|t| *t > 0)) {
-            None => Some(e.clone()),
-            Some(t) => {
-                let left = u64::from(t).checked_sub(passed).filter(|l| *l > 0)?;
-                let mut e = e.clone();
+    let default = set.timeout.filter(|t| *t > 0);
+    if default.is_none() && set.elements.iter().all(|e| e.timeout.is_none()) {
+        return;
+    }
+    set.elements.retain_mut(|e| match e.timeout.or(default) {
+        None => true,
+        Some(t) => match u64::from(t).checked_sub(passed).filter(|l| *l > 0) {
+            Some(left) => {
                 e.timeout = Some(u32::try_from(left).unwrap_or(u32::MAX));
-                Some(e)
+                true
             }
-        })
-        .collect()
+            None => false,
+        },
+    });
 }
 
 /// Changes the elements of set `name` of the applied policy to what `f`
@@ -427,26 +436,29 @@ fn change(
         );
         return Ok(ExitCode::from(2));
     }
-    let Some(cur) = store.current()? else {
+    let Some(mut cur) = store.current()? else {
         bail!("nothing is applied (state directory {}): `rampart set` changes the sets of the applied policy; run `rampart apply` first", store.dir().display());
     };
     let now = state::now();
-    let Some(set) = cur.policy.set(name) else {
+    if cur.policy.set(name).is_none() {
         bail!("{}", no_such_set(&cur.policy, name));
-    };
+    }
+    let old = apply_cmd::relower(&cur)?;
     // Every set's timed elements with the time they have left: they are
     // sent again with it (see `rampart_sys::setsync`), keeping their expiry.
-    let mut policy = cur.policy.clone();
+    let mut policy = std::mem::take(&mut cur.policy);
     for s in &mut policy.sets {
-        s.elements = carry_timeouts(s, cur.time, now);
+        carry_timeouts_in(s, cur.time, now);
     }
-    let set = policy.set(name).cloned().unwrap_or_else(|| set.clone());
-    let elems = f(&set)?;
-    let (before, after) = (set.elements.len(), elems.len());
+    let Some(set) = policy.set(name) else {
+        bail!("{}", no_such_set(&policy, name));
+    };
+    let before = set.elements.len();
+    let elems = f(set)?;
+    let after = elems.len();
     if let Some(s) = policy.set_mut(name) {
         s.elements = elems;
     }
-    let old = apply_cmd::relower(&cur)?;
     let new = lower_like(&cur, &policy)?;
     let diffs = match setsync::diff_ruleset(&old, &new) {
         Some(Ok(d)) => d,
