@@ -1871,7 +1871,9 @@ fn set_shape(kind: SetKind) -> Res<Vec<Dim>> {
     })
 }
 
-fn nft_set_name(name: &str) -> String {
+/// The nft name of an ipset: the same name when it is an nft identifier,
+/// else `s_` and the name with other characters replaced by `_`.
+pub fn nft_set_name(name: &str) -> String {
     if is_identifier(name) {
         name.to_string()
     } else {

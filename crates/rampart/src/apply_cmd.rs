@@ -285,9 +285,15 @@ pub(crate) fn record_settings(
     }
 }
 
-/// Sends `rs` so that rampart's tables become exactly its tables.
-fn load_into_kernel(rs: &Ruleset) -> std::result::Result<usize, rampart_sys::ApplyError> {
-    rampart_sys::apply_replacing(rs, &rampart_sys::OWN_TABLES)
+/// Sends `rs` so that rampart's tables become exactly its tables: only the
+/// changed set elements when that is all that differs from the applied
+/// entry, else the tables replaced in one transaction
+/// ([`crate::set_cmd::load_into_kernel`]).
+fn load_into_kernel(
+    store: &Store,
+    rs: &Ruleset,
+) -> std::result::Result<usize, rampart_sys::ApplyError> {
+    crate::set_cmd::load_into_kernel(store, rs)
 }
 
 /// `rampart apply [--confirm D] [--force] FILE`.
@@ -365,7 +371,7 @@ pub fn run(
             return Err(e.context("cannot start the rollback guard; nothing applied"));
         }
     }
-    match load_into_kernel(&c.rs) {
+    match load_into_kernel(&store, &c.rs) {
         Ok(bytes) => {
             store.set_current(entry.id)?;
             let tables: Vec<String> =
@@ -524,7 +530,7 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Ve
     let mut msg = match target {
         None => {
             if !rules_kept {
-                load_into_kernel(&Ruleset::default())
+                load_into_kernel(store, &Ruleset::default())
                     .context("cannot remove rampart's tables from the kernel")?;
             }
             store.clear_current()?;
@@ -544,7 +550,8 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Ve
             };
             let same = text == e.nft;
             if !rules_kept {
-                load_into_kernel(&rs).with_context(|| format!("cannot re-apply entry {id}"))?;
+                load_into_kernel(store, &rs)
+                    .with_context(|| format!("cannot re-apply entry {id}"))?;
             }
             let new = store.add(
                 state::now(),

@@ -281,6 +281,21 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Work on a set of the applied policy in the kernel: list, add, delete,
+    /// test, load or flush its elements.
+    ///
+    /// NAME is the set's name in the policy. Changes are sent as only the
+    /// elements that differ (never a reload of the set or the tables) and
+    /// recorded in the state store as a new entry: `rampart rollback`
+    /// undoes the last change, and the next `rampart apply` makes the set
+    /// what the policy says. Exit status: 0 done (`test`: the address is
+    /// in the set), 1 `test` found it in no element, 2 bad input or failure.
+    Set {
+        #[command(subcommand)]
+        op: SetOp,
+        #[command(flatten)]
+        state: StateOpts,
+    },
     /// Generate the man page or shell completions.
     Generate {
         #[command(subcommand)]
@@ -350,6 +365,53 @@ pub enum ImportWhat {
     /// without a rampart counterpart are reported with file:line. Exit
     /// status: 0 all carried over, 1 something not carried over, 2 errors.
     Fail2ban(crate::import_cmd::Fail2banArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetOp {
+    /// The elements the kernel holds, with timeouts, expiry and comments
+    /// (one netlink dump of the set; large interval sets take a while).
+    List {
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print only the number of elements.
+        #[arg(long)]
+        count: bool,
+    },
+    /// Add elements (ipset syntax for the set's type: `192.0.2.7`,
+    /// `10.0.0.0/8`, `10.0.0.1-10.0.0.9`, `192.0.2.7,tcp:22`).
+    Add {
+        name: String,
+        #[arg(required = true)]
+        elements: Vec<String>,
+        /// Remove them again after this long (`90s`, `30m`, `1h`, `2d`);
+        /// the set needs `flags timeout` (a timeout in the policy).
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+        /// A comment kept with each element.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Delete elements (exactly as they were added).
+    Del {
+        name: String,
+        #[arg(required = true)]
+        elements: Vec<String>,
+    },
+    /// Which element holds an address: from the state store (the most
+    /// specific element), confirmed by asking the kernel for that address.
+    Test {
+        name: String,
+        addr: std::net::IpAddr,
+    },
+    /// Replace the set's elements with those of FILE (one address, network
+    /// or range per line, `#` comments; networks are aggregated), sending
+    /// only the difference; a progress bar on a terminal.
+    Load { name: String, file: PathBuf },
+    /// Remove every element.
+    Flush { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod lint_cmd;
 mod lockout;
 mod replay_cmd;
 mod save;
+mod set_cmd;
 mod show;
 mod state;
 mod status_cmd;
@@ -239,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 import_cmd::fail2ban(&args)
             }
         },
+        Cmd::Set { op, state } => set_cmd::run(op, &state, &mut out),
         Cmd::Generate { what } => {
             let mut cmd = Cli::command();
             match what {

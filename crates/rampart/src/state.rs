@@ -58,6 +58,9 @@ pub enum Kind {
     Harden,
     /// `rampart harden --restore`: kernel settings only.
     HardenRestore,
+    /// `rampart set add|del|load|flush`: the current entry with one set's
+    /// elements changed (see `set_cmd`).
+    Set,
 }
 
 impl Kind {
@@ -321,7 +324,9 @@ impl Store {
             nft,
             settings,
         };
-        let json = serde_json::to_string_pretty(&e)?;
+        // Compact: an entry holds every set element of the policy (a
+        // million-network set is ~100 MB compact, 2.5 times that pretty).
+        let json = serde_json::to_string(&e)?;
         write_atomic(&self.entry_path(id), json.as_bytes())?;
         Ok(e)
     }

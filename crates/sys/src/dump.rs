@@ -51,7 +51,7 @@ fn family(f: TableFamily) -> u8 {
 /// Runs one dump, asking again (a few times) when the ruleset changed
 /// while it was read. Each answer is its payload after `nlmsghdr`, with
 /// the 4-byte `nfgenmsg` still in front.
-fn dump(ty: u16, fam: u8, attrs_of: impl Fn(&mut Buf)) -> std::io::Result<Vec<Vec<u8>>> {
+pub(crate) fn dump(ty: u16, fam: u8, attrs_of: impl Fn(&mut Buf)) -> std::io::Result<Vec<Vec<u8>>> {
     let sock = Socket::open()?;
     for attempt in 0..5u32 {
         let seq = attempt + 1;

@@ -133,7 +133,7 @@ pub fn encode_replacing(
     }
 }
 
-fn family(f: TableFamily) -> u8 {
+pub(crate) fn family(f: TableFamily) -> u8 {
     match f {
         TableFamily::Inet => NFPROTO_INET,
         TableFamily::Ip => NFPROTO_IPV4,
@@ -507,7 +507,7 @@ fn udata_u32(out: &mut Vec<u8>, ty: u8, v: u32) {
     out.extend_from_slice(&v.to_ne_bytes());
 }
 
-fn udata_str(out: &mut Vec<u8>, ty: u8, s: &str) -> Result<(), String> {
+pub(crate) fn udata_str(out: &mut Vec<u8>, ty: u8, s: &str) -> Result<(), String> {
     let len = u8::try_from(s.len() + 1)
         .ok()
         .filter(|n| *n <= 128)
@@ -521,7 +521,7 @@ fn udata_str(out: &mut Vec<u8>, ty: u8, s: &str) -> Result<(), String> {
 
 /// The data type of a value: its length, byte order, symbols and nft type id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dt {
+pub(crate) enum Dt {
     Nfproto,
     InetProto,
     IfName,
@@ -554,7 +554,7 @@ enum Dt {
 }
 
 impl Dt {
-    fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             Dt::Nfproto | Dt::InetProto | Dt::IcmpType | Dt::Icmp6Type | Dt::CtDir => 1,
             Dt::TcpFlag | Dt::PktType => 1,
@@ -566,7 +566,7 @@ impl Dt {
         }
     }
 
-    fn big_endian(self) -> bool {
+    pub(crate) fn big_endian(self) -> bool {
         match self {
             Dt::Service | Dt::Ipv4 | Dt::Ipv6 | Dt::Mac => true,
             Dt::Int { big_endian, .. } => big_endian,
@@ -626,7 +626,7 @@ impl Dt {
 }
 
 /// The type of a concatenation of values of types `parts`.
-fn concat_dt(parts: &[Dt]) -> Result<Dt, String> {
+pub(crate) fn concat_dt(parts: &[Dt]) -> Result<Dt, String> {
     // nft's TYPE_BITS
     const TYPE_BITS: u32 = 6;
     let mut len = 0usize;
@@ -652,7 +652,7 @@ fn reg32(off: u32) -> u32 {
     }
 }
 
-fn key_dt(k: KeyType) -> Dt {
+pub(crate) fn key_dt(k: KeyType) -> Dt {
     match k {
         KeyType::Ipv4Addr => Dt::Ipv4,
         KeyType::Ipv6Addr => Dt::Ipv6,
@@ -711,7 +711,7 @@ fn payload_field(p: Proto, field: &str) -> Result<(u32, u32, u32, Dt), String> {
     Ok(r)
 }
 
-fn int_bytes(v: u128, len: usize, big_endian: bool) -> Result<Vec<u8>, String> {
+pub(crate) fn int_bytes(v: u128, len: usize, big_endian: bool) -> Result<Vec<u8>, String> {
     if len < 16 && v >> (len * 8) != 0 {
         return Err(format!("value {v} does not fit in {len} byte(s)"));
     }
@@ -723,7 +723,7 @@ fn int_bytes(v: u128, len: usize, big_endian: bool) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn bytes_int(b: &[u8], big_endian: bool) -> u128 {
+pub(crate) fn bytes_int(b: &[u8], big_endian: bool) -> u128 {
     let mut v = 0u128;
     if big_endian {
         for x in b {
@@ -749,7 +749,7 @@ fn sym(dt: Dt, s: &str) -> Result<u64, String> {
 }
 
 /// A constant of type `dt` as the bytes the kernel compares.
-fn value(dt: Dt, e: &Expr) -> Result<Vec<u8>, String> {
+pub(crate) fn value(dt: Dt, e: &Expr) -> Result<Vec<u8>, String> {
     let int = |v: u64| int_bytes(u128::from(v), dt.len(), dt.big_endian());
     match e {
         Expr::Num(n) => int(*n),
@@ -791,7 +791,7 @@ fn value(dt: Dt, e: &Expr) -> Result<Vec<u8>, String> {
 }
 
 /// An element as an inclusive interval of integers (for interval sets).
-fn interval(dt: Dt, e: &Expr) -> Result<(u128, u128), String> {
+pub(crate) fn interval(dt: Dt, e: &Expr) -> Result<(u128, u128), String> {
     let be = dt.big_endian();
     match e {
         Expr::Range(a, b) => Ok((bytes_int(&value(dt, a)?, be), bytes_int(&value(dt, b)?, be))),
@@ -823,7 +823,7 @@ fn interval(dt: Dt, e: &Expr) -> Result<(u128, u128), String> {
     }
 }
 
-fn max_of(dt: Dt) -> u128 {
+pub(crate) fn max_of(dt: Dt) -> u128 {
     let bits = dt.len() * 8;
     if bits >= 128 {
         u128::MAX
@@ -833,7 +833,7 @@ fn max_of(dt: Dt) -> u128 {
 }
 
 /// One encoded `NFTA_LIST_ELEM` of a set element.
-fn elem(
+pub(crate) fn elem(
     key: &[u8],
     flags: u32,
     timeout: Option<u32>,
@@ -884,28 +884,7 @@ fn set_elements(
         }
         return Ok(out);
     }
-    let mut iv: Vec<(u128, u128, &Element)> = Vec::new();
-    for e in elems {
-        let (lo, hi) = interval(dt, one(e)?)?;
-        if lo > hi {
-            return Err(format!(
-                "empty range in `{}`",
-                rampart_nft::print::expr(one(e)?)
-            ));
-        }
-        iv.push((lo, hi, e));
-    }
-    iv.sort_by_key(|x| (x.0, x.1));
-    if merge {
-        let mut merged: Vec<(u128, u128, &Element)> = Vec::new();
-        for x in iv {
-            match merged.last_mut() {
-                Some(last) if x.0 <= last.1.saturating_add(1) => last.1 = last.1.max(x.1),
-                _ => merged.push(x),
-            }
-        }
-        iv = merged;
-    }
+    let iv = interval_list(dt, merge, elems)?;
     let (len, be) = (dt.len(), dt.big_endian());
     if iv.first().is_some_and(|x| x.0 != 0) {
         out.push(elem(
@@ -935,30 +914,46 @@ fn set_elements(
     Ok(out)
 }
 
+/// The elements of an interval set as sorted inclusive intervals (merged
+/// when `merge`), each with the element it came from: what
+/// [`set_elements`] encodes, and what `setsync` diffs.
+pub(crate) fn interval_list(
+    dt: Dt,
+    merge: bool,
+    elems: &[Element],
+) -> Result<Vec<(u128, u128, &Element)>, String> {
+    let mut iv: Vec<(u128, u128, &Element)> = Vec::with_capacity(elems.len());
+    for e in elems {
+        let k = match e.key.as_slice() {
+            [k] => k,
+            _ => return Err("concatenated set elements are not encoded over netlink yet".into()),
+        };
+        let (lo, hi) = interval(dt, k)?;
+        if lo > hi {
+            return Err(format!("empty range in `{}`", rampart_nft::print::expr(k)));
+        }
+        iv.push((lo, hi, e));
+    }
+    iv.sort_by_key(|x| (x.0, x.1));
+    if merge {
+        let mut merged: Vec<(u128, u128, &Element)> = Vec::new();
+        for x in iv {
+            match merged.last_mut() {
+                Some(last) if x.0 <= last.1.saturating_add(1) => last.1 = last.1.max(x.1),
+                _ => merged.push(x),
+            }
+        }
+        iv = merged;
+    }
+    Ok(iv)
+}
+
 /// The encoded elements of a (non-interval) set of concatenations: each
 /// part's value padded to 4 bytes, as in the registers.
 fn concat_elements(parts: &[Dt], elems: &[Element]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::with_capacity(elems.len());
     for e in elems {
-        if e.key.len() != parts.len() {
-            return Err(format!(
-                "element with {} part(s) in a set of {}-part keys",
-                e.key.len(),
-                parts.len()
-            ));
-        }
-        let mut key = Vec::new();
-        for (dt, k) in parts.iter().zip(&e.key) {
-            if matches!(k, Expr::Range(..) | Expr::Prefix(..)) {
-                return Err(format!(
-                    "range `{}` in a set of concatenations without `flags interval`",
-                    rampart_nft::print::expr(k)
-                ));
-            }
-            let mut v = value(*dt, k)?;
-            v.resize(v.len().div_ceil(4) * 4, 0);
-            key.extend_from_slice(&v);
-        }
+        let key = concat_key(parts, e)?;
         out.push(elem(&key, 0, e.timeout, e.comment.as_deref())?);
     }
     Ok(out)
@@ -1008,6 +1003,31 @@ fn concat_interval_elements(parts: &[Dt], elems: &[Element]) -> Result<Vec<Vec<u
         out.push(b.b);
     }
     Ok(out)
+}
+
+/// The key of one element of a set of concatenations: each part's value
+/// padded to 4 bytes, as in the registers.
+pub(crate) fn concat_key(parts: &[Dt], e: &Element) -> Result<Vec<u8>, String> {
+    if e.key.len() != parts.len() {
+        return Err(format!(
+            "element with {} part(s) in a set of {}-part keys",
+            e.key.len(),
+            parts.len()
+        ));
+    }
+    let mut key = Vec::new();
+    for (dt, k) in parts.iter().zip(&e.key) {
+        if matches!(k, Expr::Range(..) | Expr::Prefix(..)) {
+            return Err(format!(
+                "range `{}` in a set of concatenations without `flags interval`",
+                rampart_nft::print::expr(k)
+            ));
+        }
+        let mut v = value(*dt, k)?;
+        v.resize(v.len().div_ceil(4) * 4, 0);
+        key.extend_from_slice(&v);
+    }
+    Ok(key)
 }
 
 /// An anonymous set a rule looks up.

@@ -16,6 +16,11 @@
 //!   the new ruleset does not have (rollback to a policy without nat).
 //! * [`list_rules()`], [`list_sets()`]: read a table back (rules with
 //!   handles and counters, named sets with element counts) over netlink.
+//! * [`setsync`]: incremental sync of named sets — only the elements that
+//!   differ from the loaded contents, as `NEWSETELEM`/`DELSETELEM` batches
+//!   (the loaded contents come from the caller, never from a dump), with a
+//!   progress callback; a set read back whole (`list_elements`) or one
+//!   element looked up (`get_element`).
 //! * [`process`]: what the safe-apply guard needs from the OS: leaving the
 //!   session (`setsid`), an exclusive lock file (`flock`), and reading an
 //!   ancestor's environment (`SSH_CONNECTION` behind `sudo`).
@@ -61,6 +66,7 @@ mod nla;
 pub mod oracle;
 pub mod probe;
 pub mod process;
+pub mod setsync;
 pub mod socket;
 pub mod sysctl;
 pub mod trace;

@@ -1,0 +1,994 @@
+//! `rampart set list|add|del|test|load|flush NAME` on the live sets of
+//! rampart's tables, and the kernel step of `apply`/`rollback`
+//! ([`load_into_kernel`]): send only the elements that changed when a new
+//! ruleset differs from the applied one in set elements alone.
+//!
+//! **One code path.** Every change — `apply` of an edited policy, `set
+//! add`, `set load`, `rollback` — is a new state-store entry (the whole
+//! policy model) and [`load_into_kernel`] of its ruleset. That function
+//! lowers the applied entry again, asks [`rampart_sys::setsync::diff_ruleset`]
+//! whether the two rulesets differ only in set elements, and if so sends
+//! the element difference (the loaded contents come from the state store,
+//! never from a dump of the set); otherwise it replaces rampart's tables
+//! in one transaction as before.
+//!
+//! **State.** `set add|del|load|flush` record a new entry of kind `set`
+//! (parent: the entry it changed), so `apply`, `diff`, `status` and
+//! `rollback` know the contents: `rollback` after `set add` takes the
+//! element out again (incrementally); `apply` of the policy file makes the
+//! set what the file says, dropping elements added at run time. Elements
+//! with timeouts are carried into the new entry with the time they have
+//! left (expired ones dropped). The source file is not rewritten: `rampart
+//! save` and the boot unit load the file as written.
+
+use crate::apply_cmd;
+use crate::cli::{SetOp, StateOpts};
+use crate::state::{self, Kind, Store};
+use anyhow::{bail, Context, Result};
+use rampart_model::{ElemPart, IpNet, IpSet, Policy, SetElement, SetKind};
+use rampart_nft::{Ruleset, TableFamily};
+use rampart_syntax::diag::{Diagnostics, SourceFile};
+use rampart_sys::setsync::{self, SetSync, SyncOpts};
+use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Sends `rs` so that rampart's tables become exactly its tables: only the
+/// element difference when the applied entry of `store` differs from it in
+/// set elements alone (and its tables and sets are loaded), else a
+/// replacement of the tables in one transaction. Returns bytes sent.
+pub(crate) fn load_into_kernel(
+    store: &Store,
+    rs: &Ruleset,
+) -> std::result::Result<usize, rampart_sys::ApplyError> {
+    send_or_replace(incremental_plan(store, rs), rs)
+}
+
+/// Sends `diffs` when given (and the kernel takes them), else replaces
+/// rampart's tables with `rs` in one transaction.
+fn send_or_replace(
+    diffs: Option<Vec<SetSync>>,
+    rs: &Ruleset,
+) -> std::result::Result<usize, rampart_sys::ApplyError> {
+    if let Some(diffs) = diffs {
+        match send(&diffs) {
+            Ok(st) => return Ok(st.bytes),
+            Err(e) => eprintln!(
+                "rampart: the incremental set update failed ({e}); replacing rampart's tables instead"
+            ),
+        }
+    }
+    rampart_sys::apply_replacing(rs, &rampart_sys::OWN_TABLES)
+}
+
+/// The element changes from the applied entry to `rs`, when that is all
+/// that differs and the kernel holds the applied tables and sets; `None`
+/// means "replace the tables". An unchanged ruleset is `None` too: an
+/// apply of the same policy loads it again whole, which also repairs
+/// anything changed behind rampart's back.
+fn incremental_plan(store: &Store, rs: &Ruleset) -> Option<Vec<SetSync>> {
+    let cur = store.current().ok()??;
+    let old = apply_cmd::relower(&cur).ok()?;
+    let diffs = setsync::diff_ruleset(&old, rs)?.ok()?;
+    if diffs.is_empty() || !loaded(rs) {
+        return None;
+    }
+    Some(diffs)
+}
+
+/// Every table and named set of `rs` exists in the kernel (table and set
+/// names only: no elements are read).
+fn loaded(rs: &Ruleset) -> bool {
+    rs.tables.iter().all(|t| {
+        rampart_sys::setsync::set_names(t.family, &t.name)
+            .is_ok_and(|names| t.sets.iter().all(|s| names.contains(&s.name)))
+    })
+}
+
+/// Sends the changes with a progress bar on a terminal and a summary line.
+fn send(diffs: &[SetSync]) -> std::result::Result<setsync::SyncStats, rampart_sys::SendError> {
+    let t0 = Instant::now();
+    let mut bar = Progress::new();
+    let st = setsync::sync(diffs, &SyncOpts::default(), &mut |d, t| bar.show(d, t))?;
+    bar.finish();
+    let sets: Vec<String> = diffs
+        .iter()
+        .map(|d| format!("{} (+{} -{})", d.set, d.added(), d.deleted()))
+        .collect();
+    eprintln!(
+        "set update: {} in {} transaction(s), {} bytes, {:.3}s (only the changed elements were sent)",
+        sets.join(", "),
+        st.batches,
+        st.bytes,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(st)
+}
+
+/// A progress bar on standard error when it is a terminal.
+struct Progress {
+    tty: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, done: usize, total: usize) {
+        if !self.tty || total == 0 {
+            return;
+        }
+        let width = 40;
+        let filled = done.saturating_mul(width) / total;
+        eprint!(
+            "\r[{}{}] {:>3}% {done}/{total} elements",
+            "#".repeat(filled),
+            " ".repeat(width - filled.min(width)),
+            done.saturating_mul(100) / total
+        );
+        let _ = std::io::stderr().flush();
+        self.shown = true;
+    }
+
+    fn finish(&mut self) {
+        if self.shown {
+            eprintln!();
+        }
+    }
+}
+
+/// `rampart set ...`.
+pub fn run(op: SetOp, st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> {
+    let store = Store::open(&state::dir_of(st.state_dir.as_deref()))?;
+    match op {
+        SetOp::List { name, json, count } => list(&store, &name, json, count, out),
+        SetOp::Test { name, addr } => test(&store, &name, addr, out),
+        SetOp::Add {
+            name,
+            elements,
+            timeout,
+            comment,
+        } => {
+            let timeout = match timeout {
+                Some(t) => Some(parse_timeout(&t).map_err(anyhow::Error::msg)?),
+                None => None,
+            };
+            change(&store, &name, |set| {
+                let added = parse_cli_elements(set, &elements, timeout, comment.as_deref())?;
+                let mut elems = set.elements.clone();
+                for e in added {
+                    // Adding an element again replaces it (a new timeout or
+                    // comment), as `ipset add -exist` does.
+                    elems.retain(|x| x.parts != e.parts);
+                    elems.push(e);
+                }
+                Ok(elems)
+            })
+        }
+        SetOp::Del { name, elements } => change(&store, &name, |set| {
+            let gone = parse_cli_elements(set, &elements, None, None)?;
+            let mut elems = set.elements.clone();
+            for (e, text) in gone.iter().zip(&elements) {
+                let before = elems.len();
+                elems.retain(|x| x.parts != e.parts);
+                if elems.len() == before {
+                    bail!(
+                        "{text} is not an element of set {}; `rampart set test {} ADDR` shows which element holds an address",
+                        set.name,
+                        set.name
+                    );
+                }
+            }
+            Ok(elems)
+        }),
+        SetOp::Load { name, file } => change(&store, &name, |set| read_set_file(set, &file)),
+        SetOp::Flush { name } => change(&store, &name, |_| Ok(Vec::new())),
+    }
+}
+
+/// `1h`, `30m`, `90s`, `2d` or seconds.
+fn parse_timeout(s: &str) -> std::result::Result<u32, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a timeout like 90s, 30m, 1h or 2d"))?;
+    match u32::try_from(n.saturating_mul(mult)) {
+        Ok(0) => Err(format!("`{s}`: a timeout must be at least 1s")),
+        Ok(v) if v <= 2_000_000 => Ok(v),
+        _ => Err(format!("`{s}`: a timeout is at most 2000000s (23 days)")),
+    }
+}
+
+/// Elements given on the command line, in ipset's element syntax for the
+/// set's type (`192.0.2.7`, `10.0.0.0/8`, `10.0.0.1-10.0.0.9`,
+/// `192.0.2.7,tcp:22`), parsed by the ipset front end.
+fn parse_cli_elements(
+    set: &IpSet,
+    elements: &[String],
+    timeout: Option<u32>,
+    comment: Option<&str>,
+) -> Result<Vec<SetElement>> {
+    let mut text = String::new();
+    for e in elements {
+        if e.contains(['\n', '"']) {
+            bail!("element {e:?}: newlines and quotes are not allowed");
+        }
+        text.push_str(&format!("add {} {e}", set.name));
+        if let Some(t) = timeout {
+            text.push_str(&format!(" timeout {t}"));
+        }
+        if let Some(c) = comment {
+            if c.contains(['\n', '"']) {
+                bail!("comment {c:?}: newlines and quotes are not allowed");
+            }
+            text.push_str(&format!(" comment \"{c}\""));
+        }
+        text.push('\n');
+    }
+    parse_ipset_lines(set, "<command line>", &text)
+}
+
+/// Parses `add NAME ...` lines into a copy of `set` without elements.
+fn parse_ipset_lines(set: &IpSet, path: &str, text: &str) -> Result<Vec<SetElement>> {
+    let mut mini = Policy::default();
+    let mut empty = set.clone();
+    empty.elements.clear();
+    if empty.timeout.is_none() && text.contains(" timeout ") {
+        // ipset refuses per-element timeouts in a set created without
+        // one; the nft set may still take them (flags timeout), which the
+        // declaration check below decides.
+        empty.timeout = Some(0);
+    }
+    if text.contains(" comment ") {
+        empty.options.comment = true;
+    }
+    mini.sets.push(empty);
+    let file = SourceFile::new(path.to_string(), text.to_string());
+    let mut diags = Diagnostics::default();
+    rampart_syntax::script::parse_ipset_save_into(&file, &mut mini, &mut diags);
+    if diags.has_errors() {
+        eprint!("{diags}");
+        bail!("bad element(s) for set {} ({})", set.name, set.kind.name());
+    }
+    Ok(mini.sets.pop().map(|s| s.elements).unwrap_or_default())
+}
+
+/// The elements of a list file: one address, network or range per line
+/// (`#`/`;` comments) for address sets, read with rampart-cidr (errors
+/// located as `path:line:col`); for `hash:net` aggregated first, for
+/// `hash:ip` only single addresses. Other set types take one ipset element
+/// per line (`192.0.2.7,tcp:22`).
+fn read_set_file(set: &IpSet, path: &Path) -> Result<Vec<SetElement>> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    match set.kind {
+        SetKind::HashIp | SetKind::HashNet | SetKind::BitmapIp => {}
+        _ => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut lines = String::with_capacity(text.len() * 2);
+            for l in text.lines() {
+                let t = l.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    lines.push('\n');
+                } else {
+                    lines.push_str(&format!("add {} {t}\n", set.name));
+                }
+            }
+            return parse_ipset_lines(set, &path.display().to_string(), &lines);
+        }
+    }
+    let single = set.kind != SetKind::HashNet;
+    let mut b = rampart_cidr::Builder::default();
+    let mut errors = 0usize;
+    let name = path.display().to_string();
+    let mut hosts: Vec<IpAddr> = Vec::new();
+    rampart_cidr::read_list(reader, |line, r| match r {
+        Ok(entry) => {
+            if single {
+                let host = match entry {
+                    rampart_cidr::Entry::V4(iv) if iv.lo() == iv.hi() => {
+                        Some(IpAddr::from(std::net::Ipv4Addr::from(iv.lo())))
+                    }
+                    rampart_cidr::Entry::V6(iv) if iv.lo() == iv.hi() => {
+                        Some(IpAddr::from(std::net::Ipv6Addr::from(iv.lo())))
+                    }
+                    _ => None,
+                };
+                match host {
+                    Some(h) => hosts.push(h),
+                    None => {
+                        errors += 1;
+                        if errors <= 20 {
+                            eprintln!(
+                                "{name}:{line}: error: set {} is {} (single addresses); this line holds a network or range",
+                                set.name,
+                                set.kind.name()
+                            );
+                        }
+                    }
+                }
+            } else {
+                b.push(entry);
+            }
+        }
+        Err(e) => {
+            errors += 1;
+            if errors <= 20 {
+                eprintln!(
+                    "{name}:{}:{}: error: {}\n {:>4} | {}\n      | {}{}",
+                    e.line,
+                    e.column,
+                    e.kind,
+                    e.line,
+                    e.text,
+                    " ".repeat(e.column.saturating_sub(1) as usize),
+                    "^".repeat(e.width.max(1) as usize)
+                );
+            }
+        }
+    })
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    if errors > 0 {
+        bail!(
+            "{}: {errors} bad line(s); set {} unchanged",
+            path.display(),
+            set.name
+        );
+    }
+    let want_v6 = set.family == Some(rampart_model::Family::Ipv6);
+    let fam_ok = |a: &IpAddr| a.is_ipv6() == want_v6;
+    let mut out = Vec::new();
+    let elem = |net: IpNet| SetElement {
+        parts: vec![ElemPart::Net(net)],
+        timeout: None,
+        comment: None,
+        nomatch: false,
+    };
+    if single {
+        hosts.sort_unstable();
+        hosts.dedup();
+        if let Some(bad) = hosts.iter().find(|a| !fam_ok(a)) {
+            bail!(
+                "{}: {bad} is not of the family of set {}",
+                path.display(),
+                set.name
+            );
+        }
+        out.extend(hosts.into_iter().map(|a| elem(IpNet::host(a))));
+        return Ok(out);
+    }
+    let all = b.build();
+    if (want_v6 && !all.v4.is_empty()) || (!want_v6 && !all.v6.is_empty()) {
+        bail!(
+            "{}: the list holds addresses of the other family than set {} ({})",
+            path.display(),
+            set.name,
+            if want_v6 { "inet6" } else { "inet" }
+        );
+    }
+    for p in all.v4.prefixes() {
+        let a = IpAddr::from(std::net::Ipv4Addr::from(p.addr));
+        out.extend(IpNet::new(a, p.len).map(elem));
+    }
+    for p in all.v6.prefixes() {
+        let a = IpAddr::from(std::net::Ipv6Addr::from(p.addr));
+        out.extend(IpNet::new(a, p.len).map(elem));
+    }
+    Ok(out)
+}
+
+/// Elements with a timeout, as they stand at `now` in an entry applied at
+/// `then`: the time left, expired ones dropped (the kernel dropped them).
+fn carry_timeouts(set: &IpSet, then: u64, now: u64) -> Vec<SetElement> {
+    let mut s = set.clone();
+    carry_timeouts_in(&mut s, then, now);
+    s.elements
+}
+
+/// [`carry_timeouts`] in place (sets without timeouts are left alone).
+fn carry_timeouts_in(set: &mut IpSet, then: u64, now: u64) {
+    let passed = now.saturating_sub(then);
+    let default = set.timeout.filter(|t| *t > 0);
+    if default.is_none() && set.elements.iter().all(|e| e.timeout.is_none()) {
+        return;
+    }
+    set.elements.retain_mut(|e| match e.timeout.or(default) {
+        None => true,
+        Some(t) => match u64::from(t).checked_sub(passed).filter(|l| *l > 0) {
+            Some(left) => {
+                e.timeout = Some(u32::try_from(left).unwrap_or(u32::MAX));
+                true
+            }
+            None => false,
+        },
+    });
+}
+
+/// Changes the elements of set `name` of the applied policy to what `f`
+/// returns, as a new state entry sent incrementally.
+fn change(
+    store: &Store,
+    name: &str,
+    f: impl FnOnce(&IpSet) -> Result<Vec<SetElement>>,
+) -> Result<ExitCode> {
+    let _lock = store.lock()?;
+    apply_cmd::settle_expired(store)?;
+    if let Some(p) = store.pending()? {
+        eprintln!(
+            "rampart: an apply is awaiting confirmation until {} (entry {}); run `rampart confirm` or `rampart rollback` first; nothing changed",
+            state::fmt_time(p.deadline),
+            p.applied
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let Some(mut cur) = store.current()? else {
+        bail!("nothing is applied (state directory {}): `rampart set` changes the sets of the applied policy; run `rampart apply` first", store.dir().display());
+    };
+    let now = state::now();
+    if cur.policy.set(name).is_none() {
+        bail!("{}", no_such_set(&cur.policy, name));
+    }
+    let old = apply_cmd::relower(&cur)?;
+    // Every set's timed elements with the time they have left: they are
+    // sent again with it (see `rampart_sys::setsync`), keeping their expiry.
+    let mut policy = std::mem::take(&mut cur.policy);
+    for s in &mut policy.sets {
+        carry_timeouts_in(s, cur.time, now);
+    }
+    let Some(set) = policy.set(name) else {
+        bail!("{}", no_such_set(&policy, name));
+    };
+    let before = set.elements.len();
+    let elems = f(set)?;
+    let after = elems.len();
+    if let Some(s) = policy.set_mut(name) {
+        s.elements = elems;
+    }
+    let new = lower_like(&cur, &policy)?;
+    let diffs = match setsync::diff_ruleset(&old, &new) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => bail!("set {name}: {e}"),
+        None => bail!(
+            "set {name}: this change needs the set created again (a network in a set of single addresses, a timeout in a set without `flags timeout`, ...); change the policy and `rampart apply` it"
+        ),
+    };
+    drop(old);
+    // Nothing to send (an element added again with the same data): the
+    // tables stay as they are.
+    let plan = if diffs.is_empty() {
+        None
+    } else if loaded(&new) {
+        Some(diffs)
+    } else {
+        bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
+    };
+    let text = rampart_nft::to_text(&new);
+    let entry = store.add(
+        now,
+        Kind::Set,
+        Some(cur.id),
+        None,
+        &cur.format,
+        cur.no_optimize,
+        cur.sources.clone(),
+        policy,
+        text,
+        // A set change writes no kernel setting.
+        vec![],
+    )?;
+    let sent = match plan {
+        Some(p) => send_or_replace(Some(p), &new).map(|_| ()),
+        None => Ok(()),
+    };
+    match sent {
+        Ok(_) => {
+            store.set_current(entry.id)?;
+            eprintln!(
+                "set {name}: {before} -> {after} element(s); state entry {} (`rampart rollback` undoes it)",
+                entry.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            store.remove_entry(entry.id)?;
+            eprintln!("rampart: error: set {name}: {e}");
+            eprintln!("nothing was changed");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Lowers `policy` as entry `e` was lowered (optimised unless
+/// `--no-optimize`).
+fn lower_like(e: &state::Entry, policy: &Policy) -> Result<Ruleset> {
+    match rampart_nft::lower(policy) {
+        Ok(rs) if e.no_optimize => Ok(rs),
+        Ok(rs) => Ok(rampart_nft::optimize(rs)),
+        Err(errors) => bail!(
+            "the changed policy does not lower to nftables: {}",
+            errors.first().map(ToString::to_string).unwrap_or_default()
+        ),
+    }
+}
+
+fn no_such_set(policy: &Policy, name: &str) -> String {
+    let names: Vec<&str> = policy.sets.iter().map(|s| s.name.as_str()).collect();
+    if names.is_empty() {
+        format!("the applied policy has no set {name} (it has no sets)")
+    } else {
+        format!(
+            "the applied policy has no set {name}; its sets: {}",
+            names.join(", ")
+        )
+    }
+}
+
+/// The table and nft name of a set given by its policy name (or, for sets
+/// rampart makes itself, its nft name) in `table inet rampart`.
+fn nft_name(store: &Store, name: &str) -> Result<(Option<IpSet>, String)> {
+    let cur = store.current()?;
+    let set = cur.as_ref().and_then(|c| c.policy.set(name).cloned());
+    let nft = match &set {
+        Some(_) => rampart_nft::lower::nft_set_name(name),
+        None => name.to_string(),
+    };
+    Ok((set, nft))
+}
+
+/// `rampart set list NAME [--json] [--count]`: the elements the kernel
+/// holds (one `GETSETELEM` dump).
+fn list(
+    store: &Store,
+    name: &str,
+    json: bool,
+    count: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let (_, nft) = nft_name(store, name)?;
+    let live = setsync::list_elements(TableFamily::Inet, "rampart", &nft)
+        .with_context(|| format!("cannot read set {name} from the kernel"))?;
+    let elems = live_elements(&live);
+    if count {
+        if json {
+            serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({"set": name, "table": "inet rampart", "count": elems.len()}),
+            )?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", elems.len())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if json {
+        let v: Vec<serde_json::Value> = elems
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "element": e.text,
+                    "timeout": e.timeout_ms.map(|t| t / 1000),
+                    "expires": e.expires_ms.map(|t| t / 1000),
+                    "comment": e.comment,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({
+                "set": name, "table": "inet rampart", "nft_name": nft,
+                "interval": live.interval(), "count": elems.len(), "elements": v,
+            }),
+        )?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "# set {name} (table inet rampart, nft set {nft}): {} element(s)",
+        elems.len()
+    )?;
+    let mut buf = String::new();
+    for e in &elems {
+        buf.clear();
+        buf.push_str(&e.text);
+        if let Some(t) = e.timeout_ms {
+            buf.push_str(&format!(" timeout {}", secs_text(t / 1000)));
+        }
+        if let Some(t) = e.expires_ms {
+            buf.push_str(&format!(" expires {}", secs_text(t / 1000)));
+        }
+        if let Some(c) = &e.comment {
+            buf.push_str(&format!(" comment {c:?}"));
+        }
+        writeln!(out, "{buf}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `1h2m3s`, as nft prints times.
+fn secs_text(s: u64) -> String {
+    if s == 0 {
+        return "0s".into();
+    }
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3600, "h"),
+        (s % 3600 / 60, "m"),
+        (s % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(v, _)| *v > 0)
+        .map(|(v, u)| format!("{v}{u}"))
+        .collect()
+}
+
+/// One listed element: its text (`10.0.0.0/24`, `10.0.0.1-10.0.0.9`,
+/// `192.0.2.7 . tcp . 22`) and what the kernel says of it.
+struct Shown {
+    text: String,
+    timeout_ms: Option<u64>,
+    expires_ms: Option<u64>,
+    comment: Option<String>,
+}
+
+fn addr_of(key: &[u8]) -> Option<IpAddr> {
+    match key.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(key).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(key).ok()?)),
+        _ => None,
+    }
+}
+
+/// A key as text, by the set's key type (nft's type ids: 7 ipv4_addr,
+/// 8 ipv6_addr, 9 ether_addr, 12 inet_proto, 13 inet_service; a
+/// concatenation packs them 6 bits each).
+fn key_text(key_type: u32, key: &[u8]) -> String {
+    let mut types = Vec::new();
+    let mut t = key_type;
+    while t != 0 {
+        types.push(t & 0x3f);
+        t >>= 6;
+    }
+    types.reverse();
+    if types.len() <= 1 {
+        return part_text(key_type, key);
+    }
+    let mut parts = Vec::new();
+    let mut off = 0;
+    for ty in types {
+        let len = match ty {
+            7 => 4,
+            8 => 16,
+            9 => 8,
+            _ => 4,
+        };
+        let Some(chunk) = key.get(off..off + len) else {
+            return hex(key);
+        };
+        parts.push(part_text(ty, chunk));
+        off += len;
+    }
+    parts.join(" . ")
+}
+
+fn part_text(ty: u32, v: &[u8]) -> String {
+    match ty {
+        7 | 8 => addr_of(v).map_or_else(|| hex(v), |a| a.to_string()),
+        9 if v.len() >= 6 => v[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+        12 => match v.first() {
+            Some(6) => "tcp".into(),
+            Some(17) => "udp".into(),
+            Some(132) => "sctp".into(),
+            Some(136) => "udplite".into(),
+            Some(p) => p.to_string(),
+            None => hex(v),
+        },
+        13 if v.len() >= 2 => u16::from_be_bytes([v[0], v[1]]).to_string(),
+        _ => hex(v),
+    }
+}
+
+fn hex(v: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for b in v {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The elements of a live set: for an interval set, start and end elements
+/// paired into `ADDR/LEN` or `FIRST-LAST` (the leading end marker left
+/// out), in ascending order.
+fn live_elements(live: &setsync::LiveSetElems) -> Vec<Shown> {
+    let shown = |text: String, e: &setsync::LiveElem| Shown {
+        text,
+        timeout_ms: e.timeout_ms,
+        expires_ms: e.expires_ms,
+        comment: e.comment.clone(),
+    };
+    if !live.interval() {
+        let mut v: Vec<&setsync::LiveElem> = live.elems.iter().collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        return v
+            .into_iter()
+            .map(|e| shown(key_text(live.key_type, &e.key), e))
+            .collect();
+    }
+    let mut v: Vec<&setsync::LiveElem> = live.elems.iter().collect();
+    v.sort_by(|a, b| (&a.key, !a.end).cmp(&(&b.key, !b.end)));
+    let bits = v.first().map_or(32, |e| e.key.len() * 8);
+    let max = if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    let mut out = Vec::new();
+    let mut open: Option<&setsync::LiveElem> = None;
+    let close = |s: &setsync::LiveElem, hi: u128, out: &mut Vec<Shown>| {
+        let lo = setsync::key_int(&s.key);
+        out.push(shown(range_text(lo, hi, s.key.len()), s));
+    };
+    for e in v {
+        let k = setsync::key_int(&e.key);
+        match (e.end, open) {
+            (true, Some(s)) => {
+                close(s, k.wrapping_sub(1), &mut out);
+                open = None;
+            }
+            (true, None) => {}
+            (false, Some(s)) => {
+                close(s, k.wrapping_sub(1), &mut out);
+                open = Some(e);
+            }
+            (false, None) => open = Some(e),
+        }
+    }
+    if let Some(s) = open {
+        close(s, max, &mut out);
+    }
+    out
+}
+
+fn int_addr(v: u128, len: usize) -> IpAddr {
+    if len == 4 {
+        IpAddr::from(std::net::Ipv4Addr::from(v as u32))
+    } else {
+        IpAddr::from(std::net::Ipv6Addr::from(v))
+    }
+}
+
+fn range_text(lo: u128, hi: u128, len: usize) -> String {
+    if len != 4 && len != 16 {
+        return format!("{lo}-{hi}");
+    }
+    let bits = (len * 8) as u32;
+    let span = hi.wrapping_sub(lo).wrapping_add(1);
+    if lo == hi {
+        return int_addr(lo, len).to_string();
+    }
+    if span.is_power_of_two() && lo.is_multiple_of(span) {
+        let plen = bits - span.trailing_zeros();
+        return format!("{}/{plen}", int_addr(lo, len));
+    }
+    if lo == 0 && hi == u128::MAX >> (128 - bits) {
+        return format!("{}/0", int_addr(0, len));
+    }
+    format!("{}-{}", int_addr(lo, len), int_addr(hi, len))
+}
+
+/// `rampart set test NAME ADDR`: which element holds ADDR, from the state
+/// store's copy (most specific element, rampart-cidr's covering lookup),
+/// confirmed by the kernel with a one-element `GETSETELEM` get.
+fn test(store: &Store, name: &str, addr: IpAddr, out: &mut impl Write) -> Result<ExitCode> {
+    let (set, nft) = nft_name(store, name)?;
+    let Some(set) = set else {
+        let cur = store.current()?;
+        bail!(
+            "{}",
+            cur.map_or_else(
+                || format!("nothing is applied; no set {name}"),
+                |c| no_such_set(&c.policy, name)
+            )
+        );
+    };
+    let cur_time = store.current()?.map_or(0, |c| c.time);
+    let elems = carry_timeouts(&set, cur_time, state::now());
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for (i, e) in elems.iter().enumerate() {
+        let (lo, hi) = match e.parts.first() {
+            Some(ElemPart::Net(n)) => {
+                let (lo, hi) = net_bounds(n);
+                (lo, hi)
+            }
+            Some(ElemPart::Range(a, b)) => (ip_int(*a), ip_int(*b)),
+            _ => bail!(
+                "set {name} is {}: `set test` takes sets of addresses",
+                set.kind.name()
+            ),
+        };
+        let v6_elem = matches!(e.parts.first(), Some(ElemPart::Net(n)) if !n.is_ipv4())
+            || matches!(e.parts.first(), Some(ElemPart::Range(a, _)) if a.is_ipv6());
+        if v6_elem {
+            v6.extend(rampart_cidr::Interval::new(lo, hi).map(|iv| (iv, i as u64)));
+        } else {
+            v4.extend(rampart_cidr::Interval::new(lo as u32, hi as u32).map(|iv| (iv, i as u64)));
+        }
+    }
+    let hit = match addr {
+        IpAddr::V4(a) => rampart_cidr::Covering::new(v4)
+            .most_specific(u32::from(a))
+            .map(|(_, i)| i),
+        IpAddr::V6(a) => rampart_cidr::Covering::new(v6)
+            .most_specific(u128::from(a))
+            .map(|(_, i)| i),
+    };
+    let stored = hit.and_then(|i| elems.get(i as usize));
+    match stored {
+        Some(e) => writeln!(
+            out,
+            "{addr} is in set {name}: element {} (state store)",
+            rampart_syntax::script::element_text(e, set.kind)
+        )?,
+        None => writeln!(out, "{addr} is not in set {name} (state store)")?,
+    }
+    // The kernel's answer for the same address.
+    let key_len = if addr.is_ipv4() { 4 } else { 16 };
+    let kernel = setsync::addr_key(addr, key_len)
+        .map(|k| setsync::get_element(TableFamily::Inet, "rampart", &nft, &k));
+    match kernel {
+        Some(Ok(Some(e))) => {
+            let start = addr_of(&e.key).map_or_else(|| hex(&e.key), |a| a.to_string());
+            let mut line = String::from("kernel: held");
+            if start != addr.to_string() {
+                line.push_str(&format!(" (interval starting at {start})"));
+            }
+            if let Some(t) = e.expires_ms {
+                line.push_str(&format!(", expires in {}", secs_text(t / 1000)));
+            }
+            writeln!(out, "{line}")?;
+            if stored.is_none() {
+                writeln!(
+                    out,
+                    "note: the kernel holds it but the state store does not: the set was changed behind rampart's back"
+                )?;
+            }
+        }
+        Some(Ok(None)) => {
+            writeln!(out, "kernel: not held")?;
+            if stored.is_some() {
+                writeln!(
+                    out,
+                    "note: the state store has it but the kernel does not (expired, or removed behind rampart's back)"
+                )?;
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Some(Err(e)) => {
+            writeln!(
+                out,
+                "kernel: cannot ask ({e}); the answer above is the state store's"
+            )?;
+        }
+        None => {}
+    }
+    Ok(if stored.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn ip_int(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn net_bounds(n: &IpNet) -> (u128, u128) {
+    let lo = ip_int(n.addr());
+    let width = u32::from(n.width());
+    let plen = u32::from(n.prefix_len().unwrap_or(n.width()));
+    let host = if width - plen >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << (width - plen)) - 1
+    };
+    (lo & !host, lo | host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_like_nft() {
+        assert_eq!(secs_text(3599), "59m59s");
+        assert_eq!(secs_text(3600), "1h");
+        assert_eq!(secs_text(90_061), "1d1h1m1s");
+    }
+
+    #[test]
+    fn timeouts_parse() {
+        assert_eq!(parse_timeout("1h"), Ok(3600));
+        assert_eq!(parse_timeout("90"), Ok(90));
+        assert_eq!(parse_timeout("2d"), Ok(172_800));
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("1y").is_err());
+        assert!(parse_timeout("100d").is_err());
+    }
+
+    #[test]
+    fn ranges_print_as_prefixes_where_they_are() {
+        assert_eq!(range_text(0x0a00_0000, 0x0a00_00ff, 4), "10.0.0.0/24");
+        assert_eq!(range_text(0x0a00_0001, 0x0a00_0001, 4), "10.0.0.1");
+        assert_eq!(range_text(0x0a00_0001, 0x0a00_0009, 4), "10.0.0.1-10.0.0.9");
+        assert_eq!(range_text(0, u128::from(u32::MAX), 4), "0.0.0.0/0");
+        assert_eq!(key_text(7, &[192, 0, 2, 1]), "192.0.2.1");
+        // ipv4_addr . inet_proto . inet_service
+        assert_eq!(
+            key_text(
+                (7 << 12) | (12 << 6) | 13,
+                &[192, 0, 2, 1, 6, 0, 0, 0, 0, 22, 0, 0]
+            ),
+            "192.0.2.1 . tcp . 22"
+        );
+    }
+
+    #[test]
+    fn timed_elements_carry_the_time_left() {
+        let set = IpSet {
+            name: "bans".into(),
+            kind: SetKind::HashIp,
+            family: Some(rampart_model::Family::Ipv4),
+            timeout: None,
+            options: Default::default(),
+            elements: vec![
+                SetElement {
+                    parts: vec![ElemPart::Net(IpNet::host("192.0.2.1".parse().expect("a")))],
+                    timeout: Some(60),
+                    comment: None,
+                    nomatch: false,
+                },
+                SetElement {
+                    parts: vec![ElemPart::Net(IpNet::host("192.0.2.2".parse().expect("a")))],
+                    timeout: Some(10),
+                    comment: None,
+                    nomatch: false,
+                },
+                SetElement {
+                    parts: vec![ElemPart::Net(IpNet::host("192.0.2.3".parse().expect("a")))],
+                    timeout: None,
+                    comment: None,
+                    nomatch: false,
+                },
+            ],
+            origin: None,
+        };
+        let left = carry_timeouts(&set, 1000, 1015);
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].timeout, Some(45));
+        assert_eq!(left[1].timeout, None);
+    }
+}
