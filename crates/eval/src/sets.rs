@@ -167,16 +167,18 @@ impl Key for u128 {
 
 /// An address set as disjoint intervals covering the whole address
 /// space: interval `i` is `[starts[i], starts[i + 1])` and answers
-/// `vals[i]`. A lookup is a binary search; for IPv4 a first-level table
-/// per /16 narrows it to the few boundaries inside the packet's /16 (two
-/// or three cache misses for a million prefixes instead of one hash
-/// probe per prefix length).
+/// `vals[i]`. A lookup is a binary search; for IPv4 a table per /20
+/// holds the value at the /20's start and its few boundaries (one or two
+/// cache misses for a million prefixes instead of a hash probe per
+/// prefix length).
 #[derive(Debug)]
 pub(crate) struct Intervals<T> {
     starts: Vec<T>,
     vals: Vec<u8>,
-    /// IPv4 only: `l1[k]` = how many starts are `<= k << 16`.
+    /// IPv4 only (see [`Intervals::indexed`]): per /20, its first
+    /// value and offset into `low`.
     l1: Vec<u32>,
+    low: Vec<u16>,
 }
 
 impl<T: Key> Intervals<T> {
@@ -269,6 +271,7 @@ impl<T: Key> Intervals<T> {
             starts,
             vals,
             l1: Vec::new(),
+            low: Vec::new(),
         }
     }
 
@@ -285,29 +288,56 @@ impl Intervals<u128> {
     }
 }
 
+/// IPv4 buckets per /20: most packets need one or two cache lines.
+const SHIFT: u32 = 12;
+const OFFSET: u32 = (1 << 30) - 1;
+
 impl Intervals<u32> {
-    /// Adds the /16 first-level table.
+    /// Adds the first-level table: per /20, the value at its first
+    /// address (top two bits) and where its boundaries start in `low`
+    /// (each boundary inside the /20 as its low 12 bits and its value).
     pub(crate) fn indexed(mut self) -> Intervals<u32> {
-        let mut l1 = Vec::with_capacity(65537);
+        if self.starts.len() >= OFFSET as usize {
+            return self;
+        }
+        let buckets = 1usize << (32 - SHIFT);
+        let mut l1 = Vec::with_capacity(buckets + 1);
+        let mut low = Vec::with_capacity(self.starts.len());
         let mut n = 0usize;
-        for k in 0..65536u32 {
-            while n < self.starts.len() && self.starts[n] <= k << 16 {
+        for k in 0..buckets as u32 {
+            let b = k << SHIFT;
+            // Boundaries up to the bucket's first address set its value.
+            while n < self.starts.len() && self.starts[n] <= b {
                 n += 1;
             }
-            l1.push(n as u32);
+            let init = self.vals[n.saturating_sub(1)];
+            l1.push(low.len() as u32 | u32::from(init) << 30);
+            let end = b | ((1 << SHIFT) - 1);
+            while n < self.starts.len() && self.starts[n] <= end {
+                low.push(((self.starts[n] - b) as u16) << 2 | u16::from(self.vals[n]));
+                n += 1;
+            }
         }
-        l1.push(self.starts.len() as u32);
+        l1.push(low.len() as u32);
         self.l1 = l1;
+        self.low = low;
         self
     }
 
     pub(crate) fn lookup(&self, x: u32) -> u8 {
-        let k = (x >> 16) as usize;
+        let k = (x >> SHIFT) as usize;
         match (self.l1.get(k), self.l1.get(k + 1)) {
-            (Some(&lo), Some(&hi)) => {
-                // The starts <= x are those <= k << 16 and some of
-                // those before the next /16's count.
-                self.get(x, lo as usize, hi as usize)
+            (Some(&e), Some(&next)) => {
+                let (lo, hi) = ((e & OFFSET) as usize, (next & OFFSET) as usize);
+                let at = (x & ((1 << SHIFT) - 1)) as u16;
+                let mut v = (e >> 30) as u8;
+                for w in self.low.get(lo..hi).unwrap_or(&[]) {
+                    if w >> 2 > at {
+                        break;
+                    }
+                    v = (w & 3) as u8;
+                }
+                v
             }
             _ => self.get(x, 0, self.starts.len()),
         }
