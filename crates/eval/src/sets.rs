@@ -574,7 +574,14 @@ mod tests {
             (20, 20, true),
         ])
         .indexed();
-        let want = [(0, YES), (9, YES), (10, NOMATCH), (12, YES), (13, YES), (14, NOMATCH)];
+        let want = [
+            (0, YES),
+            (9, YES),
+            (10, NOMATCH),
+            (12, YES),
+            (13, YES),
+            (14, NOMATCH),
+        ];
         for (x, v) in want {
             assert_eq!(i.lookup(x), v, "{x}");
         }
