@@ -295,6 +295,11 @@ pub(crate) struct Cursor<'c> {
 
 const INLINE: usize = 12;
 
+thread_local! {
+    /// [`Classifier::decide`]'s hook list, reused.
+    static HOOKS: std::cell::Cell<Vec<crate::walk::RawHook>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl<'c> Cursor<'c> {
     fn push(&mut self, list: &'c [u32]) {
         if self.n < INLINE {
@@ -342,8 +347,16 @@ impl Classifier<'_> {
     /// [`Decision`](crate::Decision)).
     pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
         let mut st = State::default();
-        let raw = crate::walk::run_raw(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, false);
-        crate::walk::decision(&raw)
+        // The hook list is kept per thread: no allocation per packet.
+        let hooks = HOOKS.with(|h| h.take());
+        let raw = crate::walk::run_raw_into(
+            &self.prog, self, ctx, &mut st, pkt, ctx.now, true, false, hooks,
+        );
+        let d = crate::walk::decision(&raw);
+        let mut hooks = raw.hooks;
+        hooks.clear();
+        HOOKS.with(|h| h.replace(hooks));
+        d
     }
 
     /// Names the rule of a [`Decision`](crate::Decision) of this policy.
