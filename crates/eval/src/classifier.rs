@@ -3,7 +3,8 @@
 //! tables per prefix length, longest first —, TCP/UDP destination port,
 //! input interface, protocol). A packet looks its fields up and only the
 //! rules found (plus the few that pin nothing) are evaluated, in order;
-//! sets are hash tables per prefix length instead of element scans.
+//! sets are interval vectors (see [`crate::sets`]) instead of element
+//! scans.
 //!
 //! A rule left out is one whose generic match on that field fails, and
 //! generic matches run before any match extension, so skipping it never

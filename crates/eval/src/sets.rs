@@ -1,7 +1,7 @@
 //! Set membership: the reference scans the elements in order; the
-//! classifier builds hash tables per prefix length (O(1) per length,
-//! longest prefix first) for the common one-dimension address sets and
-//! hash tables for address+port sets.
+//! classifier turns the common one-address sets into disjoint interval
+//! vectors ([`Intervals`]: for IPv4 one /20 table entry and a few 16-bit
+//! words per lookup) and address+port sets into hash tables.
 
 use rampart_model::set::{ElemPart, IpSet, SetKind};
 use rampart_model::Policy;
