@@ -321,6 +321,9 @@ impl Intervals<u32> {
         l1.push(low.len() as u32);
         self.l1 = l1;
         self.low = low;
+        // Every lookup goes through the table now.
+        self.starts = Vec::new();
+        self.vals = Vec::new();
         self
     }
 
