@@ -3,7 +3,8 @@
 //! tables per prefix length, longest first —, TCP/UDP destination port,
 //! input interface, protocol). A packet looks its fields up and only the
 //! rules found (plus the few that pin nothing) are evaluated, in order;
-//! sets are hash tables per prefix length instead of element scans.
+//! sets are interval vectors (see [`crate::sets`]) instead of element
+//! scans.
 //!
 //! A rule left out is one whose generic match on that field fails, and
 //! generic matches run before any match extension, so skipping it never
@@ -133,9 +134,10 @@ struct ChainIndex {
     dst: Lpm,
     /// (protocol, destination port) → rules.
     dport: FxMap<(u8, u16), Vec<u32>>,
-    /// (source or destination host, protocol, destination port) → rules.
-    src_port: FxMap<(IpAddr, u8, u16), Vec<u32>>,
-    dst_port: FxMap<(IpAddr, u8, u16), Vec<u32>>,
+    /// (source or destination host, protocol, destination port) → rules,
+    /// keyed by [`host_port`].
+    src_port: FxMap<(u128, u32), Vec<u32>>,
+    dst_port: FxMap<(u128, u32), Vec<u32>>,
     /// Input interface name → rules; `iface_all`: all of them (used when
     /// the packet's input interface is not known).
     iface: FxMap<String, Vec<u32>>,
@@ -143,6 +145,16 @@ struct ChainIndex {
     proto: FxMap<u8, Vec<u32>>,
     /// Rules that pin no indexed field.
     always: Vec<u32>,
+}
+
+/// A host, protocol and port as two integers (cheap to hash): the
+/// address bits, and the family, protocol and port.
+fn host_port(a: IpAddr, proto: u8, port: u16) -> (u128, u32) {
+    let (bits, fam) = match a {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 4u32),
+        IpAddr::V6(a) => (u128::from(a), 6),
+    };
+    (bits, fam << 24 | u32::from(proto) << 16 | u32::from(port))
 }
 
 /// The field a rule is indexed by.
@@ -240,8 +252,8 @@ impl ChainIndex {
         for (i, r) in rules.iter().enumerate() {
             let i = i as u32;
             match key_of(r) {
-                Key::SrcPort(a, p, d) => ix.src_port.entry((a, p, d)).or_default().push(i),
-                Key::DstPort(a, p, d) => ix.dst_port.entry((a, p, d)).or_default().push(i),
+                Key::SrcPort(a, p, d) => ix.src_port.entry(host_port(a, p, d)).or_default().push(i),
+                Key::DstPort(a, p, d) => ix.dst_port.entry(host_port(a, p, d)).or_default().push(i),
                 Key::Src(a, l) => ix.src.add(a, l, i),
                 Key::Dst(a, l) => ix.dst.add(a, l, i),
                 Key::Dport(p, d) => ix.dport.entry((p, d)).or_default().push(i),
@@ -283,6 +295,11 @@ pub(crate) struct Cursor<'c> {
 }
 
 const INLINE: usize = 12;
+
+thread_local! {
+    /// [`Classifier::decide`]'s hook list, reused.
+    static HOOKS: std::cell::Cell<Vec<crate::walk::RawHook>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 impl<'c> Cursor<'c> {
     fn push(&mut self, list: &'c [u32]) {
@@ -331,8 +348,16 @@ impl Classifier<'_> {
     /// [`Decision`](crate::Decision)).
     pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
         let mut st = State::default();
-        let raw = crate::walk::run_raw(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, false);
-        crate::walk::decision(&raw)
+        // The hook list is kept per thread: no allocation per packet.
+        let hooks = HOOKS.with(|h| h.take());
+        let raw = crate::walk::run_raw_into(
+            &self.prog, self, ctx, &mut st, pkt, ctx.now, true, false, hooks,
+        );
+        let d = crate::walk::decision(&raw);
+        let mut hooks = raw.hooks;
+        hooks.clear();
+        HOOKS.with(|h| h.replace(hooks));
+        d
     }
 
     /// Names the rule of a [`Decision`](crate::Decision) of this policy.
@@ -367,18 +392,19 @@ impl Finder for Classifier<'_> {
                 }
             }
             if !ix.src_port.is_empty() {
-                if let Some(v) = ix.src_port.get(&(p.src, p.protocol, p.dport)) {
+                if let Some(v) = ix.src_port.get(&host_port(p.src, p.protocol, p.dport)) {
                     found.push(v);
                 }
             }
             if !ix.dst_port.is_empty() {
-                if let Some(v) = ix.dst_port.get(&(p.dst, p.protocol, p.dport)) {
+                if let Some(v) = ix.dst_port.get(&host_port(p.dst, p.protocol, p.dport)) {
                     found.push(v);
                 }
             }
         }
         if !ix.iface_all.is_empty() && fl.path != PathKind::Output {
-            match &p.in_iface {
+            // The flight's own name (its packet copy carries none).
+            match fl.in_iface {
                 Some(n) => {
                     if let Some(v) = ix.iface.get(n) {
                         found.push(v);

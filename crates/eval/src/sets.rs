@@ -1,11 +1,10 @@
 //! Set membership: the reference scans the elements in order; the
-//! classifier builds hash tables per prefix length (O(1) per length,
-//! longest prefix first) for the common one-dimension address sets and
-//! hash tables for address+port sets.
+//! classifier turns the common one-address sets into disjoint interval
+//! vectors ([`Intervals`]: for IPv4 one /20 table entry and a few 16-bit
+//! words per lookup) and address+port sets into hash tables.
 
 use rampart_model::set::{ElemPart, IpSet, SetKind};
 use rampart_model::Policy;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// One dimension of a lookup key taken from the packet.
@@ -126,21 +125,6 @@ pub(crate) struct Compiled {
     sets: crate::classifier::FxMap<String, CSet>,
 }
 
-#[derive(Debug)]
-enum CSet {
-    /// One address dimension: per prefix length (longest first), masked
-    /// address → nomatch flag; ranges scanned.
-    Addr {
-        v4: Vec<(u8, HashMap<u32, bool>)>,
-        v6: Vec<(u8, HashMap<u128, bool>)>,
-        ranges: Vec<(IpAddr, IpAddr, bool)>,
-    },
-    /// Address + port with host addresses and single ports only.
-    AddrPort(HashMap<(IpAddr, u8, u16), bool>),
-    /// Anything else: the reference scan.
-    Other,
-}
-
 impl Compiled {
     pub fn new(policy: &Policy) -> Compiled {
         let sets = policy
@@ -152,13 +136,237 @@ impl Compiled {
     }
 }
 
+/// A value of [`Intervals`]: not in the set, in it, or in a `nomatch`
+/// element.
+const NO: u8 = 0;
+const YES: u8 = 1;
+const NOMATCH: u8 = 2;
+
+/// An address as an integer key of [`Intervals`].
+pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
+    const ZERO: Self;
+    const MAX: Self;
+    fn succ(self) -> Self;
+}
+
+impl Key for u32 {
+    const ZERO: u32 = 0;
+    const MAX: u32 = u32::MAX;
+    fn succ(self) -> u32 {
+        self.wrapping_add(1)
+    }
+}
+
+impl Key for u128 {
+    const ZERO: u128 = 0;
+    const MAX: u128 = u128::MAX;
+    fn succ(self) -> u128 {
+        self.wrapping_add(1)
+    }
+}
+
+/// An address set as disjoint intervals covering the whole address
+/// space: interval `i` is `[starts[i], starts[i + 1])` and answers
+/// `vals[i]`. A lookup is a binary search; for IPv4 a table per /20
+/// holds the value at the /20's start and its few boundaries (one or two
+/// cache misses for a million prefixes instead of a hash probe per
+/// prefix length).
+#[derive(Debug)]
+pub(crate) struct Intervals<T> {
+    starts: Vec<T>,
+    vals: Vec<u8>,
+    /// IPv4 only (see [`Intervals::indexed`]): per /20, its first
+    /// value and offset into `low`.
+    l1: Vec<u32>,
+    low: Vec<u16>,
+}
+
+impl<T: Key> Intervals<T> {
+    /// From disjoint or nested prefixes `(first, last, nomatch)` (any two
+    /// are either disjoint or one contains the other): the innermost one
+    /// decides, and of equal ones the first listed (the reference's
+    /// order).
+    pub(crate) fn nested(mut prefixes: Vec<(T, T, bool)>) -> Intervals<T> {
+        // Outer before inner; stable, so equal prefixes keep their order.
+        prefixes.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut out: Vec<(T, u8)> = vec![(T::ZERO, NO)];
+        let mut stack: Vec<(T, T, u8)> = Vec::new();
+        let pop_until = |stack: &mut Vec<(T, T, u8)>, out: &mut Vec<(T, u8)>, s: Option<T>| {
+            while let Some(&(_, e, _)) = stack.last() {
+                if s.is_some_and(|s| e >= s) {
+                    break;
+                }
+                stack.pop();
+                if e != T::MAX {
+                    out.push((e.succ(), stack.last().map_or(NO, |t| t.2)));
+                }
+            }
+        };
+        for (s, e, nm) in prefixes {
+            pop_until(&mut stack, &mut out, Some(s));
+            if stack.last().is_some_and(|t| t.0 == s && t.1 == e) {
+                continue;
+            }
+            let v = if nm { NOMATCH } else { YES };
+            out.push((s, v));
+            stack.push((s, e, v));
+        }
+        pop_until(&mut stack, &mut out, None);
+        Intervals::from_bounds(out)
+    }
+
+    /// From any ranges `(first, last)`, all answering yes.
+    pub(crate) fn union(mut ranges: Vec<(T, T)>) -> Intervals<T> {
+        ranges.sort();
+        let mut out: Vec<(T, u8)> = vec![(T::ZERO, NO)];
+        let mut cur: Option<(T, T)> = None;
+        for (s, e) in ranges {
+            if s > e {
+                continue;
+            }
+            match &mut cur {
+                Some((_, ce)) if *ce == T::MAX || s <= ce.succ() => *ce = (*ce).max(e),
+                _ => {
+                    if let Some((cs, ce)) = cur {
+                        out.push((cs, YES));
+                        if ce != T::MAX {
+                            out.push((ce.succ(), NO));
+                        }
+                    }
+                    cur = Some((s, e));
+                }
+            }
+        }
+        if let Some((cs, ce)) = cur {
+            out.push((cs, YES));
+            if ce != T::MAX {
+                out.push((ce.succ(), NO));
+            }
+        }
+        Intervals::from_bounds(out)
+    }
+
+    /// Boundaries in order (non-decreasing; at an equal boundary the last
+    /// value wins).
+    fn from_bounds(out: Vec<(T, u8)>) -> Intervals<T> {
+        let mut starts: Vec<T> = Vec::with_capacity(out.len());
+        let mut vals: Vec<u8> = Vec::with_capacity(out.len());
+        for (b, v) in out {
+            if starts.last() == Some(&b) {
+                if let Some(l) = vals.last_mut() {
+                    *l = v;
+                }
+                // A value equal to the one before: merge.
+                let n = vals.len();
+                if n >= 2 && vals[n - 2] == vals[n - 1] {
+                    starts.pop();
+                    vals.pop();
+                }
+            } else if vals.last() != Some(&v) {
+                starts.push(b);
+                vals.push(v);
+            }
+        }
+        Intervals {
+            starts,
+            vals,
+            l1: Vec::new(),
+            low: Vec::new(),
+        }
+    }
+
+    fn get(&self, x: T, lo: usize, hi: usize) -> u8 {
+        let n = lo + self.starts[lo..hi].partition_point(|s| *s <= x);
+        // `starts[0]` is zero, so `n >= 1`.
+        self.vals[n.saturating_sub(1)]
+    }
+}
+
+impl Intervals<u128> {
+    pub(crate) fn lookup(&self, x: u128) -> u8 {
+        self.get(x, 0, self.starts.len())
+    }
+}
+
+/// IPv4 buckets per /20: most packets need one or two cache lines.
+const SHIFT: u32 = 12;
+const OFFSET: u32 = (1 << 30) - 1;
+
+impl Intervals<u32> {
+    /// Adds the first-level table: per /20, the value at its first
+    /// address (top two bits) and where its boundaries start in `low`
+    /// (each boundary inside the /20 as its low 12 bits and its value).
+    pub(crate) fn indexed(mut self) -> Intervals<u32> {
+        if self.starts.len() >= OFFSET as usize {
+            return self;
+        }
+        let buckets = 1usize << (32 - SHIFT);
+        let mut l1 = Vec::with_capacity(buckets + 1);
+        let mut low = Vec::with_capacity(self.starts.len());
+        let mut n = 0usize;
+        for k in 0..buckets as u32 {
+            let b = k << SHIFT;
+            // Boundaries up to the bucket's first address set its value.
+            while n < self.starts.len() && self.starts[n] <= b {
+                n += 1;
+            }
+            let init = self.vals[n.saturating_sub(1)];
+            l1.push(low.len() as u32 | u32::from(init) << 30);
+            let end = b | ((1 << SHIFT) - 1);
+            while n < self.starts.len() && self.starts[n] <= end {
+                low.push(((self.starts[n] - b) as u16) << 2 | u16::from(self.vals[n]));
+                n += 1;
+            }
+        }
+        l1.push(low.len() as u32);
+        self.l1 = l1;
+        self.low = low;
+        // Every lookup goes through the table now.
+        self.starts = Vec::new();
+        self.vals = Vec::new();
+        self
+    }
+
+    pub(crate) fn lookup(&self, x: u32) -> u8 {
+        let k = (x >> SHIFT) as usize;
+        match (self.l1.get(k), self.l1.get(k + 1)) {
+            (Some(&e), Some(&next)) => {
+                let (lo, hi) = ((e & OFFSET) as usize, (next & OFFSET) as usize);
+                let at = (x & ((1 << SHIFT) - 1)) as u16;
+                let mut v = (e >> 30) as u8;
+                for w in self.low.get(lo..hi).unwrap_or(&[]) {
+                    if w >> 2 > at {
+                        break;
+                    }
+                    v = (w & 3) as u8;
+                }
+                v
+            }
+            _ => self.get(x, 0, self.starts.len()),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum CSet {
+    /// One address dimension as interval vectors (see [`Intervals`]).
+    Addr {
+        v4: Intervals<u32>,
+        v6: Intervals<u128>,
+    },
+    /// Address + port with host addresses and single ports only.
+    AddrPort(crate::classifier::FxMap<(IpAddr, u8, u16), bool>),
+    /// Anything else: the reference scan.
+    Other,
+}
+
 impl CSet {
     fn build(s: &IpSet) -> CSet {
         match s.kind {
             SetKind::HashIp | SetKind::HashNet | SetKind::BitmapIp => {
-                let mut v4: HashMap<u8, HashMap<u32, bool>> = HashMap::new();
-                let mut v6: HashMap<u8, HashMap<u128, bool>> = HashMap::new();
-                let mut ranges = Vec::new();
+                let mut v4 = Vec::new();
+                let mut v6 = Vec::new();
+                let mut ranged = false;
                 for e in &s.elements {
                     match e.parts.as_slice() {
                         [ElemPart::Net(n)] => {
@@ -167,28 +375,50 @@ impl CSet {
                             };
                             match n.addr() {
                                 IpAddr::V4(a) => {
-                                    v4.entry(len).or_default().insert(u32::from(a), e.nomatch);
+                                    let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                                    let a = u32::from(a) & m;
+                                    v4.push((a, a | !m, e.nomatch));
                                 }
                                 IpAddr::V6(a) => {
-                                    v6.entry(len).or_default().insert(u128::from(a), e.nomatch);
+                                    let m =
+                                        u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                                    let a = u128::from(a) & m;
+                                    v6.push((a, a | !m, e.nomatch));
                                 }
                             }
                         }
-                        [ElemPart::Range(a, b)] => ranges.push((*a, *b, e.nomatch)),
+                        [ElemPart::Range(IpAddr::V4(a), IpAddr::V4(b))] => {
+                            ranged = true;
+                            v4.push((u32::from(*a), u32::from(*b), e.nomatch));
+                        }
+                        [ElemPart::Range(IpAddr::V6(a), IpAddr::V6(b))] => {
+                            ranged = true;
+                            v6.push((u128::from(*a), u128::from(*b), e.nomatch));
+                        }
+                        // A range mixing families matches nothing.
+                        [ElemPart::Range(_, _)] => {}
                         _ => return CSet::Other,
                     }
                 }
-                if !ranges.is_empty() && s.elements.iter().any(|e| e.nomatch) {
-                    return CSet::Other;
+                if s.elements.iter().any(|e| e.nomatch) {
+                    if ranged {
+                        // Ranges overlap prefixes arbitrarily: scan.
+                        return CSet::Other;
+                    }
+                    CSet::Addr {
+                        v4: Intervals::nested(v4).indexed(),
+                        v6: Intervals::nested(v6),
+                    }
+                } else {
+                    let strip = |v: Vec<(u32, u32, bool)>| v.into_iter().map(|(a, b, _)| (a, b));
+                    CSet::Addr {
+                        v4: Intervals::union(strip(v4).collect()).indexed(),
+                        v6: Intervals::union(v6.into_iter().map(|(a, b, _)| (a, b)).collect()),
+                    }
                 }
-                let mut v4: Vec<_> = v4.into_iter().collect();
-                v4.sort_by_key(|e| std::cmp::Reverse(e.0));
-                let mut v6: Vec<_> = v6.into_iter().collect();
-                v6.sort_by_key(|e| std::cmp::Reverse(e.0));
-                CSet::Addr { v4, v6, ranges }
             }
             SetKind::HashIpPort => {
-                let mut m = HashMap::new();
+                let mut m = crate::classifier::FxMap::default();
                 for e in &s.elements {
                     match e.parts.as_slice() {
                         [ElemPart::Net(n), ElemPart::Port { proto, first, last }]
@@ -210,40 +440,15 @@ impl SetIndex for Compiled {
     fn lookup(&self, set: &IpSet, key: &[KeyPart]) -> Found {
         let found = |nomatch: bool| if nomatch { Found::NoMatch } else { Found::Yes };
         match (self.sets.get(&set.name), key) {
-            (Some(CSet::Addr { v4, v6, ranges }), [KeyPart::Addr(a)]) => {
-                match a {
-                    IpAddr::V4(a) => {
-                        let x = u32::from(*a);
-                        for (len, m) in v4 {
-                            let masked =
-                                x & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                            if let Some(&nm) = m.get(&masked) {
-                                return found(nm);
-                            }
-                        }
-                    }
-                    IpAddr::V6(a) => {
-                        let x = u128::from(*a);
-                        for (len, m) in v6 {
-                            let masked =
-                                x & u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
-                            if let Some(&nm) = m.get(&masked) {
-                                return found(nm);
-                            }
-                        }
-                    }
-                }
-                let r = ranges.iter().any(|(lo, hi, _)| {
-                    rampart_model::matches::iprange::AddrRange {
-                        first: *lo,
-                        last: *hi,
-                    }
-                    .contains(*a)
-                });
-                if r {
-                    Found::Yes
-                } else {
-                    Found::No
+            (Some(CSet::Addr { v4, v6 }), [KeyPart::Addr(a)]) => {
+                let v = match a {
+                    IpAddr::V4(a) => v4.lookup(u32::from(*a)),
+                    IpAddr::V6(a) => v6.lookup(u128::from(*a)),
+                };
+                match v {
+                    NO => Found::No,
+                    YES => Found::Yes,
+                    _ => Found::NoMatch,
                 }
             }
             (Some(CSet::AddrPort(m)), [KeyPart::Addr(a), KeyPart::Port { proto, port }]) => {
@@ -254,5 +459,137 @@ impl SetIndex for Compiled {
             }
             _ => Linear.lookup(set, key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rampart_model::set::{SetElement, SetOptions};
+    use rampart_model::IpNet;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Addresses packed near a few places (so prefixes nest, touch and
+    /// overlap), including both ends of the address space.
+    fn v4(base: u8, low: u16) -> u32 {
+        let b = [0u32, 0x0a00_0000, 0x0a00_1000, 0xffff_f000][usize::from(base % 4)];
+        b | u32::from(low & 0x1fff)
+    }
+
+    fn set(elems: Vec<(ElemPart, bool)>) -> IpSet {
+        IpSet {
+            name: "s".into(),
+            kind: SetKind::HashNet,
+            family: None,
+            timeout: None,
+            options: SetOptions::default(),
+            elements: elems
+                .into_iter()
+                .map(|(p, nomatch)| SetElement {
+                    parts: vec![p],
+                    timeout: None,
+                    comment: None,
+                    nomatch,
+                })
+                .collect(),
+            origin: None,
+        }
+    }
+
+    fn elem() -> impl Strategy<Value = ElemPart> {
+        prop_oneof![
+            4 => (any::<u8>(), any::<u16>(), prop_oneof![0u8..=32, 18u8..=32]).prop_map(
+                |(b, l, len)| {
+                    ElemPart::Net(
+                        IpNet::new(IpAddr::V4(Ipv4Addr::from(v4(b, l))), len).expect("prefix"),
+                    )
+                }
+            ),
+            1 => (any::<u8>(), any::<u16>(), 100u8..=128).prop_map(|(b, l, len)| {
+                let a = (u128::from(v4(b, l)) << 96) | 1;
+                ElemPart::Net(IpNet::new(IpAddr::V6(Ipv6Addr::from(a)), len).expect("prefix"))
+            }),
+            1 => (any::<u8>(), any::<u16>(), any::<u16>()).prop_map(|(b, l, w)| {
+                let a = v4(b, l);
+                ElemPart::Range(
+                    IpAddr::V4(Ipv4Addr::from(a)),
+                    IpAddr::V4(Ipv4Addr::from(a.saturating_add(u32::from(w % 600)))),
+                )
+            }),
+        ]
+    }
+
+    fn addr() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            4 => (any::<u8>(), any::<u16>()).prop_map(|(b, l)| IpAddr::V4(Ipv4Addr::from(v4(b, l)))),
+            1 => any::<u32>().prop_map(|a| IpAddr::V4(Ipv4Addr::from(a))),
+            1 => (any::<u8>(), any::<u16>(), any::<u8>()).prop_map(|(b, l, x)| {
+                IpAddr::V6(Ipv6Addr::from((u128::from(v4(b, l)) << 96) | u128::from(x)))
+            }),
+        ]
+    }
+
+    proptest! {
+        /// The interval vectors answer as the reference's scan of every
+        /// element (most specific wins, nomatch, ranges, both ends of
+        /// the address space, duplicates).
+        #[test]
+        fn intervals_match_the_scan(
+            elems in proptest::collection::vec((elem(), any::<u8>()), 0..60),
+            with_nomatch in any::<bool>(),
+            addrs in proptest::collection::vec(addr(), 1..60),
+        ) {
+            let elems: Vec<(ElemPart, bool)> = elems
+                .into_iter()
+                .map(|(e, n)| (e, with_nomatch && n % 3 == 0))
+                .collect();
+            let s = set(elems);
+            let c = Compiled {
+                sets: [("s".to_string(), CSet::build(&s))].into_iter().collect(),
+            };
+            for a in addrs {
+                let key = [KeyPart::Addr(a)];
+                prop_assert_eq!(c.lookup(&s, &key), Linear.lookup(&s, &key), "{}", a);
+                // Each boundary of each element, and next to it.
+                for e in &s.elements {
+                    if let [ElemPart::Net(n)] = e.parts.as_slice() {
+                        if let IpAddr::V4(x) = n.addr() {
+                            for d in [0u32, 1, u32::MAX] {
+                                let y = IpAddr::V4(Ipv4Addr::from(u32::from(x).wrapping_add(d)));
+                                let key = [KeyPart::Addr(y)];
+                                prop_assert_eq!(c.lookup(&s, &key), Linear.lookup(&s, &key), "{}", y);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nested_prefixes() {
+        let i = Intervals::nested(vec![
+            (0u32, u32::MAX, false),
+            (10, 19, true),
+            (12, 13, false),
+            (12, 13, true),
+            (20, 20, true),
+        ])
+        .indexed();
+        let want = [
+            (0, YES),
+            (9, YES),
+            (10, NOMATCH),
+            (12, YES),
+            (13, YES),
+            (14, NOMATCH),
+        ];
+        for (x, v) in want {
+            assert_eq!(i.lookup(x), v, "{x}");
+        }
+        assert_eq!(i.lookup(20), NOMATCH);
+        assert_eq!(i.lookup(21), YES);
+        assert_eq!(i.lookup(u32::MAX), YES);
     }
 }

@@ -184,6 +184,34 @@ pub(crate) fn run_raw<'a, F: Finder>(
     lone: bool,
     explain: bool,
 ) -> Raw<'a> {
+    run_raw_into(
+        prog,
+        finder,
+        ctx,
+        st,
+        pkt,
+        now,
+        lone,
+        explain,
+        Vec::with_capacity(8),
+    )
+}
+
+/// [`run_raw`] with the hook list to fill (empty; its capacity is
+/// reused, so a caller keeping one list allocates nothing per packet).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_raw_into<'a, F: Finder>(
+    prog: &Program<'_>,
+    finder: &F,
+    ctx: &'a Context,
+    st: &mut State,
+    pkt: &'a Packet,
+    now: Time,
+    lone: bool,
+    explain: bool,
+    hooks: Vec<RawHook>,
+) -> Raw<'a> {
+    debug_assert!(hooks.is_empty());
     let from_host = pkt.in_iface.is_none() && ctx.is_local(pkt.src);
     let tuple = pkt.tuple();
     let fl = Flight {
@@ -238,7 +266,7 @@ pub(crate) fn run_raw<'a, F: Finder>(
         finder,
         explain,
         trace: Vec::new(),
-        hooks: Vec::with_capacity(8),
+        hooks,
     };
     let completed = if from_host {
         w.output(&mut env)
