@@ -13,7 +13,7 @@ use crate::packet::{CtState, Packet};
 use crate::program::{Program, RuleKey};
 use crate::sets::SetIndex;
 use crate::state::{Conn, State};
-use rampart_model::{ChainPolicy, Hook, TableKind};
+use rampart_model::{ChainPolicy, Family, Hook, TableKind};
 
 /// Deepest chain nesting followed (iptables itself allows no loops).
 const MAX_DEPTH: usize = 64;
@@ -475,8 +475,14 @@ impl<F: Finder> Walk<'_, F> {
                     env.fl.conn.dnat = false;
                 }
             }
-            None if p.is_icmp_error() && !env.lone => {
+            // An ICMP error quoting no tracked connection is INVALID, as
+            // is any packet that cannot open one (`--state related` or
+            // `--state established` say otherwise for a lone packet).
+            None if cannot_open(p) => {
                 env.fl.ct = CtState::Invalid;
+            }
+            None if untracked_by_conntrack(p) => {
+                env.fl.ct = CtState::Untracked;
             }
             None => {
                 env.fl.ct = CtState::New;
@@ -945,4 +951,35 @@ impl<F: Finder> Walk<'_, F> {
 fn has_chain(prog: &Program<'_>, fam: rampart_model::Family, kind: TableKind, hook: Hook) -> bool {
     prog.table(fam, kind)
         .is_some_and(|t| prog.hook_chain(t, hook).is_some())
+}
+
+/// Whether nf_conntrack refuses to open a connection with this packet when
+/// it belongs to no known one (it is then INVALID): TCP unless a SYN or a
+/// bare ACK (picked up mid-stream, `nf_conntrack_tcp_loose`), ignoring
+/// PSH/URG/ECE/CWR (`tcp_new`, `tcp_error`: SYN+ACK, RST, FIN, no flag,
+/// SYN+FIN...); ICMP other than the queries echo, timestamp, information
+/// and address-mask request (`icmp_new`; an error quoting nothing tracked
+/// is INVALID as well); ICMPv6 other than echo request and node
+/// information query (`icmpv6_new`), neighbour discovery and MLD aside
+/// (untracked, see [`untracked_by_conntrack`]).
+fn cannot_open(p: &Packet) -> bool {
+    use rampart_model::matches::tcp::flags::{ACK, CWR, ECE, PSH, SYN, URG};
+    match p.protocol {
+        6 => {
+            let f = p.tcp_flags & !(PSH | URG | ECE | CWR);
+            f != SYN && f != ACK
+        }
+        1 if p.family() == Family::Ipv4 => !matches!(p.icmp_type, 8 | 13 | 15 | 17),
+        58 if p.family() == Family::Ipv6 => {
+            !matches!(p.icmp_type, 128 | 139) && !untracked_by_conntrack(p)
+        }
+        _ => false,
+    }
+}
+
+/// IPv6 neighbour discovery and multicast listener messages, which
+/// nf_conntrack leaves untracked (`nf_conntrack_proto_icmpv6.c`,
+/// `noct_valid_new`).
+fn untracked_by_conntrack(p: &Packet) -> bool {
+    p.protocol == 58 && p.family() == Family::Ipv6 && matches!(p.icmp_type, 130..=137 | 143)
 }
