@@ -554,15 +554,22 @@ impl<'a> Env<'a, '_, '_> {
                 let cur = self.fl.conn.orig;
                 // The connections this rule has counted that conntrack
                 // still holds, plus this one.
-                let seen = self.st.connlimit.get(&key).cloned().unwrap_or_default();
-                let mut n = seen
-                    .iter()
-                    .filter(|t| **t != cur && mask(addr_of(t)) == me && self.st.lookup(t).is_some())
-                    .count() as u64;
+                let seen = self.st.connlimit.get(&key).and_then(|g| g.get(&me));
+                let mut n = seen.map_or(0, |s| {
+                    s.iter()
+                        .filter(|t| **t != cur && self.st.lookup(t).is_some())
+                        .count() as u64
+                });
                 if tracked {
                     n += 1;
-                    if !dry && !seen.contains(&cur) {
-                        self.st.connlimit.entry(key).or_default().push(cur);
+                    if !dry && !seen.is_some_and(|s| s.contains(&cur)) {
+                        self.st
+                            .connlimit
+                            .entry(key)
+                            .or_default()
+                            .entry(me)
+                            .or_default()
+                            .push(cur);
                     }
                 }
                 let hit = if c.above {

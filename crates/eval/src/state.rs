@@ -103,8 +103,10 @@ pub(crate) struct State {
     pub hashlimits: HashMap<(String, bool), HashMap<HKey, HashBucket>>,
     pub recent: HashMap<String, HashMap<IpAddr, RecentEntry>>,
     pub quotas: HashMap<RuleKey, u64>,
-    /// Per connlimit rule: the connections it has counted.
-    pub connlimit: HashMap<RuleKey, Vec<Tuple>>,
+    /// Per connlimit rule and masked address (the rule's key): the
+    /// connections it has counted. Keyed so a packet looks only at its own
+    /// group, not at every connection the rule ever saw.
+    pub connlimit: HashMap<RuleKey, HashMap<Option<IpAddr>, Vec<Tuple>>>,
     pub nth: HashMap<RuleKey, u32>,
     pub sets: HashMap<String, DynSet>,
 }
