@@ -1137,10 +1137,20 @@ impl<'a> Env<'a, '_, '_> {
                 );
             }
         }
-        let dirs: Vec<&str> = sm.dirs.iter().map(|d| d.name()).collect();
+        // The directions are only named when a reason is wanted: no
+        // allocation per packet on the classifier's fast path.
         (
             tri(hit != sm.invert),
-            fmt!(self.explain, "{} {what} set {}", dirs.join(","), sm.set),
+            fmt!(
+                self.explain,
+                "{} {what} set {}",
+                sm.dirs
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                sm.set
+            ),
         )
     }
 
