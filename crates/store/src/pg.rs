@@ -6,8 +6,9 @@
 
 use postgres::{Client, NoTls, Transaction};
 
-use rampart_guard::{Action, Net, PastBans, Source, StoredBan, Timestamp, UnbanCause, FOREVER};
+use rampart_guard::{Action, Net, PastBans, Source, StoredBan, Timestamp, UnbanCause};
 
+use crate::schema::{from_ts, ts};
 use crate::{BanStore, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
@@ -158,22 +159,6 @@ fn pg<'a>(target: &'a str, op: &'static str) -> impl Fn(postgres::Error) -> Stor
         target: target.to_string(),
         op,
         source: e,
-    }
-}
-
-fn ts(t: Timestamp) -> i64 {
-    if t == FOREVER {
-        i64::MAX
-    } else {
-        i64::try_from(t).unwrap_or(i64::MAX)
-    }
-}
-
-fn from_ts(t: i64) -> Timestamp {
-    if t == i64::MAX {
-        FOREVER
-    } else {
-        u64::try_from(t).unwrap_or(0)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The schema and its migrations, applied in order, each in its own
 //! transaction that also records its number in `schema_version`.
 
+use rampart_guard::{Timestamp, FOREVER};
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: bans.
@@ -52,3 +54,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 
 /// The version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A time as both backends store it: seconds since the epoch as a signed
+/// 64-bit integer, with "forever" as `i64::MAX`.
+pub(crate) fn ts(t: Timestamp) -> i64 {
+    if t == FOREVER {
+        i64::MAX
+    } else {
+        i64::try_from(t).unwrap_or(i64::MAX)
+    }
+}
+
+/// The inverse of [`ts`]; a negative stored time reads as 0.
+pub(crate) fn from_ts(t: i64) -> Timestamp {
+    if t == i64::MAX {
+        FOREVER
+    } else {
+        u64::try_from(t).unwrap_or(0)
+    }
+}

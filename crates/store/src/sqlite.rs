@@ -4,8 +4,9 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
-use rampart_guard::{Action, Net, PastBans, Source, StoredBan, Timestamp, UnbanCause, FOREVER};
+use rampart_guard::{Action, Net, PastBans, Source, StoredBan, Timestamp, UnbanCause};
 
+use crate::schema::{from_ts, ts};
 use crate::schema::{MIGRATIONS, VERSION};
 use crate::{BanStore, StoreError};
 
@@ -203,22 +204,6 @@ fn classify(path: &str, op: &'static str, e: rusqlite::Error) -> StoreError {
             op,
             source: e,
         },
-    }
-}
-
-fn ts(t: Timestamp) -> i64 {
-    if t == FOREVER {
-        i64::MAX
-    } else {
-        i64::try_from(t).unwrap_or(i64::MAX)
-    }
-}
-
-fn from_ts(t: i64) -> Timestamp {
-    if t == i64::MAX {
-        FOREVER
-    } else {
-        u64::try_from(t).unwrap_or(0)
     }
 }
 
