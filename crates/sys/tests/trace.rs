@@ -323,8 +323,6 @@ mod differential {
         pub states_compared: usize,
         pub skipped: Vec<String>,
         pub disagreements: Vec<String>,
-        /// Disagreements understood, with their reason (see `known`).
-        pub known: Vec<String>,
     }
 
     fn repo() -> PathBuf {
@@ -533,21 +531,8 @@ mod differential {
                 "{label}: {d}\n    packet: {pkt}\n    kernel steps:\n{}",
                 steps_text(&obs)
             );
-            match known(&pkt, &outcome, &obs) {
-                Some(why) => tally.known.push(format!("{text}    known: {why}")),
-                None => tally.disagreements.push(text),
-            }
+            tally.disagreements.push(text);
         }
-    }
-
-    /// Disagreements understood and left in place, with the reason. None
-    /// today: the two found by this harness (the first packet of a flow
-    /// that cannot open one is INVALID, IPv6 neighbour discovery is
-    /// untracked) were fixed in the evaluator's conntrack
-    /// (`crates/eval/src/walk.rs`, `cannot_open`), so every difference
-    /// fails the test again.
-    fn known(_pkt: &Packet, _o: &rampart_eval::Outcome, _k: &Observation) -> Option<&'static str> {
-        None
     }
 
     pub fn load_case_policy(case: &Case, dir: &Path) -> (String, Policy) {
@@ -1051,22 +1036,14 @@ mod differential {
 
     pub fn report(name: &str, t: &Tally) -> String {
         let mut s = format!(
-            "{name}: {} packets compared (verdict and deciding rule; conntrack state on {}), {} disagreements, {} known and explained ({} of them change the verdict or deciding rule, the others only the conntrack state), {} not sendable\n",
+            "{name}: {} packets compared (verdict and deciding rule; conntrack state on {}), {} disagreements, {} not sendable\n",
             t.compared,
             t.states_compared,
             t.disagreements.len(),
-            t.known.len(),
-            t.known
-                .iter()
-                .filter(|k| k.contains(": verdict:") || k.contains(": deciding line:"))
-                .count(),
             t.skipped.len()
         );
         for d in &t.disagreements {
             let _ = writeln!(s, "DISAGREE {d}");
-        }
-        for k in &t.known {
-            let _ = writeln!(s, "KNOWN    {k}");
         }
         for k in &t.skipped {
             let _ = writeln!(s, "skipped  {k}");
