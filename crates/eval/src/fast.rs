@@ -384,7 +384,12 @@ impl<'p> Builder<'p> {
     }
 
     /// The atoms of one match; `None`: not compiled.
-    fn one(&mut self, m: &'p Match, sets: &Compiled, policy: &'p rampart_model::Policy) -> Option<()> {
+    fn one(
+        &mut self,
+        m: &'p Match,
+        sets: &Compiled,
+        policy: &'p rampart_model::Policy,
+    ) -> Option<()> {
         match m {
             Match::Comment(_) | Match::Nfacct(_) => {}
             Match::Tcp(t) => {
@@ -662,7 +667,7 @@ fn sweep<T: crate::sets::Key + std::hash::Hash>(
             events.push((b.succ(), false, r));
         }
     }
-    events.sort_by(|x, y| x.0.cmp(&y.0));
+    events.sort_by_key(|e| e.0);
     let mut starts: Vec<T> = vec![T::ZERO];
     let mut spans: Vec<Span> = vec![(0, 0)];
     let mut active: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
@@ -867,9 +872,7 @@ impl<'c> Cursor<'c> {
     #[inline]
     fn push(&mut self, all: &'c [u32], s: Span) {
         if s.1 > 0 && self.n < self.lists.len() {
-            self.lists[self.n] = all
-                .get(s.0 as usize..(s.0 + s.1) as usize)
-                .unwrap_or(&[]);
+            self.lists[self.n] = all.get(s.0 as usize..(s.0 + s.1) as usize).unwrap_or(&[]);
             self.n += 1;
         }
     }
@@ -1376,7 +1379,9 @@ impl Pattern {
         let (word, mask, text) = match word(text.as_bytes()) {
             Some(w) if wild => (
                 w,
-                u128::MAX.checked_shr(128 - 8 * text.len() as u32).unwrap_or(0),
+                u128::MAX
+                    .checked_shr(128 - 8 * text.len() as u32)
+                    .unwrap_or(0),
                 false,
             ),
             Some(w) if text.len() < 16 => (w, u128::MAX, false),
@@ -1396,17 +1401,23 @@ impl Fast<'_> {
     /// Which patterns match an interface name.
     #[inline]
     fn iface_mask(&self, name: &str) -> u128 {
-        let w = word(name.as_bytes()).filter(|_| name.len() < 16 && !name.as_bytes().contains(&0));
-        let mut m = 0u128;
-        for (b, p) in self.ifaces.iter().enumerate() {
-            let hit = match w {
-                Some(w) if !p.text => w & p.mask == p.word,
-                _ => p.iface.matches(name),
-            };
-            m |= u128::from(hit) << b;
-        }
-        m
+        iface_mask(&self.ifaces, name)
     }
+}
+
+/// Which of `pats` match an interface name (bit `i` for `pats[i]`).
+#[inline]
+fn iface_mask(pats: &[Pattern], name: &str) -> u128 {
+    let w = word(name.as_bytes()).filter(|_| name.len() < 16 && !name.as_bytes().contains(&0));
+    let mut m = 0u128;
+    for (b, p) in pats.iter().enumerate() {
+        let hit = match w {
+            Some(w) if !p.text => w & p.mask == p.word,
+            _ => p.iface.matches(name),
+        };
+        m |= u128::from(hit) << b;
+    }
+    m
 }
 
 /// [`Context::is_local`] and [`Context::is_broadcast`] of one address in
@@ -1539,9 +1550,7 @@ fn atom(sets: &Compiled, a: &Atom<'_>, pk: &Pk, h: &FHook, empty_mask: u128) -> 
             invert,
         } => (pk.tos & mask == value) != invert,
         Atom::Dscp { value, invert } => (pk.tos >> 2 == value) != invert,
-        Atom::Range { dst, range } => {
-            range.value.contains(pk.ip(dst)) != range.invert
-        }
+        Atom::Range { dst, range } => range.value.contains(pk.ip(dst)) != range.invert,
         Atom::Pkttype(want) => {
             let kind = if pk.ip(true).is_multicast() {
                 PktType::Multicast
@@ -1556,16 +1565,92 @@ fn atom(sets: &Compiled, a: &Atom<'_>, pk: &Pk, h: &FHook, empty_mask: u128) -> 
     }
 }
 
-impl Fast<'_> {
-    /// Is the fast path compiled for this family and path? (For tests.)
-    #[cfg(test)]
-    pub(crate) fn covers(&self, v4: bool, kind: PathKind) -> bool {
-        let k = match kind {
-            PathKind::Input => 0,
-            PathKind::Forward => 1,
-            PathKind::Output => 2,
-        };
-        self.paths[usize::from(!v4)][k].is_some()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "",
+                "+",
+                "e",
+                "eth",
+                "eth+",
+                "eth0",
+                "eth01",
+                "e+",
+                "lo",
+                "lo+",
+                "wlan0",
+                "veth1234567890a",
+                "veth1234567890ab",
+                "veth1234567890ab+",
+                "veth1234567890abc",
+                "a\0",
+                "a\0+",
+            ])
+            .prop_map(str::to_string),
+            "[a-z0-9\\.+]{0,18}",
+        ]
+    }
+
+    proptest! {
+        /// The packed interface patterns answer as `Iface::matches`.
+        #[test]
+        fn iface_patterns_match_the_model(
+            pats in prop::collection::vec(name(), 0..12),
+            names in prop::collection::vec(name(), 1..12),
+        ) {
+            let ifaces: Vec<Iface> = pats.into_iter().map(Iface).collect();
+            let packed: Vec<Pattern> = ifaces.iter().map(Pattern::new).collect();
+            for n in &names {
+                let want = mask_of(&ifaces.iter().collect::<Vec<_>>(), |i| i.matches(n));
+                prop_assert_eq!(iface_mask(&packed, n), want, "{:?}", n);
+            }
+        }
+
+        /// The address index gives, for any address, exactly the rules
+        /// whose prefix contains it (nested, equal, touching prefixes;
+        /// enough of them for the block table and the /20 filter; both
+        /// families; both ends of the address space).
+        #[test]
+        fn addr_index_matches_brute_force(
+            v4 in prop::collection::vec((any::<u8>(), any::<u16>(), 0u32..=32), 0..150),
+            v6 in prop::collection::vec((any::<u8>(), 0u32..=128), 0..20),
+            probes in prop::collection::vec(any::<u32>(), 0..40),
+        ) {
+            let mut prefixes: Vec<(bool, u128, u128, u32)> = Vec::new();
+            for (i, (b, l, len)) in v4.into_iter().enumerate() {
+                let base = [0u32, 0x0a00_0000, 0x0a0f_f000, 0xffff_0000][usize::from(b % 4)];
+                let a = base | u32::from(l);
+                let m = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                prefixes.push((true, u128::from(a & m), u128::from((a & m) | !m), i as u32));
+            }
+            for (b, len) in v6 {
+                let a = u128::from(b) << 120 | 0x2001_0db8 << 64;
+                let m = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                prefixes.push((false, a & m, (a & m) | !m, prefixes.len() as u32));
+            }
+            let mut lists = Vec::new();
+            let ix = AddrIndex::build(&prefixes, &mut lists, usize::MAX).expect("within budget");
+            let mut xs: Vec<(bool, u128)> = vec![(true, 0), (true, u128::from(u32::MAX)), (false, 0), (false, u128::MAX)];
+            for &(v4, a, b, _) in &prefixes {
+                let max = if v4 { u128::from(u32::MAX) } else { u128::MAX };
+                xs.extend([(v4, a), (v4, b), (v4, a.saturating_sub(1)), (v4, b.saturating_add(1).min(max))]);
+            }
+            xs.extend(probes.into_iter().map(|p| (true, u128::from(p))));
+            for (v4, x) in xs {
+                let (s, n) = ix.find(v4, x);
+                let got = &lists[s as usize..(s + n) as usize];
+                let want: Vec<u32> = prefixes
+                    .iter()
+                    .filter(|p| p.0 == v4 && p.1 <= x && x <= p.2)
+                    .map(|p| p.3)
+                    .collect();
+                prop_assert_eq!(got, &want[..], "{} {:#x}", v4, x);
+            }
+        }
     }
 }
-

@@ -182,7 +182,13 @@ impl Compiled {
     pub fn is_large(&self, i: usize) -> bool {
         matches!(
             self.sets.get(i),
-            Some(CSet::Addr { v4: Intervals { tier: Tier::Buckets(_), .. }, .. })
+            Some(CSet::Addr {
+                v4: Intervals {
+                    tier: Tier::Buckets(_),
+                    ..
+                },
+                ..
+            })
         )
     }
 }
@@ -193,7 +199,6 @@ pub(crate) enum Addr {
     V4(u32),
     V6(u128),
 }
-
 
 /// A value of [`Intervals`]: not in the set, in it, or in a `nomatch`
 /// element.
@@ -382,7 +387,11 @@ impl<T: Key> Intervals<T> {
     #[inline]
     fn small(&self, x: T) -> u8 {
         // Branch-free: count the boundaries at or below `x`.
-        let n = self.starts.iter().map(|s| usize::from(*s <= x)).sum::<usize>();
+        let n = self
+            .starts
+            .iter()
+            .map(|s| usize::from(*s <= x))
+            .sum::<usize>();
         self.vals[n.saturating_sub(1)]
     }
 }
@@ -741,6 +750,96 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Ranges packed near both ends of the IPv4 space and around a few
+    /// /20 boundaries, so that buckets overflow and edges are hit.
+    fn range_v4() -> impl Strategy<Value = (u32, u32)> {
+        (any::<u8>(), any::<u16>(), 0u32..40).prop_map(|(b, l, w)| {
+            let base =
+                [0u32, 0x0a00_0ff0, 0x0a00_1000, 0xffff_f000, 0xffff_ffe0][usize::from(b % 5)];
+            let a = base.saturating_add(u32::from(l % 0x1400));
+            (a, a.saturating_add(w))
+        })
+    }
+
+    /// The value the sorted vectors give (what every tier must answer).
+    fn brute(ranges: &[(u32, u32)], x: u32) -> u8 {
+        u8::from(ranges.iter().any(|&(a, b)| a <= b && a <= x && x <= b))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Every IPv4 tier (small, block table of any size, /20 buckets
+        /// with and without overflow) answers as a scan of the ranges, at
+        /// the edges 0.0.0.0 and 255.255.255.255, at each range's ends and
+        /// next to them, and at random addresses.
+        #[test]
+        fn v4_tiers_match_brute_force(
+            ranges in proptest::collection::vec(range_v4(), 0..300),
+            probes in proptest::collection::vec(any::<u32>(), 0..50),
+            bits in 1u32..20,
+        ) {
+            let mut xs: Vec<u32> = vec![0, 1, u32::MAX, u32::MAX - 1, 0x0a00_1000, 0x0a00_0fff];
+            for &(a, b) in &ranges {
+                xs.extend([a, b, a.wrapping_sub(1), b.wrapping_add(1)]);
+            }
+            xs.extend(probes);
+            let tiers = [
+                Intervals::union(ranges.clone()),
+                Intervals::union(ranges.clone()).indexed(),
+                Intervals::union(ranges.clone()).with_top(bits),
+                Intervals::union(ranges.clone()).with_buckets(),
+            ];
+            for x in xs {
+                let want = brute(&ranges, x);
+                for (k, t) in tiers.iter().enumerate() {
+                    prop_assert_eq!(t.lookup(x), want, "tier {} at {:#x}", k, x);
+                }
+            }
+        }
+
+        /// IPv6 intervals (small and searched) against a scan, with both
+        /// ends of the address space.
+        #[test]
+        fn v6_intervals_match_brute_force(
+            ranges in proptest::collection::vec((any::<u8>(), any::<u16>(), 0u128..50), 0..80),
+            probes in proptest::collection::vec(any::<u128>(), 0..20),
+        ) {
+            let ranges: Vec<(u128, u128)> = ranges
+                .into_iter()
+                .map(|(b, l, w)| {
+                    let base = [0u128, 0x2001_0db8 << 96, u128::MAX - 0xffff][usize::from(b % 3)];
+                    let a = base.saturating_add(u128::from(l));
+                    (a, a.saturating_add(w))
+                })
+                .collect();
+            let t = Intervals::union(ranges.clone());
+            let mut xs = vec![0u128, u128::MAX, 0x2001_0db8 << 96];
+            for &(a, b) in &ranges {
+                xs.extend([a, b, a.wrapping_sub(1), b.wrapping_add(1)]);
+            }
+            xs.extend(probes);
+            for x in xs {
+                let want = u8::from(ranges.iter().any(|&(a, b)| a <= x && x <= b));
+                prop_assert_eq!(t.lookup(x), want, "{:#x}", x);
+            }
+        }
+    }
+
+    /// A /20 with more boundaries than a bucket holds, and the last /20 of
+    /// the address space.
+    #[test]
+    fn overflowing_bucket() {
+        let ranges: Vec<(u32, u32)> = (0..50u32)
+            .map(|i| (0x0a00_0000 + 7 * i, 0x0a00_0000 + 7 * i + 2))
+            .chain([(u32::MAX - 3, u32::MAX), (0, 0)])
+            .collect();
+        let t = Intervals::union(ranges.clone()).with_buckets();
+        for x in (0x09ff_fff0..0x0a00_0200).chain([0, 1, u32::MAX, u32::MAX - 4]) {
+            assert_eq!(t.lookup(x), brute(&ranges, x), "{x:#x}");
         }
     }
 

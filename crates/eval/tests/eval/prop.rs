@@ -411,7 +411,10 @@ fn stateless(mut p: Policy, raw: Vec<Rule>, out: Vec<Rule>, post: Vec<Rule>) -> 
             .into_iter()
             .map(|mut r| {
                 // No user chains in these tables.
-                if matches!(r.target, Some(Target::Jump { .. }) | Some(Target::Goto { .. })) {
+                if matches!(
+                    r.target,
+                    Some(Target::Jump { .. }) | Some(Target::Goto { .. })
+                ) {
                     r.target = Some(Target::Drop);
                 }
                 r
