@@ -332,6 +332,7 @@ fn ct_bits(ct: CtState) -> u8 {
 }
 
 /// Where the index keys a rule.
+#[derive(Debug, Clone, Copy)]
 enum Key {
     Src(bool, u128, u128),
     Dst(bool, u128, u128),
@@ -645,6 +646,52 @@ fn key_of(r: &Rule, bits_of: impl Fn(&Iface) -> Option<u32>) -> Key {
     Key::Always
 }
 
+/// Whether a rule found through `key` surely meets condition `a` (the
+/// lookup of the key tested it: see [`Fast::start`]).
+fn implied(key: Key, a: &Atom<'_>) -> bool {
+    let width = |v4: bool| if v4 { u128::from(u32::MAX) } else { u128::MAX };
+    let net = |v4: bool, lo: u128, hi: u128, a: &Atom<'_>, side: bool| match *a {
+        Atom::Net {
+            dst,
+            v4: av4,
+            addr,
+            mask,
+            invert: false,
+        } => dst == side && av4 == v4 && addr == lo && (addr | (!mask & width(v4))) == hi,
+        _ => false,
+    };
+    // Found by (protocol, destination port), looked up only for a packet
+    // with ports that is not a non-first fragment.
+    let port = |k: u32, a: &Atom<'_>| {
+        let (p, port) = ((k >> 16) as u8, k as u16);
+        match *a {
+            Atom::Proto {
+                p: ap,
+                invert: false,
+            } => ap == p || ap == 0,
+            Atom::Header([x, y]) => x == p || y == p,
+            Atom::Port {
+                dst: true,
+                range,
+                invert: false,
+            } => range.first == port && range.last == port,
+            _ => false,
+        }
+    };
+    match key {
+        Key::Src(v4, lo, hi) => net(v4, lo, hi, a, false),
+        Key::Dst(v4, lo, hi) => net(v4, lo, hi, a, true),
+        Key::DstPort(addr, k) => {
+            let v4 = k >> 24 == 4;
+            net(v4, addr, addr, a, true) || port(k, a)
+        }
+        Key::Dport(k) => port(k, a),
+        Key::Iface(b) => matches!(*a, Atom::Iface { out: false, bit, invert: false } if bit == b),
+        Key::Proto(p) => matches!(*a, Atom::Proto { p: ap, invert: false } if ap == p),
+        Key::Always => false,
+    }
+}
+
 fn push_list(lists: &mut Vec<u32>, rules: &[u32]) -> Span {
     let s = (lists.len() as u32, rules.len() as u32);
     lists.extend_from_slice(rules);
@@ -788,7 +835,8 @@ impl AddrIndex {
 }
 
 impl Index {
-    fn build(rules: &[Rule], bits_of: &impl Fn(&Iface) -> Option<u32>) -> Index {
+    /// The index and each rule's key.
+    fn build(rules: &[Rule], bits_of: &impl Fn(&Iface) -> Option<u32>) -> (Index, Vec<Key>) {
         let mut ix = Index::default();
         let budget = 16 * rules.len() + (1 << 16);
         let mut keys: Vec<Key> = rules.iter().map(|r| key_of(r, bits_of)).collect();
@@ -858,7 +906,7 @@ impl Index {
             .into_iter()
             .map(|(k, v)| (k, push_list(lists, &v)))
             .collect();
-        ix
+        (ix, keys)
     }
 }
 
@@ -906,6 +954,7 @@ impl<'p> Fast<'p> {
             ifaces: Vec::new(),
         };
         let mut chains: Vec<Vec<Option<FChain<'p>>>> = Vec::new();
+        let mut atoms: Vec<Atom<'p>> = Vec::new();
         for tbl in &prog.tables {
             let mut out = Vec::new();
             for (c, &chain) in tbl.chains.iter().enumerate() {
@@ -931,7 +980,25 @@ impl<'p> Fast<'p> {
                 }
                 let ifaces = &b.ifaces;
                 let bits_of = |i: &Iface| ifaces.iter().position(|x| *x == i).map(|p| p as u32);
-                let index = Index::build(&chain.rules, &bits_of);
+                let (index, keys) = Index::build(&chain.rules, &bits_of);
+                // A candidate came from its key's lookup: the conditions
+                // the key implies are not checked again; set lookups
+                // (memory) last.
+                for (fr, key) in rules.iter_mut().zip(keys) {
+                    let start = atoms.len() as u32;
+                    let own = &b.atoms[fr.atoms.start as usize..fr.atoms.end as usize];
+                    atoms.extend(
+                        own.iter()
+                            .filter(|a| !implied(key, a) && !matches!(a, Atom::Set { .. }))
+                            .cloned(),
+                    );
+                    atoms.extend(
+                        own.iter()
+                            .filter(|a| matches!(a, Atom::Set { .. }))
+                            .cloned(),
+                    );
+                    fr.atoms = start..atoms.len() as u32;
+                }
                 out.push(Some(FChain {
                     rules,
                     index,
@@ -952,7 +1019,7 @@ impl<'p> Fast<'p> {
             .collect();
         let mut fast = Fast {
             chains,
-            atoms: b.atoms,
+            atoms,
             ifaces,
             empty_mask,
             all_mask,
@@ -1364,10 +1431,16 @@ struct Pattern {
 }
 
 /// A name as a little-endian word, zero-padded; `None` beyond 16 bytes.
+#[inline]
 fn word(name: &[u8]) -> Option<u128> {
-    let mut b = [0u8; 16];
-    b.get_mut(..name.len())?.copy_from_slice(name);
-    Some(u128::from_le_bytes(b))
+    if name.len() > 16 {
+        return None;
+    }
+    Some(
+        name.iter()
+            .enumerate()
+            .fold(0u128, |w, (i, &c)| w | u128::from(c) << (8 * i)),
+    )
 }
 
 impl Pattern {
