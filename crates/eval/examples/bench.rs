@@ -206,7 +206,10 @@ fn cpu_ns() -> Option<u64> {
         .ok()
 }
 
-/// Throughput of repeated rounds of 10,000 packets for `secs` seconds:
+/// Packets per measured round.
+const ROUND: usize = 1_000;
+
+/// Throughput of repeated rounds of [`ROUND`] packets for `secs` seconds:
 /// overall per wall second and per CPU-second, and the fastest round by
 /// wall time (the least disturbed by other work on a shared machine; the
 /// kernel's CPU time is too coarse for rounds of a millisecond).
@@ -224,16 +227,16 @@ fn measure(secs: usize, mut round: impl FnMut(usize)) -> Measured {
     let mut best = f64::MAX;
     while t.elapsed().as_secs() < secs as u64 {
         let w0 = Instant::now();
-        round(packets / 10_000);
+        round(packets / ROUND);
         best = best.min(w0.elapsed().as_secs_f64());
-        packets += 10_000;
+        packets += ROUND;
     }
     Measured {
         wall: packets as f64 / t.elapsed().as_secs_f64(),
         cpu: cpu_ns()
             .zip(c0)
             .map(|(b, a)| packets as f64 / ((b - a) as f64 / 1e9)),
-        best: 10_000.0 / best,
+        best: ROUND as f64 / best,
         packets,
     }
 }
@@ -322,9 +325,9 @@ fn main() {
         .iter()
         .filter(|p| classifier.is_fast(&ctx, p))
         .count();
-    // Each round takes the next 10,000 of the 100,000 packets: the set
+    // Each round takes the next 1,000 of the 100,000 packets: the set
     // lookups' working set is larger than the CPU's L2 cache.
-    let round = |k: usize| &pkts[(k % 10) * 10_000..][..10_000];
+    let round = |k: usize| &pkts[(k % 100) * ROUND..][..ROUND];
     let one = measure(secs, |k| {
         for p in round(k) {
             std::hint::black_box(classifier.decide(&ctx, p));
@@ -353,7 +356,7 @@ fn main() {
         batch.packets
     );
     println!(
-        "least disturbed round of 10,000 (wall time): {:.0} packets/s one by one, {:.0} in batches",
+        "least disturbed round of {ROUND} (wall time): {:.0} packets/s one by one, {:.0} in batches",
         one.best, batch.best
     );
     println!(

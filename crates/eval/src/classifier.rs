@@ -345,7 +345,7 @@ impl<'p> Classifier<'p> {
     /// trace (the fast path).
     pub fn verdict(&self, ctx: &Context, pkt: &Packet) -> Outcome {
         let mut hooks = Vec::with_capacity(8);
-        if let Some(f) = self.fast.run(&self.sets, ctx, pkt, Some(&mut hooks)) {
+        if let Some(f) = self.fast.run(&self.sets, ctx, None, pkt, Some(&mut hooks)) {
             let pick = if f.verdict != crate::Verdict::Accept {
                 hooks.len().checked_sub(1)
             } else {
@@ -375,7 +375,16 @@ impl Classifier<'_> {
     /// The verdict and deciding rule only: the fastest call (see
     /// [`Decision`](crate::Decision)).
     pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
-        if let Some(f) = self.fast.run(&self.sets, ctx, pkt, None) {
+        self.decide_with(ctx, None, pkt)
+    }
+
+    fn decide_with(
+        &self,
+        ctx: &Context,
+        prep: Option<&crate::fast::Prepared>,
+        pkt: &Packet,
+    ) -> crate::Decision {
+        if let Some(f) = self.fast.run(&self.sets, ctx, prep, pkt, None) {
             return crate::Decision {
                 verdict: f.verdict,
                 by: f.pick.map(|b| crate::RuleId {
@@ -389,18 +398,21 @@ impl Classifier<'_> {
     }
 
     /// [`Classifier::decide`] for many packets, appended to `out` in
-    /// order. The same answers; faster on large sets, whose lookups miss
-    /// the cache: the memory a group of packets will read is requested
+    /// order. The same answers, faster: the context's addresses are
+    /// prepared once for the batch, and on large sets, whose lookups miss
+    /// the cache, the memory a group of packets will read is requested
     /// for the whole group first, so the misses overlap.
     pub fn decide_batch(&self, ctx: &Context, pkts: &[Packet], out: &mut Vec<crate::Decision>) {
         out.reserve(pkts.len());
+        // The context's addresses, sorted once for the batch.
+        let prep = crate::fast::Prepared::new(ctx);
         for group in pkts.chunks(16) {
             let mut acc = 0u16;
             for p in group {
-                acc ^= self.fast.touch(&self.sets, ctx, p);
+                acc ^= self.fast.touch(&self.sets, p);
             }
             std::hint::black_box(acc);
-            out.extend(group.iter().map(|p| self.decide(ctx, p)));
+            out.extend(group.iter().map(|p| self.decide_with(ctx, Some(&prep), p)));
         }
     }
 
@@ -409,7 +421,7 @@ impl Classifier<'_> {
     /// chains; see ARCHITECTURE.md) rather than the shared walker. For
     /// tests and benchmarks: the answers are the same either way.
     pub fn is_fast(&self, ctx: &Context, pkt: &Packet) -> bool {
-        self.fast.run(&self.sets, ctx, pkt, None).is_some()
+        self.fast.run(&self.sets, ctx, None, pkt, None).is_some()
     }
 
     /// [`Classifier::decide`] through the shared walker (what the fast

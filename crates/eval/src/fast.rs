@@ -147,8 +147,10 @@ struct AddrIndex {
     v4_top: Vec<u32>,
     v4_shift: u32,
     /// Per /20, one bit: some address in it has candidates (when there
-    /// are many intervals): most packets need no search.
+    /// are many intervals): most packets need no search. `v4_any16`: the
+    /// same per /16 (8 KiB, looked at first).
     v4_any: Vec<u64>,
+    v4_any16: Vec<u64>,
     v6: Vec<u128>,
     v6_spans: Vec<Span>,
 }
@@ -782,17 +784,22 @@ impl AddrIndex {
                 ix.v4_top = top;
                 ix.v4_shift = shift;
                 let mut any = vec![0u64; 1 << 14];
+                let mut any16 = vec![0u64; 1 << 10];
                 for (i, &(_, n)) in sp.iter().enumerate() {
                     if n == 0 {
                         continue;
                     }
-                    let first = s[i] >> 12;
-                    let last = s.get(i + 1).map_or(u32::MAX, |e| e - 1) >> 12;
-                    for k in first..=last {
+                    let first = s[i];
+                    let last = s.get(i + 1).map_or(u32::MAX, |e| e - 1);
+                    for k in first >> 12..=last >> 12 {
                         any[(k >> 6) as usize] |= 1 << (k & 63);
+                    }
+                    for k in first >> 16..=last >> 16 {
+                        any16[(k >> 6) as usize] |= 1 << (k & 63);
                     }
                 }
                 ix.v4_any = any;
+                ix.v4_any16 = any16;
             }
             ix.v4 = s;
             ix.v4_spans = sp;
@@ -812,6 +819,11 @@ impl AddrIndex {
                 return (0, 0);
             }
             let x = x as u32;
+            if let Some(&w) = self.v4_any16.get((x >> 22) as usize) {
+                if w >> (x >> 16 & 63) & 1 == 0 {
+                    return (0, 0);
+                }
+            }
             if let Some(&w) = self.v4_any.get((x >> 18) as usize) {
                 if w >> (x >> 12 & 63) & 1 == 0 {
                     return (0, 0);
@@ -1131,12 +1143,11 @@ impl<'p> Fast<'p> {
     /// Reads, for a packet, the memory its large-set lookups will read
     /// (see [`Compiled::touch`]); the value means nothing.
     #[inline]
-    pub(crate) fn touch(&self, sets: &Compiled, ctx: &Context, pkt: &Packet) -> u16 {
+    pub(crate) fn touch(&self, sets: &Compiled, pkt: &Packet) -> u16 {
         let (IpAddr::V4(s), IpAddr::V4(d)) = (pkt.src, pkt.dst) else {
             return 0;
         };
         // The input path is the common one; others are not prefetched.
-        let _ = ctx;
         let Some(path) = &self.paths[0][0] else {
             return 0;
         };
@@ -1151,10 +1162,13 @@ impl<'p> Fast<'p> {
     /// Runs a lone packet; `None` when the fast path does not take it (the
     /// walker then does). `hooks`: where to record each base chain's
     /// decision, when the caller wants them.
+    /// `prep`: the context's addresses prepared once for many packets
+    /// (see [`Prepared`]).
     pub(crate) fn run<'a>(
         &self,
         sets: &Compiled,
         ctx: &'a Context,
+        prep: Option<&Prepared>,
         pkt: &'a Packet,
         mut hooks: Option<&mut Vec<RawHook>>,
     ) -> Option<FastOut<'a>> {
@@ -1163,8 +1177,16 @@ impl<'p> Fast<'p> {
         if v4 != dv4 {
             return None;
         }
-        let from_host = pkt.in_iface.is_none() && ctx.is_local(pkt.src);
-        let (local, bcast) = local_bcast(ctx, pkt.dst);
+        let (from_host, (local, bcast)) = match prep {
+            Some(p) if v4 => (
+                pkt.in_iface.is_none() && p.is_local(src as u32),
+                (p.is_local(dst as u32), p.is_bcast(dst as u32)),
+            ),
+            _ => (
+                pkt.in_iface.is_none() && ctx.is_local(pkt.src),
+                local_bcast(ctx, pkt.dst),
+            ),
+        };
         let kind = if from_host {
             PathKind::Output
         } else if local || bcast || pkt.dst.is_multicast() {
@@ -1491,6 +1513,45 @@ fn iface_mask(pats: &[Pattern], name: &str) -> u128 {
         m |= u128::from(hit) << b;
     }
     m
+}
+
+/// A context's IPv4 local and broadcast addresses, sorted: what
+/// [`Context::is_local`] and [`Context::is_broadcast`] answer, found by
+/// binary search (for a batch of packets under one context).
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    local: Vec<u32>,
+    bcast: Vec<u32>,
+}
+
+impl Prepared {
+    pub(crate) fn new(ctx: &Context) -> Prepared {
+        let mut p = Prepared::default();
+        for l in &ctx.local {
+            if let IpAddr::V4(a) = l.addr {
+                let a = u32::from(a);
+                p.local.push(a);
+                if l.prefix < 31 {
+                    p.bcast.push(a | u32::MAX >> l.prefix);
+                }
+            }
+        }
+        p.bcast.push(u32::MAX);
+        p.local.sort_unstable();
+        p.bcast.sort_unstable();
+        p
+    }
+
+    #[inline]
+    fn is_local(&self, a: u32) -> bool {
+        // 127.0.0.0/8 is loopback.
+        a >> 24 == 127 || self.local.binary_search(&a).is_ok()
+    }
+
+    #[inline]
+    fn is_bcast(&self, a: u32) -> bool {
+        self.bcast.binary_search(&a).is_ok()
+    }
 }
 
 /// [`Context::is_local`] and [`Context::is_broadcast`] of one address in

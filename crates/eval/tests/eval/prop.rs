@@ -21,13 +21,16 @@ use rampart_model::targets::reject::{Reject, RejectWith};
 use rampart_model::*;
 use std::net::IpAddr;
 
-const ADDRS: [&str; 6] = [
+const ADDRS: [&str; 8] = [
     "10.0.0.1",
     "10.0.0.2",
     "10.0.1.7",
     "192.0.2.1",
     "192.0.2.9",
     "198.51.100.4",
+    // A local network's broadcast address, and loopback.
+    "10.0.0.255",
+    "127.0.0.1",
 ];
 const PORTS: [u16; 4] = [22, 80, 443, 1000];
 const IFACES: [&str; 3] = ["eth0", "eth1", "lo"];
