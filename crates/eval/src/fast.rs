@@ -13,12 +13,14 @@
 //! one interval lookup per address side (source, destination), one hash
 //! probe for (destination host, protocol, port), one for (protocol,
 //! port), the input interface and the protocol; the rules that pin none of
-//! these are always candidates. The candidates are checked in order.
+//! these are always candidates. The candidates are checked in order, each
+//! on the conditions its key did not already test (set lookups last).
 //! Sets are looked up through [`Compiled`] by index (no name hashing).
 //!
 //! What the fast path does not take — a packet without the interface a
-//! rule asks about, a chain nesting or loop the walker would call unknown,
-//! anything outside the compiled subset — it refuses (`None`), and the
+//! rule asks about, chains nested deeper than [`STACK`], a walk the
+//! reference would stop as a loop, anything outside the compiled subset —
+//! it refuses (`None`), and the
 //! classifier runs the shared walker instead, so the answers stay the
 //! reference's. Nothing here allocates per packet, hashes with SipHash or
 //! builds text.
