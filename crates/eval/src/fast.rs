@@ -1175,8 +1175,11 @@ impl<'p> Fast<'p> {
         mut hooks: Option<&mut Vec<RawHook>>,
     ) -> Option<FastOut<'a>> {
         // Ask for the large sets' buckets now: the cache misses overlap
-        // with the work below instead of stalling the set match.
-        std::hint::black_box(self.touch(sets, pkt));
+        // with the work below instead of stalling the set match (a batch
+        // has asked already).
+        if prep.is_none() {
+            std::hint::black_box(self.touch(sets, pkt));
+        }
         let (v4, src) = bits(pkt.src);
         let (dv4, dst) = bits(pkt.dst);
         if v4 != dv4 {
