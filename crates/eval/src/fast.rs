@@ -702,6 +702,18 @@ fn push_list(lists: &mut Vec<u32>, rules: &[u32]) -> Span {
     s
 }
 
+/// How many of the sorted `starts` are at or below `x`: a branch-free
+/// count over a short slice (no mispredicted branches on random
+/// addresses), a binary search over a long one.
+#[inline]
+pub(crate) fn count_le<T: Copy + Ord>(starts: &[T], x: T) -> usize {
+    if starts.len() <= 32 {
+        starts.iter().map(|s| usize::from(*s <= x)).sum()
+    } else {
+        starts.partition_point(|s| *s <= x)
+    }
+}
+
 /// Elementary intervals of `prefixes` (first, last, rule), each with the
 /// sorted rules covering it; `None` when the lists would be too large.
 fn sweep<T: crate::sets::Key + std::hash::Hash>(
@@ -836,13 +848,13 @@ impl AddrIndex {
                 (Some(&lo), Some(&hi)) => ((lo as usize).saturating_sub(1), hi as usize),
                 _ => (0, self.v4.len()),
             };
-            let n = lo + self.v4[lo..hi].partition_point(|s| *s <= x);
+            let n = lo + count_le(&self.v4[lo..hi], x);
             self.v4_spans[n.saturating_sub(1)]
         } else {
             if self.v6.is_empty() {
                 return (0, 0);
             }
-            let n = self.v6.partition_point(|s| *s <= x);
+            let n = count_le(&self.v6, x);
             self.v6_spans[n.saturating_sub(1)]
         }
     }

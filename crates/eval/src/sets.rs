@@ -379,7 +379,7 @@ impl<T: Key> Intervals<T> {
     /// knowing `starts[lo] <= x` or `lo == 0`.
     #[inline]
     fn search(&self, x: T, lo: usize, hi: usize) -> u8 {
-        let n = lo + self.starts[lo..hi].partition_point(|s| *s <= x);
+        let n = lo + crate::fast::count_le(&self.starts[lo..hi], x);
         // `starts[0]` is zero, so `n >= 1`.
         self.vals[n.saturating_sub(1)]
     }
