@@ -770,7 +770,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
         /// Every IPv4 tier (small, block table of any size, /20 buckets
         /// with and without overflow) answers as a scan of the ranges, at
