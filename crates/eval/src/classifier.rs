@@ -13,6 +13,7 @@
 
 use crate::context::Context;
 use crate::eval::Flight;
+use crate::fast::Fast;
 use crate::outcome::{Outcome, PathKind};
 use crate::packet::Packet;
 use crate::program::Program;
@@ -282,6 +283,8 @@ pub struct Classifier<'p> {
     /// Per table, per chain.
     index: Vec<Vec<ChainIndex>>,
     sets: Compiled,
+    /// The decision program for lone packets of stateless chains.
+    fast: Fast<'p>,
 }
 
 /// Where the classifier is in a chain: the candidate lists the packet's
@@ -321,10 +324,13 @@ impl<'p> Classifier<'p> {
             .iter()
             .map(|t| t.chains.iter().map(|c| ChainIndex::new(&c.rules)).collect())
             .collect();
+        let sets = Compiled::new(policy);
+        let fast = Fast::new(&prog, &sets);
         Classifier {
             prog,
             index,
-            sets: Compiled::new(policy),
+            sets,
+            fast,
         }
     }
 
@@ -338,6 +344,28 @@ impl<'p> Classifier<'p> {
     /// The verdict, deciding rule and NAT rewrites without building the
     /// trace (the fast path).
     pub fn verdict(&self, ctx: &Context, pkt: &Packet) -> Outcome {
+        let mut hooks = Vec::with_capacity(8);
+        if let Some(f) = self.fast.run(&self.sets, ctx, None, pkt, Some(&mut hooks)) {
+            let pick = if f.verdict != crate::Verdict::Accept {
+                hooks.len().checked_sub(1)
+            } else {
+                hooks
+                    .iter()
+                    .rposition(|h| h.table == rampart_model::TableKind::Filter)
+                    .or(hooks.len().checked_sub(1))
+            };
+            let raw = crate::walk::Raw {
+                verdict: f.verdict,
+                pick,
+                hooks,
+                path: f.path,
+                ct: f.ct,
+                out: f.out,
+                nat: Vec::new(),
+                trace: Vec::new(),
+            };
+            return crate::walk::materialize(&self.prog, pkt, raw);
+        }
         let mut st = State::default();
         run(&self.prog, self, ctx, &mut st, pkt, ctx.now, true, false)
     }
@@ -347,6 +375,58 @@ impl Classifier<'_> {
     /// The verdict and deciding rule only: the fastest call (see
     /// [`Decision`](crate::Decision)).
     pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
+        self.decide_with(ctx, None, pkt)
+    }
+
+    fn decide_with(
+        &self,
+        ctx: &Context,
+        prep: Option<&crate::fast::Prepared>,
+        pkt: &Packet,
+    ) -> crate::Decision {
+        if let Some(f) = self.fast.run(&self.sets, ctx, prep, pkt, None) {
+            return crate::Decision {
+                verdict: f.verdict,
+                by: f.pick.map(|b| crate::RuleId {
+                    table: b.table as u32,
+                    chain: b.chain as u32,
+                    rule: b.rule.map(|r| r as u32),
+                }),
+            };
+        }
+        self.decide_walk(ctx, pkt)
+    }
+
+    /// [`Classifier::decide`] for many packets, appended to `out` in
+    /// order. The same answers, faster: the context's addresses are
+    /// prepared once for the batch, and on large sets, whose lookups miss
+    /// the cache, the memory a group of packets will read is requested
+    /// for the whole group first, so the misses overlap.
+    pub fn decide_batch(&self, ctx: &Context, pkts: &[Packet], out: &mut Vec<crate::Decision>) {
+        out.reserve(pkts.len());
+        // The context's addresses, sorted once for the batch.
+        let prep = crate::fast::Prepared::new(ctx);
+        for group in pkts.chunks(16) {
+            let mut acc = 0u16;
+            for p in group {
+                acc ^= self.fast.touch(&self.sets, p);
+            }
+            std::hint::black_box(acc);
+            out.extend(group.iter().map(|p| self.decide_with(ctx, Some(&prep), p)));
+        }
+    }
+
+    /// Whether [`Classifier::decide`] and [`Classifier::verdict`] answer
+    /// this lone packet with the compiled decision program (stateless
+    /// chains; see ARCHITECTURE.md) rather than the shared walker. For
+    /// tests and benchmarks: the answers are the same either way.
+    pub fn is_fast(&self, ctx: &Context, pkt: &Packet) -> bool {
+        self.fast.run(&self.sets, ctx, None, pkt, None).is_some()
+    }
+
+    /// [`Classifier::decide`] through the shared walker (what the fast
+    /// path falls back to).
+    pub(crate) fn decide_walk(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
         let mut st = State::default();
         // The hook list is kept per thread: no allocation per packet.
         let hooks = HOOKS.with(|h| h.take());

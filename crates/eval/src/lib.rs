@@ -51,6 +51,7 @@ mod classifier;
 mod context;
 pub mod corpus;
 mod eval;
+mod fast;
 mod outcome;
 mod packet;
 mod program;

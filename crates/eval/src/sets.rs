@@ -119,28 +119,144 @@ fn elem_matches(parts: &[ElemPart], key: &[KeyPart]) -> Option<Option<u32>> {
     Some(Some(spec))
 }
 
-/// Hash tables per set, built once by the classifier.
+/// Lookup structures per set, built once by the classifier.
 #[derive(Debug, Default)]
 pub(crate) struct Compiled {
-    sets: crate::classifier::FxMap<String, CSet>,
+    by_name: crate::classifier::FxMap<String, usize>,
+    sets: Vec<CSet>,
 }
 
 impl Compiled {
     pub fn new(policy: &Policy) -> Compiled {
-        let sets = policy
-            .sets
-            .iter()
-            .map(|s| (s.name.clone(), CSet::build(s)))
-            .collect();
-        Compiled { sets }
+        let mut c = Compiled::default();
+        for s in &policy.sets {
+            // The first set of a name is the one the policy's `set()` finds.
+            if !c.by_name.contains_key(&s.name) {
+                c.by_name.insert(s.name.clone(), c.sets.len());
+                c.sets.push(CSet::build(s));
+            }
+        }
+        c
     }
+
+    /// The index of a one-address set compiled to interval vectors (what
+    /// [`Compiled::addr`] looks up), `None` for any other set.
+    pub fn addr_set(&self, name: &str) -> Option<usize> {
+        let i = *self.by_name.get(name)?;
+        matches!(self.sets[i], CSet::Addr { .. }).then_some(i)
+    }
+
+    /// Looks an address up in set `i` of [`Compiled::addr_set`]: [`NO`],
+    /// [`YES`] or [`NOMATCH`].
+    #[inline]
+    pub fn addr(&self, i: usize, a: Addr) -> u8 {
+        match (self.sets.get(i), a) {
+            (Some(CSet::Addr { v4, .. }), Addr::V4(x)) => v4.lookup(x),
+            (Some(CSet::Addr { v6, .. }), Addr::V6(x)) => v6.lookup(x),
+            _ => NO,
+        }
+    }
+}
+
+impl Compiled {
+    /// Reads the cache line [`Compiled::addr`] will read for `a` in set
+    /// `i` when that set is large (its /20 buckets), so that a batch of
+    /// packets waits for memory once rather than once per packet; the
+    /// value read means nothing.
+    #[inline]
+    pub fn touch(&self, i: usize, a: Addr) -> u16 {
+        match (self.sets.get(i), a) {
+            (Some(CSet::Addr { v4, .. }), Addr::V4(x)) => match &v4.tier {
+                Tier::Buckets(b) => b
+                    .buckets
+                    .get((x >> BUCKET_SHIFT) as usize)
+                    .map_or(0, |w| w[1]),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    /// Is set `i` stored as /20 buckets (large enough that a lookup is a
+    /// cache miss)?
+    pub fn is_large(&self, i: usize) -> bool {
+        matches!(
+            self.sets.get(i),
+            Some(CSet::Addr {
+                v4: Intervals {
+                    tier: Tier::Buckets(_),
+                    ..
+                },
+                ..
+            })
+        )
+    }
+}
+
+/// An address as an integer, for the classifier's fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addr {
+    V4(u32),
+    V6(u128),
 }
 
 /// A value of [`Intervals`]: not in the set, in it, or in a `nomatch`
 /// element.
-const NO: u8 = 0;
-const YES: u8 = 1;
-const NOMATCH: u8 = 2;
+pub(crate) const NO: u8 = 0;
+pub(crate) const YES: u8 = 1;
+pub(crate) const NOMATCH: u8 = 2;
+
+/// An address set as disjoint intervals covering the whole address
+/// space: interval `i` is `[starts[i], starts[i + 1])` and answers
+/// `vals[i]`. How a lookup finds the interval depends on the size (see
+/// [`Tier`]); every tier answers as the sorted vectors would.
+#[derive(Debug)]
+pub(crate) struct Intervals<T> {
+    starts: Vec<T>,
+    vals: Vec<u8>,
+    tier: Tier,
+}
+
+/// The lookup structure of an [`Intervals`].
+#[derive(Debug)]
+enum Tier {
+    /// Up to [`SMALL`] boundaries: a branch-free count over the vector.
+    Small,
+    /// A binary search over the vector (IPv6 beyond [`SMALL`]).
+    Search,
+    /// IPv4 up to [`LARGE`] boundaries: per block of the address space
+    /// (about as many blocks as boundaries, at most 2^16: 256 KiB), the
+    /// index of its first boundary, then a binary search among the
+    /// boundaries inside that block (usually one or two).
+    Top { shift: u32, table: Vec<u32> },
+    /// IPv4 from [`LARGE`] boundaries: one 16-byte bucket per /20 (16
+    /// MiB, one cache line per lookup) holding the value at the bucket's
+    /// start and up to seven boundaries inline; a bucket with more
+    /// points into `low` (see [`Buckets`]).
+    Buckets(Box<Buckets>),
+}
+
+/// Boundaries up to which [`Tier::Small`] is used.
+const SMALL: usize = 16;
+/// Boundaries from which [`Tier::Buckets`] is used (below, the block table
+/// and the vectors take less memory than the 16 MiB of buckets).
+const LARGE: usize = 1 << 19;
+
+/// The /20 buckets of [`Tier::Buckets`]. A bucket is eight 16-bit words:
+/// word 0 is the value at the bucket's first address (low two bits) and
+/// the overflow flag ([`OVERFLOW`]); words 1..8 are boundaries inside the
+/// bucket as `offset << 2 | value` in increasing order, unused ones
+/// `0xffff` (above every offset). An overflowing bucket keeps its
+/// boundaries in `low` (same encoding): words 1 and 2 are the start
+/// (low, high half), word 3 the count.
+#[derive(Debug)]
+struct Buckets {
+    buckets: Vec<[u16; 8]>,
+    low: Vec<u16>,
+}
+
+const BUCKET_SHIFT: u32 = 12;
+const OVERFLOW: u16 = 0x8000;
 
 /// An address as an integer key of [`Intervals`].
 pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
@@ -163,22 +279,6 @@ impl Key for u128 {
     fn succ(self) -> u128 {
         self.wrapping_add(1)
     }
-}
-
-/// An address set as disjoint intervals covering the whole address
-/// space: interval `i` is `[starts[i], starts[i + 1])` and answers
-/// `vals[i]`. A lookup is a binary search; for IPv4 a table per /20
-/// holds the value at the /20's start and its few boundaries (one or two
-/// cache misses for a million prefixes instead of a hash probe per
-/// prefix length).
-#[derive(Debug)]
-pub(crate) struct Intervals<T> {
-    starts: Vec<T>,
-    vals: Vec<u8>,
-    /// IPv4 only (see [`Intervals::indexed`]): per /20, its first
-    /// value and offset into `low`.
-    l1: Vec<u32>,
-    low: Vec<u16>,
 }
 
 impl<T: Key> Intervals<T> {
@@ -267,83 +367,167 @@ impl<T: Key> Intervals<T> {
                 vals.push(v);
             }
         }
-        Intervals {
-            starts,
-            vals,
-            l1: Vec::new(),
-            low: Vec::new(),
-        }
+        let tier = if starts.len() <= SMALL {
+            Tier::Small
+        } else {
+            Tier::Search
+        };
+        Intervals { starts, vals, tier }
     }
 
-    fn get(&self, x: T, lo: usize, hi: usize) -> u8 {
-        let n = lo + self.starts[lo..hi].partition_point(|s| *s <= x);
+    /// The value of the interval holding `x` among `starts[lo..hi]`,
+    /// knowing `starts[lo] <= x` or `lo == 0`.
+    #[inline]
+    fn search(&self, x: T, lo: usize, hi: usize) -> u8 {
+        let n = lo + crate::fast::count_le(&self.starts[lo..hi], x);
         // `starts[0]` is zero, so `n >= 1`.
+        self.vals[n.saturating_sub(1)]
+    }
+
+    #[inline]
+    fn small(&self, x: T) -> u8 {
+        // Branch-free: count the boundaries at or below `x`.
+        let n = self
+            .starts
+            .iter()
+            .map(|s| usize::from(*s <= x))
+            .sum::<usize>();
         self.vals[n.saturating_sub(1)]
     }
 }
 
 impl Intervals<u128> {
+    #[inline]
     pub(crate) fn lookup(&self, x: u128) -> u8 {
-        self.get(x, 0, self.starts.len())
+        match self.tier {
+            Tier::Small => self.small(x),
+            _ => self.search(x, 0, self.starts.len()),
+        }
     }
 }
 
-/// IPv4 buckets per /20: most packets need one or two cache lines.
-const SHIFT: u32 = 12;
-const OFFSET: u32 = (1 << 30) - 1;
-
 impl Intervals<u32> {
-    /// Adds the first-level table: per /20, the value at its first
-    /// address (top two bits) and where its boundaries start in `low`
-    /// (each boundary inside the /20 as its low 12 bits and its value).
-    pub(crate) fn indexed(mut self) -> Intervals<u32> {
-        if self.starts.len() >= OFFSET as usize {
-            return self;
+    /// Chooses the IPv4 tier by size: [`Tier::Small`], [`Tier::Top`]
+    /// or [`Tier::Buckets`].
+    pub(crate) fn indexed(self) -> Intervals<u32> {
+        let n = self.starts.len();
+        if n <= SMALL {
+            self
+        } else if n < LARGE {
+            let bits = usize::BITS - n.leading_zeros();
+            self.with_top(bits.clamp(4, 16))
+        } else {
+            self.with_buckets()
         }
-        let buckets = 1usize << (32 - SHIFT);
-        let mut l1 = Vec::with_capacity(buckets + 1);
-        let mut low = Vec::with_capacity(self.starts.len());
+    }
+
+    /// [`Tier::Top`] with `2^bits` blocks (1 to 32 bits), whatever the
+    /// size.
+    pub(crate) fn with_top(mut self, bits: u32) -> Intervals<u32> {
+        let bits = bits.clamp(1, 32);
+        let shift = 32 - bits;
+        let mut table = Vec::with_capacity((1 << bits) + 1);
+        let mut i = 0usize;
+        for k in 0..=(1u64 << bits) {
+            let b = k << shift;
+            while i < self.starts.len() && u64::from(self.starts[i]) < b {
+                i += 1;
+            }
+            table.push(i as u32);
+        }
+        self.tier = Tier::Top { shift, table };
+        self
+    }
+
+    /// [`Tier::Buckets`] whatever the size (the vectors are dropped:
+    /// every lookup goes through the buckets).
+    pub(crate) fn with_buckets(mut self) -> Intervals<u32> {
+        let count = 1usize << (32 - BUCKET_SHIFT);
+        let mut buckets = Vec::with_capacity(count);
+        let mut low: Vec<u16> = Vec::new();
         let mut n = 0usize;
-        for k in 0..buckets as u32 {
-            let b = k << SHIFT;
+        for k in 0..count as u32 {
+            let b = k << BUCKET_SHIFT;
             // Boundaries up to the bucket's first address set its value.
             while n < self.starts.len() && self.starts[n] <= b {
                 n += 1;
             }
-            let init = self.vals[n.saturating_sub(1)];
-            l1.push(low.len() as u32 | u32::from(init) << 30);
-            let end = b | ((1 << SHIFT) - 1);
+            let init = u16::from(self.vals[n.saturating_sub(1)]);
+            let end = b | ((1 << BUCKET_SHIFT) - 1);
+            let first = n;
             while n < self.starts.len() && self.starts[n] <= end {
-                low.push(((self.starts[n] - b) as u16) << 2 | u16::from(self.vals[n]));
                 n += 1;
             }
+            let word = |i: usize| ((self.starts[i] - b) as u16) << 2 | u16::from(self.vals[i]);
+            let mut bucket = [0xffff_u16; 8];
+            bucket[0] = init;
+            if n - first <= 7 {
+                for (slot, i) in bucket[1..].iter_mut().zip(first..n) {
+                    *slot = word(i);
+                }
+            } else {
+                let at = low.len() as u32;
+                bucket[0] |= OVERFLOW;
+                bucket[1] = at as u16;
+                bucket[2] = (at >> 16) as u16;
+                bucket[3] = (n - first) as u16;
+                low.extend((first..n).map(word));
+            }
+            buckets.push(bucket);
         }
-        l1.push(low.len() as u32);
-        self.l1 = l1;
-        self.low = low;
-        // Every lookup goes through the table now.
         self.starts = Vec::new();
         self.vals = Vec::new();
+        self.tier = Tier::Buckets(Box::new(Buckets { buckets, low }));
         self
     }
 
+    #[inline]
     pub(crate) fn lookup(&self, x: u32) -> u8 {
-        let k = (x >> SHIFT) as usize;
-        match (self.l1.get(k), self.l1.get(k + 1)) {
-            (Some(&e), Some(&next)) => {
-                let (lo, hi) = ((e & OFFSET) as usize, (next & OFFSET) as usize);
-                let at = (x & ((1 << SHIFT) - 1)) as u16;
-                let mut v = (e >> 30) as u8;
-                for w in self.low.get(lo..hi).unwrap_or(&[]) {
-                    if w >> 2 > at {
-                        break;
+        match &self.tier {
+            Tier::Buckets(b) => b.lookup(x),
+            Tier::Top { shift, table } => {
+                let k = (u64::from(x) >> shift) as usize;
+                match (table.get(k), table.get(k + 1)) {
+                    (Some(&lo), Some(&hi)) => {
+                        // The boundary before the /16 holds its start.
+                        let lo = (lo as usize).saturating_sub(1);
+                        self.search(x, lo, hi as usize)
                     }
-                    v = (w & 3) as u8;
+                    _ => self.search(x, 0, self.starts.len()),
                 }
-                v
             }
-            _ => self.get(x, 0, self.starts.len()),
+            Tier::Small => self.small(x),
+            Tier::Search => self.search(x, 0, self.starts.len()),
         }
+    }
+}
+
+impl Buckets {
+    #[inline]
+    fn lookup(&self, x: u32) -> u8 {
+        let Some(b) = self.buckets.get((x >> BUCKET_SHIFT) as usize) else {
+            return NO;
+        };
+        // A word at or below `at` is a boundary at or below `x`.
+        let at = (((x & ((1 << BUCKET_SHIFT) - 1)) << 2) | 3) as u16;
+        let mut v = b[0] & 3;
+        if b[0] & OVERFLOW == 0 {
+            for &w in &b[1..] {
+                // Compiles to conditional moves: no branch per word.
+                v = if w <= at { w & 3 } else { v };
+            }
+        } else {
+            let start = usize::from(b[1]) | usize::from(b[2]) << 16;
+            let words = self
+                .low
+                .get(start..start + usize::from(b[3]))
+                .unwrap_or(&[]);
+            let n = words.partition_point(|w| *w <= at);
+            if n > 0 {
+                v = words[n - 1] & 3;
+            }
+        }
+        v as u8
     }
 }
 
@@ -439,7 +623,8 @@ impl CSet {
 impl SetIndex for Compiled {
     fn lookup(&self, set: &IpSet, key: &[KeyPart]) -> Found {
         let found = |nomatch: bool| if nomatch { Found::NoMatch } else { Found::Yes };
-        match (self.sets.get(&set.name), key) {
+        let cset = self.by_name.get(&set.name).and_then(|&i| self.sets.get(i));
+        match (cset, key) {
             (Some(CSet::Addr { v4, v6 }), [KeyPart::Addr(a)]) => {
                 let v = match a {
                     IpAddr::V4(a) => v4.lookup(u32::from(*a)),
@@ -546,7 +731,8 @@ mod tests {
                 .collect();
             let s = set(elems);
             let c = Compiled {
-                sets: [("s".to_string(), CSet::build(&s))].into_iter().collect(),
+                by_name: [("s".to_string(), 0)].into_iter().collect(),
+                sets: vec![CSet::build(&s)],
             };
             for a in addrs {
                 let key = [KeyPart::Addr(a)];
@@ -564,6 +750,96 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Ranges packed near both ends of the IPv4 space and around a few
+    /// /20 boundaries, so that buckets overflow and edges are hit.
+    fn range_v4() -> impl Strategy<Value = (u32, u32)> {
+        (any::<u8>(), any::<u16>(), 0u32..40).prop_map(|(b, l, w)| {
+            let base =
+                [0u32, 0x0a00_0ff0, 0x0a00_1000, 0xffff_f000, 0xffff_ffe0][usize::from(b % 5)];
+            let a = base.saturating_add(u32::from(l % 0x1400));
+            (a, a.saturating_add(w))
+        })
+    }
+
+    /// The value the sorted vectors give (what every tier must answer).
+    fn brute(ranges: &[(u32, u32)], x: u32) -> u8 {
+        u8::from(ranges.iter().any(|&(a, b)| a <= b && a <= x && x <= b))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Every IPv4 tier (small, block table of any size, /20 buckets
+        /// with and without overflow) answers as a scan of the ranges, at
+        /// the edges 0.0.0.0 and 255.255.255.255, at each range's ends and
+        /// next to them, and at random addresses.
+        #[test]
+        fn v4_tiers_match_brute_force(
+            ranges in proptest::collection::vec(range_v4(), 0..300),
+            probes in proptest::collection::vec(any::<u32>(), 0..50),
+            bits in 1u32..20,
+        ) {
+            let mut xs: Vec<u32> = vec![0, 1, u32::MAX, u32::MAX - 1, 0x0a00_1000, 0x0a00_0fff];
+            for &(a, b) in &ranges {
+                xs.extend([a, b, a.wrapping_sub(1), b.wrapping_add(1)]);
+            }
+            xs.extend(probes);
+            let tiers = [
+                Intervals::union(ranges.clone()),
+                Intervals::union(ranges.clone()).indexed(),
+                Intervals::union(ranges.clone()).with_top(bits),
+                Intervals::union(ranges.clone()).with_buckets(),
+            ];
+            for x in xs {
+                let want = brute(&ranges, x);
+                for (k, t) in tiers.iter().enumerate() {
+                    prop_assert_eq!(t.lookup(x), want, "tier {} at {:#x}", k, x);
+                }
+            }
+        }
+
+        /// IPv6 intervals (small and searched) against a scan, with both
+        /// ends of the address space.
+        #[test]
+        fn v6_intervals_match_brute_force(
+            ranges in proptest::collection::vec((any::<u8>(), any::<u16>(), 0u128..50), 0..80),
+            probes in proptest::collection::vec(any::<u128>(), 0..20),
+        ) {
+            let ranges: Vec<(u128, u128)> = ranges
+                .into_iter()
+                .map(|(b, l, w)| {
+                    let base = [0u128, 0x2001_0db8 << 96, u128::MAX - 0xffff][usize::from(b % 3)];
+                    let a = base.saturating_add(u128::from(l));
+                    (a, a.saturating_add(w))
+                })
+                .collect();
+            let t = Intervals::union(ranges.clone());
+            let mut xs = vec![0u128, u128::MAX, 0x2001_0db8 << 96];
+            for &(a, b) in &ranges {
+                xs.extend([a, b, a.wrapping_sub(1), b.wrapping_add(1)]);
+            }
+            xs.extend(probes);
+            for x in xs {
+                let want = u8::from(ranges.iter().any(|&(a, b)| a <= x && x <= b));
+                prop_assert_eq!(t.lookup(x), want, "{:#x}", x);
+            }
+        }
+    }
+
+    /// A /20 with more boundaries than a bucket holds, and the last /20 of
+    /// the address space.
+    #[test]
+    fn overflowing_bucket() {
+        let ranges: Vec<(u32, u32)> = (0..50u32)
+            .map(|i| (0x0a00_0000 + 7 * i, 0x0a00_0000 + 7 * i + 2))
+            .chain([(u32::MAX - 3, u32::MAX), (0, 0)])
+            .collect();
+        let t = Intervals::union(ranges.clone()).with_buckets();
+        for x in (0x09ff_fff0..0x0a00_0200).chain([0, 1, u32::MAX, u32::MAX - 4]) {
+            assert_eq!(t.lookup(x), brute(&ranges, x), "{x:#x}");
         }
     }
 

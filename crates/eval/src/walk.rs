@@ -16,11 +16,11 @@ use crate::state::{Conn, State};
 use rampart_model::{ChainPolicy, Family, Hook, TableKind};
 
 /// Deepest chain nesting followed (iptables itself allows no loops).
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most rules evaluated in one base chain, at least (bounds goto loops,
 /// which a model can hold although iptables refuses them); four times
 /// the table's rules when that is more.
-const MAX_STEPS: usize = 100_000;
+pub(crate) const MAX_STEPS: usize = 100_000;
 
 /// The chain a jump or goto rule leads to.
 fn next_chain(tbl: &crate::program::PTable<'_>, chain: usize, rule: usize) -> usize {
@@ -962,7 +962,7 @@ fn has_chain(prog: &Program<'_>, fam: rampart_model::Family, kind: TableKind, ho
 /// is INVALID as well); ICMPv6 other than echo request and node
 /// information query (`icmpv6_new`), neighbour discovery and MLD aside
 /// (untracked, see [`untracked_by_conntrack`]).
-fn cannot_open(p: &Packet) -> bool {
+pub(crate) fn cannot_open(p: &Packet) -> bool {
     use rampart_model::matches::tcp::flags::{ACK, CWR, ECE, PSH, SYN, URG};
     match p.protocol {
         6 => {
@@ -980,6 +980,6 @@ fn cannot_open(p: &Packet) -> bool {
 /// IPv6 neighbour discovery and multicast listener messages, which
 /// nf_conntrack leaves untracked (`nf_conntrack_proto_icmpv6.c`,
 /// `noct_valid_new`).
-fn untracked_by_conntrack(p: &Packet) -> bool {
+pub(crate) fn untracked_by_conntrack(p: &Packet) -> bool {
     p.protocol == 58 && p.family() == Family::Ipv6 && matches!(p.icmp_type, 130..=137 | 143)
 }

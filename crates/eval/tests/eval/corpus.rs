@@ -77,3 +77,47 @@ fn issue4_corpus_reference_and_classifier() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(packets >= 60, "only {packets} packets in the corpus");
 }
+
+/// Every corpus packet as a lone packet: the classifier's answers without
+/// a trace (its compiled fast path where the policy's chains compile, the
+/// walker elsewhere) equal the reference's, and the fast path is taken
+/// for some of them.
+#[test]
+fn issue4_corpus_lone_packets_fast_path() {
+    let mut fast = 0;
+    let mut packets = 0;
+    for f in std::fs::read_dir(corpus_dir()).expect("testdata/eval exists") {
+        let f = f.expect("dir entry").path();
+        if f.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).expect("readable");
+        let case = Case::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let policy = load_policy(&case, &corpus_dir());
+        let mut ctx = case.context().expect("context");
+        ctx.now = rampart_eval::Time::from_secs(case.time.unwrap_or(1_700_000_000));
+        let classifier = rampart_eval::Classifier::new(&policy);
+        let reference = rampart_eval::Reference::new(&policy);
+        for cp in &case.packet {
+            let pkt = rampart_eval::Packet::parse(&cp.packet).expect("packet parses");
+            packets += 1;
+            fast += usize::from(classifier.is_fast(&ctx, &pkt));
+            let at = format!("{} `{}`", f.display(), cp.packet);
+            assert_eq!(
+                classifier.verdict(&ctx, &pkt),
+                reference.verdict(&ctx, &pkt),
+                "{at}"
+            );
+            assert_eq!(
+                classifier.decide(&ctx, &pkt),
+                reference.decide(&ctx, &pkt),
+                "{at}"
+            );
+        }
+    }
+    eprintln!("{fast} of {packets} corpus packets on the fast path");
+    assert!(
+        fast * 4 >= packets,
+        "only {fast} of {packets} corpus packets on the fast path"
+    );
+}

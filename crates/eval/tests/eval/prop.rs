@@ -21,13 +21,16 @@ use rampart_model::targets::reject::{Reject, RejectWith};
 use rampart_model::*;
 use std::net::IpAddr;
 
-const ADDRS: [&str; 6] = [
+const ADDRS: [&str; 8] = [
     "10.0.0.1",
     "10.0.0.2",
     "10.0.1.7",
     "192.0.2.1",
     "192.0.2.9",
     "198.51.100.4",
+    // A local network's broadcast address, and loopback.
+    "10.0.0.255",
+    "127.0.0.1",
 ];
 const PORTS: [u16; 4] = [22, 80, 443, 1000];
 const IFACES: [&str; 3] = ["eth0", "eth1", "lo"];
@@ -148,8 +151,9 @@ fn rule(depth: usize) -> impl Strategy<Value = Rule> {
         any::<bool>(),
         prop::collection::vec(m(), 0..3),
         target(depth),
+        proptest::option::of((prop::sample::select(IFACES.to_vec()), any::<bool>())),
     )
-        .prop_map(|(src, dst, iface, proto, pinv, ms, target)| {
+        .prop_map(|(src, dst, iface, proto, pinv, ms, target, out)| {
             // Keep port matches consistent with the protocol, as the
             // front ends require.
             let proto_ok = |m: &Match| match m {
@@ -169,6 +173,11 @@ fn rule(depth: usize) -> impl Strategy<Value = Rule> {
                     };
                     Neg::inverted(Iface(name), inv)
                 }),
+                // Output interfaces only now and then (most rules of
+                // the first test keep their shape).
+                out_iface: out
+                    .filter(|(i, _)| *i == "eth1")
+                    .map(|(i, inv)| Neg::inverted(Iface(i.into()), inv)),
                 protocol: (proto != 0).then(|| Neg::inverted(Protocol(proto), pinv)),
                 matches: ms.into_iter().filter(proto_ok).collect(),
                 target,
@@ -389,5 +398,117 @@ proptest! {
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(&a.verdict, &full.verdict);
         prop_assert_eq!(a.by.map(|id| classifier.decider(id)).unwrap_or(rampart_eval::Decider::Nothing), full.decided_by);
+    }
+}
+
+/// Only what the classifier's compiled decision program takes (no limit,
+/// recent, `-j SET` or NAT target); more hooks: raw PREROUTING (before
+/// conntrack), nat PREROUTING without NAT, OUTPUT, mangle POSTROUTING.
+fn stateless(mut p: Policy, raw: Vec<Rule>, out: Vec<Rule>, post: Vec<Rule>) -> Policy {
+    for (kind, chain, rules) in [
+        (TableKind::Raw, "PREROUTING", raw),
+        (TableKind::Filter, "OUTPUT", out),
+        (TableKind::Mangle, "POSTROUTING", post),
+    ] {
+        let rules: Vec<Rule> = rules
+            .into_iter()
+            .map(|mut r| {
+                // No user chains in these tables.
+                if matches!(
+                    r.target,
+                    Some(Target::Jump { .. }) | Some(Target::Goto { .. })
+                ) {
+                    r.target = Some(Target::Drop);
+                }
+                r
+            })
+            .collect();
+        p.table_mut(Family::Ipv4, kind)
+            .chain_mut(chain)
+            .expect("chain")
+            .rules
+            .extend(rules);
+    }
+    for t in &mut p.tables {
+        for c in &mut t.chains {
+            for r in &mut c.rules {
+                r.matches
+                    .retain(|m| !matches!(m, Match::Limit(_) | Match::Recent(_)));
+                if matches!(r.target, Some(Target::SetTarget(_)) | Some(Target::Dnat(_))) {
+                    r.target = Some(Target::Accept);
+                }
+            }
+        }
+    }
+    p
+}
+
+fn ctx_routed() -> Context {
+    let mut c = ctx();
+    c.routes.push(rampart_eval::Route {
+        net: IpNet::new("0.0.0.0".parse().expect("addr"), 0).expect("net"),
+        dev: "eth1".into(),
+    });
+    c
+}
+
+fn packet_any() -> impl Strategy<Value = Packet> {
+    (
+        packet(),
+        proptest::option::of(prop::sample::select(vec![
+            rampart_eval::CtState::New,
+            rampart_eval::CtState::Established,
+            rampart_eval::CtState::Related,
+            rampart_eval::CtState::Invalid,
+        ])),
+        proptest::option::of(prop::sample::select(vec!["eth0", "eth1", "lo"])),
+        0u32..3,
+        0u8..8,
+    )
+        .prop_map(|(mut p, ct, out, mark, frag)| {
+            p.ct_state = ct;
+            p.out_iface = out.map(str::to_string);
+            p.mark = mark;
+            p.fragment = frag == 0;
+            p
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Issue 4: on stateless policies the classifier answers lone packets
+    /// with its compiled decision program (asserted: every packet whose
+    /// interfaces are known takes it), and gives the reference's verdict,
+    /// deciding rule, per-hook decisions, path and state; with a trace,
+    /// the reference's whole trace.
+    #[test]
+    fn issue4_fast_path_equals_reference(
+        policy in policy(),
+        raw in prop::collection::vec(rule(2), 0..3),
+        out in prop::collection::vec(rule(2), 0..3),
+        post in prop::collection::vec(rule(2), 0..3),
+        packets in prop::collection::vec(packet_any(), 1..8),
+    ) {
+        let policy = stateless(policy, raw, out, post);
+        let classifier = Classifier::new(&policy);
+        let reference = rampart_eval::Reference::new(&policy);
+        let c = ctx_routed();
+        for pkt in &packets {
+            let full = reference.evaluate(&c, pkt);
+            prop_assert_eq!(&classifier.classify(&c, pkt), &full, "\n{}", full.render());
+            let fast = classifier.verdict(&c, pkt);
+            prop_assert_eq!(&fast, &reference.verdict(&c, pkt), "\n{}", full.render());
+            prop_assert_eq!(&fast.verdict, &full.verdict);
+            prop_assert_eq!(&fast.decided_by, &full.decided_by);
+            prop_assert_eq!(classifier.decide(&c, pkt), reference.decide(&c, pkt));
+            if pkt.in_iface.is_some() || c.is_local(pkt.src) {
+                prop_assert!(classifier.is_fast(&c, pkt), "not on the fast path: {}", pkt);
+            }
+        }
+        let mut batch = Vec::new();
+        classifier.decide_batch(&c, &packets, &mut batch);
+        let one: Vec<_> = packets.iter().map(|p| reference.decide(&c, p)).collect();
+        prop_assert_eq!(batch, one);
     }
 }
