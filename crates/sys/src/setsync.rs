@@ -136,6 +136,15 @@ impl SetSync {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// Every encoded element change, `(delete, NFTA_LIST_ELEM bytes)`, in
+    /// the order sent: to compare two syncs.
+    pub fn encoded(&self) -> Vec<(bool, Vec<u8>)> {
+        self.ops
+            .iter()
+            .flat_map(|o| o.elems.iter().map(move |e| (o.del, e.clone())))
+            .collect()
+    }
 }
 
 /// The data type of a set's keys, as the encoder computes it.
