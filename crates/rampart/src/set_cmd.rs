@@ -160,34 +160,17 @@ pub fn run(op: SetOp, st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> 
                 Some(t) => Some(parse_timeout(&t).map_err(anyhow::Error::msg)?),
                 None => None,
             };
-            edit(&store, &name, |set| {
-                // Adding an element again replaces it (a new timeout or
-                // comment), as `ipset add -exist` does.
-                let added = parse_cli_elements(set, &elements, timeout, comment.as_deref())?;
-                Ok((Vec::new(), added))
-            })
+            edit(
+                &store,
+                &name,
+                &Edit::Add {
+                    elements,
+                    timeout,
+                    comment,
+                },
+            )
         }
-        SetOp::Del { name, elements } => edit(&store, &name, |set| {
-            let gone = parse_cli_elements(set, &elements, None, None)?;
-            let fps: std::collections::HashSet<u64> =
-                gone.iter().map(|e| state::fingerprint(&e.parts)).collect();
-            let mut found = vec![false; gone.len()];
-            for x in &set.elements {
-                if fps.contains(&state::fingerprint(&x.parts)) {
-                    for (f, e) in found.iter_mut().zip(&gone) {
-                        *f |= e.parts == x.parts;
-                    }
-                }
-            }
-            if let Some((_, text)) = found.iter().zip(&elements).find(|(f, _)| !**f) {
-                bail!(
-                    "{text} is not an element of set {}; `rampart set test {} ADDR` shows which element holds an address",
-                    set.name,
-                    set.name
-                );
-            }
-            Ok((gone.into_iter().map(|e| e.parts).collect(), Vec::new()))
-        }),
+        SetOp::Del { name, elements } => edit(&store, &name, &Edit::Del { elements }),
         SetOp::Load { name, file } => change(&store, &name, |set| read_set_file(set, &file)),
         SetOp::Flush { name } => change(&store, &name, |_| Ok(Vec::new())),
     }
@@ -516,16 +499,60 @@ fn change_locked(
 /// The elements a change removes (by parts) and adds.
 type Change = (Vec<Vec<ElemPart>>, Vec<SetElement>);
 
+/// A change given on the command line.
+enum Edit {
+    /// Adding an element again replaces it (a new timeout or comment), as
+    /// `ipset add -exist` does.
+    Add {
+        elements: Vec<String>,
+        timeout: Option<u32>,
+        comment: Option<String>,
+    },
+    /// Only elements that are there.
+    Del { elements: Vec<String> },
+}
+
+impl Edit {
+    /// The change for set `decl` (its declaration; elements are not
+    /// read); `exists` says whether an element with given parts is there.
+    fn change(&self, decl: &IpSet, exists: impl Fn(&[ElemPart]) -> Result<bool>) -> Result<Change> {
+        match self {
+            Edit::Add {
+                elements,
+                timeout,
+                comment,
+            } => Ok((
+                Vec::new(),
+                parse_cli_elements(decl, elements, *timeout, comment.as_deref())?,
+            )),
+            Edit::Del { elements } => {
+                let gone = parse_cli_elements(decl, elements, None, None)?;
+                for (e, text) in gone.iter().zip(elements) {
+                    if !exists(&e.parts)? {
+                        bail!(
+                            "{text} is not an element of set {}; `rampart set test {} ADDR` shows which element holds an address",
+                            decl.name,
+                            decl.name
+                        );
+                    }
+                }
+                Ok((gone.into_iter().map(|e| e.parts).collect(), Vec::new()))
+            }
+        }
+    }
+}
+
 /// `set add|del`: changes a few elements of set `name` without reading
-/// the other sets, compiling the policy or writing it whole. Reads the set
-/// from the state store ([`Store::set_view`]), finds the few elements the
-/// change touches ([`neighbourhood`]), lowers the policy skeleton holding
-/// only those before and after the change and sends the difference; the
+/// the other sets, compiling the policy or writing it whole. The set is
+/// read through its snapshot's index ([`Store::set_index`]: a few binary
+/// searches) or, without one, whole ([`Store::set_view`]); the elements
+/// the change touches ([`neighbourhood`]) are lowered in the policy
+/// skeleton before and after the change and the difference is sent; the
 /// state entry is a delta of the change. Every [`state::MAX_DELTAS`]th
 /// change in a row, a change of many elements, or a change on an entry
 /// of an older rampart goes the whole way instead ([`change_locked`]),
 /// which writes a snapshot.
-fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> Result<ExitCode> {
+fn edit(store: &Store, name: &str, op: &Edit) -> Result<ExitCode> {
     let _lock = store.lock()?;
     if let Some(code) = ready(store)? {
         return Ok(code);
@@ -533,11 +560,32 @@ fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> 
     let Some(cur) = store.current_id()? else {
         bail!("nothing is applied (state directory {}): `rampart set` changes the sets of the applied policy; run `rampart apply` first", store.dir().display());
     };
-    let view = store.set_view(cur, name)?;
     let now = state::now();
+    if let Some((head, skeleton, decl, ix)) = store.set_index(cur, name, now)? {
+        if head.depth < state::MAX_DELTAS {
+            let (removed, added) = op.change(&decl, |p| Ok(ix.exact(p)?.is_some()))?;
+            if removed.len() + added.len() <= state::MAX_DELTA_ELEMENTS {
+                if let Some((sub, matched)) = neighbourhood_indexed(&ix, &decl, &removed, &added)? {
+                    let before = ix.count()?;
+                    let d = Delta {
+                        head,
+                        skeleton,
+                        decl,
+                        old_sub: sub,
+                        before,
+                        matched,
+                        removed,
+                        added,
+                    };
+                    return send_delta(store, name, d, now);
+                }
+            }
+        }
+    }
+    let view = store.set_view(cur, name)?;
     let mut set = view.set;
     state::carry_timeouts_in(&mut set, view.head.time, now);
-    let (removed, added) = f(&set)?;
+    let (removed, added) = op.change(&set, |p| Ok(set.elements.iter().any(|x| x.parts == p)))?;
     if view.head.legacy
         || view.head.depth >= state::MAX_DELTAS
         || removed.len() + added.len() > state::MAX_DELTA_ELEMENTS
@@ -550,9 +598,53 @@ fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> 
     }
     let before = set.elements.len();
     let (old_sub, matched) = neighbourhood(&set, &removed, &added);
+    set.elements = Vec::new();
+    let d = Delta {
+        head: view.head,
+        skeleton: view.skeleton,
+        decl: set,
+        old_sub,
+        before,
+        matched,
+        removed,
+        added,
+    };
+    send_delta(store, name, d, now)
+}
+
+/// A set change ready to be lowered, sent and stored as a delta.
+struct Delta {
+    head: state::Head,
+    /// The policy without elements.
+    skeleton: Policy,
+    /// The set without elements.
+    decl: IpSet,
+    /// The elements the change touches ([`neighbourhood`]).
+    old_sub: Vec<SetElement>,
+    /// Elements before the change, and how many of them it takes out or
+    /// replaces.
+    before: usize,
+    matched: usize,
+    removed: Vec<Vec<ElemPart>>,
+    added: Vec<SetElement>,
+}
+
+/// Lowers the skeleton with the touched elements before and after the
+/// change, sends the difference and records the delta.
+fn send_delta(store: &Store, name: &str, d: Delta, now: u64) -> Result<ExitCode> {
+    let Delta {
+        head,
+        skeleton,
+        decl,
+        old_sub,
+        before,
+        matched,
+        removed,
+        added,
+    } = d;
     let mut new_set = IpSet {
         elements: old_sub.clone(),
-        ..set.clone()
+        ..decl
     };
     state::apply_change(&mut new_set, &removed, &added);
     let added_n = added
@@ -560,13 +652,13 @@ fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> 
         .enumerate()
         .filter(|(i, e)| !added[i + 1..].iter().any(|l| l.parts == e.parts))
         .count();
-    let after = before - matched + added_n;
+    let after = before.saturating_sub(matched) + added_n;
     let lower_with = |elems: Vec<SetElement>| -> Result<Ruleset> {
-        let mut p = view.skeleton.clone();
+        let mut p = skeleton.clone();
         if let Some(s) = p.set_mut(name) {
             s.elements = elems;
         }
-        lower_policy(&p, view.head.no_optimize)
+        lower_policy(&p, head.no_optimize)
     };
     let old = lower_with(old_sub)?;
     let new = lower_with(new_set.elements)?;
@@ -580,7 +672,7 @@ fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> 
     if !diffs.is_empty() && !loaded(&new) {
         bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
     }
-    let id = store.add_delta(now, &view.head, name, removed, added, after)?;
+    let id = store.add_delta(now, &head, name, removed, added, after)?;
     // No fallback to replacing the tables: `new` holds only the touched
     // elements of one set.
     let sent = if diffs.is_empty() {
@@ -603,6 +695,97 @@ fn edit(store: &Store, name: &str, f: impl FnOnce(&IpSet) -> Result<Change>) -> 
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// [`neighbourhood`] answered by the set's index: the same elements,
+/// found with binary searches. `None` when the index cannot tell (every
+/// witness it keeps was changed): read the set whole.
+fn neighbourhood_indexed(
+    ix: &crate::setindex::IndexedSet,
+    decl: &IpSet,
+    removed: &[Vec<ElemPart>],
+    added: &[SetElement],
+) -> Result<Option<(Vec<SetElement>, usize)>> {
+    let mut sub: Vec<SetElement> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |e: SetElement, sub: &mut Vec<SetElement>| -> bool {
+        let k = crate::setindex::net_range(&e.parts);
+        if seen.insert(k) {
+            sub.push(e);
+            true
+        } else {
+            false
+        }
+    };
+    let mut matched = 0;
+    let mut changed: Vec<&[ElemPart]> = Vec::new();
+    for p in removed
+        .iter()
+        .map(Vec::as_slice)
+        .chain(added.iter().map(|e| e.parts.as_slice()))
+    {
+        if !changed.contains(&p) {
+            changed.push(p);
+        }
+    }
+    for p in &changed {
+        if let Some(e) = ix.exact(p)? {
+            push(e, &mut sub);
+            matched += 1;
+        }
+    }
+    let mut has_network = false;
+    for network in [true, false] {
+        match ix.witness(network, removed)? {
+            Ok(Some(e)) => {
+                has_network |= network;
+                push(e, &mut sub);
+            }
+            Ok(None) => {}
+            Err(()) => return Ok(None),
+        }
+    }
+    let interval = matches!(decl.kind, SetKind::HashNet | SetKind::HashNetPort)
+        || has_network
+        || sub.iter().any(interval_element)
+        || added.iter().any(interval_element);
+    if !interval {
+        return Ok(Some((sub, matched)));
+    }
+    let mut regions = Regions::default();
+    for p in &changed {
+        match elem_range(p) {
+            Some(r) => regions.add(r),
+            None => return Ok(None),
+        }
+    }
+    let firsts = [ix.first(&[])?, ix.first(removed)?];
+    for e in firsts.into_iter().flatten() {
+        push(e, &mut sub);
+    }
+    for e in &sub {
+        if let Some(r) = elem_range(&e.parts) {
+            regions.add(r);
+        }
+    }
+    loop {
+        let mut grew = false;
+        for (lo, hi) in regions.0.clone() {
+            for e in ix.touching(lo, hi)? {
+                let r = elem_range(&e.parts);
+                if push(e, &mut sub) {
+                    if let Some(r) = r {
+                        regions.add(r);
+                    }
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    Ok(Some((sub, matched)))
 }
 
 /// Whether an element makes its set an interval set when lowered (a
@@ -1280,10 +1463,35 @@ mod tests {
             ..set.clone()
         };
         state::apply_change(&mut sub_new, removed, added);
-        (
-            ops(set.elements.clone(), whole.elements),
-            ops(sub, sub_new.elements),
-        )
+        let near = ops(sub, sub_new.elements);
+        // The same through the set's index (when it has one).
+        let mut bytes = Vec::new();
+        if let Some(ix) = crate::setindex::build(set, &mut bytes) {
+            let f = std::env::temp_dir().join(format!(
+                "rampart-nb-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::write(&f, &bytes).expect("write");
+            let ixs = crate::setindex::IndexedSet::open(&f, ix, 0, None, &[], 0)
+                .expect("open")
+                .expect("indexed");
+            let decl = IpSet {
+                elements: Vec::new(),
+                ..set.clone()
+            };
+            let (isub, _) = neighbourhood_indexed(&ixs, &decl, removed, added)
+                .expect("read")
+                .expect("answers");
+            let mut inew = IpSet {
+                elements: isub.clone(),
+                ..set.clone()
+            };
+            state::apply_change(&mut inew, removed, added);
+            let _ = std::fs::remove_file(&f);
+            assert_eq!(ops(isub, inew.elements), near, "through the index");
+        }
+        (ops(set.elements.clone(), whole.elements), near)
     }
 
     #[test]

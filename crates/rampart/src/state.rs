@@ -229,6 +229,10 @@ struct Side {
     elems_sha256: String,
     /// Elements per set, in the policy's order.
     counts: Vec<usize>,
+    /// Per set, where its index is in `N.idx` (see [`crate::setindex`]),
+    /// for sets that have one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    index: Vec<Option<crate::setindex::Ix>>,
 }
 
 /// An entry file as stored (every schema).
@@ -640,6 +644,78 @@ impl Store {
         })
     }
 
+    /// Set `name` of entry `id` read through its snapshot's index (see
+    /// [`crate::setindex`]), as it stands at `now`; with the entry's head,
+    /// the policy without elements and the set's declaration (no
+    /// elements). `None` when the set has no index (small or mixed sets,
+    /// legacy entries): read it with [`Store::set_view`].
+    pub fn set_index(
+        &self,
+        id: u64,
+        name: &str,
+        now: u64,
+    ) -> Result<Option<(Head, Policy, IpSet, crate::setindex::IndexedSet)>> {
+        let mut chain = Vec::new();
+        let mut at = id;
+        let base = loop {
+            let d = self.disk(at)?;
+            match (&d.delta, d.parent) {
+                (Some(_), Some(p)) if chain.len() <= MAX_DELTAS as usize * 2 => {
+                    chain.push(d);
+                    at = p;
+                }
+                (Some(_), _) => bail!(
+                    "state: {} is corrupt: its chain of changes is too long",
+                    self.entry_path(at).display()
+                ),
+                (None, _) => break d,
+            }
+        };
+        let Some(mut policy) = base.policy.clone() else {
+            return Ok(None);
+        };
+        let Some(index) = policy.sets.iter().position(|s| s.name == name) else {
+            bail!("{}", no_such_set_in(&policy, name));
+        };
+        let Some(ix) = base
+            .side
+            .as_ref()
+            .and_then(|s| s.index.get(index).cloned().flatten())
+        else {
+            return Ok(None);
+        };
+        for s in &mut policy.sets {
+            s.elements = Vec::new();
+        }
+        let decl = policy.sets[index].clone();
+        let deltas: Vec<(&[Vec<ElemPart>], &[SetElement], u64)> = chain
+            .iter()
+            .rev()
+            .filter_map(|d| {
+                d.delta
+                    .as_ref()
+                    .filter(|x| x.set == name)
+                    .map(|x| (x.removed.as_slice(), x.added.as_slice(), d.time))
+            })
+            .collect();
+        let Some(set) = crate::setindex::IndexedSet::open(
+            &self.entry_file(base.id, "idx"),
+            ix,
+            base.time,
+            decl.timeout,
+            &deltas,
+            now,
+        )?
+        else {
+            return Ok(None);
+        };
+        let head = match chain.first() {
+            Some(d) => d.head(),
+            None => base.head(),
+        };
+        Ok(Some((head, policy, decl, set)))
+    }
+
     /// The policy of entry `id` without set elements (its snapshot's JSON
     /// file; deltas do not change which sets there are).
     pub fn skeleton(&self, id: u64) -> Result<Policy> {
@@ -719,6 +795,18 @@ impl Store {
             settings,
         };
         let elems = write_elems(&e.policy);
+        let mut idx = Vec::new();
+        let index: Vec<Option<crate::setindex::Ix>> = e
+            .policy
+            .sets
+            .iter()
+            .map(|s| crate::setindex::build(s, &mut idx))
+            .collect();
+        let index = if index.iter().any(Option::is_some) {
+            index
+        } else {
+            Vec::new()
+        };
         let skeleton = skeleton_of(&mut e.policy);
         let disk = Disk {
             schema: SCHEMA,
@@ -735,12 +823,16 @@ impl Store {
             side: Some(Side {
                 elems_sha256: sha256_bytes(elems.as_bytes()),
                 counts: e.policy.sets.iter().map(|s| s.elements.len()).collect(),
+                index,
             }),
             delta: None,
             policy: Some(skeleton),
             nft: None,
         };
         write_atomic(&self.entry_file(id, "elems"), elems.as_bytes())?;
+        if !idx.is_empty() {
+            write_atomic(&self.entry_file(id, "idx"), &idx)?;
+        }
         write_atomic(&self.entry_file(id, "nft"), e.nft.as_bytes())?;
         write_atomic(
             &self.entry_path(id),
@@ -808,7 +900,7 @@ impl Store {
     }
 
     fn remove_side_files(&self, id: u64) -> Result<()> {
-        for ext in ["elems", "nft"] {
+        for ext in ["elems", "nft", "idx"] {
             let p = self.entry_file(id, ext);
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
