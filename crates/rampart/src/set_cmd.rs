@@ -149,7 +149,7 @@ pub fn run(op: SetOp, st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> 
     let store = Store::open(&state::dir_of(st.state_dir.as_deref()))?;
     match op {
         SetOp::List { name, json, count } => list(&store, &name, json, count, out),
-        SetOp::Test { name, addr } => test(&store, &name, addr, out),
+        SetOp::Test { name, addr } => test(&store, &name, &addr, out),
         SetOp::Add {
             name,
             elements,
@@ -205,6 +205,36 @@ fn parse_cli_elements(
     timeout: Option<u32>,
     comment: Option<&str>,
 ) -> Result<Vec<SetElement>> {
+    if matches!(set.kind, SetKind::Port | SetKind::Iface) {
+        // Native kinds, not ipset types: `tcp:443`, `443/tcp`, `80`
+        // (tcp), `udp:5000-5100`; an interface name.
+        return elements
+            .iter()
+            .map(|t| {
+                let part = if set.kind == SetKind::Iface {
+                    if t.is_empty()
+                        || t.len() > 15
+                        || t.contains(|c: char| c.is_whitespace() || c == '"')
+                    {
+                        bail!("{t:?} is not an interface name");
+                    }
+                    ElemPart::Iface(t.clone())
+                } else {
+                    port_part(t).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{t:?} is not a port like tcp:443, 443/tcp or udp:5000-5100"
+                        )
+                    })?
+                };
+                Ok(SetElement {
+                    parts: vec![part],
+                    timeout,
+                    comment: comment.map(str::to_string),
+                    nomatch: false,
+                })
+            })
+            .collect();
+    }
     let mut text = String::new();
     for e in elements {
         if e.contains(['\n', '"']) {
@@ -223,6 +253,35 @@ fn parse_cli_elements(
         text.push('\n');
     }
     parse_ipset_lines(set, "<command line>", &text)
+}
+
+/// `tcp:443`, `443/tcp`, `80` (tcp), `udp:5000-5100`.
+fn port_part(t: &str) -> Option<ElemPart> {
+    let (proto, ports) = match (t.split_once(':'), t.split_once('/')) {
+        (Some((p, n)), None) => (p, n),
+        (None, Some((n, p))) => (p, n),
+        (None, None) => ("tcp", t),
+        _ => return None,
+    };
+    let proto = match proto {
+        "tcp" => 6,
+        "udp" => 17,
+        "sctp" => 132,
+        "udplite" => 136,
+        _ => return None,
+    };
+    let (first, last) = match ports.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => {
+            let p = ports.parse().ok()?;
+            (p, p)
+        }
+    };
+    (first <= last).then_some(ElemPart::Port {
+        proto: Some(proto),
+        first,
+        last,
+    })
 }
 
 /// Parses `add NAME ...` lines into a copy of `set` without elements.
@@ -585,7 +644,9 @@ fn edit(store: &Store, name: &str, op: &Edit) -> Result<ExitCode> {
     let view = store.set_view(cur, name)?;
     let mut set = view.set;
     state::carry_timeouts_in(&mut set, view.head.time, now);
-    let (removed, added) = op.change(&set, |p| Ok(set.elements.iter().any(|x| x.parts == p)))?;
+    let (removed, added) = op.change(&set, |p| {
+        Ok(set.elements.iter().any(|x| state::same_parts(&x.parts, p)))
+    })?;
     if view.head.legacy
         || view.head.depth >= state::MAX_DELTAS
         || removed.len() + added.len() > state::MAX_DELTA_ELEMENTS
@@ -650,7 +711,11 @@ fn send_delta(store: &Store, name: &str, d: Delta, now: u64) -> Result<ExitCode>
     let added_n = added
         .iter()
         .enumerate()
-        .filter(|(i, e)| !added[i + 1..].iter().any(|l| l.parts == e.parts))
+        .filter(|(i, e)| {
+            !added[i + 1..]
+                .iter()
+                .any(|l| state::same_parts(&l.parts, &e.parts))
+        })
         .count();
     let after = before.saturating_sub(matched) + added_n;
     let lower_with = |elems: Vec<SetElement>| -> Result<Ruleset> {
@@ -837,9 +902,10 @@ fn neighbourhood(
     let fps: std::collections::HashSet<u64> =
         changed.iter().map(|p| state::fingerprint(p)).collect();
     let is_changed = |x: &SetElement| {
-        fps.contains(&state::fingerprint(&x.parts)) && changed.iter().any(|p| *p == x.parts)
+        fps.contains(&state::fingerprint(&x.parts))
+            && changed.iter().any(|p| state::same_parts(p, &x.parts))
     };
-    let is_removed = |x: &SetElement| removed.iter().any(|p| *p == x.parts);
+    let is_removed = |x: &SetElement| removed.iter().any(|p| state::same_parts(p, &x.parts));
     let mut pick = vec![false; set.elements.len()];
     let mut matched = 0;
     for (i, x) in set.elements.iter().enumerate() {
@@ -1241,81 +1307,89 @@ fn range_text(lo: u128, hi: u128, len: usize) -> String {
     format!("{}-{}", int_addr(lo, len), int_addr(hi, len))
 }
 
-/// `rampart set test NAME ADDR`: which element holds ADDR, from the state
-/// store's copy (most specific element, rampart-cidr's covering lookup),
-/// confirmed by the kernel with a one-element `GETSETELEM` get.
-fn test(store: &Store, name: &str, addr: IpAddr, out: &mut impl Write) -> Result<ExitCode> {
+/// `rampart set test NAME VALUE`: which element holds VALUE, written in
+/// the set's element syntax with single values (`192.0.2.7`,
+/// `192.0.2.7,tcp:22`, `tcp:22`, `eth0`, `10.0.0.1,eth0`). The state
+/// store answers first (the most specific element covering the value: a
+/// network or range holding the address, a port range holding the port, an
+/// `eth+` wildcard), through the set's index when it has one; then the
+/// kernel, asked with a one-element `GETSETELEM` get for the value's key.
+fn test(store: &Store, name: &str, value: &str, out: &mut impl Write) -> Result<ExitCode> {
     let Some(cur) = store.current_id()? else {
         bail!("nothing is applied; no set {name}");
     };
-    let view = store.set_view(cur, name)?;
+    let now = state::now();
     let nft = rampart_nft::lower::nft_set_name(name);
-    let set = view.set;
-    let elems = carry_timeouts(&set, view.head.time, state::now());
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for (i, e) in elems.iter().enumerate() {
-        let (lo, hi) = match e.parts.first() {
-            Some(ElemPart::Net(n)) => {
-                let (lo, hi) = net_bounds(n);
-                (lo, hi)
-            }
-            Some(ElemPart::Range(a, b)) => (ip_int(*a), ip_int(*b)),
-            _ => bail!(
-                "set {name} is {}: `set test` takes sets of addresses",
-                set.kind.name()
-            ),
-        };
-        let v6_elem = matches!(e.parts.first(), Some(ElemPart::Net(n)) if !n.is_ipv4())
-            || matches!(e.parts.first(), Some(ElemPart::Range(a, _)) if a.is_ipv6());
-        if v6_elem {
-            v6.extend(rampart_cidr::Interval::new(lo, hi).map(|iv| (iv, i as u64)));
-        } else {
-            v4.extend(rampart_cidr::Interval::new(lo as u32, hi as u32).map(|iv| (iv, i as u64)));
+    let (decl, hit) = match store.set_index(cur, name, now)? {
+        Some((_, _, decl, ix)) => {
+            let q = query(&decl, value)?;
+            let Some((a, _, _)) = crate::setindex::net_range(&q.parts) else {
+                bail!("set {name} holds addresses or networks: give one address");
+            };
+            let hit = ix
+                .touching(a, a)?
+                .into_iter()
+                .filter(|e| covers(e, &q))
+                .min_by_key(span);
+            (decl, hit)
         }
-    }
-    let hit = match addr {
-        IpAddr::V4(a) => rampart_cidr::Covering::new(v4)
-            .most_specific(u32::from(a))
-            .map(|(_, i)| i),
-        IpAddr::V6(a) => rampart_cidr::Covering::new(v6)
-            .most_specific(u128::from(a))
-            .map(|(_, i)| i),
+        None => {
+            let view = store.set_view(cur, name)?;
+            let elems = carry_timeouts(&view.set, view.head.time, now);
+            let q = query(&view.set, value)?;
+            let hit = elems.into_iter().filter(|e| covers(e, &q)).min_by_key(span);
+            let mut decl = view.set;
+            decl.elements = Vec::new();
+            (decl, hit)
+        }
     };
-    let stored = hit.and_then(|i| elems.get(i as usize));
-    match stored {
+    let q = query(&decl, value)?;
+    let shown = rampart_syntax::script::element_text(
+        &SetElement {
+            timeout: None,
+            comment: None,
+            ..q.clone()
+        },
+        decl.kind,
+    );
+    match &hit {
         Some(e) => writeln!(
             out,
-            "{addr} is in set {name}: element {} (state store)",
-            rampart_syntax::script::element_text(e, set.kind)
+            "{shown} is in set {name}: element {} (state store)",
+            rampart_syntax::script::element_text(e, decl.kind)
         )?,
-        None => writeln!(out, "{addr} is not in set {name} (state store)")?,
+        None => writeln!(out, "{shown} is not in set {name} (state store)")?,
     }
-    // The kernel's answer for the same address.
-    let key_len = if addr.is_ipv4() { 4 } else { 16 };
-    let kernel = setsync::addr_key(addr, key_len)
-        .map(|k| setsync::get_element(TableFamily::Inet, "rampart", &nft, &k));
+    // The kernel's answer for the same value.
+    let kernel = kernel_key(&decl, &q).map(|(key, addr)| {
+        (
+            setsync::get_element(TableFamily::Inet, "rampart", &nft, &key),
+            addr,
+        )
+    });
     match kernel {
-        Some(Ok(Some(e))) => {
-            let start = addr_of(&e.key).map_or_else(|| hex(&e.key), |a| a.to_string());
+        Some((Ok(Some(e)), addr)) => {
             let mut line = String::from("kernel: held");
-            if start != addr.to_string() {
-                line.push_str(&format!(" (interval starting at {start})"));
+            if addr {
+                let start = addr_of(&e.key).map_or_else(|| hex(&e.key), |a| a.to_string());
+                if start != shown {
+                    line.push_str(&format!(" (interval starting at {start})"));
+                }
             }
             if let Some(t) = e.expires_ms {
                 line.push_str(&format!(", expires in {}", secs_text(t / 1000)));
             }
             writeln!(out, "{line}")?;
-            if stored.is_none() {
+            if hit.is_none() {
                 writeln!(
                     out,
                     "note: the kernel holds it but the state store does not: the set was changed behind rampart's back"
                 )?;
             }
         }
-        Some(Ok(None)) => {
+        Some((Ok(None), _)) => {
             writeln!(out, "kernel: not held")?;
-            if stored.is_some() {
+            if hit.is_some() {
                 writeln!(
                     out,
                     "note: the state store has it but the kernel does not (expired, or removed behind rampart's back)"
@@ -1323,19 +1397,110 @@ fn test(store: &Store, name: &str, addr: IpAddr, out: &mut impl Write) -> Result
             }
             return Ok(ExitCode::from(1));
         }
-        Some(Err(e)) => {
+        Some((Err(e), _)) => {
             writeln!(
                 out,
                 "kernel: cannot ask ({e}); the answer above is the state store's"
             )?;
         }
-        None => {}
+        None => writeln!(
+            out,
+            "kernel: not asked (an interval set of pairs is not read over netlink); the answer above is the state store's"
+        )?,
     }
-    Ok(if stored.is_some() {
+    Ok(if hit.is_some() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The value of `set test`, parsed as an element of `set` (one value per
+/// part: no network, range or port range).
+fn query(set: &IpSet, value: &str) -> Result<SetElement> {
+    let mut q = parse_cli_elements(set, &[value.to_string()], None, None)?;
+    let Some(q) = q.pop().filter(|_| q.is_empty()) else {
+        bail!("{value:?}: give one value");
+    };
+    let single = q.parts.iter().all(|p| match p {
+        ElemPart::Net(n) => n.is_host(),
+        ElemPart::Range(a, b) => a == b,
+        ElemPart::Port { first, last, .. } => first == last,
+        ElemPart::Iface(i) => !i.ends_with('+'),
+        _ => true,
+    });
+    if !single {
+        bail!("{value:?}: `set test` takes single values (an address, a port, an interface), not a network, range or wildcard");
+    }
+    Ok(q)
+}
+
+/// Whether element `e` holds the single value `q`.
+fn covers(e: &SetElement, q: &SetElement) -> bool {
+    e.parts.len() == q.parts.len()
+        && e.parts.iter().zip(&q.parts).all(|(p, v)| match (p, v) {
+            (ElemPart::Net(n), ElemPart::Net(h)) => n.contains(h.addr()),
+            (ElemPart::Range(a, b), ElemPart::Net(h)) => {
+                a.is_ipv4() == h.is_ipv4()
+                    && ip_int(*a) <= ip_int(h.addr())
+                    && ip_int(h.addr()) <= ip_int(*b)
+            }
+            (
+                ElemPart::Port { proto, first, last },
+                ElemPart::Port {
+                    proto: qp,
+                    first: x,
+                    ..
+                },
+            ) => proto.unwrap_or(6) == qp.unwrap_or(6) && first <= x && x <= last,
+            (ElemPart::Iface(a), ElemPart::Iface(b)) => {
+                a == b || a.strip_suffix('+').is_some_and(|pre| b.starts_with(pre))
+            }
+            (a, b) => a == b,
+        })
+}
+
+/// How much an element holds (addresses, then ports): the smallest
+/// covering element is the most specific.
+fn span(e: &SetElement) -> (u128, u32, bool) {
+    let mut addrs = 0u128;
+    let mut ports = 0u32;
+    let mut wildcard = false;
+    for p in &e.parts {
+        match p {
+            ElemPart::Net(n) => {
+                let (lo, hi) = net_bounds(n);
+                addrs = hi - lo;
+            }
+            ElemPart::Range(a, b) => addrs = ip_int(*b).saturating_sub(ip_int(*a)),
+            ElemPart::Port { first, last, .. } => ports = u32::from(*last - *first),
+            ElemPart::Iface(i) => wildcard = i.ends_with('+'),
+            _ => {}
+        }
+    }
+    (addrs, ports, wildcard)
+}
+
+/// The kernel key of the single value `q` in set `decl` (and whether it
+/// is one address), lowered as the set is; `None` when the set's elements
+/// are not encoded over netlink (interval sets of pairs).
+fn kernel_key(decl: &IpSet, q: &SetElement) -> Option<(Vec<u8>, bool)> {
+    let mini = Policy {
+        sets: vec![IpSet {
+            elements: vec![q.clone()],
+            ..decl.clone()
+        }],
+        ..Policy::default()
+    };
+    let rs = rampart_nft::lower(&mini).ok()?;
+    let set = rs.tables.first()?.sets.first()?;
+    let mut set = set.clone();
+    // The query is one value; the set may be an interval set.
+    set.interval = matches!(decl.kind, SetKind::HashNet | SetKind::HashNetPort) || set.interval;
+    let elem = set.elements.first()?.clone();
+    let key = setsync::element_key(&set, &elem).ok()?;
+    let addr = matches!(q.parts.as_slice(), [ElemPart::Net(_)]);
+    Some((key, addr))
 }
 
 fn ip_int(a: IpAddr) -> u128 {

@@ -1106,12 +1106,31 @@ pub fn fingerprint(parts: &[ElemPart]) -> u64 {
     match parts.first() {
         Some(ElemPart::Net(n)) => n.hash(&mut h),
         Some(ElemPart::Range(a, b)) => (a, b).hash(&mut h),
-        Some(ElemPart::Port { proto, first, last }) => (proto, first, last).hash(&mut h),
+        Some(ElemPart::Port { proto, first, last }) => {
+            (proto.unwrap_or(6), first, last).hash(&mut h);
+        }
         Some(ElemPart::Iface(s)) => s.hash(&mut h),
         Some(other) => format!("{other:?}").hash(&mut h),
         None => {}
     }
     h.finish()
+}
+
+/// Whether two elements have the same parts (a port without protocol is
+/// tcp, as ipset reads it).
+pub fn same_parts(a: &[ElemPart], b: &[ElemPart]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (
+                ElemPart::Port { proto, first, last },
+                ElemPart::Port {
+                    proto: p2,
+                    first: f2,
+                    last: l2,
+                },
+            ) => proto.unwrap_or(6) == p2.unwrap_or(6) && first == f2 && last == l2,
+            _ => x == y,
+        })
 }
 
 /// Takes the elements with the parts of `removed` out of `set`, then puts
@@ -1128,10 +1147,14 @@ pub fn apply_change(set: &mut IpSet, removed: &[Vec<ElemPart>], added: &[SetElem
     }
     set.elements.retain(|x| {
         !touched.contains(&fingerprint(&x.parts))
-            || !(removed.iter().any(|p| *p == x.parts) || added.iter().any(|e| e.parts == x.parts))
+            || !(removed.iter().any(|p| same_parts(p, &x.parts))
+                || added.iter().any(|e| same_parts(&e.parts, &x.parts)))
     });
     for (i, e) in added.iter().enumerate() {
-        if !added[i + 1..].iter().any(|l| l.parts == e.parts) {
+        if !added[i + 1..]
+            .iter()
+            .any(|l| same_parts(&l.parts, &e.parts))
+        {
             set.elements.push(e.clone());
         }
     }

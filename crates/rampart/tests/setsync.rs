@@ -470,3 +470,110 @@ fn issue5_rollback_across_several_set_changes_restores_the_sets_exactly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn issue5_set_test_names_the_covering_element_in_every_kind_of_set() {
+    let Some(ns) = Netns::new("kinds") else {
+        return;
+    };
+    let dir = tmpdir("kinds");
+    let state = dir.join("state");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        r#"[defaults]
+input = "drop"
+
+[sets.web]
+type = "port"
+elements = ["80/tcp", "443/tcp", "5000-5100/udp"]
+
+[sets.admins]
+type = "ip,port"
+elements = ["198.51.100.7,22/tcp", "198.51.100.7,9090/tcp"]
+
+[sets.lan]
+type = "iface"
+elements = ["eth1", "eth2"]
+
+[sets.block]
+elements = ["10.0.0.0/8", "192.0.2.1-192.0.2.9", "2001:db8::/32"]
+
+[[allow]]
+port = "@web"
+
+[[allow]]
+from = "@admins"
+
+[[allow]]
+in = "@lan"
+service = "ssh"
+
+[[deny]]
+from = "@block"
+"#,
+    )
+    .expect("write");
+    ok(
+        &ns.rampart(&state, &["apply", &p.display().to_string()]),
+        "apply",
+    );
+    for (set, value, want) in [
+        ("web", "udp:5050", Some("element udp:5000-5100")),
+        ("web", "443/tcp", Some("element tcp:443")),
+        ("web", "tcp:5050", None),
+        (
+            "admins",
+            "198.51.100.7,tcp:22",
+            Some("element 198.51.100.7,tcp:22"),
+        ),
+        ("admins", "198.51.100.7,tcp:23", None),
+        ("lan", "eth2", Some("element eth2")),
+        ("lan", "eth3", None),
+        ("block", "10.20.30.40", Some("element 10.0.0.0/8")),
+        ("block", "192.0.2.5", Some("element 192.0.2.1-192.0.2.9")),
+        ("block-v6", "2001:db8::1", Some("element 2001:db8::/32")),
+        ("block", "192.0.2.10", None),
+    ] {
+        let o = ns.rampart(&state, &["set", "test", set, value]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        match want {
+            Some(w) => {
+                assert_eq!(
+                    o.status.code(),
+                    Some(0),
+                    "{set} {value}: {out}{}",
+                    stderr(&o)
+                );
+                assert!(out.contains(&format!("{w} (state store)")), "{out}");
+                assert!(out.contains("kernel: held"), "{out}");
+            }
+            None => {
+                assert_eq!(
+                    o.status.code(),
+                    Some(1),
+                    "{set} {value}: {out}{}",
+                    stderr(&o)
+                );
+                assert!(out.contains("kernel: not held"), "{out}");
+            }
+        }
+    }
+    // A network is not a value to test.
+    let o = ns.rampart(&state, &["set", "test", "block", "10.0.0.0/8"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Interfaces and pairs can be added and removed too.
+    ok(
+        &ns.rampart(&state, &["set", "add", "lan", "eth7"]),
+        "add eth7",
+    );
+    let o = ns.rampart(&state, &["set", "test", "lan", "eth7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ok(
+        &ns.rampart(&state, &["set", "del", "admins", "198.51.100.7,tcp:9090"]),
+        "del pair",
+    );
+    let o = ns.rampart(&state, &["set", "test", "admins", "198.51.100.7,tcp:9090"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -173,6 +173,23 @@ fn plain_key(s: &Set, dt: Dt, e: &Element) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The key bytes of element `e` of set `s` as the kernel holds it (for an
+/// interval set, the start of the element): what [`get_element`] takes.
+/// An error for elements the encoder cannot encode (interval sets of
+/// concatenations).
+pub fn element_key(s: &Set, e: &Element) -> Result<Vec<u8>, String> {
+    let dt = set_dt(s)?;
+    match (s.interval, e.key.as_slice()) {
+        (true, [_]) if s.key.len() == 1 => {
+            let list = interval_list(dt, false, std::slice::from_ref(e))?;
+            let (lo, _, _) = list.first().ok_or("no interval")?;
+            int_bytes(*lo, dt.len(), dt.big_endian())
+        }
+        _ => plain_key(s, dt, e),
+    }
+    .map_err(|e| e.to_string())
+}
+
 /// True when two sets are declared alike (everything but the elements).
 pub fn same_declaration(a: &Set, b: &Set) -> bool {
     a.name == b.name
