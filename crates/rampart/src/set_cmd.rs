@@ -1598,11 +1598,9 @@ mod tests {
 
     /// The element changes of set `block` from `old` to the set changed,
     /// computed whole and from the neighbourhood of the change.
-    fn both_ways(
-        set: &IpSet,
-        removed: &[Vec<ElemPart>],
-        added: &[SetElement],
-    ) -> (Vec<(bool, Vec<u8>)>, Vec<(bool, Vec<u8>)>) {
+    type Ops = Vec<(bool, Vec<u8>)>;
+
+    fn both_ways(set: &IpSet, removed: &[Vec<ElemPart>], added: &[SetElement]) -> (Ops, Ops) {
         let policy = |elems: Vec<SetElement>| Policy {
             sets: vec![IpSet {
                 elements: elems,
@@ -1668,7 +1666,7 @@ mod tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) % n
         };
-        let mut net = |next: &mut dyn FnMut(u64) -> u64| {
+        let net = |next: &mut dyn FnMut(u64) -> u64| {
             // Dense: networks of 1 to 64 addresses in 0.0.0.0/18, so
             // changes touch and merge with their neighbours (and 0).
             let len = 26 + next(7) as u8;

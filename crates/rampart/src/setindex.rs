@@ -188,6 +188,9 @@ fn key(parts: &[ElemPart]) -> Option<(u128, u128)> {
     net_range(parts).map(|(a, b, _)| (a, b))
 }
 
+/// One delta of a set: the parts removed, the elements added, its time.
+pub type DeltaRef<'a> = (&'a [Vec<ElemPart>], &'a [SetElement], u64);
+
 /// A set of a snapshot read through its index, with the deltas since.
 pub struct IndexedSet {
     file: File,
@@ -210,7 +213,7 @@ impl IndexedSet {
         ix: Ix,
         snap_time: u64,
         default_timeout: Option<u32>,
-        deltas: &[(&[Vec<ElemPart>], &[SetElement], u64)],
+        deltas: &[DeltaRef<'_>],
         now: u64,
     ) -> Result<Option<IndexedSet>> {
         let file = File::open(path)

@@ -7,6 +7,8 @@
 //! STATE/entries/00000007.json one entry: a snapshot or a delta (below)
 //! STATE/entries/00000007.elems  a snapshot's set elements, one per line
 //! STATE/entries/00000007.nft    a snapshot's compiled nft text
+//! STATE/entries/00000007.idx    a snapshot's sorted index of its large
+//!                               address sets (see `crate::setindex`)
 //! STATE/pending.json          an unconfirmed `apply --confirm` (Pending)
 //! STATE/guard.log             what the detached rollback guard did
 //! ```
@@ -688,7 +690,7 @@ impl Store {
             s.elements = Vec::new();
         }
         let decl = policy.sets[index].clone();
-        let deltas: Vec<(&[Vec<ElemPart>], &[SetElement], u64)> = chain
+        let deltas: Vec<crate::setindex::DeltaRef<'_>> = chain
             .iter()
             .rev()
             .filter_map(|d| {
@@ -1199,7 +1201,7 @@ fn read_elems(
 ) -> std::result::Result<Vec<Vec<SetElement>>, (usize, String)> {
     let mut out = vec![Vec::new(); sets];
     let mut lines = text.split_terminator('\n').enumerate();
-    for want in 0..sets {
+    for (want, slot) in out.iter_mut().enumerate() {
         let Some((n, header)) = lines.next() else {
             return Err((text.lines().count() + 1, "the file ends early".into()));
         };
@@ -1216,14 +1218,14 @@ fn read_elems(
         };
         let parse = only.is_none_or(|o| o == want);
         if parse {
-            out[want].reserve_exact(count);
+            slot.reserve_exact(count);
         }
         for _ in 0..count {
             let Some((n, line)) = lines.next() else {
                 return Err((text.lines().count() + 1, "the file ends early".into()));
             };
             if parse {
-                out[want].push(parse_elem_line(line).map_err(|why| (n + 1, why))?);
+                slot.push(parse_elem_line(line).map_err(|why| (n + 1, why))?);
             } else if line.starts_with("set ") || line.starts_with("end ") {
                 return Err((n + 1, "fewer elements than the count says".into()));
             }
