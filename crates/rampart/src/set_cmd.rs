@@ -3,22 +3,26 @@
 //! ([`load_into_kernel`]): send only the elements that changed when a new
 //! ruleset differs from the applied one in set elements alone.
 //!
-//! **One code path.** Every change — `apply` of an edited policy, `set
-//! add`, `set load`, `rollback` — is a new state-store entry (the whole
-//! policy model) and [`load_into_kernel`] of its ruleset. That function
-//! lowers the applied entry again, asks [`rampart_sys::setsync::diff_ruleset`]
-//! whether the two rulesets differ only in set elements, and if so sends
-//! the element difference (the loaded contents come from the state store,
-//! never from a dump of the set); otherwise it replaces rampart's tables
-//! in one transaction as before.
+//! **Two paths.** `apply` of an edited policy, `set load|flush` and
+//! `rollback` record a snapshot entry (the whole policy model) and call
+//! [`load_into_kernel`]: it lowers the applied entry again, asks
+//! [`rampart_sys::setsync::diff_ruleset`] whether the two rulesets differ
+//! only in set elements, and if so sends the element difference (the
+//! loaded contents come from the state store, never from a dump of the
+//! set); otherwise it replaces rampart's tables in one transaction.
+//! `set add|del` ([`edit`]) never read, lower or write the whole policy:
+//! the set is read through its snapshot's index ([`crate::setindex`]) and
+//! the deltas since, only the elements the change touches
+//! ([`neighbourhood`]) are lowered before and after the change, and the
+//! entry is a delta of the change ([`Store::add_delta`]).
 //!
 //! **State.** `set add|del|load|flush` record a new entry of kind `set`
 //! (parent: the entry it changed), so `apply`, `diff`, `status` and
 //! `rollback` know the contents: `rollback` after `set add` takes the
 //! element out again (incrementally); `apply` of the policy file makes the
 //! set what the file says, dropping elements added at run time. Elements
-//! with timeouts are carried into the new entry with the time they have
-//! left (expired ones dropped). The source file is not rewritten: `rampart
+//! with timeouts keep the time they have left (expired ones are dropped
+//! when the entry is read). The source file is not rewritten: `rampart
 //! save` and the boot unit load the file as written.
 
 use crate::apply_cmd;
