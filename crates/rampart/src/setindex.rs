@@ -82,7 +82,7 @@ fn element(lo: u128, hi: u128, width: u8, timeout: Option<u32>) -> SetElement {
     let plen = if span == 0 {
         0
     } else {
-        bits - span.trailing_zeros()
+        bits.saturating_sub(span.trailing_zeros())
     };
     let addr = if width == 4 {
         IpAddr::from(std::net::Ipv4Addr::from(lo as u32))

@@ -1713,4 +1713,64 @@ mod tests {
         assert!(read_elems("set 0 2\n1.2.3.4\nend 1\n", 1, Some(0)).is_err());
         assert!(read_elems("set 0 1\n1.2.3.400\nend 1\n", 1, Some(0)).is_err());
     }
+
+    #[test]
+    fn damaged_elements_files_and_indexes_never_panic() {
+        // The state files are input like any other: random damage gives
+        // an error or elements, never a panic.
+        let mut t = net("192.0.2.1");
+        t.timeout = Some(5);
+        let mut c = net("2001:db8::/32");
+        c.comment = Some("x".into());
+        let p = policy_with(vec![net("10.0.0.0/8"), t, c, net("10.9.0.0/16")]);
+        let good = write_elems(&p);
+        let mut idx = Vec::new();
+        let ix = crate::setindex::build(&p.sets[0], &mut idx).expect("indexable");
+        let f = std::env::temp_dir().join(format!("rampart-idx-fuzz-{}", std::process::id()));
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let mut b = good.clone().into_bytes();
+            match round % 3 {
+                0 => b.truncate((next() as usize) % b.len()),
+                1 => {
+                    let i = (next() as usize) % b.len();
+                    b[i] = next() as u8;
+                }
+                _ => {
+                    let i = (next() as usize) % b.len();
+                    b.insert(i, b"0123456789 ./:{}\n-"[(next() % 18) as usize]);
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&b) {
+                let _ = read_elems(text, 2, None);
+                let _ = read_elems(text, 2, Some(1));
+            }
+            let mut d = idx.clone();
+            for _ in 0..4 {
+                let i = (next() as usize) % d.len();
+                d[i] = next() as u8;
+            }
+            if round % 7 == 0 {
+                d.truncate((next() as usize) % d.len());
+            }
+            std::fs::write(&f, &d).expect("write");
+            if let Ok(Some(s)) =
+                crate::setindex::IndexedSet::open(&f, ix.clone(), 0, None, &[], next() % 10)
+            {
+                let a = u128::from(next() as u32);
+                let _ = s.touching(a, a.saturating_add(u128::from(next() % 4096)));
+                let _ = s.exact(&net("198.51.100.7").parts);
+                let _ = s.first(&[]);
+                let _ = s.witness(true, &[]);
+                let _ = s.count();
+            }
+        }
+        let _ = std::fs::remove_file(&f);
+    }
 }
