@@ -26,7 +26,8 @@
 //! * a *delta* (schema 2, kind `set`): one set's change against its parent
 //!   (the elements removed, the elements added with their timeouts) —
 //!   what `set add|del` write, a few hundred bytes whatever the size of the
-//!   set. Reading it reads its parent chain back to a snapshot (at most
+//!   set (the source files by path only: their text is the snapshot's).
+//!   Reading it reads its parent chain back to a snapshot (at most
 //!   [`MAX_DELTAS`] deltas), so reading the current state stays bounded;
 //! * a *legacy* entry (schema 1, rampart before deltas): everything in the
 //!   one JSON file. Still read; the next set change after one writes a
@@ -530,9 +531,10 @@ impl Store {
             }
             _ => bail!("state: {} is corrupt", self.entry_path(base_id).display()),
         };
-        let Some(top) = chain.first().map(Disk::head) else {
+        let Some(mut top) = chain.first().map(Disk::head) else {
             return Ok(entry_of(schema, head, policy, nft));
         };
+        top.sources = head.sources.clone();
         let mut time = head.time;
         for d in chain.iter().rev() {
             for s in &mut policy.sets {
@@ -867,7 +869,16 @@ impl Store {
             no_optimize: parent.no_optimize,
             sha256: sha256_hex(&format!("{}\n{digest}", parent.sha256)),
             settings: Vec::new(),
-            sources: parent.sources.clone(),
+            // The paths only: the text (which may hold every element of an
+            // imported ipset script) stays in the snapshot.
+            sources: parent
+                .sources
+                .iter()
+                .map(|s| Source {
+                    path: s.path.clone(),
+                    text: String::new(),
+                })
+                .collect(),
             side: None,
             delta: Some(Delta {
                 depth: parent.depth + 1,
@@ -1498,7 +1509,10 @@ mod tests {
             None,
             "native",
             false,
-            vec![],
+            vec![Source {
+                path: "p.toml".into(),
+                text: "[sets.block]".into(),
+            }],
             policy,
             nft,
             vec![],
@@ -1563,6 +1577,7 @@ mod tests {
         apply_change(&mut want.sets[1], &[net("172.16.0.0/12").parts], &[]);
         let e3 = s.entry(id3).expect("materialise");
         assert_eq!(e3.policy, want);
+        assert_eq!(e3.sources, base.sources);
         assert_eq!(e3.nft, compile_text(&want, false).expect("lowers"));
         assert_eq!(e3.kind, Kind::Set);
         assert_eq!(e3.parent, Some(id2));
