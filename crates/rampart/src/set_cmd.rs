@@ -804,7 +804,14 @@ fn neighbourhood_indexed(
         }
     }
     let mut has_network = false;
-    for network in [true, false] {
+    // A set with a default timeout is declared with timeouts whatever
+    // its elements: no witness of a timeout needed.
+    let kinds: &[bool] = if decl.timeout.is_some() {
+        &[true]
+    } else {
+        &[true, false]
+    };
+    for &network in kinds {
         match ix.witness(network, removed)? {
             Ok(Some(e)) => {
                 has_network |= network;
@@ -919,10 +926,13 @@ fn neighbourhood(
         }
     }
     // Witnesses of the declaration, preferring elements that stay.
-    for want in [
-        interval_element as fn(&SetElement) -> bool,
-        |e: &SetElement| e.timeout.is_some(),
-    ] {
+    let timed = |e: &SetElement| e.timeout.is_some();
+    let wants: &[fn(&SetElement) -> bool] = if set.timeout.is_some() {
+        &[interval_element]
+    } else {
+        &[interval_element, timed]
+    };
+    for want in wants {
         let stays = set.elements.iter().position(|e| want(e) && !is_removed(e));
         if let Some(i) = stays.or_else(|| set.elements.iter().position(want)) {
             pick[i] = true;
