@@ -8,10 +8,12 @@
 #   * full load:   rampart apply (policy with the list as a set file),
 #                  rampart set load (into the empty set of an applied policy),
 #                  nft -f (rampart compile of the same policy), ipset restore
-#   * one element: rampart set add / set del (end to end: state store read,
-#                  diff, netlink, state store write; the kernel's part in
-#                  brackets) vs nft add element / nft delete element (once,
-#                  with a timeout: nft reads the whole set back first)
+#   * one element: rampart set add / set del (end to end: the set's index
+#                  in the state store, the touched elements lowered and
+#                  compared, netlink, a delta entry written; the kernel's
+#                  part in the note) vs nft add element / nft delete element
+#                  (once, with a timeout: nft reads the whole set back first)
+#                  and ipset add / del
 #   * 1% change:   rampart set load of the changed list (only the difference
 #                  is sent) vs full reloads: nft -f (flush set + all
 #                  elements) and rampart apply into a fresh namespace

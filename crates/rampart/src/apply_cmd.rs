@@ -495,16 +495,14 @@ fn spawn_guard(store: &Store, deadline: u64, token: &str) -> Result<()> {
 /// `target` undoes: the current one and its ancestors up to (without)
 /// `target`. When the chain does not lead to `target` (a pruned or
 /// hand-edited history), only the current entry's.
-fn entries_since(
-    store: &Store,
-    cur: Option<state::Entry>,
-    target: Option<u64>,
-) -> Vec<state::Entry> {
-    let Some(cur) = cur else { return Vec::new() };
+fn entries_since(store: &Store, cur: Option<u64>, target: Option<u64>) -> Vec<state::Head> {
+    let Some(cur) = cur.and_then(|id| store.head(id).ok()) else {
+        return Vec::new();
+    };
     let mut out = vec![cur.clone()];
     let mut parent = cur.parent;
     while parent != target && out.len() <= state::KEEP + 1 {
-        match parent.map(|id| store.entry(id)) {
+        match parent.map(|id| store.head(id)) {
             Some(Ok(e)) => {
                 parent = e.parent;
                 out.push(e);
@@ -524,7 +522,7 @@ fn entries_since(
 /// settings changed since (see the module documentation for the order).
 /// Returns what happened and the settings that could not be written back.
 fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Vec<String>)> {
-    let undo = entries_since(store, store.current()?, target);
+    let undo = entries_since(store, store.current_id()?, target);
     // Steps that changed settings only have the target's rules already.
     let rules_kept = !undo.is_empty() && undo.iter().all(|e| e.kind.settings_only());
     let mut msg = match target {

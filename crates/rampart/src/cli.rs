@@ -400,11 +400,13 @@ pub enum SetOp {
         #[arg(required = true)]
         elements: Vec<String>,
     },
-    /// Which element holds an address: from the state store (the most
-    /// specific element), confirmed by asking the kernel for that address.
+    /// Which element holds a value (an address; `ADDR,tcp:22` for pairs;
+    /// `tcp:22` for ports; an interface name): from the state store (the
+    /// most specific element), confirmed by asking the kernel.
     Test {
         name: String,
-        addr: std::net::IpAddr,
+        #[arg(value_name = "VALUE")]
+        addr: String,
     },
     /// Replace the set's elements with those of FILE (one address, network
     /// or range per line, `#` comments; networks are aggregated), sending

@@ -18,6 +18,7 @@ mod lockout;
 mod replay_cmd;
 mod save;
 mod set_cmd;
+mod setindex;
 mod show;
 mod state;
 mod status_cmd;

@@ -3,22 +3,26 @@
 //! ([`load_into_kernel`]): send only the elements that changed when a new
 //! ruleset differs from the applied one in set elements alone.
 //!
-//! **One code path.** Every change — `apply` of an edited policy, `set
-//! add`, `set load`, `rollback` — is a new state-store entry (the whole
-//! policy model) and [`load_into_kernel`] of its ruleset. That function
-//! lowers the applied entry again, asks [`rampart_sys::setsync::diff_ruleset`]
-//! whether the two rulesets differ only in set elements, and if so sends
-//! the element difference (the loaded contents come from the state store,
-//! never from a dump of the set); otherwise it replaces rampart's tables
-//! in one transaction as before.
+//! **Two paths.** `apply` of an edited policy, `set load|flush` and
+//! `rollback` record a snapshot entry (the whole policy model) and call
+//! [`load_into_kernel`]: it lowers the applied entry again, asks
+//! [`rampart_sys::setsync::diff_ruleset`] whether the two rulesets differ
+//! only in set elements, and if so sends the element difference (the
+//! loaded contents come from the state store, never from a dump of the
+//! set); otherwise it replaces rampart's tables in one transaction.
+//! `set add|del` ([`edit`]) never read, lower or write the whole policy:
+//! the set is read through its snapshot's index ([`crate::setindex`]) and
+//! the deltas since, only the elements the change touches
+//! ([`neighbourhood`]) are lowered before and after the change, and the
+//! entry is a delta of the change ([`Store::add_delta`]).
 //!
 //! **State.** `set add|del|load|flush` record a new entry of kind `set`
 //! (parent: the entry it changed), so `apply`, `diff`, `status` and
 //! `rollback` know the contents: `rollback` after `set add` takes the
 //! element out again (incrementally); `apply` of the policy file makes the
 //! set what the file says, dropping elements added at run time. Elements
-//! with timeouts are carried into the new entry with the time they have
-//! left (expired ones dropped). The source file is not rewritten: `rampart
+//! with timeouts keep the time they have left (expired ones are dropped
+//! when the entry is read). The source file is not rewritten: `rampart
 //! save` and the boot unit load the file as written.
 
 use crate::apply_cmd;
@@ -149,7 +153,7 @@ pub fn run(op: SetOp, st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> 
     let store = Store::open(&state::dir_of(st.state_dir.as_deref()))?;
     match op {
         SetOp::List { name, json, count } => list(&store, &name, json, count, out),
-        SetOp::Test { name, addr } => test(&store, &name, addr, out),
+        SetOp::Test { name, addr } => test(&store, &name, &addr, out),
         SetOp::Add {
             name,
             elements,
@@ -160,34 +164,17 @@ pub fn run(op: SetOp, st: &StateOpts, out: &mut impl Write) -> Result<ExitCode> 
                 Some(t) => Some(parse_timeout(&t).map_err(anyhow::Error::msg)?),
                 None => None,
             };
-            change(&store, &name, |set| {
-                let added = parse_cli_elements(set, &elements, timeout, comment.as_deref())?;
-                let mut elems = set.elements.clone();
-                for e in added {
-                    // Adding an element again replaces it (a new timeout or
-                    // comment), as `ipset add -exist` does.
-                    elems.retain(|x| x.parts != e.parts);
-                    elems.push(e);
-                }
-                Ok(elems)
-            })
+            edit(
+                &store,
+                &name,
+                &Edit::Add {
+                    elements,
+                    timeout,
+                    comment,
+                },
+            )
         }
-        SetOp::Del { name, elements } => change(&store, &name, |set| {
-            let gone = parse_cli_elements(set, &elements, None, None)?;
-            let mut elems = set.elements.clone();
-            for (e, text) in gone.iter().zip(&elements) {
-                let before = elems.len();
-                elems.retain(|x| x.parts != e.parts);
-                if elems.len() == before {
-                    bail!(
-                        "{text} is not an element of set {}; `rampart set test {} ADDR` shows which element holds an address",
-                        set.name,
-                        set.name
-                    );
-                }
-            }
-            Ok(elems)
-        }),
+        SetOp::Del { name, elements } => edit(&store, &name, &Edit::Del { elements }),
         SetOp::Load { name, file } => change(&store, &name, |set| read_set_file(set, &file)),
         SetOp::Flush { name } => change(&store, &name, |_| Ok(Vec::new())),
     }
@@ -222,6 +209,36 @@ fn parse_cli_elements(
     timeout: Option<u32>,
     comment: Option<&str>,
 ) -> Result<Vec<SetElement>> {
+    if matches!(set.kind, SetKind::Port | SetKind::Iface) {
+        // Native kinds, not ipset types: `tcp:443`, `443/tcp`, `80`
+        // (tcp), `udp:5000-5100`; an interface name.
+        return elements
+            .iter()
+            .map(|t| {
+                let part = if set.kind == SetKind::Iface {
+                    if t.is_empty()
+                        || t.len() > 15
+                        || t.contains(|c: char| c.is_whitespace() || c == '"')
+                    {
+                        bail!("{t:?} is not an interface name");
+                    }
+                    ElemPart::Iface(t.clone())
+                } else {
+                    port_part(t).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{t:?} is not a port like tcp:443, 443/tcp or udp:5000-5100"
+                        )
+                    })?
+                };
+                Ok(SetElement {
+                    parts: vec![part],
+                    timeout,
+                    comment: comment.map(str::to_string),
+                    nomatch: false,
+                })
+            })
+            .collect();
+    }
     let mut text = String::new();
     for e in elements {
         if e.contains(['\n', '"']) {
@@ -240,6 +257,35 @@ fn parse_cli_elements(
         text.push('\n');
     }
     parse_ipset_lines(set, "<command line>", &text)
+}
+
+/// `tcp:443`, `443/tcp`, `80` (tcp), `udp:5000-5100`.
+fn port_part(t: &str) -> Option<ElemPart> {
+    let (proto, ports) = match (t.split_once(':'), t.split_once('/')) {
+        (Some((p, n)), None) => (p, n),
+        (None, Some((n, p))) => (p, n),
+        (None, None) => ("tcp", t),
+        _ => return None,
+    };
+    let proto = match proto {
+        "tcp" => 6,
+        "udp" => 17,
+        "sctp" => 132,
+        "udplite" => 136,
+        _ => return None,
+    };
+    let (first, last) = match ports.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => {
+            let p = ports.parse().ok()?;
+            (p, p)
+        }
+    };
+    (first <= last).then_some(ElemPart::Port {
+        proto: Some(proto),
+        first,
+        last,
+    })
 }
 
 /// Parses `add NAME ...` lines into a copy of `set` without elements.
@@ -396,27 +442,8 @@ fn read_set_file(set: &IpSet, path: &Path) -> Result<Vec<SetElement>> {
 /// `then`: the time left, expired ones dropped (the kernel dropped them).
 fn carry_timeouts(set: &IpSet, then: u64, now: u64) -> Vec<SetElement> {
     let mut s = set.clone();
-    carry_timeouts_in(&mut s, then, now);
+    state::carry_timeouts_in(&mut s, then, now);
     s.elements
-}
-
-/// [`carry_timeouts`] in place (sets without timeouts are left alone).
-fn carry_timeouts_in(set: &mut IpSet, then: u64, now: u64) {
-    let passed = now.saturating_sub(then);
-    let default = set.timeout.filter(|t| *t > 0);
-    if default.is_none() && set.elements.iter().all(|e| e.timeout.is_none()) {
-        return;
-    }
-    set.elements.retain_mut(|e| match e.timeout.or(default) {
-        None => true,
-        Some(t) => match u64::from(t).checked_sub(passed).filter(|l| *l > 0) {
-            Some(left) => {
-                e.timeout = Some(u32::try_from(left).unwrap_or(u32::MAX));
-                true
-            }
-            None => false,
-        },
-    });
 }
 
 /// Changes the elements of set `name` of the applied policy to what `f`
@@ -427,6 +454,15 @@ fn change(
     f: impl FnOnce(&IpSet) -> Result<Vec<SetElement>>,
 ) -> Result<ExitCode> {
     let _lock = store.lock()?;
+    if let Some(code) = ready(store)? {
+        return Ok(code);
+    }
+    change_locked(store, name, f)
+}
+
+/// Settles an expired `apply --confirm`; `Some(2)` (after saying why)
+/// when another one awaits confirmation.
+fn ready(store: &Store) -> Result<Option<ExitCode>> {
     apply_cmd::settle_expired(store)?;
     if let Some(p) = store.pending()? {
         eprintln!(
@@ -434,8 +470,18 @@ fn change(
             state::fmt_time(p.deadline),
             p.applied
         );
-        return Ok(ExitCode::from(2));
+        return Ok(Some(ExitCode::from(2)));
     }
+    Ok(None)
+}
+
+/// [`change`] with the state lock held: a snapshot entry of the whole
+/// policy, the ruleset lowered again and compared.
+fn change_locked(
+    store: &Store,
+    name: &str,
+    f: impl FnOnce(&IpSet) -> Result<Vec<SetElement>>,
+) -> Result<ExitCode> {
     let Some(mut cur) = store.current()? else {
         bail!("nothing is applied (state directory {}): `rampart set` changes the sets of the applied policy; run `rampart apply` first", store.dir().display());
     };
@@ -448,7 +494,7 @@ fn change(
     // sent again with it (see `rampart_sys::setsync`), keeping their expiry.
     let mut policy = std::mem::take(&mut cur.policy);
     for s in &mut policy.sets {
-        carry_timeouts_in(s, cur.time, now);
+        state::carry_timeouts_in(s, cur.time, now);
     }
     let Some(set) = policy.set(name) else {
         bail!("{}", no_such_set(&policy, name));
@@ -513,6 +559,482 @@ fn change(
     }
 }
 
+/// The elements a change removes (by parts) and adds.
+type Change = (Vec<Vec<ElemPart>>, Vec<SetElement>);
+
+/// A change given on the command line.
+enum Edit {
+    /// Adding an element again replaces it (a new timeout or comment), as
+    /// `ipset add -exist` does.
+    Add {
+        elements: Vec<String>,
+        timeout: Option<u32>,
+        comment: Option<String>,
+    },
+    /// Only elements that are there.
+    Del { elements: Vec<String> },
+}
+
+impl Edit {
+    /// The change for set `decl` (its declaration; elements are not
+    /// read); `exists` says whether an element with given parts is there.
+    fn change(&self, decl: &IpSet, exists: impl Fn(&[ElemPart]) -> Result<bool>) -> Result<Change> {
+        match self {
+            Edit::Add {
+                elements,
+                timeout,
+                comment,
+            } => Ok((
+                Vec::new(),
+                parse_cli_elements(decl, elements, *timeout, comment.as_deref())?,
+            )),
+            Edit::Del { elements } => {
+                let gone = parse_cli_elements(decl, elements, None, None)?;
+                for (e, text) in gone.iter().zip(elements) {
+                    if !exists(&e.parts)? {
+                        bail!(
+                            "{text} is not an element of set {}; `rampart set test {} ADDR` shows which element holds an address",
+                            decl.name,
+                            decl.name
+                        );
+                    }
+                }
+                Ok((gone.into_iter().map(|e| e.parts).collect(), Vec::new()))
+            }
+        }
+    }
+}
+
+/// `set add|del`: changes a few elements of set `name` without reading
+/// the other sets, compiling the policy or writing it whole. The set is
+/// read through its snapshot's index ([`Store::set_index`]: a few binary
+/// searches) or, without one, whole ([`Store::set_view`]); the elements
+/// the change touches ([`neighbourhood`]) are lowered in the policy
+/// skeleton before and after the change and the difference is sent; the
+/// state entry is a delta of the change. Every [`state::MAX_DELTAS`]th
+/// change in a row, a change of many elements, or a change on an entry
+/// of an older rampart goes the whole way instead ([`change_locked`]),
+/// which writes a snapshot.
+fn edit(store: &Store, name: &str, op: &Edit) -> Result<ExitCode> {
+    let _lock = store.lock()?;
+    if let Some(code) = ready(store)? {
+        return Ok(code);
+    }
+    let Some(cur) = store.current_id()? else {
+        bail!("nothing is applied (state directory {}): `rampart set` changes the sets of the applied policy; run `rampart apply` first", store.dir().display());
+    };
+    let now = state::now();
+    if let Some((head, skeleton, decl, ix)) = store.set_index(cur, name, now)? {
+        if head.depth < state::MAX_DELTAS {
+            let (removed, added) = op.change(&decl, |p| Ok(ix.exact(p)?.is_some()))?;
+            if removed.len() + added.len() <= state::MAX_DELTA_ELEMENTS {
+                if let Some((sub, matched)) = neighbourhood_indexed(&ix, &decl, &removed, &added)? {
+                    let before = ix.count()?;
+                    let d = Delta {
+                        head,
+                        skeleton,
+                        decl,
+                        old_sub: sub,
+                        before,
+                        matched,
+                        removed,
+                        added,
+                    };
+                    return send_delta(store, name, d, now);
+                }
+            }
+        }
+    }
+    let view = store.set_view(cur, name)?;
+    let mut set = view.set;
+    state::carry_timeouts_in(&mut set, view.head.time, now);
+    let (removed, added) = op.change(&set, |p| {
+        Ok(set.elements.iter().any(|x| state::same_parts(&x.parts, p)))
+    })?;
+    if view.head.legacy
+        || view.head.depth >= state::MAX_DELTAS
+        || removed.len() + added.len() > state::MAX_DELTA_ELEMENTS
+    {
+        return change_locked(store, name, |s| {
+            let mut s = s.clone();
+            state::apply_change(&mut s, &removed, &added);
+            Ok(s.elements)
+        });
+    }
+    let before = set.elements.len();
+    let (old_sub, matched) = neighbourhood(&set, &removed, &added);
+    set.elements = Vec::new();
+    let d = Delta {
+        head: view.head,
+        skeleton: view.skeleton,
+        decl: set,
+        old_sub,
+        before,
+        matched,
+        removed,
+        added,
+    };
+    send_delta(store, name, d, now)
+}
+
+/// A set change ready to be lowered, sent and stored as a delta.
+struct Delta {
+    head: state::Head,
+    /// The policy without elements.
+    skeleton: Policy,
+    /// The set without elements.
+    decl: IpSet,
+    /// The elements the change touches ([`neighbourhood`]).
+    old_sub: Vec<SetElement>,
+    /// Elements before the change, and how many of them it takes out or
+    /// replaces.
+    before: usize,
+    matched: usize,
+    removed: Vec<Vec<ElemPart>>,
+    added: Vec<SetElement>,
+}
+
+/// Lowers the skeleton with the touched elements before and after the
+/// change, sends the difference and records the delta.
+fn send_delta(store: &Store, name: &str, d: Delta, now: u64) -> Result<ExitCode> {
+    let Delta {
+        head,
+        skeleton,
+        decl,
+        old_sub,
+        before,
+        matched,
+        removed,
+        added,
+    } = d;
+    let mut new_set = IpSet {
+        elements: old_sub.clone(),
+        ..decl
+    };
+    state::apply_change(&mut new_set, &removed, &added);
+    let added_n = added
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            !added[i + 1..]
+                .iter()
+                .any(|l| state::same_parts(&l.parts, &e.parts))
+        })
+        .count();
+    let after = before.saturating_sub(matched) + added_n;
+    let lower_with = |elems: Vec<SetElement>| -> Result<Ruleset> {
+        let mut p = skeleton.clone();
+        if let Some(s) = p.set_mut(name) {
+            s.elements = elems;
+        }
+        lower_policy(&p, head.no_optimize)
+    };
+    let old = lower_with(old_sub)?;
+    let new = lower_with(new_set.elements)?;
+    let diffs = match setsync::diff_ruleset(&old, &new) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => bail!("set {name}: {e}"),
+        None => bail!(
+            "set {name}: this change needs the set created again (a network in a set of single addresses, a timeout in a set without `flags timeout`, ...); change the policy and `rampart apply` it"
+        ),
+    };
+    if !diffs.is_empty() && !loaded(&new) {
+        bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
+    }
+    let id = store.add_delta(now, &head, name, removed, added, after)?;
+    // No fallback to replacing the tables: `new` holds only the touched
+    // elements of one set.
+    let sent = if diffs.is_empty() {
+        Ok(())
+    } else {
+        send(&diffs).map(|_| ())
+    };
+    match sent {
+        Ok(()) => {
+            store.set_current(id)?;
+            eprintln!(
+                "set {name}: {before} -> {after} element(s); state entry {id} (`rampart rollback` undoes it)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            store.remove_entry(id)?;
+            eprintln!("rampart: error: set {name}: {e}");
+            eprintln!("nothing was changed");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// [`neighbourhood`] answered by the set's index: the same elements,
+/// found with binary searches. `None` when the index cannot tell (every
+/// witness it keeps was changed): read the set whole.
+fn neighbourhood_indexed(
+    ix: &crate::setindex::IndexedSet,
+    decl: &IpSet,
+    removed: &[Vec<ElemPart>],
+    added: &[SetElement],
+) -> Result<Option<(Vec<SetElement>, usize)>> {
+    let mut sub: Vec<SetElement> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |e: SetElement, sub: &mut Vec<SetElement>| -> bool {
+        let k = crate::setindex::net_range(&e.parts);
+        if seen.insert(k) {
+            sub.push(e);
+            true
+        } else {
+            false
+        }
+    };
+    let mut matched = 0;
+    let mut changed: Vec<&[ElemPart]> = Vec::new();
+    for p in removed
+        .iter()
+        .map(Vec::as_slice)
+        .chain(added.iter().map(|e| e.parts.as_slice()))
+    {
+        if !changed.contains(&p) {
+            changed.push(p);
+        }
+    }
+    for p in &changed {
+        if let Some(e) = ix.exact(p)? {
+            push(e, &mut sub);
+            matched += 1;
+        }
+    }
+    let mut has_network = false;
+    // A set with a default timeout is declared with timeouts whatever
+    // its elements: no witness of a timeout needed.
+    let kinds: &[bool] = if decl.timeout.is_some() {
+        &[true]
+    } else {
+        &[true, false]
+    };
+    for &network in kinds {
+        match ix.witness(network, removed)? {
+            Ok(Some(e)) => {
+                has_network |= network;
+                push(e, &mut sub);
+            }
+            Ok(None) => {}
+            Err(()) => return Ok(None),
+        }
+    }
+    let interval = matches!(decl.kind, SetKind::HashNet | SetKind::HashNetPort)
+        || has_network
+        || sub.iter().any(interval_element)
+        || added.iter().any(interval_element);
+    if !interval {
+        return Ok(Some((sub, matched)));
+    }
+    let mut regions = Regions::default();
+    for p in &changed {
+        match elem_range(p) {
+            Some(r) => regions.add(r),
+            None => return Ok(None),
+        }
+    }
+    let firsts = [ix.first(&[])?, ix.first(removed)?];
+    for e in firsts.into_iter().flatten() {
+        push(e, &mut sub);
+    }
+    for e in &sub {
+        if let Some(r) = elem_range(&e.parts) {
+            regions.add(r);
+        }
+    }
+    loop {
+        let mut grew = false;
+        for (lo, hi) in regions.0.clone() {
+            for e in ix.touching(lo, hi)? {
+                let r = elem_range(&e.parts);
+                if push(e, &mut sub) {
+                    if let Some(r) = r {
+                        regions.add(r);
+                    }
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    Ok(Some((sub, matched)))
+}
+
+/// Whether an element makes its set an interval set when lowered (a
+/// network, a range, a port range).
+fn interval_element(e: &SetElement) -> bool {
+    e.parts.iter().any(|p| match p {
+        ElemPart::Net(n) => !n.is_host(),
+        ElemPart::Range(..) => true,
+        ElemPart::Port { first, last, .. } => first != last,
+        _ => false,
+    })
+}
+
+/// The addresses an element of an address set covers.
+fn elem_range(parts: &[ElemPart]) -> Option<(u128, u128)> {
+    match parts.first() {
+        Some(ElemPart::Net(n)) => Some(net_bounds(n)),
+        Some(ElemPart::Range(a, b)) => Some((ip_int(*a), ip_int(*b))),
+        _ => None,
+    }
+}
+
+/// The elements of `set` a change (`removed`, `added`) touches, with
+/// everything that decides how the kernel holds them, and how many of the
+/// set's elements the change takes out or replaces. Lowering only these,
+/// before and after the change, gives the same element changes as
+/// lowering the whole set:
+///
+/// * the elements with the parts changed;
+/// * one element that makes the set an interval set and one with a
+///   timeout, if the set has them (they decide the set's declaration);
+/// * for an interval set, every element whose addresses overlap or touch
+///   those of a change, transitively (the kernel merges them into one
+///   interval), and the elements at the start of the set before and
+///   after the change (they decide nft's leading end element at 0).
+///
+/// An interval set with an element that is not an address, network or
+/// range is returned whole.
+fn neighbourhood(
+    set: &IpSet,
+    removed: &[Vec<ElemPart>],
+    added: &[SetElement],
+) -> (Vec<SetElement>, usize) {
+    let changed: Vec<&[ElemPart]> = removed
+        .iter()
+        .map(Vec::as_slice)
+        .chain(added.iter().map(|e| e.parts.as_slice()))
+        .collect();
+    let fps: std::collections::HashSet<u64> =
+        changed.iter().map(|p| state::fingerprint(p)).collect();
+    let is_changed = |x: &SetElement| {
+        fps.contains(&state::fingerprint(&x.parts))
+            && changed.iter().any(|p| state::same_parts(p, &x.parts))
+    };
+    let is_removed = |x: &SetElement| removed.iter().any(|p| state::same_parts(p, &x.parts));
+    let mut pick = vec![false; set.elements.len()];
+    let mut matched = 0;
+    for (i, x) in set.elements.iter().enumerate() {
+        if is_changed(x) {
+            pick[i] = true;
+            matched += 1;
+        }
+    }
+    // Witnesses of the declaration, preferring elements that stay.
+    let timed = |e: &SetElement| e.timeout.is_some();
+    let wants: &[fn(&SetElement) -> bool] = if set.timeout.is_some() {
+        &[interval_element]
+    } else {
+        &[interval_element, timed]
+    };
+    for want in wants {
+        let stays = set.elements.iter().position(|e| want(e) && !is_removed(e));
+        if let Some(i) = stays.or_else(|| set.elements.iter().position(want)) {
+            pick[i] = true;
+        }
+    }
+    let interval = matches!(set.kind, SetKind::HashNet | SetKind::HashNetPort)
+        || set.elements.iter().any(interval_element)
+        || added.iter().any(interval_element);
+    if interval {
+        let ranges: Option<Vec<(u128, u128)>> =
+            set.elements.iter().map(|e| elem_range(&e.parts)).collect();
+        let Some(ranges) = ranges else {
+            return (set.elements.clone(), matched);
+        };
+        let mut seeds: Vec<(u128, u128)> = changed.iter().filter_map(|p| elem_range(p)).collect();
+        seeds.extend(
+            pick.iter()
+                .zip(&ranges)
+                .filter(|(p, _)| **p)
+                .map(|(_, r)| *r),
+        );
+        let first_old = ranges.iter().min().copied();
+        let first_new = set
+            .elements
+            .iter()
+            .zip(&ranges)
+            .filter(|(e, _)| !is_removed(e))
+            .map(|(_, r)| *r)
+            .chain(added.iter().filter_map(|e| elem_range(&e.parts)))
+            .min();
+        seeds.extend(first_old);
+        seeds.extend(first_new);
+        let mut regions = Regions::default();
+        for s in seeds {
+            regions.add(s);
+        }
+        loop {
+            let mut grew = false;
+            for (i, r) in ranges.iter().enumerate() {
+                if !pick[i] && regions.touches(*r) {
+                    pick[i] = true;
+                    regions.add(*r);
+                    grew = true;
+                } else if pick[i] && !regions.touches(*r) {
+                    regions.add(*r);
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+    }
+    let sub = set
+        .elements
+        .iter()
+        .zip(&pick)
+        .filter(|(_, p)| **p)
+        .map(|(e, _)| e.clone())
+        .collect();
+    (sub, matched)
+}
+
+/// Disjoint address ranges, sorted (a handful: the places a change
+/// touches).
+#[derive(Default)]
+struct Regions(Vec<(u128, u128)>);
+
+impl Regions {
+    /// Whether `r` overlaps or is adjacent to a region.
+    fn touches(&self, (lo, hi): (u128, u128)) -> bool {
+        self.0
+            .iter()
+            .any(|&(a, b)| lo <= b.saturating_add(1) && hi.saturating_add(1) >= a)
+    }
+
+    fn add(&mut self, (mut lo, mut hi): (u128, u128)) {
+        self.0.retain(|&(a, b)| {
+            let touch = lo <= b.saturating_add(1) && hi.saturating_add(1) >= a;
+            if touch {
+                lo = lo.min(a);
+                hi = hi.max(b);
+            }
+            !touch
+        });
+        self.0.push((lo, hi));
+        self.0.sort_unstable();
+    }
+}
+
+/// Lowers `policy` as `apply` does (optimised unless `no_optimize`).
+fn lower_policy(policy: &Policy, no_optimize: bool) -> Result<Ruleset> {
+    match rampart_nft::lower(policy) {
+        Ok(rs) if no_optimize => Ok(rs),
+        Ok(rs) => Ok(rampart_nft::optimize(rs)),
+        Err(errors) => bail!(
+            "the changed policy does not lower to nftables: {}",
+            errors.first().map(ToString::to_string).unwrap_or_default()
+        ),
+    }
+}
+
 /// Lowers `policy` as entry `e` was lowered (optimised unless
 /// `--no-optimize`).
 fn lower_like(e: &state::Entry, policy: &Policy) -> Result<Ruleset> {
@@ -541,8 +1063,11 @@ fn no_such_set(policy: &Policy, name: &str) -> String {
 /// The table and nft name of a set given by its policy name (or, for sets
 /// rampart makes itself, its nft name) in `table inet rampart`.
 fn nft_name(store: &Store, name: &str) -> Result<(Option<IpSet>, String)> {
-    let cur = store.current()?;
-    let set = cur.as_ref().and_then(|c| c.policy.set(name).cloned());
+    let skeleton = match store.current_id()? {
+        Some(id) => Some(store.skeleton(id)?),
+        None => None,
+    };
+    let set = skeleton.as_ref().and_then(|p| p.set(name).cloned());
     let nft = match &set {
         Some(_) => rampart_nft::lower::nft_set_name(name),
         None => name.to_string(),
@@ -796,87 +1321,89 @@ fn range_text(lo: u128, hi: u128, len: usize) -> String {
     format!("{}-{}", int_addr(lo, len), int_addr(hi, len))
 }
 
-/// `rampart set test NAME ADDR`: which element holds ADDR, from the state
-/// store's copy (most specific element, rampart-cidr's covering lookup),
-/// confirmed by the kernel with a one-element `GETSETELEM` get.
-fn test(store: &Store, name: &str, addr: IpAddr, out: &mut impl Write) -> Result<ExitCode> {
-    let (set, nft) = nft_name(store, name)?;
-    let Some(set) = set else {
-        let cur = store.current()?;
-        bail!(
-            "{}",
-            cur.map_or_else(
-                || format!("nothing is applied; no set {name}"),
-                |c| no_such_set(&c.policy, name)
-            )
-        );
+/// `rampart set test NAME VALUE`: which element holds VALUE, written in
+/// the set's element syntax with single values (`192.0.2.7`,
+/// `192.0.2.7,tcp:22`, `tcp:22`, `eth0`, `10.0.0.1,eth0`). The state
+/// store answers first (the most specific element covering the value: a
+/// network or range holding the address, a port range holding the port, an
+/// `eth+` wildcard), through the set's index when it has one; then the
+/// kernel, asked with a one-element `GETSETELEM` get for the value's key.
+fn test(store: &Store, name: &str, value: &str, out: &mut impl Write) -> Result<ExitCode> {
+    let Some(cur) = store.current_id()? else {
+        bail!("nothing is applied; no set {name}");
     };
-    let cur_time = store.current()?.map_or(0, |c| c.time);
-    let elems = carry_timeouts(&set, cur_time, state::now());
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for (i, e) in elems.iter().enumerate() {
-        let (lo, hi) = match e.parts.first() {
-            Some(ElemPart::Net(n)) => {
-                let (lo, hi) = net_bounds(n);
-                (lo, hi)
-            }
-            Some(ElemPart::Range(a, b)) => (ip_int(*a), ip_int(*b)),
-            _ => bail!(
-                "set {name} is {}: `set test` takes sets of addresses",
-                set.kind.name()
-            ),
-        };
-        let v6_elem = matches!(e.parts.first(), Some(ElemPart::Net(n)) if !n.is_ipv4())
-            || matches!(e.parts.first(), Some(ElemPart::Range(a, _)) if a.is_ipv6());
-        if v6_elem {
-            v6.extend(rampart_cidr::Interval::new(lo, hi).map(|iv| (iv, i as u64)));
-        } else {
-            v4.extend(rampart_cidr::Interval::new(lo as u32, hi as u32).map(|iv| (iv, i as u64)));
+    let now = state::now();
+    let nft = rampart_nft::lower::nft_set_name(name);
+    let (decl, hit) = match store.set_index(cur, name, now)? {
+        Some((_, _, decl, ix)) => {
+            let q = query(&decl, value)?;
+            let Some((a, _, _)) = crate::setindex::net_range(&q.parts) else {
+                bail!("set {name} holds addresses or networks: give one address");
+            };
+            let hit = ix
+                .touching(a, a)?
+                .into_iter()
+                .filter(|e| covers(e, &q))
+                .min_by_key(span);
+            (decl, hit)
         }
-    }
-    let hit = match addr {
-        IpAddr::V4(a) => rampart_cidr::Covering::new(v4)
-            .most_specific(u32::from(a))
-            .map(|(_, i)| i),
-        IpAddr::V6(a) => rampart_cidr::Covering::new(v6)
-            .most_specific(u128::from(a))
-            .map(|(_, i)| i),
+        None => {
+            let view = store.set_view(cur, name)?;
+            let elems = carry_timeouts(&view.set, view.head.time, now);
+            let q = query(&view.set, value)?;
+            let hit = elems.into_iter().filter(|e| covers(e, &q)).min_by_key(span);
+            let mut decl = view.set;
+            decl.elements = Vec::new();
+            (decl, hit)
+        }
     };
-    let stored = hit.and_then(|i| elems.get(i as usize));
-    match stored {
+    let q = query(&decl, value)?;
+    let shown = rampart_syntax::script::element_text(
+        &SetElement {
+            timeout: None,
+            comment: None,
+            ..q.clone()
+        },
+        decl.kind,
+    );
+    match &hit {
         Some(e) => writeln!(
             out,
-            "{addr} is in set {name}: element {} (state store)",
-            rampart_syntax::script::element_text(e, set.kind)
+            "{shown} is in set {name}: element {} (state store)",
+            rampart_syntax::script::element_text(e, decl.kind)
         )?,
-        None => writeln!(out, "{addr} is not in set {name} (state store)")?,
+        None => writeln!(out, "{shown} is not in set {name} (state store)")?,
     }
-    // The kernel's answer for the same address.
-    let key_len = if addr.is_ipv4() { 4 } else { 16 };
-    let kernel = setsync::addr_key(addr, key_len)
-        .map(|k| setsync::get_element(TableFamily::Inet, "rampart", &nft, &k));
+    // The kernel's answer for the same value.
+    let kernel = kernel_key(&decl, &q).map(|(key, addr)| {
+        (
+            setsync::get_element(TableFamily::Inet, "rampart", &nft, &key),
+            addr,
+        )
+    });
     match kernel {
-        Some(Ok(Some(e))) => {
-            let start = addr_of(&e.key).map_or_else(|| hex(&e.key), |a| a.to_string());
+        Some((Ok(Some(e)), addr)) => {
             let mut line = String::from("kernel: held");
-            if start != addr.to_string() {
-                line.push_str(&format!(" (interval starting at {start})"));
+            if addr {
+                let start = addr_of(&e.key).map_or_else(|| hex(&e.key), |a| a.to_string());
+                if start != shown {
+                    line.push_str(&format!(" (interval starting at {start})"));
+                }
             }
             if let Some(t) = e.expires_ms {
                 line.push_str(&format!(", expires in {}", secs_text(t / 1000)));
             }
             writeln!(out, "{line}")?;
-            if stored.is_none() {
+            if hit.is_none() {
                 writeln!(
                     out,
                     "note: the kernel holds it but the state store does not: the set was changed behind rampart's back"
                 )?;
             }
         }
-        Some(Ok(None)) => {
+        Some((Ok(None), _)) => {
             writeln!(out, "kernel: not held")?;
-            if stored.is_some() {
+            if hit.is_some() {
                 writeln!(
                     out,
                     "note: the state store has it but the kernel does not (expired, or removed behind rampart's back)"
@@ -884,19 +1411,110 @@ fn test(store: &Store, name: &str, addr: IpAddr, out: &mut impl Write) -> Result
             }
             return Ok(ExitCode::from(1));
         }
-        Some(Err(e)) => {
+        Some((Err(e), _)) => {
             writeln!(
                 out,
                 "kernel: cannot ask ({e}); the answer above is the state store's"
             )?;
         }
-        None => {}
+        None => writeln!(
+            out,
+            "kernel: not asked (an interval set of pairs is not read over netlink); the answer above is the state store's"
+        )?,
     }
-    Ok(if stored.is_some() {
+    Ok(if hit.is_some() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The value of `set test`, parsed as an element of `set` (one value per
+/// part: no network, range or port range).
+fn query(set: &IpSet, value: &str) -> Result<SetElement> {
+    let mut q = parse_cli_elements(set, &[value.to_string()], None, None)?;
+    let Some(q) = q.pop().filter(|_| q.is_empty()) else {
+        bail!("{value:?}: give one value");
+    };
+    let single = q.parts.iter().all(|p| match p {
+        ElemPart::Net(n) => n.is_host(),
+        ElemPart::Range(a, b) => a == b,
+        ElemPart::Port { first, last, .. } => first == last,
+        ElemPart::Iface(i) => !i.ends_with('+'),
+        _ => true,
+    });
+    if !single {
+        bail!("{value:?}: `set test` takes single values (an address, a port, an interface), not a network, range or wildcard");
+    }
+    Ok(q)
+}
+
+/// Whether element `e` holds the single value `q`.
+fn covers(e: &SetElement, q: &SetElement) -> bool {
+    e.parts.len() == q.parts.len()
+        && e.parts.iter().zip(&q.parts).all(|(p, v)| match (p, v) {
+            (ElemPart::Net(n), ElemPart::Net(h)) => n.contains(h.addr()),
+            (ElemPart::Range(a, b), ElemPart::Net(h)) => {
+                a.is_ipv4() == h.is_ipv4()
+                    && ip_int(*a) <= ip_int(h.addr())
+                    && ip_int(h.addr()) <= ip_int(*b)
+            }
+            (
+                ElemPart::Port { proto, first, last },
+                ElemPart::Port {
+                    proto: qp,
+                    first: x,
+                    ..
+                },
+            ) => proto.unwrap_or(6) == qp.unwrap_or(6) && first <= x && x <= last,
+            (ElemPart::Iface(a), ElemPart::Iface(b)) => {
+                a == b || a.strip_suffix('+').is_some_and(|pre| b.starts_with(pre))
+            }
+            (a, b) => a == b,
+        })
+}
+
+/// How much an element holds (addresses, then ports): the smallest
+/// covering element is the most specific.
+fn span(e: &SetElement) -> (u128, u32, bool) {
+    let mut addrs = 0u128;
+    let mut ports = 0u32;
+    let mut wildcard = false;
+    for p in &e.parts {
+        match p {
+            ElemPart::Net(n) => {
+                let (lo, hi) = net_bounds(n);
+                addrs = hi - lo;
+            }
+            ElemPart::Range(a, b) => addrs = ip_int(*b).saturating_sub(ip_int(*a)),
+            ElemPart::Port { first, last, .. } => ports = u32::from(*last - *first),
+            ElemPart::Iface(i) => wildcard = i.ends_with('+'),
+            _ => {}
+        }
+    }
+    (addrs, ports, wildcard)
+}
+
+/// The kernel key of the single value `q` in set `decl` (and whether it
+/// is one address), lowered as the set is; `None` when the set's elements
+/// are not encoded over netlink (interval sets of pairs).
+fn kernel_key(decl: &IpSet, q: &SetElement) -> Option<(Vec<u8>, bool)> {
+    let mini = Policy {
+        sets: vec![IpSet {
+            elements: vec![q.clone()],
+            ..decl.clone()
+        }],
+        ..Policy::default()
+    };
+    let rs = rampart_nft::lower(&mini).ok()?;
+    let set = rs.tables.first()?.sets.first()?;
+    let mut set = set.clone();
+    // The query is one value; the set may be an interval set.
+    set.interval = matches!(decl.kind, SetKind::HashNet | SetKind::HashNetPort) || set.interval;
+    let elem = set.elements.first()?.clone();
+    let key = setsync::element_key(&set, &elem).ok()?;
+    let addr = matches!(q.parts.as_slice(), [ElemPart::Net(_)]);
+    Some((key, addr))
 }
 
 fn ip_int(a: IpAddr) -> u128 {
@@ -990,5 +1608,221 @@ mod tests {
         assert_eq!(left.len(), 2);
         assert_eq!(left[0].timeout, Some(45));
         assert_eq!(left[1].timeout, None);
+    }
+
+    /// The element changes of set `block` from `old` to the set changed,
+    /// computed whole and from the neighbourhood of the change.
+    type Ops = Vec<(bool, Vec<u8>)>;
+
+    fn both_ways(set: &IpSet, removed: &[Vec<ElemPart>], added: &[SetElement]) -> (Ops, Ops) {
+        let policy = |elems: Vec<SetElement>| Policy {
+            sets: vec![IpSet {
+                elements: elems,
+                ..set.clone()
+            }],
+            ..Policy::default()
+        };
+        let ops = |a: Vec<SetElement>, b: Vec<SetElement>| {
+            let old = lower_policy(&policy(a), false).expect("lowers");
+            let new = lower_policy(&policy(b), false).expect("lowers");
+            let d = setsync::diff_ruleset(&old, &new)
+                .expect("same declarations")
+                .expect("diff");
+            let mut v: Vec<(bool, Vec<u8>)> = d.iter().flat_map(SetSync::encoded).collect();
+            v.sort();
+            v
+        };
+        let mut whole = set.clone();
+        state::apply_change(&mut whole, removed, added);
+        let (sub, _) = neighbourhood(set, removed, added);
+        let mut sub_new = IpSet {
+            elements: sub.clone(),
+            ..set.clone()
+        };
+        state::apply_change(&mut sub_new, removed, added);
+        let near = ops(sub, sub_new.elements);
+        // The same through the set's index (when it has one).
+        let mut bytes = Vec::new();
+        if let Some(ix) = crate::setindex::build(set, &mut bytes) {
+            let f = std::env::temp_dir().join(format!(
+                "rampart-nb-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::write(&f, &bytes).expect("write");
+            let ixs = crate::setindex::IndexedSet::open(&f, ix, 0, None, &[], 0)
+                .expect("open")
+                .expect("indexed");
+            let decl = IpSet {
+                elements: Vec::new(),
+                ..set.clone()
+            };
+            let (isub, _) = neighbourhood_indexed(&ixs, &decl, removed, added)
+                .expect("read")
+                .expect("answers");
+            let mut inew = IpSet {
+                elements: isub.clone(),
+                ..set.clone()
+            };
+            state::apply_change(&mut inew, removed, added);
+            let _ = std::fs::remove_file(&f);
+            assert_eq!(ops(isub, inew.elements), near, "through the index");
+        }
+        (ops(set.elements.clone(), whole.elements), near)
+    }
+
+    #[test]
+    fn issue5_a_change_computed_from_its_neighbourhood_equals_the_whole_diff() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        let net = |next: &mut dyn FnMut(u64) -> u64| {
+            // Dense: networks of 1 to 64 addresses in 0.0.0.0/18, so
+            // changes touch and merge with their neighbours (and 0).
+            let len = 26 + next(7) as u8;
+            let a = std::net::Ipv4Addr::from((next(1 << 12) as u32) << 4);
+            SetElement {
+                parts: vec![ElemPart::Net(IpNet::new(IpAddr::V4(a), len).expect("net"))],
+                timeout: None,
+                comment: None,
+                nomatch: false,
+            }
+        };
+        let mut changed = 0;
+        for round in 0..400 {
+            let kind = if round % 3 == 0 {
+                SetKind::HashIp
+            } else {
+                SetKind::HashNet
+            };
+            let mut set = IpSet {
+                name: "block".into(),
+                kind,
+                family: Some(rampart_model::Family::Ipv4),
+                timeout: None,
+                options: Default::default(),
+                elements: Vec::new(),
+                origin: None,
+            };
+            let n = next(60);
+            for _ in 0..n {
+                let mut e = net(&mut next);
+                if kind == SetKind::HashIp {
+                    e.parts = vec![ElemPart::Net(IpNet::host(IpAddr::V4(
+                        std::net::Ipv4Addr::from(next(64) as u32),
+                    )))];
+                }
+                // Aggregated, as `set load` and policies give them.
+                if !set.elements.iter().any(|x| {
+                    let (a, b) = elem_range(&x.parts).expect("range");
+                    let (c, d) = elem_range(&e.parts).expect("range");
+                    a <= d && c <= b
+                }) {
+                    set.elements.push(e);
+                }
+            }
+            let mut added = Vec::new();
+            let mut removed = Vec::new();
+            for _ in 0..=next(2) {
+                if next(2) == 0 && !set.elements.is_empty() {
+                    let i = next(set.elements.len() as u64) as usize;
+                    removed.push(set.elements[i].parts.clone());
+                } else if kind == SetKind::HashIp {
+                    added.push(SetElement {
+                        parts: vec![ElemPart::Net(IpNet::host(IpAddr::V4(
+                            std::net::Ipv4Addr::from(next(64) as u32),
+                        )))],
+                        timeout: None,
+                        comment: None,
+                        nomatch: false,
+                    });
+                } else {
+                    let e = net(&mut next);
+                    let mut all = set.elements.clone();
+                    all.retain(|x| !removed.contains(&x.parts));
+                    if !all.iter().chain(&added).any(|x| {
+                        let (a, b) = elem_range(&x.parts).expect("range");
+                        let (c, d) = elem_range(&e.parts).expect("range");
+                        a <= d && c <= b && x.parts != e.parts
+                    }) {
+                        added.push(e);
+                    }
+                }
+            }
+            let (whole, near) = both_ways(&set, &removed, &added);
+            assert_eq!(
+                whole, near,
+                "round {round}: {set:?} -{removed:?} +{added:?}"
+            );
+            changed += usize::from(!whole.is_empty());
+        }
+        assert!(changed > 300, "{changed}");
+        // nft's leading end element at 0 comes and goes with an element
+        // at 0, wherever the change is.
+        let el = |t: &str| {
+            let (a, l) = t.split_once('/').expect("net");
+            SetElement {
+                parts: vec![ElemPart::Net(
+                    IpNet::new(a.parse().expect("a"), l.parse().expect("l")).expect("net"),
+                )],
+                timeout: None,
+                comment: None,
+                nomatch: false,
+            }
+        };
+        let set = |elems: &[&str]| IpSet {
+            name: "block".into(),
+            kind: SetKind::HashNet,
+            family: Some(rampart_model::Family::Ipv4),
+            timeout: None,
+            options: Default::default(),
+            elements: elems.iter().map(|t| el(t)).collect(),
+            origin: None,
+        };
+        for (s, rm, add) in [
+            (
+                set(&["0.0.0.0/28", "0.0.1.0/28"]),
+                vec!["0.0.0.0/28"],
+                vec![],
+            ),
+            (set(&["0.0.1.0/28"]), vec![], vec!["0.0.0.0/28"]),
+            (
+                set(&["0.0.0.0/28", "0.0.1.0/28"]),
+                vec![],
+                vec!["0.0.4.0/28"],
+            ),
+            (
+                set(&["0.0.1.0/28", "0.0.2.0/28"]),
+                vec!["0.0.2.0/28"],
+                vec!["0.0.0.0/28"],
+            ),
+            (set(&["0.0.1.0/28"]), vec!["0.0.1.0/28"], vec![]),
+            // Single addresses: no element decides the declaration.
+            (
+                set(&["0.0.0.0/32", "0.0.1.0/32"]),
+                vec!["0.0.0.0/32"],
+                vec![],
+            ),
+            (
+                set(&["0.0.1.0/32", "0.0.2.0/32"]),
+                vec!["0.0.2.0/32"],
+                vec!["0.0.0.0/32"],
+            ),
+            (
+                set(&["0.0.1.0/32", "0.0.2.0/32"]),
+                vec![],
+                vec!["0.0.3.0/32"],
+            ),
+            (set(&["0.0.2.0/32"]), vec![], vec!["0.0.1.0/32"]),
+        ] {
+            let removed: Vec<Vec<ElemPart>> = rm.iter().map(|t| el(t).parts).collect();
+            let added: Vec<SetElement> = add.iter().map(|t| el(t)).collect();
+            let (whole, near) = both_ways(&s, &removed, &added);
+            assert_eq!(whole, near, "{rm:?} {add:?}");
+        }
     }
 }

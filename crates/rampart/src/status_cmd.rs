@@ -99,7 +99,10 @@ struct RuleStatus {
 #[derive(Debug, Serialize)]
 struct SetSize {
     name: String,
-    elements: usize,
+    /// Elements of the applied entry's set (the state store's count: the
+    /// kernel is not asked, and elements that expired since are counted);
+    /// `None` for a set the entry does not have.
+    elements: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,7 +168,7 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
     });
     let mut history = Vec::new();
     for id in store.ids()?.iter().rev() {
-        history.push(match store.entry(*id) {
+        history.push(match store.head(*id) {
             Ok(e) => HistoryItem {
                 id: e.id,
                 current: Some(*id) == cur,
@@ -226,7 +229,10 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
                 return;
             }
         };
-        let sets = match rampart_sys::list_sets(t.family, &t.name) {
+        // Set names only (a `GETSET` dump): dumping a million-element
+        // interval set to count it takes the kernel minutes. The sizes are
+        // the applied entry's.
+        let sets = match rampart_sys::setsync::set_names(t.family, &t.name) {
             Ok(s) => s,
             Err(e) => {
                 live.error = Some(format!("sets of table {} {}: {e}", t.family.name(), t.name));
@@ -296,7 +302,7 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
                 .collect();
         }
         let applied_sets: Vec<&str> = t.sets.iter().map(|s| s.name.as_str()).collect();
-        let live_sets: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+        let live_sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         if applied_sets != live_sets {
             live.differences.push(format!(
                 "{tname}: sets loaded [{}], applied [{}]",
@@ -310,9 +316,13 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
             chains,
             sets: sets
                 .into_iter()
-                .map(|s| SetSize {
-                    name: s.name,
-                    elements: s.elements,
+                .map(|name| SetSize {
+                    elements: t
+                        .sets
+                        .iter()
+                        .find(|s| s.name == name)
+                        .map(|s| s.elements.len()),
+                    name,
                 })
                 .collect(),
         });
@@ -436,7 +446,10 @@ fn print_text(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
             }
         }
         for s in &t.sets {
-            writeln!(out, "  set {}: {} element(s)", s.name, s.elements)?;
+            match s.elements {
+                Some(n) => writeln!(out, "  set {}: {n} element(s) (state store)", s.name)?,
+                None => writeln!(out, "  set {}: not in the applied entry", s.name)?,
+            }
         }
     }
     writeln!(out, "history ({}):", r.state_dir)?;

@@ -329,3 +329,251 @@ fn issue5_set_commands_change_the_live_set_and_rollback_undoes_them() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A policy with a set `addrs` of single addresses (file `addrs.txt`) and
+/// the set `blocklist` of networks (file `blocklist.txt`).
+fn two_set_policy(dir: &Path, addrs: &[String], nets: &[String]) -> PathBuf {
+    std::fs::write(dir.join("addrs.txt"), addrs.join("\n") + "\n").expect("write");
+    std::fs::write(dir.join("blocklist.txt"), nets.join("\n") + "\n").expect("write");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        r#"[defaults]
+input = "drop"
+
+[[allow]]
+service = ["ssh"]
+
+[[deny]]
+from = ["@addrs", "@blocklist"]
+
+[sets.addrs]
+file = "addrs.txt"
+type = "ip"
+family = "ipv4"
+
+[sets.blocklist]
+file = "blocklist.txt"
+family = "ipv4"
+"#,
+    )
+    .expect("write policy");
+    p
+}
+
+fn addrs(n: u32) -> Vec<String> {
+    // Spread over 100.64.0.0/10 and beyond, no two equal.
+    (0..n)
+        .map(|i| {
+            let a = 0x6440_0000u32.wrapping_add(i.wrapping_mul(7));
+            std::net::Ipv4Addr::from(a).to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn issue5_one_element_into_a_million_element_set_takes_milliseconds() {
+    let Some(ns) = Netns::new("big") else { return };
+    let dir = tmpdir("big");
+    let state = dir.join("state");
+    let p = two_set_policy(&dir, &addrs(1_000_000), &nets(1000, 0));
+    ok(
+        &ns.rampart(&state, &["apply", &p.display().to_string()]),
+        "apply of a 1M set",
+    );
+    // Generous bounds for a debug build on a shared machine; the bench
+    // measures the release build (bench/setload.sh).
+    let timed = |args: &[&str]| {
+        let t0 = std::time::Instant::now();
+        let o = ns.rampart(&state, args);
+        let took = t0.elapsed();
+        ok(&o, &args.join(" "));
+        (took, stderr(&o))
+    };
+    for (args, counts) in [
+        (&["set", "add", "addrs", "198.18.0.1"][..], (1, 0)),
+        (&["set", "del", "addrs", "100.64.0.7"][..], (0, 1)),
+        (&["set", "add", "blocklist", "198.19.0.0/24"][..], (1, 0)),
+    ] {
+        let (took, err) = timed(args);
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{args:?} took {took:?}\n{err}"
+        );
+        assert_eq!(update_counts(&err, args[2]), Some(counts), "{err}");
+    }
+    let t = ns.rampart(&state, &["set", "test", "addrs", "198.18.0.1"]);
+    assert!(
+        ok(&t, "set test").contains("element 198.18.0.1 (state store)"),
+        "{}",
+        String::from_utf8_lossy(&t.stdout)
+    );
+    let t = ns.rampart(&state, &["set", "test", "addrs", "100.64.0.7"]);
+    assert_eq!(t.status.code(), Some(1), "{}", stderr(&t));
+    // Status counts from the state store, without dumping the sets.
+    let st = ok(&ns.rampart(&state, &["status"]), "status");
+    assert!(
+        st.contains("set addrs: 1000000 element(s) (state store)"),
+        "{st}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn issue5_rollback_across_several_set_changes_restores_the_sets_exactly() {
+    let Some(ns) = Netns::new("rbd") else { return };
+    let dir = tmpdir("rbd");
+    let state = dir.join("state");
+    let p = two_set_policy(&dir, &addrs(20_000), &nets(5000, 0));
+    ok(
+        &ns.rampart(&state, &["apply", &p.display().to_string()]),
+        "apply",
+    );
+    let lists = || {
+        (
+            ns.nft(&["list", "set", "inet", "rampart", "addrs"]),
+            ns.nft(&["list", "set", "inet", "rampart", "blocklist"]),
+        )
+    };
+    let mut seen = vec![lists()];
+    // nets(.., 0) holds 10.0.0.0/24, 10.0.2.0/24, ...: 10.0.1.0/24 joins
+    // two of them into one interval, 10.0.6.0/24 is taken out, a /16
+    // swallows several.
+    let changes: [&[&str]; 6] = [
+        &["set", "add", "blocklist", "10.0.1.0/24"],
+        &["set", "add", "addrs", "198.18.0.1", "198.18.0.2"],
+        &["set", "del", "blocklist", "10.0.6.0/24"],
+        &["set", "del", "addrs", "100.64.0.7", "198.18.0.1"],
+        &["set", "add", "blocklist", "10.1.0.0/16", "0.0.0.0/8"],
+        &["set", "del", "blocklist", "10.0.0.0/24"],
+    ];
+    for c in changes {
+        let o = ns.rampart(&state, c);
+        ok(&o, &c.join(" "));
+        assert!(stderr(&o).contains("set update:"), "{}", stderr(&o));
+        seen.push(lists());
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]));
+    // Each change is a delta, not a copy of the sets.
+    let entries = std::fs::read_dir(state.join("entries")).expect("entries");
+    let big: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".elems"))
+        .collect();
+    assert_eq!(big.len(), 1, "one snapshot with elements");
+    // Every rollback restores the sets as they were one change earlier,
+    // as the kernel lists them.
+    for want in seen.iter().rev().skip(1) {
+        let o = ns.rampart(&state, &["rollback"]);
+        ok(&o, "rollback");
+        assert_eq!(&lists(), want, "{}", stderr(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn issue5_set_test_names_the_covering_element_in_every_kind_of_set() {
+    let Some(ns) = Netns::new("kinds") else {
+        return;
+    };
+    let dir = tmpdir("kinds");
+    let state = dir.join("state");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        r#"[defaults]
+input = "drop"
+
+[sets.web]
+type = "port"
+elements = ["80/tcp", "443/tcp", "5000-5100/udp"]
+
+[sets.admins]
+type = "ip,port"
+elements = ["198.51.100.7,22/tcp", "198.51.100.7,9090/tcp"]
+
+[sets.lan]
+type = "iface"
+elements = ["eth1", "eth2"]
+
+[sets.block]
+elements = ["10.0.0.0/8", "192.0.2.1-192.0.2.9", "2001:db8::/32"]
+
+[[allow]]
+port = "@web"
+
+[[allow]]
+from = "@admins"
+
+[[allow]]
+in = "@lan"
+service = "ssh"
+
+[[deny]]
+from = "@block"
+"#,
+    )
+    .expect("write");
+    ok(
+        &ns.rampart(&state, &["apply", &p.display().to_string()]),
+        "apply",
+    );
+    for (set, value, want) in [
+        ("web", "udp:5050", Some("element udp:5000-5100")),
+        ("web", "443/tcp", Some("element tcp:443")),
+        ("web", "tcp:5050", None),
+        (
+            "admins",
+            "198.51.100.7,tcp:22",
+            Some("element 198.51.100.7,tcp:22"),
+        ),
+        ("admins", "198.51.100.7,tcp:23", None),
+        ("lan", "eth2", Some("element eth2")),
+        ("lan", "eth3", None),
+        ("block", "10.20.30.40", Some("element 10.0.0.0/8")),
+        ("block", "192.0.2.5", Some("element 192.0.2.1-192.0.2.9")),
+        ("block-v6", "2001:db8::1", Some("element 2001:db8::/32")),
+        ("block", "192.0.2.10", None),
+    ] {
+        let o = ns.rampart(&state, &["set", "test", set, value]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        match want {
+            Some(w) => {
+                assert_eq!(
+                    o.status.code(),
+                    Some(0),
+                    "{set} {value}: {out}{}",
+                    stderr(&o)
+                );
+                assert!(out.contains(&format!("{w} (state store)")), "{out}");
+                assert!(out.contains("kernel: held"), "{out}");
+            }
+            None => {
+                assert_eq!(
+                    o.status.code(),
+                    Some(1),
+                    "{set} {value}: {out}{}",
+                    stderr(&o)
+                );
+                assert!(out.contains("kernel: not held"), "{out}");
+            }
+        }
+    }
+    // A network is not a value to test.
+    let o = ns.rampart(&state, &["set", "test", "block", "10.0.0.0/8"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Interfaces and pairs can be added and removed too.
+    ok(
+        &ns.rampart(&state, &["set", "add", "lan", "eth7"]),
+        "add eth7",
+    );
+    let o = ns.rampart(&state, &["set", "test", "lan", "eth7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ok(
+        &ns.rampart(&state, &["set", "del", "admins", "198.51.100.7,tcp:9090"]),
+        "del pair",
+    );
+    let o = ns.rampart(&state, &["set", "test", "admins", "198.51.100.7,tcp:9090"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

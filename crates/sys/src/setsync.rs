@@ -35,7 +35,14 @@
 //! same addresses (a delete and the add replacing it) always share a batch,
 //! so an address blocked before and after a sync is never let through in
 //! between. A change larger than one batch is several transactions: a
-//! reader between two of them sees part of the change.
+//! reader between two of them sees part of the change — every address as
+//! it was before or as it will be after, never an element taken out that
+//! stays (so a first load of an empty set only ever holds a subset of the
+//! wanted one). Plain (hash) sets are cut into batches of at most
+//! [`PLAIN_BATCH`] elements (their commits cost the kernel nothing per
+//! element held, and the progress bar advances per acknowledged batch);
+//! interval sets into batches of [`SyncOpts::batch_elements`], because
+//! every commit touching one costs a pass over the whole set.
 //!
 //! ```
 //! use rampart_nft::{Element, Expr, KeyType, Set, TableFamily};
@@ -73,6 +80,9 @@ const NFT_MSG_DELSETELEM: u16 = 14;
 /// (Linux 6.3).
 const NFT_MSG_DESTROYSETELEM: u16 = 30;
 const NFTA_SET_ELEM_EXPIRATION: u16 = 5;
+
+/// Largest batch for a plain (hash) set: see [`batches`].
+pub const PLAIN_BATCH: usize = 131_072;
 
 /// How changes are cut into transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +126,8 @@ pub struct SetSync {
     /// Deletions use `DESTROYSETELEM` (the set has timeouts, so elements
     /// may already be gone).
     destroy: bool,
+    /// An interval set (every commit costs the kernel a pass over it).
+    interval: bool,
     ops: Vec<Op>,
     added: usize,
     deleted: usize,
@@ -135,6 +147,15 @@ impl SetSync {
 
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Every encoded element change, `(delete, NFTA_LIST_ELEM bytes)`, in
+    /// the order sent: to compare two syncs.
+    pub fn encoded(&self) -> Vec<(bool, Vec<u8>)> {
+        self.ops
+            .iter()
+            .flat_map(|o| o.elems.iter().map(move |e| (o.del, e.clone())))
+            .collect()
     }
 }
 
@@ -162,6 +183,23 @@ fn plain_key(s: &Set, dt: Dt, e: &Element) -> Result<Vec<u8>, String> {
             concat_key(&parts, e)
         }
     }
+}
+
+/// The key bytes of element `e` of set `s` as the kernel holds it (for an
+/// interval set, the start of the element): what [`get_element`] takes.
+/// An error for elements the encoder cannot encode (interval sets of
+/// concatenations).
+pub fn element_key(s: &Set, e: &Element) -> Result<Vec<u8>, String> {
+    let dt = set_dt(s)?;
+    match (s.interval, e.key.as_slice()) {
+        (true, [_]) if s.key.len() == 1 => {
+            let list = interval_list(dt, false, std::slice::from_ref(e))?;
+            let (lo, _, _) = list.first().ok_or("no interval")?;
+            int_bytes(*lo, dt.len(), dt.big_endian())
+        }
+        _ => plain_key(s, dt, e),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// True when two sets are declared alike (everything but the elements).
@@ -197,6 +235,7 @@ pub fn diff_set(fam: TableFamily, table: &str, old: &Set, new: &Set) -> Result<S
         table: table.to_string(),
         set: new.name.clone(),
         destroy: new.timeout_flag,
+        interval: new.interval,
         ops: Vec::new(),
         added: 0,
         deleted: 0,
@@ -507,8 +546,15 @@ pub fn batches(syncs: &[SetSync], opts: &SyncOpts, seq0: u32) -> Vec<(Batch, usi
     // leading end marker of an interval set).
     let (mut n, mut k) = (0, 0);
     for s in syncs {
+        // A hash set's commit costs the kernel nothing per element already
+        // held: smaller batches cost no time and let the progress bar move.
+        let limit = if s.interval {
+            opts.batch_elements
+        } else {
+            opts.batch_elements.min(PLAIN_BATCH)
+        };
         for op in &s.ops {
-            if n >= opts.batch_elements.max(1) && !op.join_prev {
+            if n >= limit.max(1) && !op.join_prev {
                 out.push((encode_batch(&cur, &mut seq), k));
                 cur.clear();
                 (n, k) = (0, 0);
