@@ -467,6 +467,9 @@ fn protect_rules(p: &Protect, family: Family) -> Vec<Rule> {
     let meter = |m: &Meter, name: &str| {
         let mut hl = hashlimit(m.rate, m.burst, family, name);
         hl.above = true;
+        // A flood from many sources must not fill the meter (a full
+        // meter lets new sources through unmetered).
+        hl.htable_max = Some(PROTECT_BAN_SIZE);
         Match::Hashlimit(hl)
     };
     let mut out = Vec::new();
