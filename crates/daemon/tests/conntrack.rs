@@ -206,3 +206,54 @@ fn issue6_source_counts_live_connections_and_the_engine_bans_a_syn_flood() {
     assert_eq!(banned, ["10.67.0.3"], "{actions:?}");
     drop((kept_good, kept_bad, listeners));
 }
+
+#[test]
+fn issue6_lost_events_are_answered_with_a_dump() {
+    if !ready() {
+        return;
+    }
+    let ns = Scratch::create(&format!("ctsrc-o{}", std::process::id())).expect("namespace");
+    // The smallest event buffer the kernel gives: a burst overflows it.
+    let cfg = ConntrackConfig {
+        dump_interval: 3600,
+        event_buffer: 1,
+        events: true,
+    };
+    let mut source = ns
+        .run(move || ConntrackSource::open(&cfg))
+        .expect("enter")
+        .expect("open the source");
+    let made: Vec<rampart_sys::ctnetlink::CtEntry> = (0..5000u16)
+        .map(|i| {
+            rampart_sys::ctnetlink::CtEntry::tcp(
+                sa("192.0.2.1", 10000 + i),
+                sa("10.0.0.1", 80),
+                rampart_sys::ctnetlink::tcp_state::ESTABLISHED,
+            )
+        })
+        .collect();
+    let (refused, _) = ns
+        .run(move || {
+            rampart_sys::ctnetlink::CtSocket::open()
+                .expect("socket")
+                .create(&made, 600)
+        })
+        .expect("enter")
+        .expect("create");
+    assert_eq!(refused, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while source.table().len() < 5000 || source.stats().dumps < 2 {
+        source
+            .poll(Instant::now() + Duration::from_millis(200))
+            .expect("poll");
+        assert!(
+            Instant::now() < deadline,
+            "no re-dump after lost events: {:?}, {} entries",
+            source.stats(),
+            source.table().len()
+        );
+    }
+    assert!(source.stats().overruns >= 1, "{:?}", source.stats());
+    assert_eq!(source.table().len(), 5000);
+    assert_eq!(source.counts(24, 64, &[]).per_source.len(), 1);
+}
