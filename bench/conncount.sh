@@ -14,11 +14,28 @@
 # network namespace and compares rampart's per-source counts of
 # `conntrack -L` and /proc/net/nf_conntrack with the pipeline's.
 #
-#   bash bench/conncount.sh [N]      (root for the namespace part)
+# Then the same comparison on a REAL table of N entries read from the
+# kernel: entries are created over ctnetlink (IPCTNL_MSG_CT_NEW batches,
+# crates/daemon/examples/ctcount.rs) in throwaway namespaces, and per
+# namespace the two sides run on the same table in the same run:
+#
+#   rampart:  ctcount count  (netlink dump of both families + count per source)
+#   peer:     conntrack -L | awk '{ first src= }' | sort | uniq -c
+#
+# nf_conntrack_max is global (262144 here) and read-only inside a
+# namespace; the host's sysctls are never changed, so the N entries are
+# spread over ceil(N / PER_NS) namespaces (PER_NS default 250,000, below
+# the limit) and the times summed. `ctcount table` also times the
+# daemon's own path (dump into its live table, then ConnCounts).
+#
+#   bash bench/conncount.sh [N]      (root for the namespace parts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 REAL=${REAL:-2000}
+# Entries made with conntrack -I live an hour: on a loaded machine the
+# insertion loop can outlast a short timeout, and expiring entries would
+# make the two reads of the table differ.
 need=()
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v bc >/dev/null || need+=(bc)
@@ -61,17 +78,18 @@ printf "ratio (pipeline / rampart): wall %.1fx, cpu %.1fx; counts %s\n" \
 if [ "$(id -u)" -ne 0 ]; then echo "real conntrack entries: skipped (needs root)"; exit 0; fi
 ns="rampart-bench-ct-$$"
 ip netns add "$ns"
-trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
+NSS=("$ns")
+trap 'for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
 s=$(now)
 for i in $(seq 0 $((REAL - 1))); do
     src="198.51.$((i % 7)).$((i % 200 + 1))"
     case $((i % 3)) in
         0) ip netns exec "$ns" conntrack -I -p tcp -s "$src" -d 10.0.0.1 --sport $((10000 + i)) --dport 443 \
-               --state SYN_RECV -t 120 -u SEEN_REPLY >/dev/null 2>&1 ;;
+               --state SYN_RECV -t 3600 -u SEEN_REPLY >/dev/null 2>&1 ;;
         1) ip netns exec "$ns" conntrack -I -p tcp -s "$src" -d 10.0.0.1 --sport $((10000 + i)) --dport 22 \
-               --state ESTABLISHED -t 120 >/dev/null 2>&1 ;;
+               --state ESTABLISHED -t 3600 >/dev/null 2>&1 ;;
         2) ip netns exec "$ns" conntrack -I -p udp -s "$src" -d 10.0.0.1 --sport $((10000 + i)) --dport 53 \
-               -t 120 >/dev/null 2>&1 ;;
+               -t 3600 >/dev/null 2>&1 ;;
     esac
 done
 e=$(now)
@@ -92,3 +110,40 @@ if [ $have_proc -eq 1 ]; then
         echo "/proc/net/nf_conntrack: DIFFERENT"; exit 1
     fi
 fi
+
+# ---- A real table of N entries, read over netlink vs conntrack -L ----
+PER_NS=${PER_NS:-250000}
+max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+[ "$PER_NS" -lt "$max" ] || PER_NS=$((max - 1000))
+cargo build --release --locked -q -p rampart-daemon --example ctcount
+CT=./target/release/examples/ctcount
+k=$(( (N + PER_NS - 1) / PER_NS ))
+echo "real table: $N entries over netlink in $k namespace(s) of <= $PER_NS (nf_conntrack_max $max, global, not changed)"
+: > "$OUT/nl-all.txt"; : > "$OUT/ctl-all.txt"
+t_nl=0; c_nl=0; k_nl=0; t_ct=0; c_ct=0; k_ct=0; made=0
+for j in $(seq 0 $((k - 1))); do
+    n="rampart-bench-ctn-$$-$j"; ip netns add "$n"; NSS+=("$n")
+    start=$((j * PER_NS)); cnt=$(( N - start < PER_NS ? N - start : PER_NS ))
+    ip netns exec "$n" "$CT" fill "$start" "$cnt" 2>&1 | sed 's/^/  /'
+    made=$((made + $(ip netns exec "$n" cat /proc/sys/net/netfilter/nf_conntrack_count)))
+    /usr/bin/time -f "%e %U %S" -o "$OUT/nl.time" ip netns exec "$n" "$CT" count > "$OUT/nl-$j.txt" 2> "$OUT/nl-$j.err"
+    /usr/bin/time -f "%e %U %S" -o "$OUT/ctl.time" ip netns exec "$n" bash -c \
+        "conntrack -L 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if (\$i ~ /^src=/) { print substr(\$i, 5); break } }' | LC_ALL=C sort | uniq -c" \
+        > "$OUT/ctl-$j.txt"
+    read -r a u s < "$OUT/nl.time"; t_nl=$(echo "$t_nl + $a" | bc -l); c_nl=$(echo "$c_nl + $u + $s" | bc -l); k_nl=$(echo "$k_nl + $s" | bc -l)
+    read -r a u s < "$OUT/ctl.time"; t_ct=$(echo "$t_ct + $a" | bc -l); c_ct=$(echo "$c_ct + $u + $s" | bc -l); k_ct=$(echo "$k_ct + $s" | bc -l)
+    sed 's/^/  /' "$OUT/nl-$j.err"
+    [ "$j" -eq 0 ] && ip netns exec "$n" "$CT" table 2>&1 >/dev/null | sed 's/^/  /'
+    cat "$OUT/nl-$j.txt" >> "$OUT/nl-all.txt"; cat "$OUT/ctl-$j.txt" >> "$OUT/ctl-all.txt"
+done
+sumup() { awk '{ c[$2] += $1 } END { for (a in c) print a, c[a] }' "$1" | LC_ALL=C sort; }
+if cmp -s <(sumup "$OUT/nl-all.txt") <(sumup "$OUT/ctl-all.txt"); then res=identical; else res=DIFFERENT; fi
+echo "entries in the kernel: $made"
+# cpu = user + system; the system part is mostly the kernel writing the
+# dump (ctnetlink), which both sides pay.
+printf "%-44s %8s %8s %8s\n" "" "wall s" "cpu s" "sys s"
+printf "%-44s %8.2f %8.2f %8.2f\n" "rampart netlink dump + count (ctcount count)" "$t_nl" "$c_nl" "$k_nl"
+printf "%-44s %8.2f %8.2f %8.2f\n" "conntrack -L | awk | sort | uniq -c" "$t_ct" "$c_ct" "$k_ct"
+printf "ratio (conntrack pipeline / rampart): wall %.1fx, cpu %.1fx; counts %s\n" \
+    "$(echo "$t_ct / $t_nl" | bc -l)" "$(echo "$c_ct / $c_nl" | bc -l)" "$res"
+[ "$res" = identical ] || exit 1

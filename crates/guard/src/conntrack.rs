@@ -12,6 +12,10 @@
 //!
 //! Only the original direction (the first `src=`, `dst=`, `dport=`)
 //! counts: that is the peer that opened the connection.
+//!
+//! [`ConnEntry`] is also what the daemon's netlink source
+//! (`rampart_daemon::conntrack`) makes of each ctnetlink entry: a `Copy`
+//! value without strings, the state taken with [`TcpState::from_kernel`].
 
 use std::net::IpAddr;
 
@@ -47,6 +51,24 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// The state from its number in the kernel's `enum tcp_conntrack`
+    /// (what ctnetlink's `CTA_PROTOINFO_TCP_STATE` carries). 9 is
+    /// `SYN_SENT2`, the slot `conntrack -L` prints as `LISTEN`.
+    pub fn from_kernel(n: u8) -> TcpState {
+        match n {
+            1 => TcpState::SynSent,
+            2 => TcpState::SynRecv,
+            3 => TcpState::Established,
+            4 => TcpState::FinWait,
+            5 => TcpState::CloseWait,
+            6 => TcpState::LastAck,
+            7 => TcpState::TimeWait,
+            8 => TcpState::Close,
+            9 => TcpState::SynSent2,
+            _ => TcpState::Other,
+        }
+    }
+
     fn parse(s: &str) -> TcpState {
         match s {
             "SYN_SENT" => TcpState::SynSent,

@@ -726,3 +726,48 @@ COMMIT\n";
     // rcheck before --set misses; the two after it hit.
     assert_eq!(packets("ip saddr @recent.R.v4"), Some(2), "{list}");
 }
+
+/// Issue 6: the native `[protect]` table lowers to meters that update
+/// dynamic sets from the packet path and a drop of the ban set's members.
+#[test]
+fn issue6_protect_meters_ban_into_dynamic_sets() {
+    let text = "[defaults]\ninput = \"drop\"\n[protect]\n\
+syn_rate = { per_source = \"50/second\", burst = 100, ban = \"10m\" }\n\
+new_rate = { per_source = \"100/second\", burst = 200 }\n\
+connlimit = { per_source = 200, ban = \"1h\" }\n";
+    let parsed = rampart_syntax::native::parse_native(&SourceFile::new("p.toml", text.to_string()));
+    assert!(!parsed.diagnostics.has_errors(), "{}", parsed.diagnostics);
+    let rs = rampart_nft::lower(&parsed.value).expect("lowers");
+    let out = rampart_nft::to_text(&rs);
+    for want in [
+        "set protect-ban {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 3600s\n\t\tsize 1048576\n\t}",
+        "set hashlimit.protect-syn.v4 {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 1s\n\t\tsize 1048576\n\t}",
+        "meta nfproto ipv4 meta l4proto tcp tcp flags & (fin|syn|rst|ack) == syn update @hashlimit.protect-syn.v4 { ip saddr limit rate over 50/second burst 100 packets } counter add @protect-ban { ip saddr timeout 600s } comment \"protect: syn_rate\"",
+        "meta nfproto ipv4 ct state new update @hashlimit.protect-new.v4 { ip saddr limit rate over 100/second burst 200 packets } counter drop comment \"protect: new_rate\"",
+        "ct count over 200 } counter add @protect-ban { ip saddr timeout 3600s } comment \"protect: connlimit\"",
+        "meta nfproto ipv6 ip6 saddr @protect-ban-v6 counter drop comment \"protect: ban\"",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    // Right after the loopback accept, before ESTABLISHED.
+    let input = &rs.tables[0]
+        .chains
+        .iter()
+        .find(|c| c.name == "input")
+        .expect("input")
+        .rules;
+    for fam in ["ipv4", "ipv6"] {
+        let lines: Vec<String> = input
+            .iter()
+            .map(rampart_nft::print::rule)
+            .filter(|l| l.starts_with(&format!("meta nfproto {fam} ")))
+            .collect();
+        assert!(lines[0].contains("iifname \"lo\""), "{lines:#?}");
+        assert!(lines[1].contains("protect: syn_rate"), "{lines:#?}");
+        assert!(lines[4].contains("protect: ban"), "{lines:#?}");
+        assert!(
+            lines[5].contains("ct state related,established"),
+            "{lines:#?}"
+        );
+    }
+}

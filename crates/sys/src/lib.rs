@@ -59,6 +59,7 @@
 
 mod consts;
 pub mod craft;
+pub mod ctnetlink;
 pub mod dump;
 pub mod encode;
 pub mod netns;

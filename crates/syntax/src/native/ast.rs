@@ -29,6 +29,40 @@ pub(crate) struct File {
     pub sets: BTreeMap<Spanned<String>, Spanned<SetDef>>,
     #[serde(default)]
     pub nat: Option<Nat>,
+    #[serde(default)]
+    pub protect: Option<Spanned<Protect>>,
+}
+
+/// `[protect]`: flood protection the kernel enforces by itself (per-source
+/// meters and connection limits that ban offenders into a dynamic set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Protect {
+    /// TCP SYNs per source.
+    pub syn_rate: Option<Spanned<MeterSpec>>,
+    /// New connections (conntrack NEW, any protocol) per source.
+    pub new_rate: Option<Spanned<MeterSpec>>,
+    /// TCP connections held per source.
+    pub connlimit: Option<Spanned<ConnCapSpec>>,
+    /// `"input"` and/or `"forward"` (default `["input"]`).
+    pub chains: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `{ per_source = "50/second", burst = 100, ban = "10m" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MeterSpec {
+    pub per_source: Spanned<String>,
+    pub burst: Option<Spanned<u32>>,
+    pub ban: Option<Spanned<StrOrInt>>,
+}
+
+/// `{ per_source = 200, ban = "1h" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConnCapSpec {
+    pub per_source: Spanned<u32>,
+    pub ban: Option<Spanned<StrOrInt>>,
 }
 
 /// `[defaults]`: what happens to packets no rule decides.

@@ -40,6 +40,63 @@ pub(crate) struct Ir {
     pub items: Vec<Item>,
     pub masquerade: Vec<Masq>,
     pub snat: Vec<Snat>,
+    /// `[protect]` (main file only).
+    pub protect: Option<Protect>,
+}
+
+/// `[protect]`: per-source meters and a connection limit the kernel
+/// enforces by itself, banning offenders into [`PROTECT_BAN`] sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Protect {
+    pub syn: Option<Meter>,
+    pub new: Option<Meter>,
+    pub conn: Option<ConnCap>,
+    pub input: bool,
+    pub forward: bool,
+    pub origin: Origin,
+}
+
+/// A per-source rate over which packets are dropped (and the source
+/// banned for `ban` seconds when set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Meter {
+    pub rate: Rate,
+    pub burst: u32,
+    pub ban: Option<u32>,
+    pub origin: Origin,
+}
+
+/// TCP connections per source over which new ones are refused (and the
+/// source banned for `ban` seconds when set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnCap {
+    pub limit: u32,
+    pub ban: Option<u32>,
+    pub origin: Origin,
+}
+
+/// The ban set of `[protect]` (IPv4; IPv6 is `protect-ban-v6`).
+pub(crate) const PROTECT_BAN: &str = "protect-ban";
+/// hashlimit names of the `[protect]` meters.
+pub(crate) const PROTECT_SYN: &str = "protect-syn";
+pub(crate) const PROTECT_NEW: &str = "protect-new";
+/// Entries of each ban set (the kernel's `size`): past it new offenders
+/// are still dropped by their meter but not banned.
+pub(crate) const PROTECT_BAN_SIZE: u32 = 1 << 20;
+
+impl Protect {
+    /// The longest ban (the ban sets' default timeout), `None` when no
+    /// limit bans.
+    pub fn max_ban(&self) -> Option<u32> {
+        [
+            self.syn.as_ref().and_then(|m| m.ban),
+            self.new.as_ref().and_then(|m| m.ban),
+            self.conn.as_ref().and_then(|c| c.ban),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,8 +507,21 @@ impl Cx<'_> {
         let main_idx = files.len().saturating_sub(1);
         let mut defaults = None;
         let mut icmp = None;
-        // Defaults and ICMP policy: main file only.
+        let mut protect = None;
+        // Defaults, ICMP policy and protection: main file only.
         for (i, l) in files.iter().enumerate() {
+            if let Some(p) = &l.ast.protect {
+                if i == main_idx {
+                    protect = self.protect(&l.file, p);
+                } else {
+                    self.err_help(
+                        &l.file,
+                        span(p),
+                        "`[protect]` in an included file",
+                        "only the main policy file may set the flood protection",
+                    );
+                }
+            }
             if let Some(d) = &l.ast.defaults {
                 if i == main_idx {
                     defaults = Some(self.defaults(&l.file, d));
@@ -512,6 +582,15 @@ impl Cx<'_> {
             let mut defs: Vec<_> = l.ast.sets.iter().collect();
             defs.sort_by_key(|(k, _)| k.span().start);
             for (name, def) in defs {
+                if name.get_ref() == PROTECT_BAN || name.get_ref() == "protect-ban-v6" {
+                    self.err_help(
+                        &l.file,
+                        span(name),
+                        format!("set name `{}` is reserved", name.get_ref()),
+                        "`[protect]` keeps its bans in sets of this name; pick another",
+                    );
+                    continue;
+                }
                 if let Some(prev) = pending.iter().find(|s| &s.name == name.get_ref()) {
                     let msg = format!(
                         "set `{}` is already defined at {}",
@@ -572,7 +651,132 @@ impl Cx<'_> {
             items,
             masquerade,
             snat,
+            protect,
         }
+    }
+
+    fn protect(&mut self, file: &SourceFile, p: &Spanned<ast::Protect>) -> Option<Protect> {
+        let v = p.get_ref();
+        let mut ok = true;
+        let mut meter = |this: &mut Self, m: &Option<Spanned<ast::MeterSpec>>| {
+            let m = m.as_ref()?;
+            let spec = m.get_ref();
+            let rate = this.rate(file, &spec.per_source);
+            let burst = spec.burst.as_ref().map_or(Some(5), |b| {
+                let n = *b.get_ref();
+                if n == 0 || n > 10_000 {
+                    this.err(
+                        file,
+                        span(b),
+                        format!("burst {n} is out of range 1..=10000"),
+                    );
+                    None
+                } else {
+                    Some(n)
+                }
+            });
+            let ban = match &spec.ban {
+                Some(b) => match this.duration(file, b) {
+                    Some(0) => {
+                        this.err_help(
+                            file,
+                            span(b),
+                            "a ban of 0 seconds",
+                            "give a duration such as \"10m\", or remove `ban` to only drop the excess",
+                        );
+                        None
+                    }
+                    Some(s) => Some(Some(s)),
+                    None => None,
+                },
+                None => Some(None),
+            };
+            match (rate, burst, ban) {
+                (Some(rate), Some(burst), Some(ban)) => Some(Meter {
+                    rate,
+                    burst,
+                    ban,
+                    origin: file.origin(span(m)),
+                }),
+                _ => {
+                    ok = false;
+                    None
+                }
+            }
+        };
+        let syn = meter(self, &v.syn_rate);
+        let new = meter(self, &v.new_rate);
+        let conn = v.connlimit.as_ref().map(|c| {
+            let spec = c.get_ref();
+            let limit = *spec.per_source.get_ref();
+            if limit == 0 {
+                self.err(
+                    file,
+                    span(&spec.per_source),
+                    "a limit of 0 connections refuses every connection",
+                );
+                ok = false;
+            }
+            let ban = match &spec.ban {
+                Some(b) => match self.duration(file, b) {
+                    Some(s) if s > 0 => Some(s),
+                    _ => {
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            ConnCap {
+                limit,
+                ban,
+                origin: file.origin(span(c)),
+            }
+        });
+        let (mut input, mut forward) = (true, false);
+        if let Some(c) = &v.chains {
+            input = false;
+            for name in c.get_ref() {
+                match name.get_ref().as_str() {
+                    "input" => input = true,
+                    "forward" => forward = true,
+                    other => {
+                        ok = false;
+                        self.err_help(
+                            file,
+                            span(name),
+                            format!("`{other}` is not a chain [protect] can guard"),
+                            "the chains are \"input\" and \"forward\"",
+                        );
+                    }
+                }
+            }
+            if c.get_ref().is_empty() {
+                ok = false;
+                self.err(
+                    file,
+                    span(c),
+                    "`chains` is empty: name \"input\" and/or \"forward\"",
+                );
+            }
+        }
+        if syn.is_none() && new.is_none() && conn.is_none() && ok {
+            self.err_help(
+                file,
+                span(p),
+                "`[protect]` without a limit",
+                "set `syn_rate`, `new_rate` or `connlimit`",
+            );
+            return None;
+        }
+        ok.then(|| Protect {
+            syn,
+            new,
+            conn,
+            input,
+            forward,
+            origin: file.origin(span(p)),
+        })
     }
 
     fn defaults(&mut self, file: &SourceFile, d: &Spanned<ast::Defaults>) -> Defaults {

@@ -5,11 +5,19 @@
 //! the prelude: loopback accept, `ESTABLISHED,RELATED` accept, `INVALID`
 //! drop, then (INPUT) the ICMP policy, then the allow/deny items in file
 //! order, then the rate-limited LOG of what the policy will drop.
+//!
+//! `[protect]` goes right after the loopback accept of the chains it
+//! guards (before `ESTABLISHED`, so a banned source loses its open
+//! connections too): the SYN meter, the NEW meter and the connection
+//! limit (each adding the offender to `protect-ban[-v6]` with `-j SET`,
+//! or dropping/resetting when it does not ban), then the drop of the ban
+//! set's members. Each rule carries a `protect: ...` comment.
 
 use super::check::{
     fam, Addr, DenyAction, Direction, ElemKey, Ir, Item, LogSpec, Masq, Ping, PortForward, Rate,
     RateLimit, RuleItem, SetDef, SetType, Snat, StateMatch, Unit, Verdict,
 };
+use super::check::{Meter, Protect, PROTECT_BAN, PROTECT_BAN_SIZE, PROTECT_NEW, PROTECT_SYN};
 use rampart_model::matches::conntrack::{Conntrack, CtStates};
 use rampart_model::matches::hashlimit::{Hashlimit, HashlimitMode, HashlimitRate};
 use rampart_model::matches::hl::{CmpOp, Hl};
@@ -20,6 +28,7 @@ use rampart_model::matches::multiport::{Multiport, MultiportDir};
 use rampart_model::matches::state::State;
 use rampart_model::matches::{comment, connlimit, set as setm, tcp, udp};
 use rampart_model::targets::dnat::{AddrRange, Dnat, NatRange};
+use rampart_model::targets::set::{SetRef, SetTarget};
 use rampart_model::targets::{log, masquerade, reject, snat};
 use rampart_model::{
     ChainPolicy, ElemPart, Family, Iface, IpNet, IpSet, Match, Neg, Origin, Policy, PortRange,
@@ -120,7 +129,7 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
                 Verdict::Accept => ChainPolicy::Accept,
                 Verdict::Drop => ChainPolicy::Drop,
             });
-            if verdict == Verdict::Drop || !rules.is_empty() {
+            if verdict == Verdict::Drop || !rules.is_empty() || protects(ir, name) {
                 chain.rules.extend(prelude(ir, family, name));
             }
             chain.rules.extend(rules);
@@ -207,6 +216,27 @@ pub(crate) fn lower(ir: &Ir) -> Policy {
     }
 
     // Sets.
+    if let Some(b) = ir
+        .protect
+        .as_ref()
+        .and_then(|p| p.max_ban().map(|t| (p, t)))
+    {
+        let (p, timeout) = b;
+        for family in FAMILIES {
+            policy.sets.push(IpSet {
+                name: protect_ban_name(family),
+                kind: SetKind::HashIp,
+                family: Some(family),
+                timeout: Some(timeout),
+                options: rampart_model::set::SetOptions {
+                    maxelem: Some(PROTECT_BAN_SIZE),
+                    ..Default::default()
+                },
+                elements: Vec::new(),
+                origin: Some(p.origin.clone()),
+            });
+        }
+    }
     for s in &ir.sets {
         if s.kind.has_addresses() {
             for &family in &s.families {
@@ -337,6 +367,9 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
             _ => {}
         }
     }
+    if let Some(p) = ir.protect.as_ref().filter(|_| protects(ir, chain)) {
+        out.extend(protect_rules(p, family));
+    }
     if d.established.has(chain) {
         out.push(Rule {
             matches: vec![ctstate(CtStates {
@@ -386,6 +419,117 @@ fn prelude(ir: &Ir, family: Family, chain: &str) -> Vec<Rule> {
             }
             Ping::None => {}
         }
+    }
+    out
+}
+
+/// Whether `[protect]` guards `chain`.
+fn protects(ir: &Ir, chain: &str) -> bool {
+    ir.protect.as_ref().is_some_and(|p| match chain {
+        "INPUT" => p.input,
+        "FORWARD" => p.forward,
+        _ => false,
+    })
+}
+
+/// The name of `[protect]`'s ban set of `family`.
+pub(crate) fn protect_ban_name(family: Family) -> String {
+    match family {
+        Family::Ipv4 => PROTECT_BAN.to_string(),
+        Family::Ipv6 => format!("{PROTECT_BAN}-v6"),
+    }
+}
+
+/// `[protect]`'s rules for one chain of `family` (see the module doc).
+fn protect_rules(p: &Protect, family: Family) -> Vec<Rule> {
+    let note = |what: &str| {
+        Match::Comment(comment::Comment {
+            comment: format!("protect: {what}"),
+        })
+    };
+    let ban = |secs: Option<u32>, otherwise: Target| match secs {
+        Some(t) => Target::SetTarget(SetTarget {
+            add_set: Some(SetRef {
+                name: protect_ban_name(family),
+                dirs: vec![rampart_model::targets::set::SetDir::Src],
+            }),
+            timeout: Some(t),
+            ..Default::default()
+        }),
+        None => otherwise,
+    };
+    let syn = || {
+        Match::Tcp(tcp::Tcp {
+            flags: Some(Neg::new(tcp::TcpFlags::SYN)),
+            ..Default::default()
+        })
+    };
+    let meter = |m: &Meter, name: &str| {
+        let mut hl = hashlimit(m.rate, m.burst, family, name);
+        hl.above = true;
+        // A flood from many sources must not fill the meter (a full
+        // meter lets new sources through unmetered).
+        hl.htable_max = Some(PROTECT_BAN_SIZE);
+        Match::Hashlimit(hl)
+    };
+    let mut out = Vec::new();
+    if let Some(m) = &p.syn {
+        out.push(Rule {
+            protocol: Some(Neg::new(Protocol::TCP)),
+            matches: vec![syn(), meter(m, PROTECT_SYN), note("syn_rate")],
+            target: Some(ban(m.ban, Target::Drop)),
+            origin: Some(m.origin.clone()),
+            ..Default::default()
+        });
+    }
+    if let Some(m) = &p.new {
+        out.push(Rule {
+            matches: vec![
+                ctstate(CtStates {
+                    new: true,
+                    ..Default::default()
+                }),
+                meter(m, PROTECT_NEW),
+                note("new_rate"),
+            ],
+            target: Some(ban(m.ban, Target::Drop)),
+            origin: Some(m.origin.clone()),
+            ..Default::default()
+        });
+    }
+    if let Some(c) = &p.conn {
+        out.push(Rule {
+            protocol: Some(Neg::new(Protocol::TCP)),
+            matches: vec![
+                syn(),
+                Match::Connlimit(connlimit::Connlimit {
+                    limit: c.limit,
+                    above: true,
+                    mask: full_mask(family),
+                    key: connlimit::ConnlimitKey::Saddr,
+                }),
+                note("connlimit"),
+            ],
+            target: Some(ban(
+                c.ban,
+                Target::Reject(reject::Reject {
+                    with: reject::RejectWith::TcpReset,
+                }),
+            )),
+            origin: Some(c.origin.clone()),
+            ..Default::default()
+        });
+    }
+    if p.max_ban().is_some() {
+        out.push(Rule {
+            matches: vec![
+                set_match(&protect_ban_name(family), &[setm::SetDir::Src]),
+                note("ban"),
+            ],
+            target: Some(Target::Drop),
+            origin: Some(p.origin.clone()),
+            ..Default::default()
+        });
     }
     out
 }
@@ -797,13 +941,18 @@ fn rate_match(rl: &RateLimit, family: Family, name: &str) -> Match {
     if !rl.per_source {
         return limit_match(rl.rate, rl.burst);
     }
-    let rate = model_rate(rl.rate);
-    Match::Hashlimit(Hashlimit {
+    Match::Hashlimit(hashlimit(rl.rate, rl.burst, family, name))
+}
+
+/// A per-source `hashlimit` (`--hashlimit-upto`; callers flip `above`).
+fn hashlimit(rate: Rate, burst: u32, family: Family, name: &str) -> Hashlimit {
+    let rate = model_rate(rate);
+    Hashlimit {
         name: name.to_string(),
         above: false,
         rate: HashlimitRate::Packets {
             rate,
-            burst: u64::from(rl.burst),
+            burst: u64::from(burst),
         },
         mode: HashlimitMode {
             srcip: true,
@@ -818,7 +967,7 @@ fn rate_match(rl: &RateLimit, family: Family, name: &str) -> Match {
         // the rate's unit in milliseconds.
         expire: u32::try_from(rate.unit.seconds() * 1000).unwrap_or(u32::MAX),
         rate_match: None,
-    })
+    }
 }
 
 fn dnat_rules(pf: &PortForward) -> Vec<Rule> {

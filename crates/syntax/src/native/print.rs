@@ -244,7 +244,8 @@ impl Conv {
         }
 
         // Sets.
-        let sets = self.sets(p);
+        let protect = protect_of(p);
+        let sets = self.sets(p, protect.is_some());
 
         // Defaults from the chain policies.
         let pol = |chain: &str| -> Option<Verdict> {
@@ -400,7 +401,7 @@ impl Conv {
                                     essentials,
                                     origin: origin0.clone(),
                                 };
-                                let sk = skeleton(&d, &ic, &sets);
+                                let sk = skeleton(&d, &ic, &sets, &protect);
                                 if let Some(s) = prelude_score(&sk, &d, p, &fams) {
                                     if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
                                         best = Some((s, d, ic));
@@ -423,7 +424,7 @@ impl Conv {
                 None,
             ),
         }
-        let sk = skeleton(&defaults, &icmp, &sets);
+        let sk = skeleton(&defaults, &icmp, &sets, &protect);
 
         // Port forwards from nat PREROUTING, masquerade and SNAT from
         // POSTROUTING.
@@ -535,12 +536,17 @@ impl Conv {
             items,
             masquerade,
             snat,
+            protect,
         }
     }
 
-    fn sets(&mut self, p: &Policy) -> Vec<SetDef> {
+    fn sets(&mut self, p: &Policy, protect: bool) -> Vec<SetDef> {
         let mut out: Vec<SetDef> = Vec::new();
         for s in &p.sets {
+            // `[protect]`'s ban sets come with it (checked with the prelude).
+            if protect && (s.name == check::PROTECT_BAN || s.name == "protect-ban-v6") {
+                continue;
+            }
             let Some(kind) = sets::native_kind(s.kind) else {
                 self.no(
                     format!("set `{}` of type {}", s.name, s.kind.name()),
@@ -694,7 +700,12 @@ struct Skeleton {
     real: Policy,
 }
 
-fn skeleton(d: &check::Defaults, icmp: &IcmpPolicy, sets: &[SetDef]) -> Skeleton {
+fn skeleton(
+    d: &check::Defaults,
+    icmp: &IcmpPolicy,
+    sets: &[SetDef],
+    protect: &Option<check::Protect>,
+) -> Skeleton {
     let ir = |d: check::Defaults| Ir {
         defaults: d,
         icmp: icmp.clone(),
@@ -702,6 +713,7 @@ fn skeleton(d: &check::Defaults, icmp: &IcmpPolicy, sets: &[SetDef]) -> Skeleton
         items: Vec::new(),
         masquerade: Vec::new(),
         snat: Vec::new(),
+        protect: protect.clone(),
     };
     let mut all_drop = d.clone();
     all_drop.input = Verdict::Drop;
@@ -794,6 +806,7 @@ fn lower_items(
         items: items.to_vec(),
         masquerade: Vec::new(),
         snat: Vec::new(),
+        protect: None,
     };
     let lowered = lower::lower(&ir);
     chain_rules(&lowered, f, TableKind::Filter, chain).to_vec()
@@ -1183,6 +1196,85 @@ fn nat_out_of(r: &Rule) -> Option<NatOut> {
     }
 }
 
+/// The `[protect]` whose lowering the model's `protect: ...` rules look
+/// like (its rules carry those comments); the prelude comparison proves it.
+fn protect_of(p: &Policy) -> Option<check::Protect> {
+    let origin = Origin {
+        file: String::new(),
+        line: 1,
+        column: 1,
+    };
+    let mut out = check::Protect {
+        syn: None,
+        new: None,
+        conn: None,
+        input: false,
+        forward: false,
+        origin: origin.clone(),
+    };
+    let mut found = false;
+    for f in p.families() {
+        for chain in ["INPUT", "FORWARD"] {
+            for r in chain_rules(p, f, TableKind::Filter, chain) {
+                let note = r.matches.iter().find_map(|m| match m {
+                    Match::Comment(c) => c.comment.strip_prefix("protect: "),
+                    _ => None,
+                });
+                let Some(note) = note else {
+                    continue;
+                };
+                found = true;
+                if chain == "INPUT" {
+                    out.input = true;
+                } else {
+                    out.forward = true;
+                }
+                let ban = match &r.target {
+                    Some(Target::SetTarget(st)) => st.timeout,
+                    _ => None,
+                };
+                for m in &r.matches {
+                    match (note, m) {
+                        ("syn_rate" | "new_rate", Match::Hashlimit(h)) => {
+                            let rampart_model::matches::hashlimit::HashlimitRate::Packets {
+                                rate,
+                                burst,
+                            } = h.rate
+                            else {
+                                continue;
+                            };
+                            let (Some(rate), Ok(burst)) = (native_rate(rate), u32::try_from(burst))
+                            else {
+                                continue;
+                            };
+                            let meter = check::Meter {
+                                rate,
+                                burst,
+                                ban,
+                                origin: origin.clone(),
+                            };
+                            if note == "syn_rate" {
+                                out.syn = Some(meter);
+                            } else {
+                                out.new = Some(meter);
+                            }
+                        }
+                        ("connlimit", Match::Connlimit(c)) => {
+                            out.conn = Some(check::ConnCap {
+                                limit: c.limit,
+                                ban,
+                                origin: origin.clone(),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    found.then_some(out)
+}
+
 fn native_rate(r: rampart_model::matches::limit::Rate) -> Option<Rate> {
     let unit = match r.unit {
         RateUnit::Second => Unit::Second,
@@ -1494,6 +1586,34 @@ fn print(ir: &Ir) -> String {
     }
     if !ir.icmp.essentials {
         let _ = writeln!(s, "essentials = false");
+    }
+    if let Some(p) = &ir.protect {
+        let _ = writeln!(s, "\n[protect]");
+        let ban = |b: Option<u32>| b.map_or(String::new(), |t| format!(", ban = {t}"));
+        for (key, m) in [("syn_rate", &p.syn), ("new_rate", &p.new)] {
+            if let Some(m) = m {
+                let _ = writeln!(
+                    s,
+                    "{key} = {{ per_source = {}, burst = {}{} }}",
+                    q(&m.rate.to_string()),
+                    m.burst,
+                    ban(m.ban)
+                );
+            }
+        }
+        if let Some(c) = &p.conn {
+            let _ = writeln!(
+                s,
+                "connlimit = {{ per_source = {}{} }}",
+                c.limit,
+                ban(c.ban)
+            );
+        }
+        let chains: Vec<&str> = [(p.input, "\"input\""), (p.forward, "\"forward\"")]
+            .into_iter()
+            .filter_map(|(on, n)| on.then_some(n))
+            .collect();
+        let _ = writeln!(s, "chains = [{}]", chains.join(", "));
     }
     for set in &ir.sets {
         let _ = writeln!(s, "\n[sets.{}]", set.name);
