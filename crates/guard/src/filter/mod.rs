@@ -537,7 +537,7 @@ impl<'f> Worker<'f> {
             let d = f.dates.find_memo(line, self.hint, &mut self.memo);
             if self.probing {
                 self.probe.push((line.to_string(), d));
-                self.probing = !d.is_some_and(|d| d.end > d.start);
+                self.probing = d.is_none_or(|d| d.end <= d.start);
             }
             d
         };
@@ -971,7 +971,6 @@ impl<'f> Scan<'f> {
     }
 }
 
-
 impl Stats {
     fn add(&mut self, o: &Stats) {
         self.lines += o.lines;
@@ -1042,7 +1041,11 @@ fn scan_part(
 /// Whether the date searches a part made without a template hint give the
 /// same results with `hint` (then the part's first step is what a scan
 /// from the start of the log would have done).
-fn probe_agrees(f: &Filter, probe: &[(String, Option<date::FoundDate>)], hint: Option<usize>) -> bool {
+fn probe_agrees(
+    f: &Filter,
+    probe: &[(String, Option<date::FoundDate>)],
+    hint: Option<usize>,
+) -> bool {
     hint.is_none() || probe.iter().all(|(line, d)| f.dates.find(line, hint) == *d)
 }
 
@@ -1137,7 +1140,10 @@ mod tests {
             let line = match next(6) {
                 0 => format!("{date} h app[{pid}]: hello from 192.0.2.{}", next(200)),
                 1 => format!("{date} h app[{pid}]: bad user u{}", next(9)),
-                2 => format!("{date} h app[{pid}]: bad password for x from 198.51.100.{}", next(9)),
+                2 => format!(
+                    "{date} h app[{pid}]: bad password for x from 198.51.100.{}",
+                    next(9)
+                ),
                 3 => format!("{date} h other[{pid}]: bad user y"),
                 4 => "\u{0}garbage".to_string(),
                 _ => format!("{date} h app[{pid}]: nothing"),
@@ -1150,7 +1156,9 @@ mod tests {
         }
         let mut one = Scan::new(&f, 1_764_000_000);
         let want: Vec<Failure> = lines(&log).flat_map(|l| one.bytes(l)).collect();
-        assert!(want.iter().any(|w| w.user.is_some() && w.host.starts_with("192.0.2.")));
+        assert!(want
+            .iter()
+            .any(|w| w.user.is_some() && w.host.starts_with("192.0.2.")));
         for threads in [2, 3, 4] {
             for block in [4096, 100_000, log.len()] {
                 let mut s = Scan::new(&f, 1_764_000_000);
