@@ -9,9 +9,9 @@
 use anyhow::{bail, Context, Result};
 use rampart_guard::filter::builtin::{builtin, BUILTIN};
 use rampart_guard::filter::date::{civil_from_days, LogTime};
-use rampart_guard::filter::{CompileOptions, Filter, Scan};
+use rampart_guard::filter::{CompileOptions, Failure, Filter, Scan};
 use rampart_syntax::fail2ban::{split_with_options, FilterDef};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -42,6 +42,10 @@ pub struct TestArgs {
     /// instead of stopping at the first that matches.
     #[arg(long)]
     pub all: bool,
+    /// Threads scanning the log [default: one per CPU]; filters with
+    /// `maxlines > 1` always use one. The result does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Resolves a FILTER argument to a definition.
@@ -125,12 +129,11 @@ pub fn test(args: &TestArgs, out: &mut impl Write) -> Result<ExitCode> {
                 .with_context(|| format!("cannot open {}", args.logfile.display()))?,
         )
     };
-    let mut reader = BufReader::with_capacity(1 << 20, input);
     // Local wall clock = UTC here: the log's own time zone is unknown.
     let mut scan = Scan::new(&filter, now_unix());
     let started = Instant::now();
-    let mut line = Vec::with_capacity(4096);
     let mut matches = Vec::new();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     if !args.json && !args.summary {
         writeln!(
             out,
@@ -138,40 +141,35 @@ pub fn test(args: &TestArgs, out: &mut impl Write) -> Result<ExitCode> {
             "LINE", "ADDRESS", "USER"
         )?;
     }
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading {}", args.logfile.display()))?;
-        if n == 0 {
-            break;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    scan_log(input, &args.logfile, &mut scan, threads, |f| {
+        if args.summary {
+            return Ok(());
         }
-        let l = line.strip_suffix(b"\n").unwrap_or(&line);
-        for f in scan.bytes(l) {
-            if args.summary {
-                continue;
-            }
-            if args.json {
-                matches.push(serde_json::json!({
-                    "line": f.line,
-                    "address": f.host,
-                    "user": f.user,
-                    "time": f.time.map(|t| show_time(&t)),
-                    "failregex": f.regex,
-                    "groups": f.groups,
-                }));
-            } else {
-                writeln!(
-                    out,
-                    "{:>8}  {:<39}  {:<16}  {}",
-                    f.line,
-                    f.host,
-                    f.user.as_deref().unwrap_or("-"),
-                    f.time.map(|t| show_time(&t)).unwrap_or_else(|| "-".into())
-                )?;
-            }
+        if args.json {
+            matches.push(serde_json::json!({
+                "line": f.line,
+                "address": f.host,
+                "user": f.user,
+                "time": f.time.map(|t| show_time(&t)),
+                "failregex": f.regex,
+                "groups": f.groups,
+            }));
+        } else {
+            writeln!(
+                out,
+                "{:>8}  {:<39}  {:<16}  {}",
+                f.line,
+                f.host,
+                f.user.as_deref().unwrap_or("-"),
+                f.time.map(|t| show_time(&t)).unwrap_or_else(|| "-".into())
+            )?;
         }
-    }
+        Ok(())
+    })?;
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let st = scan.stats;
     let rate = st.lines as f64 / secs;
@@ -186,7 +184,7 @@ pub fn test(args: &TestArgs, out: &mut impl Write) -> Result<ExitCode> {
             },
             "notes": filter.notes(),
         });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         writeln!(out)?;
@@ -219,7 +217,55 @@ pub fn test(args: &TestArgs, out: &mut impl Write) -> Result<ExitCode> {
         }
         writeln!(out, "Time: {secs:.3} s, {rate:.0} lines/s")?;
     }
+    out.flush()?;
     Ok(ExitCode::from(u8::from(st.matched > 0)))
+}
+
+/// Bytes read from the log at a time; each block ends at a line end and
+/// is scanned on all CPUs ([`Scan::block`]).
+const BLOCK: usize = 8 << 20;
+
+/// Feeds a whole log to `scan` in blocks, calling `each` for every
+/// failure in line order.
+fn scan_log(
+    mut input: Box<dyn Read>,
+    path: &Path,
+    scan: &mut Scan<'_>,
+    threads: usize,
+    mut each: impl FnMut(&Failure) -> Result<()>,
+) -> Result<()> {
+    let mut buf = vec![0u8; BLOCK];
+    // Bytes of an unfinished line carried over from the previous read.
+    let mut held = 0;
+    loop {
+        if held == buf.len() {
+            // One line longer than the block: grow (the scan skips lines
+            // over MAX_LINE anyway, but counts them as one line).
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match input.read(&mut buf[held..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let end = held + n;
+        if n == 0 {
+            for f in scan.block(&buf[..end], threads) {
+                each(&f)?;
+            }
+            return Ok(());
+        }
+        let Some(last_nl) = memchr::memrchr(b'\n', &buf[held..end]) else {
+            held = end;
+            continue;
+        };
+        let cut = held + last_nl + 1;
+        for f in scan.block(&buf[..cut], threads) {
+            each(&f)?;
+        }
+        buf.copy_within(cut..end, 0);
+        held = end - cut;
+    }
 }
 
 /// `rampart guard list`: the built-in detectors.

@@ -75,6 +75,13 @@ pub trait BanStore {
     /// Bans since `since` per network and jail, for
     /// [`rampart_guard::Engine::seed_history`].
     fn past_bans(&mut self, since: Timestamp) -> Result<Vec<PastBans>, StoreError>;
+
+    /// Deletes the history older than `before` (and the rows of bans that
+    /// ended before it), in one transaction; returns how many rows went.
+    /// The daemon calls it with `now - history` (the escalation window of
+    /// the guard config): older bans no longer count for escalation, and
+    /// the store stays bounded under a flood.
+    fn purge_history(&mut self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Errors of the ban store. Each names the database file.

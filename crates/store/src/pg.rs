@@ -391,6 +391,30 @@ impl BanStore for PgStore {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
+    fn purge_history(&mut self, before: Timestamp) -> Result<u64, StoreError> {
+        let target = self.target.clone();
+        let host = self.host.clone();
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(pg(&target, "starting a transaction"))?;
+        // Each host purges its own rows.
+        let mut n = tx
+            .execute(
+                "DELETE FROM history WHERE host = $1 AND at < $2",
+                &[&host, &ts(before)],
+            )
+            .map_err(pg(&target, "purging the history"))?;
+        n += tx
+            .execute(
+                "DELETE FROM bans WHERE host = $1 AND active = 0 AND coalesce(ended, until) < $2",
+                &[&host, &ts(before)],
+            )
+            .map_err(pg(&target, "purging ended bans"))?;
+        tx.commit().map_err(pg(&target, "committing the purge"))?;
+        Ok(n)
+    }
+
     fn past_bans(&mut self, since: Timestamp) -> Result<Vec<PastBans>, StoreError> {
         let target = self.target.clone();
         let rows = self

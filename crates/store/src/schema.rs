@@ -50,6 +50,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO history (at, kind, net, jail, reason, source, until, hits)
         SELECT since, 'ban', net, jail, reason, source, until, hits FROM bans;",
+    // 3: throughput. The unique index on live (net, prefix) was a random
+    // B-tree insert per ban; the store now finds the live row of a network
+    // in memory (loaded at open through `bans_active`, whose keys are
+    // appended in rowid order). The history gets the index the escalation
+    // queries (`past_bans`, `ban_count`: bans since a time) and the purge
+    // of old history need; its keys grow with time, so it is appended too.
+    "DROP INDEX bans_live;
+    CREATE INDEX bans_active ON bans(active) WHERE active <> 0;
+    CREATE INDEX history_at ON history(at);",
 ];
 
 /// The version this build writes.

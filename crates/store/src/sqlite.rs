@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the ban store over one SQLite file (WAL).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
@@ -33,6 +34,9 @@ const FOLDED: i64 = 2;
 pub struct SqliteStore {
     conn: Connection,
     path: String,
+    /// The live rows, read at the first [`BanStore::record`]; `None`
+    /// again after a failed batch (read anew).
+    live: Option<LiveRows>,
 }
 
 impl SqliteStore {
@@ -44,7 +48,11 @@ impl SqliteStore {
             path: p.clone(),
             source: e,
         })?;
-        let mut s = SqliteStore { conn, path: p };
+        let mut s = SqliteStore {
+            conn,
+            path: p,
+            live: None,
+        };
         s.setup(durability)?;
         s.migrate_to(VERSION)?;
         Ok(s)
@@ -59,7 +67,11 @@ impl SqliteStore {
             path: p.clone(),
             source: e,
         })?;
-        let mut s = SqliteStore { conn, path: p };
+        let mut s = SqliteStore {
+            conn,
+            path: p,
+            live: None,
+        };
         s.setup(Durability::Full)?;
         s.migrate_to(version)?;
         Ok(s)
@@ -190,6 +202,234 @@ impl SqliteStore {
     }
 }
 
+/// The live row (active or folded) of each (network, part of prefix).
+type LiveRows = HashMap<(Net, Option<Net>), i64>;
+
+impl SqliteStore {
+    /// Reads the live rows (through the `bans_active` index).
+    fn load_live(&self) -> Result<LiveRows, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, net, prefix FROM bans WHERE active <> 0 ORDER BY id")
+            .map_err(self.err("reading live bans"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(self.err("reading live bans"))?;
+        let mut map = LiveRows::new();
+        for row in rows {
+            let (id, net, prefix) = row.map_err(self.err("reading live bans"))?;
+            let bad = |e: rampart_guard::NetParseError| StoreError::BadRow {
+                path: self.path.clone(),
+                table: "bans",
+                detail: e.to_string(),
+            };
+            let net: Net = net.parse().map_err(bad)?;
+            let prefix = match prefix.as_deref() {
+                None | Some("") => None,
+                Some(p) => Some(p.parse::<Net>().map_err(bad)?),
+            };
+            map.insert((net, prefix), id);
+        }
+        Ok(map)
+    }
+}
+
+/// One batch in one transaction (see [`BanStore::record`]). Every ban is
+/// a history row (appended) and either a new `bans` row (appended) or an
+/// update of the network's live row, found in `live` by its rowid.
+fn record_in(
+    conn: &mut Connection,
+    path: &str,
+    live: &mut LiveRows,
+    actions: &[Action],
+) -> Result<(), StoreError> {
+    let e = |op: &'static str| move |err| classify(path, op, err);
+    let tx = conn.transaction().map_err(e("starting a transaction"))?;
+    {
+        let mut history = tx
+            .prepare_cached(
+                "INSERT INTO history (at, kind, net, prefix, jail, reason, source, until, hits, dry_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(e("preparing"))?;
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO bans (net, prefix, jail, reason, source, since, until, hits, count, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
+            )
+            .map_err(e("preparing"))?;
+        // A ban of a network that has a live row (banned again, or a
+        // folded member coming back) updates it.
+        let mut reban = tx
+            .prepare_cached(
+                "UPDATE bans SET active = 1, folded_into = NULL, until = max(until, ?2),
+                     hits = max(hits, ?3) WHERE id = ?1",
+            )
+            .map_err(e("preparing"))?;
+        let mut fold = tx
+            .prepare_cached("UPDATE bans SET active = 2, folded_into = ?2 WHERE id = ?1")
+            .map_err(e("preparing"))?;
+        let mut end = tx
+            .prepare_cached("UPDATE bans SET active = 0, ended = ?2 WHERE id = ?1")
+            .map_err(e("preparing"))?;
+        let mut end_members = tx
+            .prepare_cached(
+                "UPDATE bans SET active = 0, ended = ?2 WHERE folded_into = ?1 AND active = 2
+                 RETURNING net, prefix",
+            )
+            .map_err(e("preparing"))?;
+        let mut net_text = String::new();
+        let mut prefix_text = String::new();
+        // Alerts carry no time: they take the batch's latest.
+        let mut batch_time = 0i64;
+        for a in actions {
+            match a {
+                Action::Ban(b) => {
+                    batch_time = batch_time.max(ts(b.since));
+                    text(&mut net_text, Some(b.net));
+                    text(&mut prefix_text, b.prefix);
+                    let kind = if b.restored { "restore" } else { "ban" };
+                    history
+                        .execute(params![
+                            ts(b.since),
+                            kind,
+                            net_text,
+                            b.prefix.map(|_| prefix_text.as_str()),
+                            &*b.jail,
+                            b.reason,
+                            b.source.as_str(),
+                            ts(b.until),
+                            b.hits,
+                            b.dry_run
+                        ])
+                        .map_err(e("recording history"))?;
+                    if b.dry_run {
+                        continue;
+                    }
+                    match live.get(&(b.net, b.prefix)) {
+                        Some(&id) => {
+                            reban
+                                .execute(params![id, ts(b.until), b.hits])
+                                .map_err(e("recording a ban"))?;
+                        }
+                        None => {
+                            insert
+                                .execute(params![
+                                    net_text,
+                                    prefix_text,
+                                    &*b.jail,
+                                    b.reason,
+                                    b.source.as_str(),
+                                    ts(b.since),
+                                    ts(b.until),
+                                    b.hits,
+                                    b.count
+                                ])
+                                .map_err(e("recording a ban"))?;
+                            live.insert((b.net, b.prefix), tx.last_insert_rowid());
+                        }
+                    }
+                }
+                Action::Unban(u) => {
+                    batch_time = batch_time.max(ts(u.at));
+                    text(&mut net_text, Some(u.net));
+                    let (kind, into) = match u.cause {
+                        UnbanCause::Folded { into } => ("fold", Some(into.to_string())),
+                        UnbanCause::Expired => ("expire", None),
+                        UnbanCause::Manual => ("unban", None),
+                        UnbanCause::Whitelisted => ("whitelisted", None),
+                        _ => ("unban", None),
+                    };
+                    history
+                        .execute(params![
+                            ts(u.at),
+                            kind,
+                            net_text,
+                            u.prefix.map(|p| p.to_string()),
+                            None::<String>,
+                            into,
+                            None::<String>,
+                            None::<i64>,
+                            None::<i64>,
+                            u.dry_run
+                        ])
+                        .map_err(e("recording history"))?;
+                    if u.dry_run {
+                        continue;
+                    }
+                    let key = (u.net, u.prefix);
+                    if let Some(into) = into {
+                        if let Some(&id) = live.get(&key) {
+                            fold.execute(params![id, into])
+                                .map_err(e("folding a ban"))?;
+                        }
+                    } else {
+                        if let Some(id) = live.remove(&key) {
+                            end.execute(params![id, ts(u.at)])
+                                .map_err(e("ending a ban"))?;
+                        }
+                        // The members folded into it end with it (the
+                        // engine sends back those still due).
+                        let logical = u.prefix.unwrap_or(u.net).to_string();
+                        let mut rows = end_members
+                            .query(params![logical, ts(u.at)])
+                            .map_err(e("ending folded bans"))?;
+                        while let Some(r) = rows.next().map_err(e("ending folded bans"))? {
+                            let net: String = r.get(0).map_err(e("ending folded bans"))?;
+                            let prefix: Option<String> =
+                                r.get(1).map_err(e("ending folded bans"))?;
+                            let bad = |x: rampart_guard::NetParseError| StoreError::BadRow {
+                                path: path.to_string(),
+                                table: "bans",
+                                detail: x.to_string(),
+                            };
+                            let net: Net = net.parse().map_err(bad)?;
+                            let prefix = match prefix.as_deref() {
+                                None | Some("") => None,
+                                Some(p) => Some(p.parse::<Net>().map_err(bad)?),
+                            };
+                            live.remove(&(net, prefix));
+                        }
+                    }
+                }
+                Action::Alert(al) => {
+                    history
+                        .execute(params![
+                            batch_time,
+                            "alert",
+                            None::<String>,
+                            None::<String>,
+                            None::<String>,
+                            al.message,
+                            None::<String>,
+                            None::<i64>,
+                            None::<i64>,
+                            false
+                        ])
+                        .map_err(e("recording an alert"))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    tx.commit().map_err(e("committing"))
+}
+
+/// Writes a network as stored (`''` for none) into a reused buffer.
+fn text(buf: &mut String, net: Option<Net>) {
+    use std::fmt::Write as _;
+    buf.clear();
+    if let Some(n) = net {
+        let _ = write!(buf, "{n}");
+    }
+}
+
 fn classify(path: &str, op: &'static str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
@@ -209,154 +449,40 @@ fn classify(path: &str, op: &'static str, e: rusqlite::Error) -> StoreError {
 
 impl BanStore for SqliteStore {
     fn record(&mut self, actions: &[Action]) -> Result<(), StoreError> {
+        if self.live.is_none() {
+            self.live = Some(self.load_live()?);
+        }
+        let SqliteStore { conn, path, live } = self;
+        let Some(map) = live.as_mut() else {
+            return Ok(());
+        };
+        let r = record_in(conn, path, map, actions);
+        if r.is_err() {
+            // The transaction rolled back: the map may hold rows it added.
+            *live = None;
+        }
+        r
+    }
+
+    fn purge_history(&mut self, before: Timestamp) -> Result<u64, StoreError> {
         let path = self.path.clone();
-        let path = path.as_str();
-        let e = |op: &'static str| move |err| classify(path, op, err);
         let tx = self
             .conn
             .transaction()
-            .map_err(e("starting a transaction"))?;
-        {
-            let mut history = tx
-                .prepare_cached(
-                    "INSERT INTO history (at, kind, net, prefix, jail, reason, source, until, hits, dry_run)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(e("preparing"))?;
-            // One live row per (network, prefix): a new ban inserts it; a
-            // ban of a network that has a live row (banned again, or a
-            // folded member coming back) updates it.
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO bans (net, prefix, jail, reason, source, since, until, hits, count, active)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
-                     ON CONFLICT (net, prefix) WHERE active <> 0 DO UPDATE SET
-                         active = 1, folded_into = NULL, until = max(until, excluded.until),
-                         hits = max(hits, excluded.hits)",
-                )
-                .map_err(e("preparing"))?;
-            let mut fold = tx
-                .prepare_cached(
-                    "UPDATE bans SET active = 2, folded_into = ?3
-                     WHERE net = ?1 AND prefix = ?2 AND active <> 0",
-                )
-                .map_err(e("preparing"))?;
-            let mut end = tx
-                .prepare_cached(
-                    "UPDATE bans SET active = 0, ended = ?3
-                     WHERE net = ?1 AND prefix = ?2 AND active <> 0",
-                )
-                .map_err(e("preparing"))?;
-            let mut end_members = tx
-                .prepare_cached(
-                    "UPDATE bans SET active = 0, ended = ?2 WHERE folded_into = ?1 AND active = 2",
-                )
-                .map_err(e("preparing"))?;
-            // Alerts carry no time: they take the batch's latest.
-            let mut batch_time = 0i64;
-            for a in actions {
-                match a {
-                    Action::Ban(b) => {
-                        batch_time = batch_time.max(ts(b.since));
-                        let net = b.net.to_string();
-                        let part_of = b.prefix.map(|p| p.to_string());
-                        let kind = if b.restored { "restore" } else { "ban" };
-                        history
-                            .execute(params![
-                                ts(b.since),
-                                kind,
-                                net,
-                                part_of,
-                                &*b.jail,
-                                b.reason,
-                                b.source.as_str(),
-                                ts(b.until),
-                                b.hits,
-                                b.dry_run
-                            ])
-                            .map_err(e("recording history"))?;
-                        if b.dry_run {
-                            continue;
-                        }
-                        let prefix = part_of.unwrap_or_default();
-                        upsert
-                            .execute(params![
-                                net,
-                                prefix,
-                                &*b.jail,
-                                b.reason,
-                                b.source.as_str(),
-                                ts(b.since),
-                                ts(b.until),
-                                b.hits,
-                                b.count
-                            ])
-                            .map_err(e("recording a ban"))?;
-                    }
-                    Action::Unban(u) => {
-                        batch_time = batch_time.max(ts(u.at));
-                        let net = u.net.to_string();
-                        let part_of = u.prefix.map(|p| p.to_string());
-                        let (kind, into) = match u.cause {
-                            UnbanCause::Folded { into } => ("fold", Some(into.to_string())),
-                            UnbanCause::Expired => ("expire", None),
-                            UnbanCause::Manual => ("unban", None),
-                            UnbanCause::Whitelisted => ("whitelisted", None),
-                            _ => ("unban", None),
-                        };
-                        history
-                            .execute(params![
-                                ts(u.at),
-                                kind,
-                                net,
-                                part_of,
-                                None::<String>,
-                                into,
-                                None::<String>,
-                                None::<i64>,
-                                None::<i64>,
-                                u.dry_run
-                            ])
-                            .map_err(e("recording history"))?;
-                        if u.dry_run {
-                            continue;
-                        }
-                        let prefix = part_of.unwrap_or_default();
-                        if let Some(into) = into {
-                            fold.execute(params![net, prefix, into])
-                                .map_err(e("folding a ban"))?;
-                        } else {
-                            end.execute(params![net, prefix, ts(u.at)])
-                                .map_err(e("ending a ban"))?;
-                            // The members folded into it end with it (the
-                            // engine sends back those still due).
-                            let logical = u.prefix.unwrap_or(u.net).to_string();
-                            end_members
-                                .execute(params![logical, ts(u.at)])
-                                .map_err(e("ending folded bans"))?;
-                        }
-                    }
-                    Action::Alert(al) => {
-                        history
-                            .execute(params![
-                                batch_time,
-                                "alert",
-                                None::<String>,
-                                None::<String>,
-                                None::<String>,
-                                al.message,
-                                None::<String>,
-                                None::<i64>,
-                                None::<i64>,
-                                false
-                            ])
-                            .map_err(e("recording an alert"))?;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        tx.commit().map_err(e("committing"))
+            .map_err(|e| classify(&path, "starting a transaction", e))?;
+        let mut n = tx
+            .execute("DELETE FROM history WHERE at < ?1", params![ts(before)])
+            .map_err(|e| classify(&path, "purging the history", e))?;
+        // Ended bans are history too (nothing reads them but reports).
+        n += tx
+            .execute(
+                "DELETE FROM bans WHERE active = 0 AND coalesce(ended, until) < ?1",
+                params![ts(before)],
+            )
+            .map_err(|e| classify(&path, "purging ended bans", e))?;
+        tx.commit()
+            .map_err(|e| classify(&path, "committing the purge", e))?;
+        Ok(n as u64)
     }
 
     fn active_bans(&mut self, now: Timestamp) -> Result<Vec<StoredBan>, StoreError> {

@@ -221,7 +221,7 @@ fn wal_mode_and_schema_version() {
         .expect("q");
     assert_eq!(sync, 2, "FULL");
     assert!(dir.path("b.db-wal").exists());
-    assert_eq!(s.schema_version().expect("version"), 2);
+    assert_eq!(s.schema_version().expect("version"), 3);
     s.check().expect("sound");
 }
 
@@ -241,7 +241,7 @@ fn a_version_1_database_migrates_and_keeps_its_bans() {
             .expect("v1 row");
     }
     let mut s = SqliteStore::open(&path, Durability::Full).expect("migrates");
-    assert_eq!(s.schema_version().expect("version"), 2);
+    assert_eq!(s.schema_version().expect("version"), 3);
     let rows = s.active_bans(T + 10).expect("reads");
     assert_eq!(rows.len(), 1);
     assert_eq!(
@@ -264,7 +264,150 @@ fn a_version_1_database_migrates_and_keeps_its_bans() {
             .map(|r| r.expect("row"))
             .collect()
     };
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
+}
+
+/// Issue 6: a version 2 store (unique index on live rows, history without
+/// an index) upgrades in place: its live, folded and ended bans keep their
+/// meaning, a network banned again updates its live row, and the history
+/// gets its index.
+#[test]
+fn issue6_a_version_2_database_upgrades_in_place() {
+    let dir = TempDir::new("migrate2");
+    let path = dir.path("v2.db");
+    {
+        let s = SqliteStore::open_at_version(&path, 2).expect("v2");
+        assert_eq!(s.schema_version().expect("version"), 2);
+        s.connection()
+            .execute_batch(&format!(
+                "INSERT INTO bans (net, prefix, jail, reason, source, since, until, hits, count, active, folded_into, ended) VALUES
+                   ('198.51.100.7', '', 'sshd', 'live', 'jail', {t}, {u}, 3, 1, 1, NULL, NULL),
+                   ('198.51.100.8', '', 'sshd', 'folded', 'jail', {t}, {u}, 3, 0, 2, '198.51.100.0/24', NULL),
+                   ('198.51.100.0/24', '', 'prefix', 'prefix', 'prefix', {t}, {u}, 2, 0, 1, NULL, NULL),
+                   ('198.51.100.9', '', 'sshd', 'ended', 'jail', {t}, {u}, 3, 0, 0, NULL, {t});
+                 INSERT INTO history (at, kind, net, jail, reason, source, until, hits) VALUES
+                   ({t}, 'ban', '198.51.100.7', 'sshd', 'live', 'jail', {u}, 3);",
+                t = T,
+                u = T + 3600
+            ))
+            .expect("v2 rows");
+    }
+    let mut s = SqliteStore::open(&path, Durability::Full).expect("migrates");
+    assert_eq!(s.schema_version().expect("version"), 3);
+    let indexes: Vec<String> = {
+        let mut st = s
+            .connection()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .expect("q");
+        st.query_map([], |r| r.get(0))
+            .expect("q")
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    assert_eq!(indexes, ["bans_active", "bans_folded", "history_at"]);
+    let live = |s: &mut SqliteStore| {
+        let mut v: Vec<(String, u64, bool)> = s
+            .active_bans(T + 10)
+            .expect("reads")
+            .into_iter()
+            .map(|b| (b.net.to_string(), b.until, b.folded_into.is_some()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        live(&mut s),
+        [
+            ("198.51.100.0/24".to_string(), T + 3600, false),
+            ("198.51.100.7".to_string(), T + 3600, false),
+            ("198.51.100.8".to_string(), T + 3600, true),
+        ]
+    );
+    // Banned again: the live row is updated, not doubled; the folded
+    // member comes back as active; the ended one gets a new row.
+    s.record(&[
+        ban(n("198.51.100.7"), T + 20, T + 7200),
+        ban(n("198.51.100.8"), T + 20, T + 7200),
+        ban(n("198.51.100.9"), T + 20, T + 7200),
+    ])
+    .expect("recorded");
+    assert_eq!(
+        live(&mut s),
+        [
+            ("198.51.100.0/24".to_string(), T + 3600, false),
+            ("198.51.100.7".to_string(), T + 7200, false),
+            ("198.51.100.8".to_string(), T + 7200, false),
+            ("198.51.100.9".to_string(), T + 7200, false),
+        ]
+    );
+    let rows: i64 = s
+        .connection()
+        .query_row("SELECT count(*) FROM bans", [], |r| r.get(0))
+        .expect("q");
+    assert_eq!(rows, 5);
+    assert_eq!(
+        s.ban_count(&n("198.51.100.7"), Some("sshd"), T)
+            .expect("count"),
+        2
+    );
+    // The escalation queries and the purge read the history through its
+    // index.
+    let plan: String = s
+        .connection()
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT coalesce(prefix, net) AS logical, jail, count(DISTINCT at), max(until)
+             FROM history WHERE kind = 'ban' AND dry_run = 0 AND at >= ?1 GROUP BY logical, jail",
+            [T as i64],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("history_at"), "{plan}");
+    s.check().expect("sound");
+}
+
+/// Issue 6: the history older than the escalation window is purged (and
+/// the rows of bans that ended before it); what is newer, and every live
+/// ban, stays.
+#[test]
+fn issue6_history_older_than_the_window_is_purged() {
+    let dir = TempDir::new("purge");
+    let path = dir.path("p.db");
+    let mut s = SqliteStore::open(&path, Durability::Full).expect("opens");
+    let day = 86_400;
+    s.record(&[
+        ban(n("192.0.2.1"), T, T + 600),
+        ban(n("192.0.2.2"), T, FOREVER),
+    ])
+    .expect("old bans");
+    s.record(&[Action::Unban(rampart_guard::Unban {
+        net: n("192.0.2.1"),
+        prefix: None,
+        at: T + 600,
+        cause: rampart_guard::UnbanCause::Expired,
+        dry_run: false,
+    })])
+    .expect("expired");
+    s.record(&[ban(n("192.0.2.3"), T + 2 * day, T + 2 * day + 600)])
+        .expect("new ban");
+    let gone = s.purge_history(T + day).expect("purged");
+    // Three history rows (two bans, one expiry) and the ended ban's row.
+    assert_eq!(gone, 4);
+    assert_eq!(s.ban_count(&n("192.0.2.1"), None, 0).expect("count"), 0);
+    assert_eq!(s.ban_count(&n("192.0.2.3"), None, 0).expect("count"), 1);
+    let mut live: Vec<String> = s
+        .active_bans(T + 2 * day)
+        .expect("reads")
+        .into_iter()
+        .map(|b| b.net.to_string())
+        .collect();
+    live.sort();
+    assert_eq!(live, ["192.0.2.2", "192.0.2.3"]);
+    // Purging again removes nothing; the store still records.
+    assert_eq!(s.purge_history(T + day).expect("purged"), 0);
+    s.record(&[ban(n("192.0.2.2"), T + 3 * day, FOREVER)])
+        .expect("banned again");
+    assert_eq!(s.active_bans(T + 2 * day).expect("reads").len(), 2);
+    s.check().expect("sound");
 }
 
 fn unchanged_after_open(path: &Path) -> StoreError {
@@ -324,7 +467,7 @@ fn bad_files_are_clear_errors_and_left_alone() {
             e,
             StoreError::TooNew {
                 found: 99,
-                known: 2,
+                known: 3,
                 ..
             }
         ),

@@ -55,6 +55,29 @@ pub struct Template {
     /// At most two characters can precede the date this template cuts.
     pub short_pre: bool,
     kind: Kind,
+    /// Anchored at the line start with no other assertion: the match, its
+    /// groups and the parsed time are functions of the text the match
+    /// covers (see [`DateMemo`]).
+    memo_ok: bool,
+}
+
+/// The last date a template found, for the next line: log lines in a row
+/// often start with the same date.
+///
+/// For a template anchored at the line start (`^`) with no other
+/// assertion, whether a path through the regex succeeds depends only on
+/// the text it consumes. If line A's leftmost-first match covers
+/// `A[..e]`, and line B starts with the same `A[..e]` and its match (found
+/// by the DFA, no captures) also ends at `e`, then B's winning path is
+/// A's: a higher-priority path succeeding in B would either end by `e`
+/// (and then win in A too) or be B's match, which ends at `e`. So the
+/// groups (the span cut and the fields parsed) are A's.
+#[derive(Debug, Clone, Default)]
+pub struct DateMemo {
+    template: usize,
+    key: String,
+    group: (usize, usize),
+    parsed: Option<Option<LogTime>>,
 }
 
 /// The century part of `%ExY`: the years 2000 .. now+3, as fail2ban builds it.
@@ -288,7 +311,17 @@ impl Template {
             ));
         }
         let re = Regex::new(&tr.exact).map_err(|e| format!("date pattern `{name}`: {e}"))?;
+        let memo_ok = {
+            let body = &tr.exact[flag_prefix(&tr.exact)..];
+            body.starts_with('^')
+                && tr.exact.matches('^').count() == 1
+                && !tr.exact.contains('$')
+                && !["\\b", "\\B", "\\z", "\\A", "\\Z", "(?m", "(?s"]
+                    .iter()
+                    .any(|a| tr.exact.contains(a))
+        };
         Ok(Template {
+            memo_ok,
             name: name.to_string(),
             re,
             word_begin: bound_begin && !start,
@@ -326,6 +359,7 @@ impl Template {
             line_begin: line_begin_only,
             short_pre: line_begin_only,
             kind: Kind::Epoch { long },
+            memo_ok: false,
         }
     }
 
@@ -348,7 +382,61 @@ impl Template {
             line_begin: line_begin_only,
             short_pre: line_begin_only,
             kind: Kind::Tai64n,
+            memo_ok: false,
         }
+    }
+
+    /// [`Template::find`], using and updating `memo` (for template `idx`).
+    fn find_memo(&self, line: &str, idx: usize, memo: &mut DateMemo) -> Option<(usize, usize)> {
+        if !(self.memo_ok && self.line_begin) {
+            return self.find(line);
+        }
+        let m0 = self.re.find(line)?;
+        let key = &line[..m0.end()];
+        let g = if memo.template == idx && memo.key == key {
+            memo.group
+        } else {
+            let caps = self.re.captures(line)?;
+            let c0 = caps.get(0)?;
+            let g = caps.get(1).unwrap_or(c0);
+            memo.template = idx;
+            memo.key.clear();
+            memo.key.push_str(key);
+            memo.group = (g.start(), g.end());
+            memo.parsed = None;
+            memo.group
+        };
+        // As in `find`, for a template anchored at the line start.
+        let ok_begin =
+            !(self.word_begin && is_word_before(line, m0.start()) && is_word_at(line, m0.start()));
+        let ok_end =
+            !(self.word_end && is_word_before(line, m0.end()) && is_word_at(line, m0.end()));
+        (ok_begin && ok_end).then_some(g)
+    }
+
+    /// [`Template::parse`], remembered in `memo` (filled by `find_memo`
+    /// for this line).
+    pub fn parse_memo(
+        &self,
+        line: &str,
+        found: &FoundDate,
+        now_wall: i64,
+        memo: &mut DateMemo,
+    ) -> Option<LogTime> {
+        let same = self.memo_ok
+            && self.line_begin
+            && memo.template == found.template
+            && memo.group == (found.start, found.end)
+            && line.as_bytes().get(..memo.key.len()) == Some(memo.key.as_bytes());
+        if !same {
+            return self.parse(line, found, now_wall);
+        }
+        if let Some(p) = memo.parsed {
+            return p;
+        }
+        let p = self.parse(line, found, now_wall);
+        memo.parsed = Some(p);
+        p
     }
 
     /// The first acceptable match at or after `from`: (span of group 1).
@@ -734,6 +822,41 @@ impl DateDetector {
             }
         }
         Ok(DateDetector { templates })
+    }
+
+    /// [`DateDetector::find`] with a [`DateMemo`] kept across lines.
+    pub fn find_memo(
+        &self,
+        line: &str,
+        hint: Option<usize>,
+        memo: &mut DateMemo,
+    ) -> Option<FoundDate> {
+        let found = |i: usize, (start, end): (usize, usize)| FoundDate {
+            start,
+            end,
+            template: i,
+        };
+        if let Some(h) = hint {
+            if let Some(t) = self.templates.get(h) {
+                if t.line_begin {
+                    if let Some(g) = t.find_memo(line, h, memo) {
+                        return Some(found(h, g));
+                    }
+                }
+            }
+        }
+        let mut best: Option<FoundDate> = None;
+        for (i, t) in self.templates.iter().enumerate() {
+            if let Some(g) = t.find_memo(line, i, memo) {
+                if t.line_begin {
+                    return Some(found(i, g));
+                }
+                if best.is_none_or(|b| g.0 < b.start) {
+                    best = Some(found(i, g));
+                }
+            }
+        }
+        best
     }
 
     /// Finds the date in a line: the first line-anchored template that

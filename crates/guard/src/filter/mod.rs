@@ -105,14 +105,14 @@ impl Default for CompileOptions {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Engine {
     Std(regex::Regex),
     Fancy(Box<fancy_regex::Regex>),
 }
 
 /// One compiled regular expression of a filter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pattern {
     /// The regex as the filter wrote it (tags not expanded).
     pub source: String,
@@ -207,7 +207,7 @@ impl Pattern {
 }
 
 /// Literal prefilter over all failregexes of a filter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Prefilter {
     ac: AhoCorasick,
     /// Automaton pattern → failregex index.
@@ -219,7 +219,7 @@ struct Prefilter {
 }
 
 /// A compiled filter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Filter {
     pub name: String,
     pub prefregex: Option<Pattern>,
@@ -413,19 +413,62 @@ pub struct Stats {
 
 /// The state of one filter over one log: multi-line buffer, multi-line
 /// failure ids, the last date.
+///
+/// A line goes through two steps. The first (a `Worker`) needs only the
+/// line, the date template that matched last, the last time and (for
+/// `maxlines > 1`) the multi-line buffer: date, prefilter, prefregex,
+/// failregexes, ignoreregex. The second merges multi-line failure ids in
+/// line order. [`Scan::block`] runs the first step over parts of a block
+/// in parallel and the second in order; the result is the same as feeding
+/// the lines one by one (see its doc for why).
 #[derive(Debug)]
 pub struct Scan<'f> {
     filter: &'f Filter,
-    now_wall: i64,
     pub stats: Stats,
     lineno: u64,
-    buffer: VecDeque<String>,
+    work: Worker<'f>,
     mlfid: HashMap<String, Mlf>,
     mlfid_order: VecDeque<String>,
+    /// Copies of the filter for the other threads of [`Scan::block`]: a
+    /// regex shared by threads makes them contend for its scratch space.
+    copies: Vec<Filter>,
+}
+
+/// The first step of a line (see [`Scan`]).
+#[derive(Debug)]
+struct Worker<'f> {
+    filter: &'f Filter,
+    now_wall: i64,
+    buffer: VecDeque<String>,
     last_time: Option<LogTime>,
     hint: Option<usize>,
     hits: Vec<bool>,
     scratch: String,
+    memo: date::DateMemo,
+    /// The lines whose date was searched, with what was found, up to the
+    /// first that set the hint, while `probing` (see [`Scan::block`]).
+    probe: Vec<(String, Option<date::FoundDate>)>,
+    probing: bool,
+}
+
+/// A failregex that matched a line (not vetoed by `ignoreregex`), with its
+/// groups merged with prefregex's, before the failure-id step.
+#[derive(Debug, Clone)]
+struct Candidate {
+    regex: usize,
+    groups: Groups,
+}
+
+/// The lines of one part of a block that gave candidates.
+#[derive(Debug, Default)]
+struct Part {
+    /// (line number within the block, candidates, time).
+    hits: Vec<(u64, Vec<Candidate>, Option<LogTime>)>,
+    stats: Stats,
+    lines: u64,
+    hint: Option<usize>,
+    last_time: Option<LogTime>,
+    probe: Vec<(String, Option<date::FoundDate>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -437,83 +480,51 @@ struct Mlf {
 
 const MLFID_CACHE: usize = 100;
 
+/// Blocks smaller than this are scanned on one thread.
+const PARALLEL_MIN: usize = 256 * 1024;
+
 fn truthy(g: &Groups, k: &str) -> bool {
     g.get(k).is_some_and(|v| !v.is_empty())
 }
 
-impl<'f> Scan<'f> {
-    /// `now_wall`: the current local wall-clock time (Unix seconds of the
-    /// local time as if it were UTC), for dates without a year.
-    pub fn new(filter: &'f Filter, now_wall: i64) -> Scan<'f> {
-        Scan {
+/// The line as text, or `None` when it is skipped (invalid UTF-8, NUL,
+/// longer than [`MAX_LINE`]); a final `\r` is cut.
+fn usable(raw: &[u8]) -> Option<&str> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.len() > MAX_LINE || memchr::memchr(0, raw).is_some() {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()
+}
+
+impl<'f> Worker<'f> {
+    fn new(filter: &'f Filter, now_wall: i64) -> Worker<'f> {
+        Worker {
             filter,
             now_wall,
-            stats: Stats::default(),
-            lineno: 0,
             buffer: VecDeque::new(),
-            mlfid: HashMap::new(),
-            mlfid_order: VecDeque::new(),
             last_time: None,
             hint: None,
             hits: vec![false; filter.failregex.len()],
             scratch: String::with_capacity(1024),
+            memo: date::DateMemo::default(),
+            probe: Vec::new(),
+            probing: false,
         }
     }
 
-    /// Feeds raw bytes of one line (without its newline). Invalid UTF-8,
-    /// NUL bytes and over-long lines are counted and skipped.
-    pub fn bytes(&mut self, raw: &[u8]) -> Vec<Failure> {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.len() > MAX_LINE || memchr_nul(raw) {
-            self.lineno += 1;
-            self.stats.lines += 1;
-            self.stats.skipped += 1;
-            return Vec::new();
-        }
-        match std::str::from_utf8(raw) {
-            Ok(s) => self.line(s),
-            Err(_) => {
-                self.lineno += 1;
-                self.stats.lines += 1;
-                self.stats.skipped += 1;
-                Vec::new()
-            }
-        }
-    }
-
-    /// Feeds one line of text (without its newline).
-    pub fn line(&mut self, line: &str) -> Vec<Failure> {
-        self.lineno += 1;
-        self.stats.lines += 1;
-        let f = self.filter;
-        if line.len() > MAX_LINE || line.contains('\0') {
-            self.stats.skipped += 1;
-            return Vec::new();
-        }
-        if let Some(p) = &f.prefilter {
-            if p.raw_ok && !self.literal_hits(line) {
-                return Vec::new();
-            }
-        }
-        self.after_prefilter(line, None)
-    }
-
-    /// Feeds a line whose time is already known (a journal entry): no date
-    /// is searched in the text.
-    pub fn line_at(&mut self, line: &str, time: LogTime) -> Vec<Failure> {
-        self.lineno += 1;
-        self.stats.lines += 1;
-        if line.len() > MAX_LINE || line.contains('\0') {
-            self.stats.skipped += 1;
-            return Vec::new();
-        }
+    /// The first step for one line (already counted and checked for
+    /// length and NUL). Returns the candidates and the line's time (the
+    /// last known time when the line has none).
+    fn line(
+        &mut self,
+        st: &mut Stats,
+        line: &str,
+        given: Option<LogTime>,
+    ) -> (Vec<Candidate>, Option<LogTime>) {
         if self.filter.prefilter.as_ref().is_some_and(|p| p.raw_ok) && !self.literal_hits(line) {
-            return Vec::new();
+            return (Vec::new(), None);
         }
-        self.after_prefilter(line, Some(time))
-    }
-
-    fn after_prefilter(&mut self, line: &str, given: Option<LogTime>) -> Vec<Failure> {
         let f = self.filter;
         // Cut the date out, as fail2ban does.
         let found = if given.is_some() {
@@ -523,7 +534,12 @@ impl<'f> Scan<'f> {
                 template: 0,
             })
         } else {
-            f.dates.find(line, self.hint)
+            let d = f.dates.find_memo(line, self.hint, &mut self.memo);
+            if self.probing {
+                self.probe.push((line.to_string(), d));
+                self.probing = d.is_none_or(|d| d.end <= d.start);
+            }
+            d
         };
         let (pre, post) = match found {
             Some(d) if d.end > d.start => {
@@ -532,7 +548,7 @@ impl<'f> Scan<'f> {
             }
             Some(_) => ("", line),
             None => {
-                self.stats.no_date += 1;
+                st.no_date += 1;
                 ("", line)
             }
         };
@@ -558,18 +574,22 @@ impl<'f> Scan<'f> {
         if let Some(p) = &f.prefilter {
             if !p.raw_ok && !self.literal_hits(&buf) {
                 self.scratch = buf;
-                return Vec::new();
+                return (Vec::new(), None);
             }
         }
-        let mut out = self.find(&mut buf);
+        let cands = self.find(st, &mut buf);
         self.scratch = buf;
-        // The time is parsed only for lines that gave a failure.
         let time = match (given, found) {
             (Some(t), _) => Some(t),
             (None, Some(d)) if d.end > d.start => {
-                let t = f.dates.templates[d.template].parse(line, &d, self.now_wall);
+                let t = f.dates.templates[d.template].parse_memo(
+                    line,
+                    &d,
+                    self.now_wall,
+                    &mut self.memo,
+                );
                 if t.is_none() {
-                    self.stats.no_date += 1;
+                    st.no_date += 1;
                 }
                 if t.is_some() {
                     self.last_time = t;
@@ -578,13 +598,7 @@ impl<'f> Scan<'f> {
             }
             _ => self.last_time,
         };
-        if !out.is_empty() {
-            self.stats.matched += 1;
-            for o in &mut out {
-                o.time = time;
-            }
-        }
-        out
+        (cands, time)
     }
 
     /// Marks the failregexes whose literals occur in `text`; false when none.
@@ -601,21 +615,23 @@ impl<'f> Scan<'f> {
         any
     }
 
-    fn ignored(&mut self, buf: &str) -> bool {
+    fn ignored(&self, st: &mut Stats, buf: &str) -> bool {
         let hit = self.filter.ignoreregex.iter().any(|p| p.is_match(buf));
         if hit {
-            self.stats.ignored += 1;
+            st.ignored += 1;
         }
         hit
     }
 
-    /// fail2ban's `findFailure`.
-    fn find(&mut self, buf: &mut String) -> Vec<Failure> {
+    /// The stateless half of fail2ban's `findFailure`: without
+    /// `check_all`, every path after the first failregex that matches ends
+    /// the search, so at most one candidate comes out.
+    fn find(&mut self, st: &mut Stats, buf: &mut String) -> Vec<Candidate> {
         let f = self.filter;
         let mut out = Vec::new();
         if !f.ignoreregex.is_empty()
             && f.ignoreregex.len() + 2 < f.failregex.len()
-            && self.ignored(buf)
+            && self.ignored(st, buf)
         {
             return out;
         }
@@ -625,7 +641,7 @@ impl<'f> Scan<'f> {
                 Ok(Some(g)) => pre = g,
                 Ok(None) => return out,
                 Err(()) => {
-                    self.stats.regex_errors += 1;
+                    st.regex_errors += 1;
                     return out;
                 }
             }
@@ -644,18 +660,15 @@ impl<'f> Scan<'f> {
                 Ok(Some(g)) => g,
                 Ok(None) => continue,
                 Err(()) => {
-                    self.stats.regex_errors += 1;
+                    st.regex_errors += 1;
                     continue;
                 }
             };
-            if !f.ignoreregex.is_empty() && self.ignored(buf) {
+            if !f.ignoreregex.is_empty() && self.ignored(st, buf) {
                 if !f.check_all {
                     break;
                 }
                 continue;
-            }
-            if f.maxlines > 1 {
-                self.buffer.clear();
             }
             alt_groups(&mut fail);
             if !pre.is_empty() {
@@ -663,20 +676,185 @@ impl<'f> Scan<'f> {
                 merged.extend(fail);
                 fail = merged;
             }
+            out.push(Candidate {
+                regex: i,
+                groups: fail,
+            });
+            if !f.check_all {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl<'f> Scan<'f> {
+    /// `now_wall`: the current local wall-clock time (Unix seconds of the
+    /// local time as if it were UTC), for dates without a year.
+    pub fn new(filter: &'f Filter, now_wall: i64) -> Scan<'f> {
+        Scan {
+            filter,
+            stats: Stats::default(),
+            lineno: 0,
+            work: Worker::new(filter, now_wall),
+            mlfid: HashMap::new(),
+            mlfid_order: VecDeque::new(),
+            copies: Vec::new(),
+        }
+    }
+
+    /// Feeds raw bytes of one line (without its newline). Invalid UTF-8,
+    /// NUL bytes and over-long lines are counted and skipped.
+    pub fn bytes(&mut self, raw: &[u8]) -> Vec<Failure> {
+        match usable(raw) {
+            Some(s) => self.line(s),
+            None => {
+                self.lineno += 1;
+                self.stats.lines += 1;
+                self.stats.skipped += 1;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Feeds one line of text (without its newline).
+    pub fn line(&mut self, line: &str) -> Vec<Failure> {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        if line.len() > MAX_LINE || line.contains('\0') {
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        let (cands, time) = self.work.line(&mut self.stats, line, None);
+        self.settle(self.lineno, cands, time)
+    }
+
+    /// Feeds a line whose time is already known (a journal entry): no date
+    /// is searched in the text.
+    pub fn line_at(&mut self, line: &str, time: LogTime) -> Vec<Failure> {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        if line.len() > MAX_LINE || line.contains('\0') {
+            self.stats.skipped += 1;
+            return Vec::new();
+        }
+        let (cands, time) = self.work.line(&mut self.stats, line, Some(time));
+        self.settle(self.lineno, cands, time)
+    }
+
+    /// Feeds a block of lines, each ending with `\n` (a last line without
+    /// one is a line too), on up to `threads` threads. The failures and
+    /// counters are the same as from feeding each line to [`Scan::bytes`]
+    /// in order:
+    ///
+    /// - the block is cut into parts at line ends; each part's first step
+    ///   runs on its own thread, the failure-id step runs afterwards in
+    ///   line order;
+    /// - the first step depends on earlier lines only through the last
+    ///   time (a part reports its own, and the last time before it fills
+    ///   in), and the date template that matched last (tried first). A
+    ///   part starts without one and records the lines whose date it
+    ///   searched until one set it; those searches are replayed with the
+    ///   real template, and a part where any result differs is scanned
+    ///   again with it;
+    /// - filters with `maxlines > 1` carry lines over: scanned on one
+    ///   thread.
+    pub fn block(&mut self, data: &[u8], threads: usize) -> Vec<Failure> {
+        self.block_min(data, threads, PARALLEL_MIN)
+    }
+
+    /// [`Scan::block`] with the smallest block scanned in parallel given
+    /// (tests use small blocks).
+    #[doc(hidden)]
+    pub fn block_min(&mut self, data: &[u8], threads: usize, min: usize) -> Vec<Failure> {
+        let f = self.filter;
+        let now_wall = self.work.now_wall;
+        let n = if f.maxlines > 1 || data.len() < min {
+            1
+        } else {
+            threads.clamp(1, 64)
+        };
+        if n == 1 {
+            let mut out = Vec::new();
+            for l in lines(data) {
+                out.extend(self.bytes(l));
+            }
+            return out;
+        }
+        let parts = split_at_lines(data, n);
+        let (hint, last) = (self.work.hint, self.work.last_time);
+        while self.copies.len() < n - 1 {
+            self.copies.push(f.clone());
+        }
+        let copies = &self.copies;
+        let results: Vec<Part> = std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .iter()
+                .skip(1)
+                .zip(copies)
+                .map(|(p, c)| s.spawn(move || scan_part(c, now_wall, p, None, None, true)))
+                .collect();
+            let mut v = vec![scan_part(f, now_wall, parts[0], hint, last, false)];
+            for h in handles {
+                // A worker panicking is a bug; scan its part here again
+                // so the result stays complete.
+                match h.join() {
+                    Ok(p) => v.push(p),
+                    Err(_) => v.push(Part {
+                        lines: u64::MAX,
+                        ..Part::default()
+                    }),
+                }
+            }
+            v
+        });
+        let mut out = Vec::new();
+        for (k, mut part) in results.into_iter().enumerate() {
+            let hint = self.work.hint;
+            let last = self.work.last_time;
+            if k > 0 && (part.lines == u64::MAX || !probe_agrees(f, &part.probe, hint)) {
+                part = scan_part(f, now_wall, parts[k], hint, last, false);
+            }
+            let base = self.lineno;
+            self.stats.add(&part.stats);
+            self.lineno += part.lines;
+            self.work.hint = part.hint.or(hint);
+            self.work.last_time = part.last_time.or(last);
+            for (rel, cands, time) in part.hits {
+                out.extend(self.settle(base + rel, cands, time.or(last)));
+            }
+        }
+        out
+    }
+
+    /// The second step: multi-line failure ids, in line order.
+    fn settle(
+        &mut self,
+        lineno: u64,
+        cands: Vec<Candidate>,
+        time: Option<LogTime>,
+    ) -> Vec<Failure> {
+        let f = self.filter;
+        let mut out = Vec::new();
+        for Candidate {
+            regex: i,
+            groups: mut fail,
+        } in cands
+        {
+            if f.maxlines > 1 {
+                self.work.buffer.clear();
+            }
             let mlfid = fail.get("mlfid").cloned();
-            let mut users_many = false;
             if let Some(id) = &mlfid {
-                let (merged, many) = self.merge_mlfid(id, fail);
+                let (merged, _many) = self.merge_mlfid(id, fail);
                 fail = merged;
-                users_many = many;
                 if truthy(&fail, "nofail") {
                     if !f.check_all {
-                        return out;
+                        break;
                     }
                     continue;
                 }
             }
-            let _ = users_many;
             let host = ["ip4", "ip6", "dns"]
                 .iter()
                 .find_map(|k| fail.get(*k).cloned());
@@ -692,13 +870,13 @@ impl<'f> Scan<'f> {
                         }
                     }
                     if !f.check_all {
-                        return out;
+                        break;
                     }
                     continue;
                 }
             };
             out.push(Failure {
-                line: self.lineno,
+                line: lineno,
                 regex: i,
                 host,
                 user: fail.get("user").cloned(),
@@ -709,9 +887,14 @@ impl<'f> Scan<'f> {
                 break;
             }
         }
+        if !out.is_empty() {
+            self.stats.matched += 1;
+            for o in &mut out {
+                o.time = time;
+            }
+        }
         out
     }
-
     /// fail2ban's `_mergeFailure` (without the matched-lines bookkeeping).
     fn merge_mlfid(&mut self, id: &str, mut fail: Groups) -> (Groups, bool) {
         let mut flags = 0u8;
@@ -788,8 +971,82 @@ impl<'f> Scan<'f> {
     }
 }
 
-fn memchr_nul(b: &[u8]) -> bool {
-    b.contains(&0)
+impl Stats {
+    fn add(&mut self, o: &Stats) {
+        self.lines += o.lines;
+        self.matched += o.matched;
+        self.ignored += o.ignored;
+        self.no_date += o.no_date;
+        self.skipped += o.skipped;
+        self.regex_errors += o.regex_errors;
+    }
+}
+
+/// The lines of a block: split at `\n`; a last line without one counts.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let empty = data.is_empty();
+    body.split(|b| *b == b'\n').filter(move |_| !empty)
+}
+
+/// `n` parts of `data` cut just after a `\n` (some may be empty).
+fn split_at_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    for k in 1..n {
+        let want = (data.len() * k / n).max(start);
+        let cut = match memchr::memchr(b'\n', &data[want..]) {
+            Some(i) => want + i + 1,
+            None => data.len(),
+        };
+        parts.push(&data[start..cut]);
+        start = cut;
+    }
+    parts.push(&data[start..]);
+    parts
+}
+
+/// The first step over one part of a block.
+fn scan_part(
+    f: &Filter,
+    now_wall: i64,
+    data: &[u8],
+    hint: Option<usize>,
+    last_time: Option<LogTime>,
+    probing: bool,
+) -> Part {
+    let mut w = Worker::new(f, now_wall);
+    w.hint = hint;
+    w.last_time = last_time;
+    w.probing = probing;
+    let mut part = Part::default();
+    for l in lines(data) {
+        part.lines += 1;
+        part.stats.lines += 1;
+        let Some(s) = usable(l) else {
+            part.stats.skipped += 1;
+            continue;
+        };
+        let (cands, time) = w.line(&mut part.stats, s, None);
+        if !cands.is_empty() {
+            part.hits.push((part.lines, cands, time));
+        }
+    }
+    part.hint = w.hint;
+    part.last_time = w.last_time;
+    part.probe = w.probe;
+    part
+}
+
+/// Whether the date searches a part made without a template hint give the
+/// same results with `hint` (then the part's first step is what a scan
+/// from the start of the log would have done).
+fn probe_agrees(
+    f: &Filter,
+    probe: &[(String, Option<date::FoundDate>)],
+    hint: Option<usize>,
+) -> bool {
+    hint.is_none() || probe.iter().all(|(line, d)| f.dates.find(line, hint) == *d)
 }
 
 /// `alt_user_1` → `user` when `user` is empty (fail2ban's ALT_ groups).
@@ -857,6 +1114,66 @@ mod tests {
         assert_eq!(s.bytes(b"bad 1.2.3.4").len(), 1);
         assert_eq!(s.stats.skipped, 3);
         assert_eq!(s.stats.lines, 4);
+    }
+
+    /// Issue 6: a block scanned by several threads gives the same
+    /// failures (line numbers, hosts, groups, times) and counters as the
+    /// same lines fed one by one, with multi-line failure ids crossing the
+    /// part boundaries, lines without a date, garbage and two date formats
+    /// (the template hint differs between parts).
+    #[test]
+    fn issue6_parallel_scan_equals_sequential() {
+        let f = filter("[Definition]\nprefregex = ^<F-MLFID>\\s*\\S+ app\\[\\d+\\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\nfailregex = ^<F-NOFAIL>hello from</F-NOFAIL> <HOST>$\n            ^bad user <F-USER>\\S+</F-USER>$\n            ^bad password for <F-USER>\\S+</F-USER> from <HOST>$\n");
+        let mut log = Vec::new();
+        let mut rng = 7u64;
+        let mut next = |m: u64| {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (rng >> 33) % m
+        };
+        for i in 0..20_000u64 {
+            let pid = next(150);
+            let date = match next(10) {
+                0 => "2026-11-22 10:00:01".to_string(),
+                1 => String::new(),
+                _ => format!("Nov 22 10:{:02}:{:02}", i / 3600 % 60, i / 60 % 60),
+            };
+            let line = match next(6) {
+                0 => format!("{date} h app[{pid}]: hello from 192.0.2.{}", next(200)),
+                1 => format!("{date} h app[{pid}]: bad user u{}", next(9)),
+                2 => format!(
+                    "{date} h app[{pid}]: bad password for x from 198.51.100.{}",
+                    next(9)
+                ),
+                3 => format!("{date} h other[{pid}]: bad user y"),
+                4 => "\u{0}garbage".to_string(),
+                _ => format!("{date} h app[{pid}]: nothing"),
+            };
+            log.extend_from_slice(line.as_bytes());
+            if next(50) == 0 {
+                log.extend_from_slice(b"\xff\xfe");
+            }
+            log.push(b'\n');
+        }
+        let mut one = Scan::new(&f, 1_764_000_000);
+        let want: Vec<Failure> = lines(&log).flat_map(|l| one.bytes(l)).collect();
+        assert!(want
+            .iter()
+            .any(|w| w.user.is_some() && w.host.starts_with("192.0.2.")));
+        for threads in [2, 3, 4] {
+            for block in [4096, 100_000, log.len()] {
+                let mut s = Scan::new(&f, 1_764_000_000);
+                let mut got = Vec::new();
+                let mut rest = &log[..];
+                while !rest.is_empty() {
+                    let cut = memchr::memrchr(b'\n', &rest[..block.min(rest.len())])
+                        .map_or(rest.len(), |i| i + 1);
+                    got.extend(s.block_min(&rest[..cut], threads, 0));
+                    rest = &rest[cut..];
+                }
+                assert_eq!(got, want, "{threads} threads, blocks of {block}");
+                assert_eq!(s.stats, one.stats, "{threads} threads, blocks of {block}");
+            }
+        }
     }
 
     #[test]
