@@ -70,8 +70,10 @@ use std::time::{Duration, Instant};
 
 /// The oracle's own table (in `fw`, beside rampart's).
 pub const ORACLE_TABLE: &str = "rampart-oracle";
-/// The priority of the oracle's last input chain.
+/// The priority of the oracle's last input and postrouting chains.
 const LAST: i32 = i32::MAX - 1;
+/// Conntrack's priority at prerouting and output.
+const CONNTRACK_PRIORITY: i32 = -200;
 /// How long a probe may take to show up in the trace at all.
 const FIRST_EVENT: Duration = Duration::from_secs(2);
 /// How long after its last event a packet may take to reach a verdict.
@@ -85,12 +87,20 @@ pub struct OracleConfig {
     /// Names of `fw`'s input interfaces (veth ends), at most 15 bytes
     /// each; one peer namespace sits behind each.
     pub interfaces: Vec<String>,
+    /// Drop every packet `fw`'s own stack sends by itself (TCP resets,
+    /// SYN-ACKs, ICMP errors and echo replies, neighbour discovery) before
+    /// conntrack and the ruleset see it, so that the kernel's state follows
+    /// only the probes: the evaluator's packet sequences list the host's
+    /// answers explicitly when they matter. Off for tests that need the
+    /// host to answer ([`Oracle::handshake`], [`Oracle::udp_reply`]).
+    pub quiet: bool,
 }
 
 impl Default for OracleConfig {
     fn default() -> Self {
         OracleConfig {
             interfaces: vec!["eth0".into()],
+            quiet: false,
         }
     }
 }
@@ -113,13 +123,16 @@ pub enum OracleError {
     NoTrace(Duration),
     #[error("no SYN-ACK came back for the handshake from {0}")]
     NoSynAck(IpAddr),
+    #[error("cannot send from the host: {0}")]
+    HostSend(String),
 }
 
 /// The kernel's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KernelVerdict {
-    /// Passed every input chain.
+    /// Passed every chain of its path (input for a packet to `fw`,
+    /// postrouting for a forwarded or host-sent one).
     Accept,
     Drop,
     /// Dropped by a rule with a `reject` expression (an error was sent back).
@@ -164,9 +177,21 @@ pub struct Step {
     /// Source and destination as this chain saw them (after NAT, if any),
     /// on the first event of each base chain.
     pub addresses: Option<(IpAddr, IpAddr)>,
+    /// Source and destination ports as this chain saw them (TCP, UDP),
+    /// with [`Step::addresses`].
+    pub ports: Option<(u16, u16)>,
     /// The conntrack state the kernel reported with this step
     /// ([`crate::trace::ct_bits`]), on the first event of each base chain.
     pub ct_state: Option<u32>,
+}
+
+/// Addresses and ports of a packet as one chain saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TCP and UDP ports.
+    pub ports: Option<(u16, u16)>,
 }
 
 /// What the kernel did with one probe.
@@ -182,9 +207,16 @@ pub struct Observation {
     /// other filter-type input chain, else the last accepting step.
     pub deciding: Option<Step>,
     /// Whether conntrack runs for this packet: the ruleset uses `ct` (so
-    /// the namespace registered conntrack) and the packet reached an
-    /// input-hook chain, where every tracked packet carries its state.
+    /// the namespace registered conntrack) and the packet reached a chain
+    /// after conntrack's hooks (input, forward, postrouting, or
+    /// prerouting/output above priority -200), where every tracked packet
+    /// carries its state.
     pub conntrack: bool,
+    /// An accepted packet as it left the ruleset, every NAT rewrite done:
+    /// what the oracle's last input chain (delivered to `fw`) or last
+    /// postrouting chain (forwarded or sent by `fw`, on its way to the
+    /// wire) saw.
+    pub delivered: Option<Endpoints>,
 }
 
 impl Observation {
@@ -248,6 +280,9 @@ impl TcpFlow {
 #[derive(Debug)]
 struct Peer {
     iface: String,
+    /// The peer's link addresses: the next hop of routes through it.
+    gw4: String,
+    gw6: String,
     _ns: Scratch,
     sender: RawSender,
     sniffer: Sniffer,
@@ -276,6 +311,10 @@ pub struct Oracle {
     ct_active: bool,
     listeners: Vec<TcpListener>,
     udp: Vec<UdpSocket>,
+    /// Raw sockets inside `fw`, for packets the host itself sends.
+    host: RawSender,
+    /// Forwarding has been switched on in `fw`.
+    forwarding: bool,
 }
 
 fn fam_code(f: TableFamily) -> u8 {
@@ -299,16 +338,31 @@ fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
     std::fs::write(&path, value).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
-/// The oracle's table (nft text): mark at the door, notice the end of
-/// input. It is loaded with `nft -f`, since the ruleset model has no
-/// `meta nftrace` statement.
-fn oracle_table(interfaces: &[String]) -> String {
+/// The oracle's table (nft text): mark at the door (packets arriving on
+/// the oracle's interfaces, and packets the oracle's own process sends from
+/// `fw`: `meta skuid 0` holds only for a full socket of a root process, never
+/// for what the kernel sends by itself), notice the end of input and of
+/// postrouting (each with a `counter` rule, whose trace event carries the
+/// packet's header as it leaves). In `quiet` mode, everything else `fw`
+/// sends (but neighbour discovery) is dropped before conntrack. It is loaded with `nft -f`, since the ruleset model
+/// has no `meta nftrace` statement.
+fn oracle_table(interfaces: &[String], quiet: bool) -> String {
     let names: Vec<String> = interfaces.iter().map(|i| format!("\"{i}\"")).collect();
+    // Neighbour discovery stays: a peer must resolve a link-local
+    // destination of `fw`.
+    let silence = if quiet {
+        "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n\t\tdrop\n"
+    } else {
+        ""
+    };
     format!(
         "table inet {ORACLE_TABLE} {{\n\
          \tchain arrive {{\n\t\ttype filter hook prerouting priority -1000; policy accept;\n\
          \t\tiifname {{ {} }} meta nftrace set 1\n\t}}\n\
-         \tchain passed {{\n\t\ttype filter hook input priority {LAST}; policy accept;\n\t}}\n}}\n",
+         \tchain depart {{\n\t\ttype filter hook output priority -1000; policy accept;\n\
+         \t\tmeta skuid 0 meta nftrace set 1 accept\n{silence}\t}}\n\
+         \tchain passed {{\n\t\ttype filter hook input priority {LAST}; policy accept;\n\t\tcounter\n\t}}\n\
+         \tchain left {{\n\t\ttype filter hook postrouting priority {LAST}; policy accept;\n\t\tcounter\n\t}}\n}}\n",
         names.join(", ")
     )
 }
@@ -379,12 +433,14 @@ impl Oracle {
                 "link", "add", iface, "address", &fw_mac, "type", "veth", "peer", "name", "p0",
                 "address", &peer_mac, "netns", &pname,
             ])?;
-            // Link addresses from 169.254.0.0/16 (rarely in a policy).
+            // Link addresses from 169.254.0.0/16 (rarely in a policy). The
+            // fw end has no IPv4 address of its own (routes through the peer
+            // are `onlink`): MASQUERADE then takes the address the policy's
+            // context gives the interface, as on the real host.
             let fw4 = format!("169.254.{}.1", 100 + i);
             let peer4 = format!("169.254.{}.2", 100 + i);
             let fw6 = format!("fe80::{}:1", i + 1);
             let peer6 = format!("fe80::{}:2", i + 1);
-            fw.ip(&["addr", "add", &format!("{fw4}/30"), "dev", iface])?;
             fw.ip(&[
                 "-6",
                 "addr",
@@ -430,7 +486,9 @@ impl Oracle {
             if i == 0 {
                 // Replies (RST, ICMP errors, SYN-ACKs) leave towards the first
                 // peer, which drops them (not local, no forwarding).
-                fw.ip(&["route", "add", "default", "via", &peer4, "dev", iface])?;
+                fw.ip(&[
+                    "route", "add", "default", "via", &peer4, "dev", iface, "onlink",
+                ])?;
                 fw.ip(&["-6", "route", "add", "default", "via", &peer6, "dev", iface])?;
             }
             let (sender, sniffer) = run_in_named(&pname, || -> std::io::Result<_> {
@@ -438,6 +496,8 @@ impl Oracle {
             })??;
             peers.push(Peer {
                 iface: iface.clone(),
+                gw4: peer4,
+                gw6: peer6,
                 _ns: peer,
                 sender,
                 sniffer,
@@ -452,8 +512,12 @@ impl Oracle {
                 }
             })??;
         }
-        let (trace, ct) = run_in_named(&fwn, || -> std::io::Result<_> {
-            Ok((TraceSocket::open()?, netfilter_socket()?))
+        let (trace, ct, host) = run_in_named(&fwn, || -> std::io::Result<_> {
+            Ok((
+                TraceSocket::open()?,
+                netfilter_socket()?,
+                RawSender::open()?,
+            ))
         })??;
         let o = Oracle {
             peers,
@@ -466,8 +530,10 @@ impl Oracle {
             ct_active: false,
             listeners: Vec::new(),
             udp: Vec::new(),
+            host,
+            forwarding: false,
         };
-        nft_in(o.fw.name(), &oracle_table(&cfg.interfaces))?;
+        nft_in(o.fw.name(), &oracle_table(&cfg.interfaces, cfg.quiet))?;
         Ok(o)
     }
 
@@ -711,13 +777,79 @@ impl Oracle {
     }
 
     /// Sends `probe` into `fw` through interface `iif` and reports what the
-    /// kernel decided.
+    /// kernel decided. The destination is made an address of `fw` first
+    /// ([`Oracle::ensure_local`]): the probe is for the host itself.
     pub fn send(&mut self, iif: &str, probe: &Probe) -> Result<Observation, OracleError> {
         self.ensure_local(probe.dst)?;
+        self.arrive(iif, probe)
+    }
+
+    /// Sends `probe` into `fw` through interface `iif` as it is: a
+    /// destination that is not (and does not become, by DNAT) an address
+    /// of `fw` is routed through — forwarding is switched on in `fw` (only
+    /// there) on first use. Routes are `fw`'s: the peers' default route
+    /// ([`Oracle::route`] adds others).
+    pub fn forward(&mut self, iif: &str, probe: &Probe) -> Result<Observation, OracleError> {
+        if !self.forwarding {
+            self.in_fw(|| -> std::io::Result<()> {
+                write_sysctl("net.ipv4.ip_forward", "1")?;
+                write_sysctl("net.ipv6.conf.all.forwarding", "1")
+            })??;
+            self.forwarding = true;
+        }
+        self.arrive(iif, probe)
+    }
+
+    fn arrive(&mut self, iif: &str, probe: &Probe) -> Result<Observation, OracleError> {
         let bytes = probe.to_bytes()?;
         self.trace.drain()?;
         self.peer(iif)?.sender.send_bytes(probe.dst, &bytes)?;
         self.follow(probe)
+    }
+
+    /// Sends `probe` from `fw` itself (a raw socket inside it: the output
+    /// hook, routed by `fw`'s routes, then postrouting) and reports what
+    /// the kernel decided.
+    pub fn send_from_host(&mut self, probe: &Probe) -> Result<Observation, OracleError> {
+        let bytes = probe.to_bytes()?;
+        self.trace.drain()?;
+        match self.host.send_bytes(probe.dst, &bytes) {
+            Ok(()) => {}
+            // The output hook dropped it: the kernel tells the sender.
+            Err(CraftError::Io(e)) if e.raw_os_error() == Some(1) => {}
+            Err(e) => return Err(OracleError::HostSend(e.to_string())),
+        }
+        self.follow(probe)
+    }
+
+    /// Routes `net` (`ADDR/PREFIX`, `0.0.0.0/0` for the default route)
+    /// out of `fw` through interface `iface`, to the peer behind it
+    /// (replacing a route to the same network).
+    pub fn route(&mut self, net: &str, iface: &str) -> Result<(), OracleError> {
+        let peer = self.peer(iface)?;
+        let v6 = net.contains(':');
+        let gw = if v6 { &peer.gw6 } else { &peer.gw4 };
+        let args = [
+            if v6 { "-6" } else { "-4" },
+            "route",
+            "replace",
+            net,
+            "via",
+            gw.as_str(),
+            "dev",
+            iface,
+            "onlink",
+        ];
+        self.fw.ip(&args)?;
+        Ok(())
+    }
+
+    /// Removes a route made with [`Oracle::route`].
+    pub fn unroute(&mut self, net: &str) -> Result<(), OracleError> {
+        let v6 = net.contains(':');
+        self.fw
+            .ip(&[if v6 { "-6" } else { "-4" }, "route", "del", net])?;
+        Ok(())
     }
 
     /// Opens a TCP connection to a listener made with
@@ -789,16 +921,29 @@ impl Oracle {
         let mut last = Instant::now();
         let mut deciding: Option<Step> = None;
         let mut deciding_rank = 0u8;
-        let mut saw_input = false;
+        let mut after_conntrack = false;
+        let mut delivered = None;
         while let Some(ev) = self.trace.next(last + SETTLE)? {
             if ev.id != id {
                 continue;
             }
             last = Instant::now();
             if ev.table == ORACLE_TABLE {
-                if ev.chain == "passed" && ev.kind == TraceType::Policy {
-                    verdict = KernelVerdict::Accept;
-                    break;
+                if ev.chain == "passed" || ev.chain == "left" {
+                    // Their `counter` rule's event carries the header (the
+                    // first event of a base chain does), the policy event
+                    // ends the walk.
+                    if let Some((src, dst)) = ev.addresses() {
+                        delivered = Some(Endpoints {
+                            src,
+                            dst,
+                            ports: ev.ports(),
+                        });
+                    }
+                    if ev.kind == TraceType::Policy {
+                        verdict = KernelVerdict::Accept;
+                        break;
+                    }
                 }
                 continue;
             }
@@ -806,7 +951,10 @@ impl Oracle {
             let base_info = self.bases.get(&key_base).copied();
             if let Some(b) = base_info {
                 base = ev.chain.clone();
-                saw_input |= b.hook == Hook::Input;
+                after_conntrack |= match b.hook {
+                    Hook::Prerouting | Hook::Output => b.priority.value > CONNTRACK_PRIORITY,
+                    _ => true,
+                };
             }
             let info = ev.handle.and_then(|h| {
                 self.rules
@@ -825,6 +973,7 @@ impl Oracle {
                 origins: info.as_ref().map(|i| i.origins.clone()).unwrap_or_default(),
                 exprs: info.map(|i| i.exprs).unwrap_or_default(),
                 addresses: ev.addresses(),
+                ports: ev.addresses().and(ev.ports()),
                 ct_state: ev.ct_state,
             };
             steps.push(step.clone());
@@ -846,13 +995,18 @@ impl Oracle {
                     break;
                 }
                 Some(TraceVerdict::Accept) => {
-                    // The filter INPUT chain (priority 0) decides an
-                    // accepted packet, as iptables users read it; other
-                    // filter-type input chains (mangle, security) only
-                    // when there is none.
+                    // The filter INPUT, FORWARD or OUTPUT chain (priority
+                    // 0) decides an accepted packet, as iptables users
+                    // read it; other filter-type chains of those hooks
+                    // (mangle, security) only when there is none; a later
+                    // one of equal rank wins (a packet to the host over
+                    // `lo` passes OUTPUT, then INPUT).
                     let b = self.bases.get(&(ev.family, ev.table.clone(), base.clone()));
                     let rank = match b {
-                        Some(b) if b.kind == ChainType::Filter && b.hook == Hook::Input => {
+                        Some(b)
+                            if b.kind == ChainType::Filter
+                                && matches!(b.hook, Hook::Input | Hook::Forward | Hook::Output) =>
+                        {
                             1 + u8::from(b.priority.value == 0)
                         }
                         _ => 0,
@@ -872,7 +1026,8 @@ impl Oracle {
             verdict,
             steps,
             deciding,
-            conntrack: self.ct_active && saw_input,
+            conntrack: self.ct_active && after_conntrack,
+            delivered,
         })
     }
 }
