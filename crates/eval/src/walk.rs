@@ -378,6 +378,9 @@ impl<F: Finder> Walk<'_, F> {
             let (pkt, ctx, dst) = (env.pkt, env.ctx, env.fl.p.dst);
             env.fl.out = pkt.out_iface.as_deref().or_else(|| ctx.route_ref(dst));
             env.fl.routed = true;
+            // IP forwarding decrements the TTL (hop limit) before the
+            // FORWARD hook: FORWARD and POSTROUTING see one less.
+            env.fl.p.ttl = env.fl.p.ttl.saturating_sub(1);
             self.hook(env, TableKind::Mangle, Hook::Forward)?;
             self.hook(env, TableKind::Filter, Hook::Forward)?;
             self.hook(env, TableKind::Security, Hook::Forward)?;

@@ -575,6 +575,22 @@ mod differential {
                 _ => d.origins.first().map(|o| o.line),
             }
         });
+        // A filter chain without rules and with policy ACCEPT is not
+        // lowered (it does nothing): the kernel's last accepting step is
+        // then another table's; the verdict is what is compared.
+        let filter_chain = |s: &rampart_sys::oracle::Step| {
+            s.table == "rampart" && matches!(s.base_chain.as_str(), "input" | "forward" | "output")
+        };
+        let elided = matches!(
+            &o.decided_by,
+            Decider::Policy {
+                table: rampart_model::TableKind::Filter,
+                policy: rampart_model::ChainPolicy::Accept,
+                ..
+            }
+        ) && k.verdict == KernelVerdict::Accept
+            && !k.steps.iter().any(filter_chain);
+        let kline = if elided { None } else { kline };
         let mut diff = Vec::new();
         if ev != k.verdict {
             diff.push(format!(
@@ -677,6 +693,13 @@ mod differential {
         let path = path_name(outcome.path);
         let sent = match (outcome.path, pkt.in_iface.as_deref()) {
             (PathKind::Output, _) => oracle.send_from_host(&probe),
+            // Made local by DNAT or REDIRECT: sent as it is (its original
+            // destination must not become an address of the host).
+            (PathKind::Input, Some(iif))
+                if outcome.nat.iter().any(|n| n.side == NatSide::Destination) =>
+            {
+                oracle.forward(iif, &probe)
+            }
             (PathKind::Input, Some(iif)) => oracle.send(iif, &probe),
             (PathKind::Forward, Some(_)) if pkt.ttl <= 1 => {
                 tally.skipped.push(format!(
@@ -1361,7 +1384,17 @@ mod differential {
         p.sport = *r.pick(&[1000u16, 40000, 53, 22, 5555]);
         p.dport = *r.pick(PORTS);
         p.tcp_flags = *r.pick(FLAGS);
-        p.ttl = *r.pick(&[64u8, 64, 64, 1, 2, 255]);
+        // TTL 1 to a forwarded packet is the kernel's (time exceeded
+        // before FORWARD, listed as not sendable): rarely.
+        p.ttl = if iif.is_some() && !fam.local.contains(&dst) {
+            if r.chance(3) {
+                1
+            } else {
+                *r.pick(&[64u8, 64, 64, 2, 255])
+            }
+        } else {
+            *r.pick(&[64u8, 64, 64, 1, 2, 255])
+        };
         if proto == 1 || proto == 58 {
             let (t, c) = *r.pick(if fam.v6 {
                 &[(128u8, 0u8), (129, 0), (1, 4), (3, 0), (135, 0)][..]
