@@ -1736,20 +1736,25 @@ impl<'a> Env<'a, '_, '_> {
             NatSide::Destination => (p.dst, p.dport),
         };
         let port = if p.has_ports() { port } else { 0 };
+        // The kernel marks the connection SNAT/DNAT (`--ctstate SNAT`, the
+        // binding its later packets get) only when the mapping changes its
+        // tuple: a rewrite to the same address and port sets nothing.
+        let changed =
+            addr.is_none_or(|a| a != before_addr) || (p.has_ports() && port != before_port);
         match side {
             NatSide::Source => {
                 if let Some(a) = addr {
                     self.fl.p.src = a;
                 }
                 self.fl.p.sport = port;
-                self.fl.conn.snat = true;
+                self.fl.conn.snat |= changed;
             }
             NatSide::Destination => {
                 if let Some(a) = addr {
                     self.fl.p.dst = a;
                 }
                 self.fl.p.dport = port;
-                self.fl.conn.dnat = true;
+                self.fl.conn.dnat |= changed;
             }
         }
         self.fl.version += 1;

@@ -678,7 +678,7 @@ mod differential {
         tally: &mut Tally,
         flows: &mut Flows,
         eval: &mut dyn FnMut(&Packet) -> rampart_eval::Outcome,
-    ) {
+    ) -> Option<rampart_eval::Outcome> {
         let probe = probe_of(&mut pkt, flows);
         let outcome = eval(&pkt);
         if matches!(
@@ -688,7 +688,7 @@ mod differential {
             tally
                 .skipped
                 .push(format!("{label}: evaluator says {}", outcome.verdict));
-            return;
+            return None;
         }
         let path = path_name(outcome.path);
         let sent = match (outcome.path, pkt.in_iface.as_deref()) {
@@ -706,7 +706,7 @@ mod differential {
                     "{label}: forwarded with TTL {}: the kernel's IP forwarding drops it (time exceeded) before the FORWARD hook, outside the ruleset",
                     pkt.ttl
                 ));
-                return;
+                return None;
             }
             (PathKind::Forward, Some(iif)) => {
                 // An egress interface the packet names: a host route for
@@ -730,7 +730,7 @@ mod differential {
                 tally.skipped.push(format!(
                     "{label}: arrives on an interface the packet does not name"
                 ));
-                return;
+                return None;
             }
         };
         let entry = tally.by_path.entry(path).or_default();
@@ -741,7 +741,7 @@ mod differential {
                 tally
                     .disagreements
                     .push(format!("{label} [{path}]: the oracle failed: {e}"));
-                return;
+                return None;
             }
         };
         let before = tally.compared;
@@ -763,6 +763,47 @@ mod differential {
             let payload = probe.payload.len();
             flows.sent(ends(&pkt), pkt.tcp_flags, payload, delivered);
         }
+        Some(outcome)
+    }
+
+    /// The answer to an accepted packet, as the evaluator sees the flow:
+    /// from its destination after NAT back to its source after NAT,
+    /// arriving where the packet left (or sent by the host when the packet
+    /// was for it). TCP answers a SYN with SYN-ACK, anything else with an
+    /// ACK; ICMP answers echo requests only.
+    pub fn reply_of(o: &rampart_eval::Outcome) -> Option<Packet> {
+        let p = &o.packet;
+        let e = after_nat(o, p)?;
+        let mut q = Packet::new(p.protocol, e.dst, e.src);
+        if let Some((s, d)) = e.ports {
+            q.sport = d;
+            q.dport = s;
+        }
+        q.in_iface = match o.path {
+            PathKind::Input => None,
+            PathKind::Forward | PathKind::Output => Some(o.out_iface.clone()?),
+        };
+        if q.in_iface.as_deref() == Some("lo") {
+            return None;
+        }
+        match p.protocol {
+            6 => {
+                q.tcp_flags = if p.tcp_flags & (SYN | ACK) == SYN {
+                    SYN | ACK
+                } else {
+                    ACK
+                };
+            }
+            1 | 58 => {
+                (q.icmp_type, q.icmp_code) = match p.icmp_type {
+                    8 => (0, 0),
+                    128 => (129, 0),
+                    _ => return None,
+                };
+            }
+            _ => {}
+        }
+        Some(q)
     }
 
     /// Loads a case's policy with the front ends `rampart check` uses.
@@ -1285,10 +1326,13 @@ mod differential {
         if r.chance(30) {
             m.push(format!("-s {}", r.pick(fam.nets)));
         }
-        let ported = chain != "POSTROUTING" || r.chance(50);
-        if ported {
+        // DNAT and REDIRECT with ports need a protocol; half the rules
+        // name a port.
+        if chain != "POSTROUTING" || r.chance(50) {
             m.push(format!("-p {proto} -m {proto}"));
-            m.push(format!("--dport {}", r.pick(PORTS)));
+            if r.chance(50) {
+                m.push(format!("--dport {}", r.pick(PORTS)));
+            }
         }
         let t = match (chain, r.below(4)) {
             ("POSTROUTING", 0) => "ACCEPT".to_string(),
@@ -1311,16 +1355,20 @@ mod differential {
     }
 
     /// A random iptables-save/ip6tables-save policy: filter INPUT,
-    /// FORWARD, OUTPUT and a user chain, and half the time a nat table
+    /// FORWARD, OUTPUT and a user chain, and three times in four a nat table
     /// (DNAT, REDIRECT, SNAT, MASQUERADE).
     pub fn policy_text(r: &mut Rng, fam: &Family) -> String {
         let mut s = String::new();
-        if r.chance(50) {
+        if r.chance(75) {
             s.push_str(
                 "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
             );
-            for (chain, most) in [("PREROUTING", 4), ("OUTPUT", 3), ("POSTROUTING", 4)] {
-                for _ in 0..r.below(most) {
+            for (chain, least, more) in [
+                ("PREROUTING", 1, 3),
+                ("OUTPUT", 0, 3),
+                ("POSTROUTING", 1, 3),
+            ] {
+                for _ in 0..(least + r.below(more)) {
                     let body = nat_rule(r, fam, chain);
                     s.push_str(&format!("-A {chain} {body}\n"));
                 }
@@ -1470,15 +1518,32 @@ mod differential {
                 let pkt = packet(&mut r, fam);
                 let before = tally.disagreements.len();
                 oracle.flush_conntrack().expect("flush conntrack");
-                let mut eval = |p: &Packet| evaluate(&policy, &ctx, p);
-                run_packet(
+                // A third of the packets are answered: the pair is one
+                // session (conntrack state, NAT bindings for the reply).
+                let answered = r.chance(33);
+                let mut flows = Flows::default();
+                let mut s = rampart_eval::Session::new(&policy, ctx.clone());
+                let first = run_packet(
                     &mut oracle,
                     pkt,
                     &format!("{name} packet {j}"),
                     tally,
-                    &mut Flows::default(),
-                    &mut eval,
+                    &mut flows,
+                    &mut |p: &Packet| s.packet(ctx.now, p),
                 );
+                let reply = first
+                    .filter(|o| answered && o.verdict == Verdict::Accept)
+                    .and_then(|o| reply_of(&o));
+                if let Some(q) = reply {
+                    run_packet(
+                        &mut oracle,
+                        q,
+                        &format!("{name} packet {j} (the answer)"),
+                        tally,
+                        &mut flows,
+                        &mut |p: &Packet| s.packet(ctx.now, p),
+                    );
+                }
                 if tally.disagreements.len() > before {
                     let last = tally.disagreements.pop().unwrap_or_default();
                     tally
