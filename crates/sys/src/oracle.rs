@@ -804,13 +804,24 @@ impl Oracle {
         let bytes = probe.to_bytes()?;
         self.trace.drain()?;
         self.peer(iif)?.sender.send_bytes(probe.dst, &bytes)?;
-        self.follow(probe)
+        self.follow(probe, false)
     }
 
     /// Sends `probe` from `fw` itself (a raw socket inside it: the output
     /// hook, routed by `fw`'s routes, then postrouting) and reports what
     /// the kernel decided.
     pub fn send_from_host(&mut self, probe: &Probe) -> Result<Observation, OracleError> {
+        self.host_send(probe, false)
+    }
+
+    /// Sends `probe` from `fw` to itself (a loopback or local destination)
+    /// and follows it all the way: output, postrouting, then in on `lo`
+    /// through prerouting and input.
+    pub fn send_to_itself(&mut self, probe: &Probe) -> Result<Observation, OracleError> {
+        self.host_send(probe, true)
+    }
+
+    fn host_send(&mut self, probe: &Probe, to_itself: bool) -> Result<Observation, OracleError> {
         let bytes = probe.to_bytes()?;
         self.trace.drain()?;
         match self.host.send_bytes(probe.dst, &bytes) {
@@ -819,7 +830,7 @@ impl Oracle {
             Err(CraftError::Io(e)) if e.raw_os_error() == Some(1) => {}
             Err(e) => return Err(OracleError::HostSend(e.to_string())),
         }
-        self.follow(probe)
+        self.follow(probe, to_itself)
     }
 
     /// Routes `net` (`ADDR/PREFIX`, `0.0.0.0/0` for the default route)
@@ -904,10 +915,12 @@ impl Oracle {
         Ok((first, flow))
     }
 
-    fn follow(&mut self, probe: &Probe) -> Result<Observation, OracleError> {
+    /// Follows `probe` by its trace id to a verdict; `through_lo`: the end
+    /// of postrouting is not the end (the packet comes back in on `lo`).
+    fn follow(&mut self, probe: &Probe, through_lo: bool) -> Result<Observation, OracleError> {
         let start = Instant::now();
         // The first event that shows our packet's header names its id.
-        let id = loop {
+        let mut id = loop {
             let Some(ev) = self.trace.next(start + FIRST_EVENT)? else {
                 return Err(OracleError::NoTrace(FIRST_EVENT));
             };
@@ -922,17 +935,32 @@ impl Oracle {
         let mut deciding: Option<Step> = None;
         let mut deciding_rank = 0u8;
         let mut after_conntrack = false;
-        let mut delivered = None;
+        let mut delivered: Option<Endpoints> = None;
+        // Coming back in on lo, the packet gets a new trace id (the id
+        // hashes the input interface): found again by its header.
+        let mut looped = false;
         while let Some(ev) = self.trace.next(last + SETTLE)? {
             if ev.id != id {
-                continue;
+                let again = looped
+                    && ev.table == ORACLE_TABLE
+                    && ev.chain == "arrive"
+                    && delivered.is_some_and(|d| {
+                        ev.addresses() == Some((d.src, d.dst))
+                            && (d.ports.is_none() || ev.ports() == d.ports)
+                    });
+                if !again {
+                    continue;
+                }
+                id = ev.id;
+                looped = false;
             }
             last = Instant::now();
             if ev.table == ORACLE_TABLE {
                 if ev.chain == "passed" || ev.chain == "left" {
                     // Their `counter` rule's event carries the header (the
                     // first event of a base chain does), the policy event
-                    // ends the walk.
+                    // ends the walk (at "left", unless the packet comes
+                    // back in on lo).
                     if let Some((src, dst)) = ev.addresses() {
                         delivered = Some(Endpoints {
                             src,
@@ -941,8 +969,12 @@ impl Oracle {
                         });
                     }
                     if ev.kind == TraceType::Policy {
-                        verdict = KernelVerdict::Accept;
-                        break;
+                        if ev.chain == "left" && through_lo {
+                            looped = true;
+                        } else {
+                            verdict = KernelVerdict::Accept;
+                            break;
+                        }
                     }
                 }
                 continue;

@@ -362,7 +362,6 @@ mod differential {
     /// the packet itself says; its path is known after evaluation).
     pub fn unsendable(p: &Packet) -> Option<&'static str> {
         match p.in_iface.as_deref() {
-            Some("lo") => return Some("arrives on lo"),
             Some(i) if i.ends_with('+') || i.len() > 15 => return Some("interface wildcard"),
             _ => {}
         }
@@ -693,6 +692,8 @@ mod differential {
         let path = path_name(outcome.path);
         let sent = match (outcome.path, pkt.in_iface.as_deref()) {
             (PathKind::Output, _) => oracle.send_from_host(&probe),
+            // The host's packet to itself: out through OUTPUT, in on lo.
+            (PathKind::Input, Some("lo")) => oracle.send_to_itself(&probe),
             // Made local by DNAT or REDIRECT: sent as it is (its original
             // destination must not become an address of the host).
             (PathKind::Input, Some(iif))
@@ -940,7 +941,35 @@ mod differential {
                 }
             }
             units.retain(|(pkts, session, _)| {
-                match pkts.iter().find_map(|(_, p, _)| unsendable(p)) {
+                // A packet on lo was sent by the host: the kernel runs it
+                // through OUTPUT first, which the evaluator's answer for
+                // the arrival leaves out; sent when OUTPUT lets it out.
+                let lo = |p: &Packet| {
+                    if p.in_iface.as_deref() != Some("lo") {
+                        return None;
+                    }
+                    if *session {
+                        return Some("arrives on lo within a session".to_string());
+                    }
+                    let out = evaluate(
+                        &policy,
+                        &ctx,
+                        &Packet {
+                            in_iface: None,
+                            ..p.clone()
+                        },
+                    );
+                    (out.verdict != Verdict::Accept).then(|| {
+                        format!(
+                            "arrives on lo, but the host's OUTPUT does not let it out ({})",
+                            out.verdict
+                        )
+                    })
+                };
+                let why = pkts
+                    .iter()
+                    .find_map(|(_, p, _)| unsendable(p).map(str::to_string).or_else(|| lo(p)));
+                match why {
                     Some(w) => {
                         for (label, _, _) in pkts {
                             let s = if *session { " (its session)" } else { "" };
