@@ -1374,10 +1374,8 @@ mod differential {
             (_, 1) => format!("REDIRECT --to-ports {}", r.pick(&[22u16, 80, 8080])),
             (_, _) => {
                 let port = r.chance(60).then(|| *r.pick(&[22u16, 80, 443]));
-                format!(
-                    "DNAT --to-destination {}",
-                    endpoint(fam, *r.pick(fam.lan), port)
-                )
+                let host = *r.pick(fam.lan);
+                format!("DNAT --to-destination {}", endpoint(fam, host, port))
             }
         };
         format!("{} -j {t}", m.join(" "))
