@@ -638,6 +638,77 @@ impl Oracle {
         }
     }
 
+    /// Enters a TCP or UDP connection into `fw`'s conntrack table as if
+    /// both directions had been seen (`src:sport → dst:dport` the original
+    /// direction; TCP ESTABLISHED, replied and assured), so that a probe of
+    /// it is ESTABLISHED and an ICMP error quoting it RELATED. Uses
+    /// `conntrack -I` (conntrack-tools) inside `fw`.
+    pub fn insert_connection(
+        &self,
+        proto: u8,
+        (src, sport): (IpAddr, u16),
+        (dst, dport): (IpAddr, u16),
+    ) -> Result<(), OracleError> {
+        let name = match proto {
+            6 => "tcp",
+            17 => "udp",
+            p => {
+                return Err(OracleError::Io(std::io::Error::other(format!(
+                    "cannot enter a connection of protocol {p} (TCP and UDP only)"
+                ))))
+            }
+        };
+        let (s, d, sp, dp) = (
+            src.to_string(),
+            dst.to_string(),
+            sport.to_string(),
+            dport.to_string(),
+        );
+        let mut args = vec![
+            "netns",
+            "exec",
+            self.fw.name(),
+            "conntrack",
+            "-I",
+            "-p",
+            name,
+            "-s",
+            &s,
+            "-d",
+            &d,
+            "--sport",
+            &sp,
+            "--dport",
+            &dp,
+            "-r",
+            &d,
+            "-q",
+            &s,
+            "--reply-port-src",
+            &dp,
+            "--reply-port-dst",
+            &sp,
+            "-u",
+            "SEEN_REPLY,ASSURED",
+            "-t",
+            "120",
+        ];
+        if proto == 6 {
+            args.extend(["--state", "ESTABLISHED"]);
+        }
+        let out = std::process::Command::new("ip")
+            .args(&args)
+            .output()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run `conntrack`: {e}")))?;
+        if !out.status.success() {
+            return Err(OracleError::Io(std::io::Error::other(format!(
+                "conntrack -I failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))));
+        }
+        Ok(())
+    }
+
     /// Makes `addr` an address of `fw` (on `lo`), so probes to it are
     /// delivered locally.
     pub fn ensure_local(&mut self, addr: IpAddr) -> Result<(), OracleError> {

@@ -365,8 +365,11 @@ mod differential {
             Some(i) if i.ends_with('+') || i.len() > 15 => return Some("interface wildcard"),
             _ => {}
         }
-        if p.ct_state.is_some() {
-            return Some("gives its conntrack state");
+        match (p.ct_state, p.protocol) {
+            (None | Some(CtState::New), _) | (Some(CtState::Established), 6 | 17) => {}
+            // The harness makes up the connection the error quotes.
+            (Some(CtState::Related), _) if p.is_icmp_error() => {}
+            _ => return Some("gives a conntrack state the harness cannot make"),
         }
         if p.fragment {
             return Some("a later fragment (the kernel reassembles)");
@@ -690,6 +693,27 @@ mod differential {
             return None;
         }
         let path = path_name(outcome.path);
+        // A state the packet gives: the connection is entered into the
+        // kernel's table first (for RELATED, one the error then quotes).
+        let mut probe = probe;
+        let made = match pkt.ct_state {
+            Some(CtState::Established) => {
+                oracle.insert_connection(pkt.protocol, (pkt.src, pkt.sport), (pkt.dst, pkt.dport))
+            }
+            Some(CtState::Related) if pkt.inner.is_none() => {
+                let (host, peer) = ((pkt.dst, 40000), (pkt.src, 443));
+                let quoted = Probe::tcp(host.0, peer.0, host.1, peer.1, ACK);
+                probe.payload = quoted.to_bytes().unwrap_or_default();
+                oracle.insert_connection(6, host, peer)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = made {
+            tally
+                .disagreements
+                .push(format!("{label} [{path}]: the oracle failed: {e}"));
+            return None;
+        }
         let sent = match (outcome.path, pkt.in_iface.as_deref()) {
             (PathKind::Output, _) => oracle.send_from_host(&probe),
             // The host's packet to itself: out through OUTPUT, in on lo.
