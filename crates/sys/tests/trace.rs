@@ -1640,13 +1640,19 @@ fn issue4_kernel_differential_corpus() {
     let mut t = differential::Tally::default();
     differential::corpus(&mut t);
     let rep = differential::report("corpus", &t);
-    eprintln!("{}", rep.lines().next().unwrap_or_default());
+    eprintln!("{}", rep.lines().take(4).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
+    // 101 of the 144 packets when this was written; the rest are listed.
     assert!(
-        t.compared >= 30,
+        t.compared >= 95,
         "only {} corpus packets compared:\n{rep}",
         t.compared
     );
+    for path in ["input", "forward", "output"] {
+        let n = t.by_path.get(path).map_or(0, |c| c.0);
+        assert!(n >= 5, "only {n} {path} corpus packets compared:\n{rep}");
+    }
+    assert!(t.nat_compared >= 10, "{rep}");
 }
 
 #[test]
@@ -1654,15 +1660,20 @@ fn issue4_kernel_differential_random() {
     if oracle(&["eth0"]).is_none() {
         return;
     }
-    let policies = std::env::var("RAMPART_DIFF_POLICIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let policies = env("RAMPART_DIFF_POLICIES").unwrap_or(100) as usize;
+    let seed = env("RAMPART_DIFF_SEED").unwrap_or(0x5eed_0004);
     let mut t = differential::Tally::default();
-    differential::random(&mut t, policies, 50, 0x5eed_0004);
+    differential::random(&mut t, policies, 50, seed);
     let rep = differential::report("random", &t);
-    eprintln!("{}", rep.lines().next().unwrap_or_default());
+    eprintln!("{}", rep.lines().take(4).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
+    // Every path is exercised.
+    for path in ["input", "forward", "output"] {
+        let n = t.by_path.get(path).map_or(0, |c| c.0);
+        assert!(n >= policies, "only {n} {path} packets compared:\n{rep}");
+    }
+    assert!(t.nat_compared > 0, "no NAT rewrite compared:\n{rep}");
 }
 
 /// Issue 4: the replay flow tracker (`rampart-capture`) against the
