@@ -1692,12 +1692,20 @@ impl<'a> Env<'a, '_, '_> {
             }
             Target::Masquerade(m) => {
                 let dev = self.fl.out;
-                let a = dev.and_then(|d| self.ctx.addr_on(d, p.src));
+                // Out of lo the kernel takes no loopback address (they are
+                // host-scoped) but one of another interface it picks.
+                let a = dev
+                    .filter(|d| *d != "lo")
+                    .and_then(|d| self.ctx.addr_on(d, p.src));
                 let port = match m.to_ports {
                     Some(r) if !r.contains(p.sport) => r.first,
                     _ => p.sport,
                 };
                 let note = match (&dev, a) {
+                    (Some("lo"), _) => Some(
+                        "an address of another interface, which the kernel picks (loopback addresses are host-scoped)"
+                            .to_string(),
+                    ),
                     (Some(d), None) => Some(format!("the address of {d}; give --local ADDR%{d}")),
                     (None, _) => {
                         Some("the address of the output interface, which is not known".to_string())
