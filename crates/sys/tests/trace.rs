@@ -518,32 +518,40 @@ mod differential {
     }
 
     /// The packet's addresses and ports after the evaluator's NAT
-    /// rewrites; `None` when a rewrite's address is not known (the
-    /// address of an interface the context does not give).
-    fn after_nat(o: &rampart_eval::Outcome, p: &Packet) -> Option<Endpoints> {
+    /// rewrites, and which addresses it does not know (a rewrite to the
+    /// address of an interface the context does not give, or that the
+    /// kernel picks): (source, destination) unknown.
+    fn after_nat(o: &rampart_eval::Outcome, p: &Packet) -> (Endpoints, (bool, bool)) {
         let (mut src, mut sport, mut dst, mut dport) = (p.src, p.sport, p.dst, p.dport);
+        let mut unknown = (false, false);
         for n in &o.nat {
-            let a = n.after_addr?;
             match n.side {
                 NatSide::Source => {
-                    src = a;
+                    match n.after_addr {
+                        Some(a) => src = a,
+                        None => unknown.0 = true,
+                    }
                     if n.after_port != 0 {
                         sport = n.after_port;
                     }
                 }
                 NatSide::Destination => {
-                    dst = a;
+                    match n.after_addr {
+                        Some(a) => dst = a,
+                        None => unknown.1 = true,
+                    }
                     if n.after_port != 0 {
                         dport = n.after_port;
                     }
                 }
             }
         }
-        Some(Endpoints {
+        let e = Endpoints {
             src,
             dst,
             ports: p.has_ports().then_some((sport, dport)),
-        })
+        };
+        (e, unknown)
     }
 
     fn show(e: &Endpoints) -> String {
@@ -620,10 +628,25 @@ mod differential {
         }
         // NAT: where the accepted packet goes, as the kernel sent it on.
         if ev == KernelVerdict::Accept && k.verdict == KernelVerdict::Accept {
-            match (after_nat(o, pkt), &k.delivered) {
-                (Some(want), Some(got)) => {
+            let (want, unknown) = after_nat(o, pkt);
+            match &k.delivered {
+                Some(got) => {
                     tally.endpoints_compared += 1;
                     tally.nat_compared += usize::from(!o.nat.is_empty());
+                    // An address the evaluator does not know is taken as
+                    // the kernel's; the rest is compared.
+                    let want = Endpoints {
+                        src: if unknown.0 { got.src } else { want.src },
+                        dst: if unknown.1 { got.dst } else { want.dst },
+                        ..want
+                    };
+                    if unknown != (false, false) {
+                        tally.partly.push(format!(
+                            "{pkt}: the address NAT picks is not compared, the evaluator does not know it ({}); the kernel took {}",
+                            o.nat.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("; "),
+                            show(got)
+                        ));
+                    }
                     let got = Endpoints {
                         ports: got.ports.filter(|_| want.ports.is_some()),
                         ..*got
@@ -642,11 +665,7 @@ mod differential {
                         ));
                     }
                 }
-                (None, _) => tally.partly.push(format!(
-                    "{pkt}: NAT not compared: the evaluator does not know the rewritten address ({})",
-                    o.nat.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("; ")
-                )),
-                (Some(_), None) => diff.push("the kernel's trace shows no header at the end".into()),
+                None => diff.push("the kernel's trace shows no header at the end".into()),
             }
         }
         (!diff.is_empty()).then(|| diff.join("; "))
@@ -800,7 +819,10 @@ mod differential {
     /// ACK; ICMP answers echo requests only.
     pub fn reply_of(o: &rampart_eval::Outcome) -> Option<Packet> {
         let p = &o.packet;
-        let e = after_nat(o, p)?;
+        let (e, unknown) = after_nat(o, p);
+        if unknown != (false, false) {
+            return None;
+        }
         let mut q = Packet::new(p.protocol, e.dst, e.src);
         if let Some((s, d)) = e.ports {
             q.sport = d;
