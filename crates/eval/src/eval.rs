@@ -712,6 +712,12 @@ impl<'a> Env<'a, '_, '_> {
                 )
             }
             Match::Connmark(cm) => {
+                // Without a conntrack entry (INVALID, UNTRACKED, or in the
+                // raw table) there is no mark: the kernel's match fails,
+                // negated or not.
+                if matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                    return (Tri::No, fmt!(self.explain, "no connection mark: conntrack {}", self.fl.ct.name()));
+                }
                 if !self.fl.conn.known && !self.lone {
                     return unknown("the connection mark is not known");
                 }
@@ -1494,6 +1500,18 @@ impl<'a> Env<'a, '_, '_> {
                 )
             }
             Target::Connmark(c) => {
+                // Without a conntrack entry there is no mark to set or
+                // restore: the kernel does nothing.
+                if matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                    return (
+                        Act::Continue,
+                        Some(fmt!(
+                            self.explain,
+                            "nothing: no connection (conntrack {})",
+                            self.fl.ct.name()
+                        )),
+                    );
+                }
                 let ct = self.fl.conn.mark;
                 let nf = self.fl.p.mark;
                 let sh = |v: u32| match c.shift {

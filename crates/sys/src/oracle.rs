@@ -231,17 +231,24 @@ pub struct Observation {
 
 impl Observation {
     /// The conntrack state as the kernel reported it on the way into the
-    /// deciding base chain (the last report before the decision), as
+    /// deciding base chain (the last report before the decision; for an
+    /// accepted packet, the last report), as
     /// [`crate::trace::ct_bits`]; INVALID when conntrack ran
     /// ([`Observation::conntrack`]) and attached no entry; `None` when
     /// conntrack did not run or the kernel does not report states (before
     /// Linux 6.12).
     pub fn ct_state(&self) -> Option<u32> {
-        let end = self
-            .deciding
-            .as_ref()
-            .and_then(|d| self.steps.iter().rposition(|s| s == d))
-            .unwrap_or(self.steps.len().saturating_sub(1));
+        // An accepted packet's state is the one it leaves with (a chain
+        // before conntrack may have decided it, a raw chain accepting).
+        let last = self.steps.len().saturating_sub(1);
+        let end = match self.verdict {
+            KernelVerdict::Accept => last,
+            _ => self
+                .deciding
+                .as_ref()
+                .and_then(|d| self.steps.iter().rposition(|s| s == d))
+                .unwrap_or(last),
+        };
         let reported = self
             .steps
             .get(..=end)

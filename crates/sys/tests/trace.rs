@@ -676,7 +676,7 @@ mod differential {
         for st in &k.steps {
             let _ = writeln!(
                 s,
-                "      {} {} {:?} handle {:?} pos {:?} {:?} lines {:?} {:?}",
+                "      {} {} {:?} handle {:?} pos {:?} {:?} lines {:?} {:?} ct {:?}",
                 st.table,
                 st.chain,
                 st.kind,
@@ -684,7 +684,8 @@ mod differential {
                 st.position,
                 st.verdict,
                 st.origins.iter().map(|o| o.line).collect::<Vec<_>>(),
-                st.addresses
+                st.addresses,
+                st.ct_state
             );
         }
         s
@@ -1319,8 +1320,20 @@ mod differential {
                     "NEW,INVALID",
                     "DNAT",
                     "SNAT",
+                    "UNTRACKED",
                 ])
             ));
+        }
+        // Marks the mangle table may have set.
+        if r.chance(10) {
+            m.push(format!(
+                "-m mark {}--mark {}",
+                if r.chance(25) { "! " } else { "" },
+                r.pick(&["0x1", "0x2", "0x1/0x1", "0x0"])
+            ));
+        }
+        if r.chance(6) {
+            m.push(format!("-m connmark --mark {}", r.pick(&["0x2", "0x0"])));
         }
         if r.chance(8) {
             m.push(format!("-m iprange --src-range {}", r.pick(fam.ranges)));
@@ -1434,6 +1447,46 @@ mod differential {
     /// (DNAT, REDIRECT, SNAT, MASQUERADE).
     pub fn policy_text(r: &mut Rng, fam: &Family) -> String {
         let mut s = String::new();
+        // raw: some packets are not tracked.
+        if r.chance(20) {
+            s.push_str("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+            for chain in ["PREROUTING", "OUTPUT"] {
+                if r.chance(60) {
+                    let w = if chain == "OUTPUT" {
+                        Where::Out
+                    } else {
+                        Where::In
+                    };
+                    let body = rule(r, fam, w, true);
+                    s.push_str(&format!("-A {chain} {body} -j CT --notrack\n"));
+                }
+            }
+            s.push_str("COMMIT\n");
+        }
+        // mangle: marks and connection marks for filter to match.
+        if r.chance(35) {
+            s.push_str(
+                "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+            );
+            for (chain, w) in [
+                ("PREROUTING", Where::In),
+                ("FORWARD", Where::Both),
+                ("OUTPUT", Where::Out),
+            ] {
+                for _ in 0..r.below(3) {
+                    let body = rule(r, fam, w, true);
+                    let t = match r.below(4) {
+                        0 => "MARK --set-xmark 0x1/0xffffffff".to_string(),
+                        1 => "MARK --set-xmark 0x2/0x2".to_string(),
+                        2 => "CONNMARK --set-xmark 0x2/0xffffffff".to_string(),
+                        _ => "CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff"
+                            .to_string(),
+                    };
+                    s.push_str(&format!("-A {chain} {body} -j {t}\n"));
+                }
+            }
+            s.push_str("COMMIT\n");
+        }
         if r.chance(75) {
             s.push_str(
                 "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
