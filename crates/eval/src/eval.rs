@@ -715,8 +715,9 @@ impl<'a> Env<'a, '_, '_> {
                 // Without a conntrack entry (INVALID, UNTRACKED, or in the
                 // raw table) there is no mark: the kernel's match fails,
                 // negated or not.
-                if matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
-                    return (Tri::No, fmt!(self.explain, "no connection mark: conntrack {}", self.fl.ct.name()));
+                if !self.fl.tracked || matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                    let why = if self.fl.tracked { self.fl.ct.name() } else { "has not seen the packet yet" };
+                    return (Tri::No, fmt!(self.explain, "no connection mark: conntrack {why}"));
                 }
                 if !self.fl.conn.known && !self.lone {
                     return unknown("the connection mark is not known");
@@ -1502,14 +1503,10 @@ impl<'a> Env<'a, '_, '_> {
             Target::Connmark(c) => {
                 // Without a conntrack entry there is no mark to set or
                 // restore: the kernel does nothing.
-                if matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                if !self.fl.tracked || matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
                     return (
                         Act::Continue,
-                        Some(fmt!(
-                            self.explain,
-                            "nothing: no connection (conntrack {})",
-                            self.fl.ct.name()
-                        )),
+                        Some(fmt!(self.explain, "nothing: no connection yet or at all")),
                     );
                 }
                 let ct = self.fl.conn.mark;
