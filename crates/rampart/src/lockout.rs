@@ -20,11 +20,13 @@
 //!   the same client within one second (limits spent, recent lists and
 //!   connection counts full).
 //!
-//! A rule the evaluator cannot decide (payload, marks, time, a socket
-//! owner...) makes the way "unknown", naming the rule.
+//! A rule the evaluator cannot decide (payload, a socket owner, ...), or a
+//! `-m time` rule on the way (the evaluation is at one instant, the policy
+//! stays), makes the way "unknown", naming the rule.
+
 use rampart_eval::{
-    Context, CtState, Decider, LocalAddr, Outcome as EvalOutcome, Packet as EvalPacket, Session,
-    Time, Verdict,
+    Context, CtState, Decider, Event, LocalAddr, Outcome as EvalOutcome, Packet as EvalPacket,
+    Session, Time, Verdict,
 };
 use rampart_model::{Family, Policy, TableKind};
 use std::net::IpAddr;
@@ -303,7 +305,36 @@ fn follow(policy: &Policy, conn: SshConn, kind: Kind, iface: &str, flood: bool) 
         }
     }
     let out = session.packet(now, &packet(conn, kind, iface, conn.client_port));
+    if let Some(at) = time_rule(policy, &out) {
+        return Path {
+            end: End::Unknown("it matches by the time of day (-m time)".into()),
+            at,
+            assumed: Vec::new(),
+        };
+    }
     path_of(policy, &out, flood)
+}
+
+/// The first rule on the packet's way that matches by the time of day:
+/// the evaluation is at one instant, the policy applies at every one.
+fn time_rule(policy: &Policy, o: &EvalOutcome) -> Option<String> {
+    o.trace.iter().find_map(|st| {
+        let Event::Rule { index, origin, .. } = &st.event else {
+            return None;
+        };
+        let rule = policy
+            .table(st.family, st.table)?
+            .chain(&st.chain)?
+            .rules
+            .get(index.checked_sub(1)?)?;
+        rule.matches.iter().any(|m| m.name() == "time").then(|| {
+            let what = format!("{} {} rule {}", st.table.name(), st.chain, index);
+            match origin {
+                Some(o) => format!("{o} ({what})"),
+                None => what,
+            }
+        })
+    })
 }
 
 fn path_of(policy: &Policy, o: &EvalOutcome, flood: bool) -> Path {
@@ -675,6 +706,31 @@ mod tests {
         assert!(text.contains("dropped by recent.v4:6:1"), "{text}");
         assert!(
             text.contains("100 new connections from 198.51.100.7 within a second came first, so recent.v4:7:1 (filter INPUT rule 3) (with -m recent) no longer decides"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn issue4_guard_is_unsure_of_time_windows() {
+        // SSH only in office hours: whether a new login passes depends on
+        // when it comes, which the guard does not pretend to know.
+        let p = policy(
+            "time.v4",
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
+             -A INPUT -p tcp -m tcp --dport 22 -m time --timestart 09:00:00 --timestop 17:00:00 -j ACCEPT\n\
+             COMMIT\n",
+        );
+        let r = check(&p, conn(C));
+        let o: Vec<Outcome> = r.checks.iter().map(Check::outcome).collect();
+        assert_eq!(
+            o,
+            vec![Outcome::Kept, Outcome::Kept, Outcome::Unsure],
+            "{r}"
+        );
+        let text = r.to_string();
+        assert!(
+            text.contains("unknown (it matches by the time of day (-m time)) by time.v4:6:1"),
             "{text}"
         );
     }
