@@ -1,10 +1,14 @@
 //! Issue 4: the kernel oracle. Small policies whose verdict and deciding
 //! rule per packet are known by hand; each packet is crafted, sent from a
 //! peer namespace with a raw socket into a throwaway `fw` namespace holding
-//! the policy, and followed with nftables trace events.
+//! the policy (or through it, or from inside it), and followed with
+//! nftables trace events. Then the differential harness: the corpus
+//! `testdata/eval/*.toml` and random router policies, the kernel against
+//! rampart-eval, packet by packet.
 //!
-//! Needs root, `ip` (iproute2) and `nft`; in CI (CI=true) a missing
-//! prerequisite is a failure, elsewhere a printed notice.
+//! Needs root, `ip` (iproute2), `nft` and `conntrack` (conntrack-tools,
+//! to enter connections whose state a packet gives); in CI (CI=true) a
+//! missing prerequisite is a failure, elsewhere a printed notice.
 
 use rampart_nft::Ruleset;
 use rampart_syntax::diag::SourceFile;
@@ -39,14 +43,14 @@ fn oracle_with(ifaces: &[&str], quiet: bool) -> Option<Oracle> {
     let tool = |t: &str| std::process::Command::new(t).arg("-V").output().is_ok();
     let why = if !rampart_sys::netns::is_root() {
         "not root"
-    } else if !tool("ip") || !tool("nft") {
-        "ip or nft missing"
+    } else if !tool("ip") || !tool("nft") || !tool("conntrack") {
+        "ip, nft or conntrack missing"
     } else {
         // Everything is there: a failure to build the oracle is a failure.
         return Some(Oracle::new(&cfg).expect("build the oracle's namespaces"));
     };
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the kernel oracle tests need root, ip and nft in CI: {why}");
+        panic!("the kernel oracle tests need root, ip, nft and conntrack in CI: {why}");
     }
     eprintln!("NOTICE: skipping a kernel oracle test (needs root, ip netns, nft): {why}");
     None
