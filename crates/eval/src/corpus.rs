@@ -13,6 +13,7 @@ use crate::{Classifier, Error, Reference, Session};
 use rampart_model::{IpNet, Policy};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// One corpus file.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +42,41 @@ pub struct Case {
     pub time: Option<u64>,
     #[serde(default)]
     pub packet: Vec<CasePacket>,
+}
+
+/// The format a case names for its inline policy (`policy_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyFormat {
+    IptablesSave,
+    Ip6tablesSave,
+    Native,
+    /// An iptables/ipset shell script.
+    Script,
+}
+
+impl PolicyFormat {
+    /// The name as written in a corpus file.
+    pub fn parse(name: &str) -> Option<PolicyFormat> {
+        Some(match name {
+            "iptables-save" => PolicyFormat::IptablesSave,
+            "ip6tables-save" => PolicyFormat::Ip6tablesSave,
+            "native" => PolicyFormat::Native,
+            "script" => PolicyFormat::Script,
+            _ => return None,
+        })
+    }
+}
+
+/// A case's policy as the front ends take it: a name for origins (the
+/// file's path as joined, or `policy` for inline text), the text, and the
+/// format when the case names one (else the caller detects it, as `rampart
+/// check` does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    pub name: String,
+    pub text: String,
+    pub format: Option<PolicyFormat>,
 }
 
 /// One packet and what must happen to it.
@@ -94,7 +130,45 @@ impl Case {
                 "corpus file: give exactly one of `policy` and `policy_text`".into(),
             ));
         }
+        if let Some(f) = &case.policy_format {
+            if PolicyFormat::parse(f).is_none() {
+                return Err(Error::BadContext(format!(
+                    "corpus file: unknown policy_format `{f}` (iptables-save, ip6tables-save, native, script)"
+                )));
+            }
+        }
         Ok(case)
+    }
+
+    /// The case's policy source: `policy` (a path relative to `dir`, the
+    /// corpus file's directory) read with `read`, or `policy_text` with
+    /// its `policy_format`. The crate does no I/O itself: harnesses pass
+    /// `std::fs::read_to_string`.
+    pub fn policy_source(
+        &self,
+        dir: &Path,
+        read: impl FnOnce(&Path) -> std::io::Result<String>,
+    ) -> Result<PolicySource, Error> {
+        match (&self.policy, &self.policy_text) {
+            (Some(p), _) => {
+                let path = dir.join(p);
+                let name = path.display().to_string();
+                let text = read(&path).map_err(|e| Error::BadContext(format!("{name}: {e}")))?;
+                Ok(PolicySource {
+                    name,
+                    text,
+                    format: None,
+                })
+            }
+            (None, Some(t)) => Ok(PolicySource {
+                name: "policy".into(),
+                text: t.clone(),
+                format: self.policy_format.as_deref().and_then(PolicyFormat::parse),
+            }),
+            (None, None) => Err(Error::BadContext(
+                "corpus file: give exactly one of `policy` and `policy_text`".into(),
+            )),
+        }
     }
 
     /// The host context of the file.

@@ -712,6 +712,13 @@ impl<'a> Env<'a, '_, '_> {
                 )
             }
             Match::Connmark(cm) => {
+                // Without a conntrack entry (INVALID, UNTRACKED, or in the
+                // raw table) there is no mark: the kernel's match fails,
+                // negated or not.
+                if !self.fl.tracked || matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                    let why = if self.fl.tracked { self.fl.ct.name() } else { "has not seen the packet yet" };
+                    return (Tri::No, fmt!(self.explain, "no connection mark: conntrack {why}"));
+                }
                 if !self.fl.conn.known && !self.lone {
                     return unknown("the connection mark is not known");
                 }
@@ -1494,6 +1501,14 @@ impl<'a> Env<'a, '_, '_> {
                 )
             }
             Target::Connmark(c) => {
+                // Without a conntrack entry there is no mark to set or
+                // restore: the kernel does nothing.
+                if !self.fl.tracked || matches!(self.fl.ct, CtState::Invalid | CtState::Untracked) {
+                    return (
+                        Act::Continue,
+                        Some(fmt!(self.explain, "nothing: no connection yet or at all")),
+                    );
+                }
                 let ct = self.fl.conn.mark;
                 let nf = self.fl.p.mark;
                 let sh = |v: u32| match c.shift {
@@ -1692,12 +1707,20 @@ impl<'a> Env<'a, '_, '_> {
             }
             Target::Masquerade(m) => {
                 let dev = self.fl.out;
-                let a = dev.and_then(|d| self.ctx.addr_on(d, p.src));
+                // Out of lo the kernel takes no loopback address (they are
+                // host-scoped) but one of another interface it picks.
+                let a = dev
+                    .filter(|d| *d != "lo")
+                    .and_then(|d| self.ctx.addr_on(d, p.src));
                 let port = match m.to_ports {
                     Some(r) if !r.contains(p.sport) => r.first,
                     _ => p.sport,
                 };
                 let note = match (&dev, a) {
+                    (Some("lo"), _) => Some(
+                        "an address of another interface, which the kernel picks (loopback addresses are host-scoped)"
+                            .to_string(),
+                    ),
                     (Some(d), None) => Some(format!("the address of {d}; give --local ADDR%{d}")),
                     (None, _) => {
                         Some("the address of the output interface, which is not known".to_string())
@@ -1736,20 +1759,25 @@ impl<'a> Env<'a, '_, '_> {
             NatSide::Destination => (p.dst, p.dport),
         };
         let port = if p.has_ports() { port } else { 0 };
+        // The kernel marks the connection SNAT/DNAT (`--ctstate SNAT`, the
+        // binding its later packets get) only when the mapping changes its
+        // tuple: a rewrite to the same address and port sets nothing.
+        let changed =
+            addr.is_none_or(|a| a != before_addr) || (p.has_ports() && port != before_port);
         match side {
             NatSide::Source => {
                 if let Some(a) = addr {
                     self.fl.p.src = a;
                 }
                 self.fl.p.sport = port;
-                self.fl.conn.snat = true;
+                self.fl.conn.snat |= changed;
             }
             NatSide::Destination => {
                 if let Some(a) = addr {
                     self.fl.p.dst = a;
                 }
                 self.fl.p.dport = port;
-                self.fl.conn.dnat = true;
+                self.fl.conn.dnat |= changed;
             }
         }
         self.fl.version += 1;

@@ -378,6 +378,9 @@ impl<F: Finder> Walk<'_, F> {
             let (pkt, ctx, dst) = (env.pkt, env.ctx, env.fl.p.dst);
             env.fl.out = pkt.out_iface.as_deref().or_else(|| ctx.route_ref(dst));
             env.fl.routed = true;
+            // IP forwarding decrements the TTL (hop limit) before the
+            // FORWARD hook: FORWARD and POSTROUTING see one less.
+            env.fl.p.ttl = env.fl.p.ttl.saturating_sub(1);
             self.hook(env, TableKind::Mangle, Hook::Forward)?;
             self.hook(env, TableKind::Filter, Hook::Forward)?;
             self.hook(env, TableKind::Security, Hook::Forward)?;
@@ -396,13 +399,16 @@ impl<F: Finder> Walk<'_, F> {
         self.hook(env, TableKind::Mangle, Hook::Output)?;
         let before = env.fl.p.dst;
         self.nat_hook(env, Hook::Output)?;
+        self.hook(env, TableKind::Filter, Hook::Output)?;
+        self.hook(env, TableKind::Security, Hook::Output)?;
         if env.fl.p.dst != before && env.pkt.out_iface.is_none() {
-            // DNAT in OUTPUT reroutes.
+            // DNAT in OUTPUT reroutes the packet, but the output device of
+            // the OUTPUT hook is fixed when the packet enters it: the rest
+            // of OUTPUT still sees the first route's (`-o`), POSTROUTING
+            // the new one.
             let (ctx, dst) = (env.ctx, env.fl.p.dst);
             env.fl.out = ctx.route_ref(dst);
         }
-        self.hook(env, TableKind::Filter, Hook::Output)?;
-        self.hook(env, TableKind::Security, Hook::Output)?;
         self.hook(env, TableKind::Mangle, Hook::Postrouting)?;
         self.nat_hook(env, Hook::Postrouting)?;
         Some(())

@@ -1,35 +1,473 @@
 //! The lock-out guard: before `apply`, follow the admin's own SSH
 //! connection through the new policy and refuse a policy that would cut it.
 //!
-//! Three packets are followed through the chains of the policy model
-//! (with iptables' semantics, on the model rather than on the nft text):
+//! Three packets are evaluated with rampart-eval (the evaluator of `rampart
+//! why`: netfilter's traversal of every table, NAT, sets, user chains):
 //!
-//! 1. the session's next packet, client → server, conntrack ESTABLISHED,
-//!    through PREROUTING (raw, mangle) and INPUT (mangle, filter, security);
-//! 2. the server's reply, server → client, ESTABLISHED, through OUTPUT
-//!    (raw, mangle, filter, security) and POSTROUTING (mangle);
+//! 1. the session's next packet, client → server, conntrack ESTABLISHED;
+//! 2. the server's reply, server → client, ESTABLISHED (OUTPUT and
+//!    POSTROUTING);
 //! 3. a NEW connection (a SYN) from the same client to the SSH port, so that
 //!    the admin can log in again.
 //!
-//! This is not the full packet evaluator (a later issue). A match is
-//! evaluated when it only depends on the packet and the policy: addresses,
-//! protocol, ports (`tcp`, `multiport`), conntrack state, `iprange`, `set`
-//! membership against the policy's static set elements, `comment`, and
-//! `-i lo`. Anything else — other interfaces, rate limits, marks, time, a
-//! set with a timeout — "may or may not match": the walk follows both
-//! branches and the report names the rule. The interface the admin arrives
-//! on is unknown (only "loopback or not" is), and NAT is assumed not to
-//! apply to the session. A result is safe only when every branch accepts.
+//! What the guard does not know is tried every way it can go, and a packet
+//! is safe only when every way accepts it:
+//!
+//! * the interface the admin arrives on (only "loopback or not" is known):
+//!   each interface the policy's rules name, and one they do not name;
+//! * the rate state: each packet first alone (limits at their burst, recent
+//!   lists empty), then after a flood of [`FLOOD`] packets of its kind from
+//!   the same client within one second (limits spent, recent lists and
+//!   connection counts full).
+//!
+//! A rule the evaluator cannot decide (payload, a socket owner, ...), or a
+//! `-m time` rule on the way (the evaluation is at one instant, the policy
+//! stays), makes the way "unknown", naming the rule.
 
-use rampart_model::matches::conntrack::CtStates;
-use rampart_model::matches::multiport::MultiportDir;
-use rampart_model::matches::set::SetDir;
-use rampart_model::set::ElemPart;
-use rampart_model::{
-    ChainPolicy, Family, Iface, Match, Neg, Policy, PortRange, Protocol, Rule, Table, TableKind,
-    Target,
+use rampart_eval::{
+    Context, CtState, Decider, Event, LocalAddr, Outcome as EvalOutcome, Packet as EvalPacket,
+    Session, Time, Verdict,
 };
+use rampart_model::{Family, Policy, TableKind};
 use std::net::IpAddr;
+
+/// Packets of one kind sent before the one checked, in the flood scenario.
+pub const FLOOD: usize = 100;
+
+/// How one way through the policy ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Accept,
+    Drop,
+    /// The evaluator cannot say (a match on something a packet description
+    /// does not carry, a userspace queue).
+    Unknown(String),
+}
+
+/// One way the packet can go through the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub end: End,
+    /// The deciding rule or chain policy: `file:line:col (filter INPUT
+    /// rule 3)`, or a description when no rule decided.
+    pub at: String,
+    /// The circumstances that lead this way (interface, rate state); empty
+    /// when every circumstance does.
+    pub assumed: Vec<String>,
+}
+
+/// One packet followed through the policy.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub what: String,
+    pub paths: Vec<Path>,
+}
+
+/// What the guard found for the three packets.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub conn: SshConn,
+    pub checks: Vec<Check>,
+}
+
+/// Overall outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every way through accepts the packet.
+    Kept,
+    /// Every way through drops it.
+    Cut,
+    /// Some ways drop it, or the evaluator cannot tell.
+    Unsure,
+}
+
+impl Check {
+    pub fn outcome(&self) -> Outcome {
+        if self.paths.iter().all(|p| p.end == End::Accept) {
+            Outcome::Kept
+        } else if self.paths.iter().all(|p| p.end == End::Drop) {
+            Outcome::Cut
+        } else {
+            Outcome::Unsure
+        }
+    }
+}
+
+impl Report {
+    /// True when every check keeps the connection.
+    pub fn is_safe(&self) -> bool {
+        self.checks.iter().all(|c| c.outcome() == Outcome::Kept)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "lock-out guard: your SSH connection {}", self.conn)?;
+        for c in &self.checks {
+            let (tag, say) = match c.outcome() {
+                Outcome::Kept => ("ok", "accepted"),
+                Outcome::Cut => ("LOCKED OUT", "dropped"),
+                Outcome::Unsure => ("UNSURE", "not provably accepted"),
+            };
+            writeln!(f, "  [{tag}] {}: {say}", c.what)?;
+            if c.outcome() == Outcome::Kept {
+                if let Some(p) = c.paths.first() {
+                    writeln!(f, "      by {}", p.at)?;
+                }
+                continue;
+            }
+            for p in c.paths.iter().filter(|p| p.end != End::Accept).take(5) {
+                let how = match &p.end {
+                    End::Drop => "dropped".to_string(),
+                    End::Unknown(why) => format!("unknown ({why})"),
+                    End::Accept => "accepted".to_string(),
+                };
+                writeln!(f, "      {how} by {}", p.at)?;
+                for a in &p.assumed {
+                    writeln!(f, "        assuming {a}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which packet of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// client → server, ESTABLISHED
+    Arriving,
+    /// server → client, ESTABLISHED
+    Leaving,
+    /// a new connection from the client to the SSH port
+    New,
+}
+
+/// Follows the admin's connection through `policy`.
+pub fn check(policy: &Policy, conn: SshConn) -> Report {
+    let ifaces = interfaces(policy, conn);
+    let what = [
+        (
+            Kind::Arriving,
+            "packets of this session arriving (ESTABLISHED, INPUT)".to_string(),
+        ),
+        (
+            Kind::Leaving,
+            "replies of this session leaving (ESTABLISHED, OUTPUT)".to_string(),
+        ),
+        (
+            Kind::New,
+            format!(
+                "a new SSH connection from {} to port {} (NEW, INPUT)",
+                conn.client, conn.server_port
+            ),
+        ),
+    ];
+    let checks = what
+        .into_iter()
+        .map(|(kind, what)| {
+            // Every interface, alone and after a flood.
+            let ways: Vec<[Path; 2]> = ifaces
+                .iter()
+                .map(|(iface, _)| {
+                    [false, true].map(|flood| follow(policy, conn, kind, iface, flood))
+                })
+                .collect();
+            Check {
+                what,
+                paths: merge(&ways, &ifaces, conn, kind),
+            }
+        })
+        .collect();
+    Report { conn, checks }
+}
+
+/// The interfaces the admin may arrive on, each with what assuming it
+/// means: `lo` for a loopback connection; else each interface name the
+/// policy's rules match (a wildcard by one name it covers) and one name no
+/// rule names.
+fn interfaces(policy: &Policy, conn: SshConn) -> Vec<(String, Option<String>)> {
+    if conn.loopback() {
+        return vec![("lo".to_string(), None)];
+    }
+    let mut patterns: Vec<String> = Vec::new();
+    for t in policy.tables.iter().filter(|t| t.family == conn.family()) {
+        for c in &t.chains {
+            for r in &c.rules {
+                for i in [&r.in_iface, &r.out_iface].into_iter().flatten() {
+                    if !i.value.matches_all() && !patterns.contains(&i.value.0) {
+                        patterns.push(i.value.0.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    for p in &patterns {
+        let n = match p.strip_suffix('+') {
+            Some(prefix) => format!("{prefix}0"),
+            None => p.clone(),
+        };
+        if n != "lo" && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let named = |n: &str| {
+        patterns
+            .iter()
+            .any(|p| rampart_model::Iface(p.clone()).matches(n))
+    };
+    let other = ["rampart0", "rampart-x0", "unnamed-9z"]
+        .into_iter()
+        .find(|n| !named(n))
+        .unwrap_or("rampart0");
+    let mut out: Vec<(String, Option<String>)> = names
+        .iter()
+        .map(|n| (n.clone(), Some(format!("the session uses interface {n}"))))
+        .collect();
+    let note = if patterns.is_empty() {
+        None
+    } else {
+        let list: Vec<String> = patterns
+            .iter()
+            .filter(|p| p.as_str() != "lo")
+            .map(|p| format!("input interface {p}"))
+            .collect();
+        Some(format!(
+            "the session uses an interface the policy does not name (not {})",
+            if list.is_empty() {
+                "lo".to_string()
+            } else {
+                list.join(", ")
+            }
+        ))
+    };
+    out.push((other.to_string(), note));
+    out
+}
+
+/// One packet of the connection, as rampart-eval takes it.
+fn packet(conn: SshConn, kind: Kind, iface: &str, sport: u16) -> EvalPacket {
+    use rampart_model::matches::tcp::flags;
+    let mut p = match kind {
+        Kind::Leaving => EvalPacket::tcp(conn.server, conn.server_port, conn.client, sport),
+        _ => EvalPacket::tcp(conn.client, sport, conn.server, conn.server_port),
+    };
+    match kind {
+        Kind::Arriving => {
+            p.in_iface = Some(iface.to_string());
+            p.tcp_flags = flags::ACK;
+            p.ct_state = Some(CtState::Established);
+        }
+        Kind::Leaving => {
+            p.out_iface = Some(iface.to_string());
+            p.tcp_flags = flags::ACK;
+            p.ct_state = Some(CtState::Established);
+        }
+        Kind::New => {
+            p.in_iface = Some(iface.to_string());
+            p.tcp_flags = flags::SYN;
+        }
+    }
+    p
+}
+
+/// Evaluates one packet arriving on (or leaving by) `iface`, alone or
+/// after a flood.
+fn follow(policy: &Policy, conn: SshConn, kind: Kind, iface: &str, flood: bool) -> Path {
+    let mut local = vec![LocalAddr::new(conn.server)];
+    if conn.client.is_loopback() && conn.client != conn.server {
+        local.push(LocalAddr::new(conn.client));
+    }
+    let now = Time::from_secs(1_700_000_000);
+    let ctx = Context {
+        local,
+        now,
+        ..Context::default()
+    };
+    let mut session = Session::new(policy, ctx);
+    if flood {
+        for i in 0..FLOOD {
+            // New connections come from other source ports; the session's
+            // own packets from its port.
+            let sport = match kind {
+                Kind::New => {
+                    let p = 1024 + (i % 60_000) as u16;
+                    if p == conn.client_port {
+                        p + 1
+                    } else {
+                        p
+                    }
+                }
+                _ => conn.client_port,
+            };
+            session.packet_verdict(now, &packet(conn, kind, iface, sport));
+        }
+    }
+    let out = session.packet(now, &packet(conn, kind, iface, conn.client_port));
+    if let Some(at) = time_rule(policy, &out) {
+        return Path {
+            end: End::Unknown("it matches by the time of day (-m time)".into()),
+            at,
+            assumed: Vec::new(),
+        };
+    }
+    path_of(policy, &out, flood)
+}
+
+/// The first rule on the packet's way that matches by the time of day:
+/// the evaluation is at one instant, the policy applies at every one.
+fn time_rule(policy: &Policy, o: &EvalOutcome) -> Option<String> {
+    o.trace.iter().find_map(|st| {
+        let Event::Rule { index, origin, .. } = &st.event else {
+            return None;
+        };
+        let rule = policy
+            .table(st.family, st.table)?
+            .chain(&st.chain)?
+            .rules
+            .get(index.checked_sub(1)?)?;
+        rule.matches.iter().any(|m| m.name() == "time").then(|| {
+            let what = format!("{} {} rule {}", st.table.name(), st.chain, index);
+            match origin {
+                Some(o) => format!("{o} ({what})"),
+                None => what,
+            }
+        })
+    })
+}
+
+fn path_of(policy: &Policy, o: &EvalOutcome, flood: bool) -> Path {
+    let end = match &o.verdict {
+        Verdict::Accept => End::Accept,
+        Verdict::Drop | Verdict::Reject { .. } => End::Drop,
+        Verdict::Queue { num } => End::Unknown(format!("handed to userspace queue {num}")),
+        Verdict::Unknown { reason } => End::Unknown(reason.clone()),
+    };
+    let at = match &o.decided_by {
+        Decider::Rule(r) => {
+            let what = format!("{} {} rule {}", r.table.name(), r.chain, r.index);
+            let stateful = stateful_matches(policy, r.family, r.table, &r.chain, r.index);
+            let mut at = match &r.origin {
+                Some(origin) => format!("{origin} ({what})"),
+                None => what,
+            };
+            if !stateful.is_empty() && !flood {
+                at.push_str(&format!(" (with {})", stateful.join(", ")));
+            }
+            at
+        }
+        Decider::Policy {
+            table,
+            chain,
+            policy,
+            ..
+        } => format!("the policy {} of {} {}", policy.name(), table.name(), chain),
+        Decider::Nothing => "no rule of the policy stops it".to_string(),
+    };
+    Path {
+        end,
+        at,
+        assumed: Vec::new(),
+    }
+}
+
+/// The stateful matches (`-m limit`, `-m hashlimit`, ...) of a rule.
+fn stateful_matches(
+    policy: &Policy,
+    family: Family,
+    table: TableKind,
+    chain: &str,
+    index: usize,
+) -> Vec<String> {
+    let Some(rule) = policy
+        .table(family, table)
+        .and_then(|t| t.chain(chain))
+        .and_then(|c| c.rules.get(index.wrapping_sub(1)))
+    else {
+        return Vec::new();
+    };
+    rule.matches
+        .iter()
+        .map(|m| m.name())
+        .filter(|n| {
+            matches!(
+                *n,
+                "limit" | "hashlimit" | "recent" | "connlimit" | "quota" | "statistic"
+            )
+        })
+        .map(|n| format!("-m {n}"))
+        .collect()
+}
+
+/// One path per distinct end, each with the circumstances that lead
+/// there: the interface only when the others go elsewhere, the rate state
+/// only when the other one goes elsewhere; none when every way leads
+/// there.
+fn merge(
+    ways: &[[Path; 2]],
+    ifaces: &[(String, Option<String>)],
+    conn: SshConn,
+    kind: Kind,
+) -> Vec<Path> {
+    let mut out: Vec<Path> = Vec::new();
+    for w in ways {
+        for p in w {
+            if !out.iter().any(|q| q.end == p.end && q.at == p.at) {
+                out.push(p.clone());
+            }
+        }
+    }
+    let fresh_note = format!(
+        "no earlier traffic from {} (rate limits at their burst, recent lists empty)",
+        conn.client
+    );
+    let flood_note = |fresh: &Path| {
+        format!(
+            "{FLOOD} {} from {} within a second came first, so {} no longer decides",
+            match kind {
+                Kind::New => "new connections",
+                _ => "packets of the session",
+            },
+            conn.client,
+            fresh.at
+        )
+    };
+    for p in &mut out {
+        let here = |i: usize, f: usize| ways[i][f].end == p.end && ways[i][f].at == p.at;
+        let mut assumed = Vec::new();
+        for f in 0..2 {
+            let ifs: Vec<usize> = (0..ways.len()).filter(|&i| here(i, f)).collect();
+            if ifs.is_empty() {
+                continue;
+            }
+            let every_iface = ifs.len() == ways.len();
+            for &i in if every_iface { &ifs[..1] } else { &ifs[..] } {
+                let both = here(i, 1 - f);
+                if both && f == 1 {
+                    continue;
+                }
+                let mut parts = Vec::new();
+                if !every_iface {
+                    parts.extend(ifaces[i].1.clone());
+                }
+                if !both {
+                    parts.push(if f == 0 {
+                        fresh_note.clone()
+                    } else {
+                        flood_note(&ways[i][0])
+                    });
+                }
+                let a = parts.join("; ");
+                if !a.is_empty() && !assumed.contains(&a) {
+                    assumed.push(a);
+                }
+            }
+        }
+        p.assumed = assumed;
+    }
+    out
+}
 
 /// The admin's connection as `SSH_CONNECTION` gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,671 +525,6 @@ impl std::fmt::Display for SshConn {
             sa(self.server, self.server_port)
         )
     }
-}
-
-/// Three-valued match result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tri {
-    Yes,
-    No,
-    Maybe,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    /// client → server
-    Original,
-    /// server → client
-    Reply,
-}
-
-/// One packet of the connection.
-#[derive(Debug, Clone, Copy)]
-struct Packet {
-    conn: SshConn,
-    dir: Dir,
-    new: bool,
-}
-
-impl Packet {
-    fn src(&self) -> (IpAddr, u16) {
-        match self.dir {
-            Dir::Original => (self.conn.client, self.conn.client_port),
-            Dir::Reply => (self.conn.server, self.conn.server_port),
-        }
-    }
-    fn dst(&self) -> (IpAddr, u16) {
-        match self.dir {
-            Dir::Original => (self.conn.server, self.conn.server_port),
-            Dir::Reply => (self.conn.client, self.conn.client_port),
-        }
-    }
-    fn tcp_flags(&self) -> u8 {
-        use rampart_model::matches::tcp::flags;
-        if self.new {
-            flags::SYN
-        } else {
-            flags::ACK
-        }
-    }
-}
-
-/// How one branch of the walk ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum End {
-    Accept,
-    Drop,
-    /// The walk cannot say (a target it does not follow, a missing chain).
-    Unknown(String),
-    // Internal: leave a user chain / go on after a call.
-    Return,
-    Continue,
-}
-
-/// One way the packet can go through the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path {
-    pub end: End,
-    /// The deciding rule or chain policy: `file:line:col (filter INPUT
-    /// rule 3)`, or a description when no rule decided.
-    pub at: String,
-    /// The uncertain matches assumed on the way ("may match" / "may not
-    /// match"), each with its rule.
-    pub assumed: Vec<String>,
-}
-
-/// One packet followed through the policy.
-#[derive(Debug, Clone)]
-pub struct Check {
-    pub what: String,
-    pub paths: Vec<Path>,
-}
-
-/// What the guard found for the three packets.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub conn: SshConn,
-    pub checks: Vec<Check>,
-}
-
-/// Overall outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every way through accepts the packet.
-    Kept,
-    /// Every way through drops it.
-    Cut,
-    /// Some ways drop it, or the walk cannot tell.
-    Unsure,
-}
-
-impl Check {
-    pub fn outcome(&self) -> Outcome {
-        if self.paths.iter().all(|p| p.end == End::Accept) {
-            Outcome::Kept
-        } else if self.paths.iter().all(|p| p.end == End::Drop) {
-            Outcome::Cut
-        } else {
-            Outcome::Unsure
-        }
-    }
-}
-
-impl Report {
-    /// True when every check keeps the connection.
-    pub fn is_safe(&self) -> bool {
-        self.checks.iter().all(|c| c.outcome() == Outcome::Kept)
-    }
-}
-
-impl std::fmt::Display for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "lock-out guard: your SSH connection {}", self.conn)?;
-        for c in &self.checks {
-            let (tag, say) = match c.outcome() {
-                Outcome::Kept => ("ok", "accepted"),
-                Outcome::Cut => ("LOCKED OUT", "dropped"),
-                Outcome::Unsure => ("UNSURE", "not provably accepted"),
-            };
-            writeln!(f, "  [{tag}] {}: {say}", c.what)?;
-            if c.outcome() == Outcome::Kept {
-                if let Some(p) = c.paths.first() {
-                    writeln!(f, "      by {}", p.at)?;
-                }
-                continue;
-            }
-            for p in c.paths.iter().filter(|p| p.end != End::Accept).take(5) {
-                let how = match &p.end {
-                    End::Drop => "dropped".to_string(),
-                    End::Unknown(why) => format!("unknown ({why})"),
-                    _ => "?".to_string(),
-                };
-                writeln!(f, "      {how} by {}", p.at)?;
-                for a in &p.assumed {
-                    writeln!(f, "        assuming {a}")?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Follows the admin's connection through `policy`.
-pub fn check(policy: &Policy, conn: SshConn) -> Report {
-    let w = Walker { policy };
-    let input = [
-        (TableKind::Raw, "PREROUTING"),
-        (TableKind::Mangle, "PREROUTING"),
-        (TableKind::Mangle, "INPUT"),
-        (TableKind::Filter, "INPUT"),
-        (TableKind::Security, "INPUT"),
-    ];
-    let output = [
-        (TableKind::Raw, "OUTPUT"),
-        (TableKind::Mangle, "OUTPUT"),
-        (TableKind::Filter, "OUTPUT"),
-        (TableKind::Security, "OUTPUT"),
-        (TableKind::Mangle, "POSTROUTING"),
-    ];
-    let est_in = Packet {
-        conn,
-        dir: Dir::Original,
-        new: false,
-    };
-    let est_out = Packet {
-        dir: Dir::Reply,
-        ..est_in
-    };
-    let new_in = Packet {
-        new: true,
-        ..est_in
-    };
-    Report {
-        conn,
-        checks: vec![
-            Check {
-                what: "packets of this session arriving (ESTABLISHED, INPUT)".into(),
-                paths: w.hooks(&est_in, &input),
-            },
-            Check {
-                what: "replies of this session leaving (ESTABLISHED, OUTPUT)".into(),
-                paths: w.hooks(&est_out, &output),
-            },
-            Check {
-                what: format!(
-                    "a new SSH connection from {} to port {} (NEW, INPUT)",
-                    conn.client, conn.server_port
-                ),
-                paths: w.hooks(&new_in, &input),
-            },
-        ],
-    }
-}
-
-/// Most branches followed per packet before giving up (as "unknown").
-const MAX_PATHS: usize = 256;
-/// Deepest chain nesting followed (iptables allows no loops; this bounds
-/// a malformed model).
-const MAX_DEPTH: usize = 32;
-
-struct Walker<'a> {
-    policy: &'a Policy,
-}
-
-impl Walker<'_> {
-    /// Every way through the tables of a path (`Accept` of one base chain
-    /// goes on to the next one).
-    fn hooks(&self, pkt: &Packet, stages: &[(TableKind, &str)]) -> Vec<Path> {
-        let mut done = Vec::new();
-        let mut live = vec![Path {
-            end: End::Accept,
-            at: "no rule of the policy stops it".into(),
-            assumed: vec![],
-        }];
-        for &(kind, chain) in stages {
-            let Some(table) = self.policy.table(pkt.conn.family(), kind) else {
-                continue;
-            };
-            if table.chain(chain).is_none() {
-                continue;
-            }
-            let mut next = Vec::new();
-            for l in live {
-                for mut p in self.walk(table, chain, pkt, 0) {
-                    let mut assumed = l.assumed.clone();
-                    assumed.append(&mut p.assumed);
-                    p.assumed = assumed;
-                    if p.end == End::Accept {
-                        next.push(p);
-                    } else {
-                        done.push(p);
-                    }
-                }
-            }
-            live = next;
-        }
-        done.extend(live);
-        dedup(done)
-    }
-
-    /// Every way through one chain.
-    fn walk(&self, table: &Table, name: &str, pkt: &Packet, depth: usize) -> Vec<Path> {
-        let tname = table.kind.name();
-        let Some(chain) = table.chain(name) else {
-            return vec![Path {
-                end: End::Unknown(format!("chain {name} does not exist")),
-                at: format!("{tname} {name}"),
-                assumed: vec![],
-            }];
-        };
-        if depth > MAX_DEPTH {
-            return vec![Path {
-                end: End::Unknown("chains nest too deeply".into()),
-                at: format!("{tname} {name}"),
-                assumed: vec![],
-            }];
-        }
-        let builtin = table.is_builtin(name);
-        let mut done: Vec<Path> = Vec::new();
-        // Branches still going on in this chain: their assumptions.
-        let mut live: Vec<Vec<String>> = vec![vec![]];
-        for (i, rule) in chain.rules.iter().enumerate() {
-            if live.is_empty() {
-                break;
-            }
-            let at = match &rule.origin {
-                Some(o) => format!("{o} ({tname} {name} rule {})", i + 1),
-                None => format!("{tname} {name} rule {}", i + 1),
-            };
-            let (tri, why) = self.rule_matches(rule, pkt);
-            if tri == Tri::No {
-                continue;
-            }
-            let taken = self.target(table, rule, &at, pkt, depth);
-            let mut next = Vec::new();
-            for notes in live {
-                let mut base = notes.clone();
-                if tri == Tri::Maybe {
-                    base.push(format!("{at} matches ({why})"));
-                    let mut skip = notes;
-                    skip.push(format!("{at} does not match ({why})"));
-                    next.push(skip);
-                }
-                for t in &taken {
-                    let mut assumed = base.clone();
-                    assumed.extend(t.assumed.iter().cloned());
-                    if t.end == End::Continue {
-                        next.push(assumed);
-                    } else {
-                        done.push(Path {
-                            end: t.end.clone(),
-                            at: t.at.clone(),
-                            assumed,
-                        });
-                    }
-                }
-            }
-            live = next;
-            if live.len() + done.len() > MAX_PATHS {
-                for assumed in live.drain(..) {
-                    done.push(Path {
-                        end: End::Unknown("too many uncertain rules to follow".into()),
-                        at: at.clone(),
-                        assumed,
-                    });
-                }
-            }
-        }
-        for assumed in live {
-            done.push(Path {
-                end: End::Return,
-                at: format!("end of {tname} {name}"),
-                assumed,
-            });
-        }
-        if builtin {
-            // RETURN from, or the end of, a base chain: its policy.
-            let pol = chain.policy.unwrap_or(ChainPolicy::Accept);
-            for p in &mut done {
-                if p.end == End::Return {
-                    p.end = match pol {
-                        ChainPolicy::Accept => End::Accept,
-                        ChainPolicy::Drop => End::Drop,
-                    };
-                    p.at = format!("the policy {} of {tname} {name}", pol.name());
-                }
-            }
-        }
-        dedup(done)
-    }
-
-    /// The ways a matching rule's target can go (`Continue`: on to the
-    /// next rule).
-    fn target(
-        &self,
-        table: &Table,
-        rule: &Rule,
-        at: &str,
-        pkt: &Packet,
-        depth: usize,
-    ) -> Vec<Path> {
-        let one = |end: End| {
-            vec![Path {
-                end,
-                at: at.to_string(),
-                assumed: vec![],
-            }]
-        };
-        let Some(target) = &rule.target else {
-            return one(End::Continue);
-        };
-        match target {
-            Target::Accept => one(End::Accept),
-            Target::Drop | Target::Reject(_) => one(End::Drop),
-            Target::Return => one(End::Return),
-            Target::Jump { chain } => self
-                .walk(table, chain, pkt, depth + 1)
-                .into_iter()
-                .map(|mut p| {
-                    if p.end == End::Return {
-                        p.end = End::Continue;
-                    }
-                    p
-                })
-                .collect(),
-            // A goto's RETURN returns from the calling chain as well.
-            Target::Goto { chain } => self.walk(table, chain, pkt, depth + 1),
-            Target::Queue | Target::Nfqueue(_) => one(End::Unknown(
-                "the packet is handed to a userspace queue".into(),
-            )),
-            Target::Synproxy(_) => one(End::Unknown("SYNPROXY handles the packet".into())),
-            Target::Notrack(_) | Target::Ct(_) => one(End::Unknown(
-                "the conntrack state of the packet is changed".into(),
-            )),
-            Target::Snat(_)
-            | Target::Dnat(_)
-            | Target::Masquerade(_)
-            | Target::Redirect(_)
-            | Target::Netmap(_)
-            | Target::Dnpt(_)
-            | Target::Snpt(_)
-            | Target::Tproxy(_) => one(End::Unknown("the packet's addresses are changed".into())),
-            Target::Log(_)
-            | Target::Nflog(_)
-            | Target::Tee(_)
-            | Target::Audit(_)
-            | Target::Mark(_)
-            | Target::Connmark(_)
-            | Target::Tcpmss(_)
-            | Target::SetTarget(_)
-            | Target::Trace(_)
-            | Target::Tos(_)
-            | Target::Dscp(_)
-            | Target::Ttl(_)
-            | Target::Hl(_)
-            | Target::Classify(_)
-            | Target::Checksum(_)
-            | Target::Secmark(_)
-            | Target::Connsecmark(_)
-            | Target::Hmark(_)
-            | Target::Idletimer(_)
-            | Target::Led(_)
-            | Target::Tcpoptstrip(_)
-            | Target::Ecn(_)
-            | Target::Rateest(_) => one(End::Continue),
-        }
-    }
-
-    /// Does the rule match the packet? With the reason when unsure.
-    fn rule_matches(&self, rule: &Rule, pkt: &Packet) -> (Tri, String) {
-        let mut result = Tri::Yes;
-        let mut why = Vec::new();
-        let mut add = |t: Tri, reason: &str| match t {
-            Tri::No => result = Tri::No,
-            Tri::Maybe => {
-                if result == Tri::Yes {
-                    result = Tri::Maybe;
-                }
-                why.push(reason.to_string());
-            }
-            Tri::Yes => {}
-        };
-        if let Some(n) = &rule.source {
-            add(neg(n, n.value.contains(pkt.src().0)), "");
-        }
-        if let Some(n) = &rule.destination {
-            add(neg(n, n.value.contains(pkt.dst().0)), "");
-        }
-        if let Some(p) = &rule.protocol {
-            let m = p.value.0 == 0 || p.value == Protocol::TCP;
-            add(neg(p, m), "");
-        }
-        if rule.fragment == Some(true) {
-            add(Tri::No, "");
-        }
-        let (inbound, outbound) = match pkt.dir {
-            Dir::Original => (true, false),
-            Dir::Reply => (false, true),
-        };
-        if let Some(i) = &rule.in_iface {
-            let t = if inbound {
-                iface(i, pkt.conn.loopback())
-            } else {
-                Tri::Maybe
-            };
-            add(t, &format!("input interface {}", i.value.0));
-        }
-        if let Some(o) = &rule.out_iface {
-            let t = if outbound {
-                iface(o, pkt.conn.loopback())
-            } else {
-                Tri::Maybe
-            };
-            add(t, &format!("output interface {}", o.value.0));
-        }
-        for m in &rule.matches {
-            add(self.match_one(m, pkt), &format!("-m {}", m.name()));
-        }
-        why.retain(|w| !w.is_empty());
-        (result, why.join(", "))
-    }
-
-    fn match_one(&self, m: &Match, pkt: &Packet) -> Tri {
-        let (sip, sport) = pkt.src();
-        let (dip, dport) = pkt.dst();
-        match m {
-            Match::Comment(_) => Tri::Yes,
-            Match::Tcp(t) => {
-                if t.option.is_some() {
-                    return Tri::Maybe;
-                }
-                let mut r = Tri::Yes;
-                if let Some(p) = &t.sport {
-                    r = and(r, neg(p, p.value.contains(sport)));
-                }
-                if let Some(p) = &t.dport {
-                    r = and(r, neg(p, p.value.contains(dport)));
-                }
-                if let Some(f) = &t.flags {
-                    r = and(r, neg(f, pkt.tcp_flags() & f.value.mask == f.value.comp));
-                }
-                r
-            }
-            Match::Udp(_)
-            | Match::Sctp(_)
-            | Match::Dccp(_)
-            | Match::Icmp(_)
-            | Match::Icmp6(_)
-            | Match::Esp(_)
-            | Match::Ah(_)
-            | Match::Mh(_) => Tri::No,
-            Match::Multiport(mp) => {
-                let has = |port: u16| mp.ports.value.iter().any(|r| r.contains(port));
-                let m = match mp.dir {
-                    MultiportDir::Source => has(sport),
-                    MultiportDir::Destination => has(dport),
-                    MultiportDir::Either => has(sport) || has(dport),
-                };
-                neg(&mp.ports, m)
-            }
-            Match::State(s) => neg(&s.states, has_state(&s.states.value, pkt)),
-            Match::Conntrack(c) => self.conntrack(c, pkt),
-            Match::Iprange(r) => {
-                let mut t = Tri::Yes;
-                if let Some(s) = &r.src {
-                    t = and(t, neg(s, s.value.contains(sip)));
-                }
-                if let Some(d) = &r.dst {
-                    t = and(t, neg(d, d.value.contains(dip)));
-                }
-                t
-            }
-            Match::SetMatch(sm) => self.set_match(sm, pkt),
-            // Depends on interfaces, rates, marks, time, payload or other
-            // state the model does not hold.
-            _ => Tri::Maybe,
-        }
-    }
-
-    fn conntrack(&self, c: &rampart_model::matches::conntrack::Conntrack, pkt: &Packet) -> Tri {
-        if c.status.is_some() || c.expire.is_some() || c.dir.is_some() {
-            return Tri::Maybe;
-        }
-        let conn = pkt.conn;
-        let mut t = Tri::Yes;
-        if let Some(s) = &c.state {
-            t = and(t, neg(s, has_state(&s.value, pkt)));
-        }
-        if let Some(p) = &c.proto {
-            t = and(t, neg(p, p.value == Protocol::TCP));
-        }
-        // Without NAT the reply tuple mirrors the original one.
-        let nets = [
-            (&c.orig_src, conn.client),
-            (&c.orig_dst, conn.server),
-            (&c.repl_src, conn.server),
-            (&c.repl_dst, conn.client),
-        ];
-        for (n, ip) in nets {
-            if let Some(n) = n {
-                t = and(t, neg(n, n.value.contains(ip)));
-            }
-        }
-        let ports: [(&Option<Neg<PortRange>>, u16); 4] = [
-            (&c.orig_src_port, conn.client_port),
-            (&c.orig_dst_port, conn.server_port),
-            (&c.repl_src_port, conn.server_port),
-            (&c.repl_dst_port, conn.client_port),
-        ];
-        for (p, port) in ports {
-            if let Some(p) = p {
-                t = and(t, neg(p, p.value.contains(port)));
-            }
-        }
-        t
-    }
-
-    fn set_match(&self, sm: &rampart_model::matches::set::SetMatch, pkt: &Packet) -> Tri {
-        let Some(set) = self.policy.set(&sm.set) else {
-            return Tri::Maybe;
-        };
-        if set.timeout.is_some()
-            || sm.packets.is_some()
-            || sm.bytes.is_some()
-            || sm.dirs.len() != 1
-            || set.kind.dimensions() != 1
-        {
-            return Tri::Maybe;
-        }
-        let (ip, port) = match sm.dirs[0] {
-            SetDir::Src => pkt.src(),
-            SetDir::Dst => pkt.dst(),
-        };
-        let mut hit = false;
-        for e in &set.elements {
-            let Some(part) = e.parts.first() else {
-                return Tri::Maybe;
-            };
-            let covers = match part {
-                ElemPart::Net(n) => n.contains(ip),
-                ElemPart::Range(a, b) => rampart_model::matches::iprange::AddrRange {
-                    first: *a,
-                    last: *b,
-                }
-                .contains(ip),
-                ElemPart::Port { proto, first, last } => {
-                    proto.is_none_or(|p| p == 6) && (*first..=*last).contains(&port)
-                }
-                _ => return Tri::Maybe,
-            };
-            if covers && e.nomatch {
-                // ipset's most-specific-entry rule for nomatch: not modelled.
-                return Tri::Maybe;
-            }
-            hit |= covers;
-        }
-        if hit != sm.invert {
-            Tri::Yes
-        } else {
-            Tri::No
-        }
-    }
-}
-
-fn has_state(s: &CtStates, pkt: &Packet) -> bool {
-    if pkt.new {
-        s.new
-    } else {
-        s.established
-    }
-}
-
-fn neg<T>(n: &Neg<T>, matched: bool) -> Tri {
-    if matched != n.invert {
-        Tri::Yes
-    } else {
-        Tri::No
-    }
-}
-
-fn and(a: Tri, b: Tri) -> Tri {
-    match (a, b) {
-        (Tri::No, _) | (_, Tri::No) => Tri::No,
-        (Tri::Yes, Tri::Yes) => Tri::Yes,
-        _ => Tri::Maybe,
-    }
-}
-
-/// An interface match when only "loopback or not" is known.
-fn iface(i: &Neg<Iface>, loopback: bool) -> Tri {
-    let t = if i.value.matches_all() {
-        Tri::Yes
-    } else if loopback {
-        if i.value.matches("lo") {
-            Tri::Yes
-        } else {
-            Tri::No
-        }
-    } else if i.value.0 == "lo" {
-        Tri::No
-    } else {
-        Tri::Maybe
-    };
-    match (t, i.invert) {
-        (Tri::Yes, true) => Tri::No,
-        (Tri::No, true) => Tri::Yes,
-        (t, _) => t,
-    }
-}
-
-fn dedup(paths: Vec<Path>) -> Vec<Path> {
-    let mut out: Vec<Path> = Vec::with_capacity(paths.len());
-    for p in paths {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -893,6 +666,73 @@ mod tests {
         assert!(r.to_string().contains("input interface eth0"));
         // Over loopback the first rule accepts.
         assert!(check(&p, conn("127.0.0.1 40000 127.0.0.1 22")).is_safe());
+    }
+
+    #[test]
+    fn issue4_guard_follows_nat_and_floods_with_the_evaluator() {
+        // A port forward of 22 sends new SSH connections elsewhere: the
+        // evaluator follows the DNAT to FORWARD, whose policy drops them.
+        let p = policy(
+            "fwd.v4",
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+             -A PREROUTING -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.9.9.9:22\n\
+             COMMIT\n\
+             *filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
+             -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n\
+             COMMIT\n",
+        );
+        let r = check(&p, conn(C));
+        let o: Vec<Outcome> = r.checks.iter().map(Check::outcome).collect();
+        assert_eq!(o, vec![Outcome::Kept, Outcome::Kept, Outcome::Cut], "{r}");
+        assert!(
+            r.to_string().contains("the policy DROP of filter FORWARD"),
+            "{r}"
+        );
+        // A recent-list ban after 3 new connections: the first login
+        // passes, one after a flood does not; the report says which rule
+        // stops deciding.
+        let p = policy(
+            "recent.v4",
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
+             -A INPUT -p tcp -m tcp --dport 22 -m recent --update --seconds 60 --hitcount 3 --name ssh -j DROP\n\
+             -A INPUT -p tcp -m tcp --dport 22 -m recent --set --name ssh -j ACCEPT\n\
+             COMMIT\n",
+        );
+        let r = check(&p, conn(C));
+        assert_eq!(r.checks[2].outcome(), Outcome::Unsure, "{r}");
+        let text = r.to_string();
+        assert!(text.contains("dropped by recent.v4:6:1"), "{text}");
+        assert!(
+            text.contains("100 new connections from 198.51.100.7 within a second came first, so recent.v4:7:1 (filter INPUT rule 3) (with -m recent) no longer decides"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn issue4_guard_is_unsure_of_time_windows() {
+        // SSH only in office hours: whether a new login passes depends on
+        // when it comes, which the guard does not pretend to know.
+        let p = policy(
+            "time.v4",
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
+             -A INPUT -p tcp -m tcp --dport 22 -m time --timestart 09:00:00 --timestop 17:00:00 -j ACCEPT\n\
+             COMMIT\n",
+        );
+        let r = check(&p, conn(C));
+        let o: Vec<Outcome> = r.checks.iter().map(Check::outcome).collect();
+        assert_eq!(
+            o,
+            vec![Outcome::Kept, Outcome::Kept, Outcome::Unsure],
+            "{r}"
+        );
+        let text = r.to_string();
+        assert!(
+            text.contains("unknown (it matches by the time of day (-m time)) by time.v4:6:1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // every expectation of the file, and give identical outcomes (verdict,
 // deciding rule, NAT, trace with reasons).
 
-use rampart_eval::corpus::Case;
+use rampart_eval::corpus::{Case, PolicyFormat};
 use rampart_model::Policy;
 use rampart_syntax::{Format, SourceFile};
 use std::path::{Path, PathBuf};
@@ -15,28 +15,22 @@ fn corpus_dir() -> PathBuf {
 /// Loads a case's policy (from its file or inline text) with the same
 /// front ends the CLI uses; the origin's file name is the path as written.
 pub fn load_policy(case: &Case, dir: &Path) -> Policy {
-    let (name, text, format) = match (&case.policy, &case.policy_text) {
-        (Some(p), _) => {
-            let path = dir.join(p);
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.display().to_string(), text, None)
-        }
-        (None, Some(t)) => ("policy".to_string(), t.clone(), case.policy_format.clone()),
-        (None, None) => panic!("no policy"),
+    let src = case
+        .policy_source(dir, |p| std::fs::read_to_string(p))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let format = match src.format {
+        None => Format::detect(&src.name, &src.text),
+        Some(PolicyFormat::IptablesSave) => Format::IptablesSave,
+        Some(PolicyFormat::Ip6tablesSave) => Format::Ip6tablesSave,
+        Some(PolicyFormat::Native) => Format::Native,
+        Some(PolicyFormat::Script) => Format::IptablesScript,
+        Some(f) => panic!("{}: policy format {f:?} has no front end here", src.name),
     };
-    let format = match format.as_deref() {
-        None => Format::detect(&name, &text),
-        Some("iptables-save") => Format::IptablesSave,
-        Some("ip6tables-save") => Format::Ip6tablesSave,
-        Some("native") => Format::Native,
-        Some("script") => Format::IptablesScript,
-        Some(f) => panic!("unknown policy_format {f}"),
-    };
-    let parsed = format.parse(&SourceFile::new(name.clone(), text));
+    let parsed = format.parse(&SourceFile::new(src.name.clone(), src.text));
     assert!(
         !parsed.diagnostics.has_errors(),
-        "{name}: {}",
+        "{}: {}",
+        src.name,
         parsed.diagnostics
     );
     parsed.value
