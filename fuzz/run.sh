@@ -34,6 +34,8 @@ seed() {
     fail2ban_config) cp ../crates/guard/filters/*.conf /etc/fail2ban/filter.d/*.conf "$dir"/ 2>/dev/null || true ;;
     fail2ban_line) for f in sshd nginx-error apache-auth postfix dovecot; do
         head -c 20000 "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/$f" > "$dir/$f" 2>/dev/null || true; done ;;
+    journal_json) printf '%s' '{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sshd","_PID":"812","MESSAGE":"Failed password for root from 192.0.2.7 port 22 ssh2"}' > "$dir/sshd.json"
+      printf '%s' '{"SYSLOG_IDENTIFIER":"kernel","__MONOTONIC_TIMESTAMP":"12345678","MESSAGE":[70,97,105,108,255],"SYSLOG_PID":["1","2"]}' > "$dir/kernel.json" ;;
   esac
 }
 for t in "${TARGETS[@]}"; do

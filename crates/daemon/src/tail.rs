@@ -38,7 +38,8 @@
 //!   more is waiting.
 //!
 //! At start, files are read from their end ([`Start::End`], the default:
-//! only new lines) or from their start ([`Start::Beginning`]).
+//! only new lines) or from their start ([`Start::Beginning`]), or resume
+//! where a previous run stopped ([`Tailer::positions`], [`Source::resume`]).
 //!
 //! ```
 //! use rampart_daemon::tail::{Lines, Source, Start, Tailer};
@@ -93,6 +94,11 @@ pub struct Source {
     pub path: PathBuf,
     pub index: usize,
     pub start: Start,
+    /// Positions saved by an earlier run ([`Tailer::positions`]): a file
+    /// still at its path with the same device and inode is read from
+    /// there; a different file at a saved path (rotated while the daemon
+    /// was down) is read from its start. Others follow `start`.
+    pub resume: Vec<Position>,
 }
 
 impl Source {
@@ -101,8 +107,21 @@ impl Source {
             path: path.into(),
             index,
             start,
+            resume: Vec::new(),
         }
     }
+}
+
+/// Where reading of one file stands, to save at shutdown (and now and
+/// then) and give back in [`Source::resume`]: lines written while the
+/// daemon was down are then read, and none twice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    /// The start of the first line not handed out yet.
+    pub offset: u64,
 }
 
 /// Tuning; [`Options::default`] suits a log daemon.
@@ -403,6 +422,32 @@ impl Tailer {
             .collect()
     }
 
+    /// The position of every file still at a matching path, to save and
+    /// pass back in [`Source::resume`] after a restart.
+    pub fn positions(&self) -> Vec<(usize, Position)> {
+        let mut out = Vec::new();
+        for state in &self.sources {
+            for f in &state.files {
+                let Some(path) = &f.path else { continue };
+                let offset = if f.discarding {
+                    f.offset
+                } else {
+                    f.offset - f.pending.len() as u64
+                };
+                out.push((
+                    state.spec.index,
+                    Position {
+                        path: path.clone(),
+                        dev: f.id.0,
+                        ino: f.id.1,
+                        offset,
+                    },
+                ));
+            }
+        }
+        out
+    }
+
     fn drain_events(&mut self) -> Result<(), TailError> {
         // A file renamed away from a source's path before it was ever
         // opened (created and rotated between two reads): the
@@ -573,14 +618,28 @@ impl Tailer {
         let mut offset = 0;
         let mut discarding = false;
         let mut fingerprint = Vec::new();
-        if initial && self.sources[s].spec.start == Start::End && meta.len() > 0 {
-            offset = meta.len();
+        if initial {
+            let spec = &self.sources[s].spec;
+            match spec.resume.iter().find(|p| p.path == path) {
+                Some(p) if (p.dev, p.ino) == id && p.offset <= meta.len() => offset = p.offset,
+                // Rotated or truncated while the daemon was down: all new.
+                Some(_) => offset = 0,
+                None if spec.start == Start::End => {
+                    offset = meta.len();
+                    // Starting inside a line: skip its rest rather than hand out a fragment.
+                    discarding = true;
+                }
+                None => {}
+            }
+        }
+        if offset > 0 {
             let keep = offset.min(FINGERPRINT as u64);
             file.seek(SeekFrom::Start(offset - keep))?;
             fingerprint = vec![0; keep as usize];
             file.read_exact(&mut fingerprint)?;
-            // Starting inside a line: skip its rest rather than hand out a fragment.
-            discarding = fingerprint.last() != Some(&b'\n');
+            discarding &= fingerprint.last() != Some(&b'\n');
+        } else {
+            discarding = false;
         }
         // Watch the open file itself, not whatever is at the path now.
         let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());

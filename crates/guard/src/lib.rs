@@ -50,6 +50,7 @@
 //! ```
 
 mod aging;
+pub mod alert;
 pub mod config;
 pub mod conntrack;
 pub mod counter;

@@ -62,6 +62,38 @@ fn issue6_tail_starts_at_end_or_beginning() {
 }
 
 #[test]
+fn issue6_tail_resumes_from_saved_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    fs::write(&a, "a0\n").expect("write");
+    fs::write(&b, "b0\n").expect("write");
+    let mut tailer = Tailer::new(vec![
+        Source::new(&a, 0, Start::End),
+        Source::new(&b, 1, Start::End),
+    ])
+    .expect("tailer");
+    write(&mut append(&a), "a1\npart");
+    write(&mut append(&b), "b1\n");
+    assert_eq!(texts(&collect(&mut tailer, 2)), ["a1", "b1"]);
+    let saved: Vec<_> = tailer.positions().into_iter().map(|(_, p)| p).collect();
+    drop(tailer);
+    // While the daemon is down: `a` grows, `b` is rotated.
+    write(&mut append(&a), "ial\na2\n");
+    fs::rename(&b, dir.path().join("b.log.1")).expect("rename");
+    fs::write(&b, "b-new\n").expect("write");
+    let mut sources = vec![
+        Source::new(&a, 0, Start::End),
+        Source::new(&b, 1, Start::End),
+    ];
+    for source in &mut sources {
+        source.resume = saved.clone();
+    }
+    let mut tailer = Tailer::new(sources).expect("tailer");
+    assert_eq!(texts(&collect(&mut tailer, 3)), ["partial", "a2", "b-new"]);
+}
+
+#[test]
 fn issue6_tail_keeps_partial_lines_until_complete() {
     let dir = tempfile::tempdir().expect("tempdir");
     let a = dir.path().join("a.log");
