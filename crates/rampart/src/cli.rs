@@ -353,6 +353,12 @@ pub enum GuardOp {
     Test(crate::guard_cmd::TestArgs),
     /// List the built-in detectors.
     List,
+    /// Check a guard configuration (guard.toml): every key, located
+    /// errors with the line and a caret, and every enabled jail's filter
+    /// compiled.
+    ///
+    /// Exit status: 0 valid, 2 errors.
+    Check(crate::guard_cmd::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,17 +7,14 @@
 //! unreadable log.
 
 use anyhow::{bail, Context, Result};
-use rampart_guard::filter::builtin::{builtin, BUILTIN};
+use rampart_guard::filter::builtin::BUILTIN;
 use rampart_guard::filter::date::{civil_from_days, LogTime};
-use rampart_guard::filter::{CompileOptions, Filter, Scan};
-use rampart_syntax::fail2ban::{split_with_options, FilterDef};
+use rampart_guard::filter::{Filter, Scan};
+use rampart_syntax::fail2ban::FilterDef;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// fail2ban's configuration directory when none is given.
-pub const FAIL2BAN_DIR: &str = "/etc/fail2ban";
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -44,47 +41,16 @@ pub struct TestArgs {
     pub all: bool,
 }
 
-/// Resolves a FILTER argument to a definition.
+/// Resolves a FILTER argument to a definition (a bare name is a built-in
+/// detector unless a fail2ban directory is given).
 pub fn resolve(spec: &str, config: Option<&Path>) -> Result<FilterDef> {
-    let (name, args) = split_with_options(spec).map_err(anyhow::Error::msg)?;
-    let show = |d: rampart_syntax::Diagnostics| anyhow::anyhow!("{d}");
-    if let Some(n) = name.strip_prefix("builtin:") {
-        return builtin(n, &args).with_context(|| format!("no built-in detector `{n}`"));
-    }
-    let dir = config.map_or_else(|| PathBuf::from(FAIL2BAN_DIR), Path::to_path_buf);
-    if let Some(n) = name.strip_prefix("fail2ban:") {
-        return FilterDef::load(&dir, n, &args).map_err(show);
-    }
-    if name.contains('/') || Path::new(&name).is_file() {
-        return FilterDef::load_file(Path::new(&name), &args).map_err(show);
-    }
-    if config.is_none() {
-        if let Some(def) = builtin(&name, &args) {
-            return Ok(def);
-        }
-    }
-    FilterDef::load(&dir, &name, &args).map_err(show)
+    rampart_guard::filter::jail::resolve(spec, config, config.is_none()).map_err(anyhow::Error::msg)
 }
 
 /// Compiles a definition, printing every problem.
 pub fn compile(def: &FilterDef, all: bool) -> Result<Filter> {
     let year = civil_from_days(now_unix() / 86_400).0 as i32;
-    Filter::compile(
-        def,
-        &CompileOptions {
-            year,
-            check_all: all,
-            ..CompileOptions::default()
-        },
-    )
-    .map_err(|errs| {
-        let text: Vec<String> = errs.iter().map(|e| format!("error: {e}")).collect();
-        anyhow::anyhow!(
-            "filter `{}` does not compile:\n{}",
-            def.name,
-            text.join("\n")
-        )
-    })
+    rampart_guard::filter::jail::compile(def, year, all).map_err(anyhow::Error::msg)
 }
 
 fn now_unix() -> i64 {
@@ -238,4 +204,59 @@ pub fn check_filter(spec: &str, dir: &Path) -> Result<()> {
         bail!("filter `{spec}` has no failregex");
     }
     Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The guard configuration to check.
+    #[arg(default_value = "/etc/rampart/guard.toml")]
+    pub config: PathBuf,
+}
+
+/// `rampart guard check CONFIG`: reads the configuration, checks every
+/// key (located errors: path:line:col, the line, a caret) and compiles
+/// every enabled jail's filter. Exit 0 valid, 2 errors.
+pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let path = args.config.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {path}"))?;
+    let cfg = match rampart_guard::GuardConfig::load(&path, &text) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprint!("{e}");
+            }
+            eprintln!("{path}: {} error(s)", errs.len());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let year = civil_from_days(now_unix() / 86_400).0 as i32;
+    let mut bad = 0;
+    for (name, jail) in &cfg.jail {
+        if !jail.enabled {
+            writeln!(out, "jail {name}: disabled")?;
+            continue;
+        }
+        match rampart_guard::filter::jail::jail_filter(&cfg, name, jail, year) {
+            Ok(f) => writeln!(
+                out,
+                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s",
+                jail.filter_spec(name),
+                f.failregex.len(),
+                jail.logpath.len(),
+                jail.maxretry,
+                jail.findtime.0,
+                jail.bantime.0
+            )?,
+            Err(e) => {
+                bad += 1;
+                eprintln!("{path}: error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    writeln!(out, "{path}: valid, {} jail(s)", cfg.jail.len())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -233,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Guard { op } => match op {
             cli::GuardOp::Test(args) => guard_cmd::test(&args, &mut out),
             cli::GuardOp::List => guard_cmd::list(&mut out),
+            cli::GuardOp::Check(args) => guard_cmd::check(&args, &mut out),
         },
         Cmd::Import { what } => match what {
             cli::ImportWhat::Fail2ban(args) => {
