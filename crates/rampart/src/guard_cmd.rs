@@ -260,3 +260,167 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<ExitCode> {
     writeln!(out, "{path}: valid, {} jail(s)", cfg.jail.len())?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The guard configuration.
+    #[arg(long, default_value = "/etc/rampart/guard.toml")]
+    pub config: PathBuf,
+    /// Decide and log, enforce nothing (the kernel's table is not touched).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The SQLite ban store.
+    #[arg(long, value_name = "PATH", default_value = "/var/lib/rampart/guard.db")]
+    pub db: PathBuf,
+    /// The control socket.
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Read the log files from their start (default: from their end).
+    #[arg(long)]
+    pub from_start: bool,
+    /// The local sshd port: sources of established sessions to it are
+    /// whitelisted (admin sessions).
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+}
+
+/// `rampart guard run`.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let stop = rampart_daemon::run::install_signals()?;
+    let opts = rampart_daemon::run::Options {
+        config: args.config.clone(),
+        dry_run: args.dry_run,
+        db: args.db.clone(),
+        socket: args.socket.clone(),
+        from_start: args.from_start,
+        ssh_port: args.ssh_port,
+    };
+    match rampart_daemon::run::run(&opts, &stop) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("rampart guard run: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BanArgs {
+    /// An address or network (`198.51.100.7`, `203.0.113.0/24`, `2001:db8::/64`).
+    pub net: String,
+    /// How long (`600`, `10m`, `1h`, `2d`); default: forever.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Why (shown by `rampart bans`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnbanArgs {
+    /// An address or network.
+    pub net: String,
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BansArgs {
+    /// Print the bans as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+fn send(
+    socket: &Path,
+    line: String,
+) -> Result<std::result::Result<rampart_daemon::control::Response, String>> {
+    use rampart_daemon::control::{call, parse_request};
+    // The same parser as the daemon's: a bad address or duration is
+    // reported here, with its text.
+    let req = match parse_request(line.as_bytes()) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    call(socket, &req)
+        .map(Ok)
+        .with_context(|| "is `rampart guard run` running?".to_string())
+}
+
+fn answer(
+    r: std::result::Result<rampart_daemon::control::Response, String>,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    match r {
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Ok(r) if !r.ok => {
+            eprintln!("rampart: {}", r.error.unwrap_or_default());
+            Ok(ExitCode::from(2))
+        }
+        Ok(r) => {
+            for d in &r.done {
+                writeln!(out, "{d}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `rampart ban`.
+pub fn ban(args: &BanArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let mut v = serde_json::json!({"cmd": "ban", "net": args.net});
+    if let Some(d) = &args.duration {
+        v["for"] = d.clone().into();
+    }
+    if let Some(r) = &args.reason {
+        v["reason"] = r.clone().into();
+    }
+    answer(send(&args.socket, v.to_string())?, out)
+}
+
+/// `rampart unban`.
+pub fn unban(args: &UnbanArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let v = serde_json::json!({"cmd": "unban", "net": args.net});
+    answer(send(&args.socket, v.to_string())?, out)
+}
+
+/// `rampart bans [--json]`.
+pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let r = match send(&args.socket, r#"{"cmd":"bans"}"#.to_string())? {
+        Ok(r) if r.ok => r,
+        other => return answer(other, out),
+    };
+    let list = r.bans.unwrap_or_default();
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &list)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = now_unix() as u64;
+    writeln!(
+        out,
+        "{:<43} {:<10} {:<9} {:>12} {:>6}  REASON",
+        "ADDRESS", "JAIL", "SOURCE", "EXPIRES IN", "HITS"
+    )?;
+    for b in &list {
+        let left = b.until.map_or_else(
+            || "never".to_string(),
+            |u| format!("{}s", u.saturating_sub(now)),
+        );
+        writeln!(
+            out,
+            "{:<43} {:<10} {:<9} {:>12} {:>6}  {}",
+            b.net, b.jail, b.source, left, b.hits, b.reason
+        )?;
+    }
+    writeln!(out, "{} ban(s)", list.len())?;
+    Ok(ExitCode::SUCCESS)
+}

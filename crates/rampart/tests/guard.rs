@@ -103,6 +103,10 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.dir.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -189,4 +193,337 @@ fn issue6_apply_and_rollback_leave_the_guard_table_alone_and_status_shows_it() {
         chains.contains("hook forward priority filter - 10"),
         "{chains}"
     );
+}
+
+/// `rampart guard run` inside the namespace, killed on drop.
+struct Daemon {
+    child: std::process::Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(env: &Env, config: &Path) -> Daemon {
+        let socket = env.path("run/guard.sock");
+        let log = env.path(&format!(
+            "daemon-{}.log",
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                env.ns.name(),
+                env!("CARGO_BIN_EXE_rampart"),
+                "guard",
+                "run",
+                "--config",
+            ])
+            .arg(config)
+            .arg("--db")
+            .arg(env.path("guard.db"))
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(std::fs::File::create(&log).expect("daemon log"))
+            .spawn()
+            .expect("start rampart guard run");
+        let mut d = Daemon { child, socket, log };
+        // Ready when the socket answers.
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = d.child.try_wait().expect("wait") {
+                panic!("the daemon exited ({st}): {}", d.stderr());
+            }
+            if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < end, "daemon not ready: {}", d.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    fn sock(&self) -> String {
+        self.socket.display().to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn append(p: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(p)
+        .expect("open log");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+fn failed(addr: &str, i: usize) -> String {
+    format!(
+        "Nov 22 00:00:01 web sshd[{i}]: Failed password for root from {addr} port {} ssh2\n",
+        40000 + i % 20000
+    )
+}
+
+#[test]
+fn issue6_daemon_bans_from_a_log_file_and_answers_ban_unban_bans() {
+    if !kernel_available() {
+        return;
+    }
+    let env = Env::new("run");
+    let auth = env.path("auth.log");
+    write(&auth, "");
+    let config = env.path("guard.toml");
+    write(
+        &config,
+        &format!(
+            "ignoreip = [\"192.0.2.0/24\"]\n[jail.sshd]\nfilter = \"sshd\"\nlogpath = [\"{}\"]\nmaxretry = 3\nbantime = \"1h\"\n",
+            auth.display()
+        ),
+    );
+    let d = Daemon::start(&env, &config);
+    let sock = d.sock();
+    // Two failures: nothing; the third bans.
+    append(
+        &auth,
+        &(failed("203.0.113.9", 1) + &failed("203.0.113.9", 2)),
+    );
+    append(&auth, &failed("192.0.2.50", 3).repeat(5)); // whitelisted
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!env.ban_set("ban4").contains("203.0.113.9"));
+    append(&auth, &failed("203.0.113.9", 4));
+    wait_until(&format!("203.0.113.9 in ban4 ({})", d.log.display()), 10, || {
+        env.ban_set("ban4").contains("203.0.113.9 timeout 59m")
+    });
+    assert!(!env.ban_set("ban4").contains("192.0.2.50"), "whitelisted");
+
+    // By hand, over the socket.
+    let out = env.rampart_ok(&[
+        "ban",
+        "198.51.100.0/24",
+        "--for",
+        "10m",
+        "--reason",
+        "scanner",
+        "--socket",
+        &sock,
+    ]);
+    assert!(out.contains("ban 198.51.100.0/24"), "{out}");
+    assert!(
+        env.ban_set("ban4").contains("198.51.100.0/24 timeout 9m59s"),
+        "{}",
+        env.ban_set("ban4")
+    );
+    env.rampart_ok(&["ban", "2001:db8:bad::1", "--socket", &sock]);
+    assert!(
+        env.ban_set("ban6").contains("2001:db8:bad::1"),
+        "{}",
+        env.ban_set("ban6")
+    );
+    let list = env.rampart_ok(&["bans", "--socket", &sock]);
+    assert!(
+        list.contains("203.0.113.9") && list.contains("sshd") && list.contains("3 ban(s)"),
+        "{list}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.rampart_ok(&["bans", "--json", "--socket", &sock]))
+            .expect("json");
+    let bans = json.as_array().expect("array");
+    let b = bans
+        .iter()
+        .find(|b| b["net"] == "203.0.113.9")
+        .expect("the jail's ban");
+    assert_eq!(
+        (b["jail"].as_str(), b["source"].as_str(), b["hits"].as_u64()),
+        (Some("sshd"), Some("jail"), Some(3))
+    );
+    let m = bans
+        .iter()
+        .find(|b| b["net"] == "198.51.100.0/24")
+        .expect("the manual ban");
+    assert_eq!(
+        (m["reason"].as_str(), m["source"].as_str()),
+        (Some("scanner"), Some("manual"))
+    );
+    assert!(m["until"].as_u64().is_some());
+    assert!(bans
+        .iter()
+        .any(|b| b["net"] == "2001:db8:bad::1" && b["until"].is_null()));
+
+    // Refusals: whitelisted, not banned, bad input; exit 2 with the reason.
+    let out = env.rampart(&["ban", "192.0.2.7", "--socket", &sock]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("whitelisted"));
+    let out = env.rampart(&["unban", "10.1.1.1", "--socket", &sock]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not banned"));
+    let out = env.rampart(&["ban", "10.1.1.300", "--socket", &sock]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10.1.1.300"));
+    // Garbage on the socket gets an error answer; the daemon goes on.
+    {
+        use std::io::{BufRead, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).expect("connect");
+        s.write_all(b"\xff\x00garbage\n{\"cmd\":\"ban\",\"net\":1}\n")
+            .expect("write");
+        let mut r = std::io::BufReader::new(s);
+        for _ in 0..2 {
+            let mut line = String::new();
+            r.read_line(&mut line).expect("answer");
+            assert!(line.contains("\"ok\":false"), "{line}");
+        }
+    }
+    // Unban: out of the kernel.
+    env.rampart_ok(&["unban", "203.0.113.9", "--socket", &sock]);
+    assert!(
+        !env.ban_set("ban4").contains("203.0.113.9"),
+        "{}",
+        env.ban_set("ban4")
+    );
+    let status = env.rampart_ok(&["status"]);
+    assert!(
+        status.contains("holds 1 IPv4 and 1 IPv6 ban(s)"),
+        "{status}"
+    );
+
+    // SIGTERM: a clean stop, the socket removed.
+    let mut d = d;
+    d.signal("-TERM");
+    let st = d.child.wait().expect("wait");
+    assert!(st.success(), "{st}: {}", d.stderr());
+    assert!(!d.socket.exists());
+    assert!(d.stderr().contains("stopping"), "{}", d.stderr());
+}
+
+#[test]
+fn issue6_sigkill_during_a_flood_loses_no_acknowledged_ban() {
+    if !kernel_available() {
+        return;
+    }
+    let env = Env::new("kill");
+    let auth = env.path("auth.log");
+    write(&auth, "");
+    let config = env.path("guard.toml");
+    write(
+        &config,
+        &format!(
+            "[prefix]\nenabled = false\n[jail.sshd]\nfilter = \"sshd\"\nlogpath = [\"{}\"]\nmaxretry = 1\nbantime = \"1h\"\n",
+            auth.display()
+        ),
+    );
+    let d = Daemon::start(&env, &config);
+    // A flood of failures from distinct addresses, written in chunks.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (auth, stop) = (auth.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) && i < 200_000 {
+                let mut chunk = String::new();
+                for _ in 0..500 {
+                    let a = format!("10.{}.{}.{}", 64 + (i >> 16) % 64, (i >> 8) & 255, i & 255);
+                    chunk.push_str(&failed(&a, i));
+                    i += 1;
+                }
+                append(&auth, &chunk);
+            }
+            i
+        })
+    };
+    let count = |env: &Env| {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                env.ns.name(),
+                env!("CARGO_BIN_EXE_rampart"),
+                "status",
+                "--json",
+            ])
+            .env("RAMPART_STATE_DIR", env.path("state"))
+            .env("SSH_CONNECTION", "")
+            .output()
+            .expect("status");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["guard"]["ban4"].as_u64().unwrap_or(0)
+    };
+    wait_until("bans during the flood", 60, || count(&env) >= 2000);
+    let mut d = d;
+    d.signal("-KILL");
+    let _ = d.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    // As after a reboot: the kernel's table is gone.
+    env.nft(&["delete", "table", "inet", "rampart-guard"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let acknowledged = {
+        use rampart_store::BanStore;
+        let mut st = rampart_store::SqliteStore::open(
+            &env.path("guard.db"),
+            rampart_store::Durability::Full,
+        )
+        .expect("the store after SIGKILL");
+        st.active_bans(now).expect("rows")
+    };
+    assert!(
+        acknowledged.len() >= 2000,
+        "{} acknowledged bans",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{written} lines written, {} bans acknowledged before SIGKILL",
+        acknowledged.len()
+    );
+    let d2 = Daemon::start(&env, &config);
+    let out = env.nft(&["-j", "list", "set", "inet", "rampart-guard", "ban4"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("nft json");
+    let mut kernel: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for item in v["nftables"].as_array().expect("nftables") {
+        if let Some(elems) = item["set"]["elem"].as_array() {
+            for e in elems {
+                let val = e["elem"]["val"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_default();
+                kernel.insert(val, e["elem"]["expires"].as_u64().unwrap_or(0));
+            }
+        }
+    }
+    for b in &acknowledged {
+        let key = b.net.to_string();
+        let expires = *kernel.get(&key).unwrap_or_else(|| {
+            panic!(
+                "acknowledged ban {key} is not back in the kernel: {}",
+                d2.stderr()
+            )
+        });
+        let left = b.until.saturating_sub(now);
+        assert!(
+            expires + 10 >= left && expires <= left + 1,
+            "{key}: expires {expires}, {left} left"
+        );
+    }
 }
