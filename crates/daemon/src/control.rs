@@ -307,9 +307,15 @@ pub fn call(path: &Path, request: &Request) -> Result<Response, crate::Error> {
     let mut s = UnixStream::connect(path).map_err(io)?;
     s.set_read_timeout(Some(Duration::from_secs(90)))
         .map_err(io)?;
-    writeln!(s, "{}", request_line(request)).map_err(io)?;
+    // The daemon may answer (a refusal) and close before reading: the
+    // answer counts more than a failed write.
+    let sent = writeln!(s, "{}", request_line(request));
     let mut line = String::new();
-    BufReader::new(&s).read_line(&mut line).map_err(io)?;
+    let read = BufReader::new(&s).read_line(&mut line);
+    if line.is_empty() {
+        sent.map_err(io)?;
+        read.map_err(io)?;
+    }
     serde_json::from_str(&line).map_err(|e| crate::Error::Control {
         path: path.display().to_string(),
         message: format!("bad answer from the daemon: {e}"),

@@ -312,9 +312,11 @@ fn issue6_daemon_bans_from_a_log_file_and_answers_ban_unban_bans() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!env.ban_set("ban4").contains("203.0.113.9"));
     append(&auth, &failed("203.0.113.9", 4));
-    wait_until(&format!("203.0.113.9 in ban4 ({})", d.log.display()), 10, || {
-        env.ban_set("ban4").contains("203.0.113.9 timeout 59m")
-    });
+    wait_until(
+        &format!("203.0.113.9 in ban4 ({})", d.log.display()),
+        10,
+        || env.ban_set("ban4").contains("203.0.113.9 timeout 59m"),
+    );
     assert!(!env.ban_set("ban4").contains("192.0.2.50"), "whitelisted");
 
     // By hand, over the socket.
@@ -330,7 +332,8 @@ fn issue6_daemon_bans_from_a_log_file_and_answers_ban_unban_bans() {
     ]);
     assert!(out.contains("ban 198.51.100.0/24"), "{out}");
     assert!(
-        env.ban_set("ban4").contains("198.51.100.0/24 timeout 9m59s"),
+        env.ban_set("ban4")
+            .contains("198.51.100.0/24 timeout 9m59s"),
         "{}",
         env.ban_set("ban4")
     );
@@ -392,6 +395,35 @@ fn issue6_daemon_bans_from_a_log_file_and_answers_ban_unban_bans() {
             r.read_line(&mut line).expect("answer");
             assert!(line.contains("\"ok\":false"), "{line}");
         }
+    }
+    // Only root: the modes, and the peer's uid even when the modes allow.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&d.socket), 0o600);
+        assert_eq!(mode(d.socket.parent().expect("dir")), 0o700);
+        for (p, m) in [
+            (d.socket.parent().expect("dir"), 0o777),
+            (d.socket.as_path(), 0o666),
+            (env.dir.as_path(), 0o777),
+        ] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+        }
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_rampart"),
+                "bans",
+                "--socket",
+                &sock,
+            ])
+            .output()
+            .expect("setpriv");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("only root may use"), "{err}");
     }
     // Unban: out of the kernel.
     env.rampart_ok(&["unban", "203.0.113.9", "--socket", &sock]);
