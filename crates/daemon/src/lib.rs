@@ -4,8 +4,11 @@
 //! store and the alert channels, and answers the root-only control socket.
 //!
 //! * [`run`]: the one loop (sources → filters → engine → store → kernel).
-//! * [`source`]: the line-source trait the loop reads, and a polling
+//! * [`source`]: the line-source trait the loop reads; `Sources` (files
+//!   through [`tail`], journal jails through [`journal`]) and a polling
 //!   file follower.
+//! * [`tail`]: log files followed with inotify through rotation.
+//! * [`journal`]: the systemd journal through `journalctl`.
 //! * [`kernel`]: actions → elements of table `inet rampart-guard`.
 //! * [`control`]: the control socket (JSON lines, root only) and its client.
 //! * [`whitelist`]: the host's addresses, admin SSH sessions, host names.
@@ -17,9 +20,11 @@
 //! ```
 
 pub mod control;
+pub mod journal;
 pub mod kernel;
 pub mod run;
 pub mod source;
+pub mod tail;
 pub mod whitelist;
 
 /// Errors of the daemon.

@@ -23,7 +23,7 @@
 
 use crate::control::{self, BanInfo, Call, Request, Response};
 use crate::kernel::{self, Kernel};
-use crate::source::{Line, LineSource, PollFiles};
+use crate::source::{Line, LineSource, Sources};
 use crate::Error;
 use rampart_guard::filter::jail::jail_filter;
 use rampart_guard::filter::Scan;
@@ -90,31 +90,6 @@ fn describe(a: &Action, now: Timestamp) -> Option<String> {
     }
 }
 
-/// The files of a jail's `logpath` entries (globs expanded; a pattern
-/// that matches nothing yet is followed as written).
-fn expand(logpath: &[String]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in logpath {
-        if p == "journal" {
-            continue;
-        }
-        let found: Vec<PathBuf> = glob::glob(p)
-            .map(|g| g.filter_map(Result::ok).collect())
-            .unwrap_or_default();
-        if found.is_empty() || !p.contains(['*', '?', '[']) {
-            if !found.iter().any(|f| f == Path::new(p)) && !p.contains(['*', '?', '[']) {
-                out.push(PathBuf::from(p));
-            }
-            out.extend(found);
-        } else {
-            out.extend(found);
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// Runs the daemon until `stop` is set (by SIGTERM/SIGINT when
 /// [`install_signals`] was called).
 pub fn run(opts: &Options, stop: &AtomicBool) -> Result<(), Error> {
@@ -126,10 +101,12 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> Result<(), Error> {
     let (t0, _) = now();
     let year = rampart_guard::filter::date::civil_from_days(t0 as i64 / 86_400).0 as i32;
 
-    // Jails, filters and their files.
+    // Jails, filters and their sources: one per distinct logpath entry
+    // (files and globs followed by `tail`), one per journal jail.
     let mut names: Vec<String> = Vec::new();
     let mut filters = Vec::new();
-    let mut files: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<(PathBuf, usize)> = Vec::new();
+    let mut journals: Vec<(String, usize)> = Vec::new();
     let mut file_jails: Vec<Vec<usize>> = Vec::new();
     for (name, jail) in &cfg.jail {
         if !jail.enabled {
@@ -139,22 +116,22 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> Result<(), Error> {
         let j = names.len();
         names.push(name.clone());
         filters.push(f);
-        if jail.logpath.iter().any(|p| p == "journal") {
-            log(&format!(
-                "jail {name}: the systemd journal is not read by this build (rampart_daemon::journal); its log files are"
-            ));
-        }
-        for p in expand(&jail.logpath) {
-            match files.iter().position(|x| *x == p) {
-                Some(i) => file_jails[i].push(j),
+        for p in &jail.logpath {
+            if p == "journal" {
+                journals.push((jail.journalmatch.join(" "), file_jails.len()));
+                file_jails.push(vec![j]);
+                continue;
+            }
+            match files.iter().find(|(x, _)| x == Path::new(p)) {
+                Some((_, i)) => file_jails[*i].push(j),
                 None => {
-                    files.push(p);
+                    files.push((PathBuf::from(p), file_jails.len()));
                     file_jails.push(vec![j]);
                 }
             }
         }
     }
-    let mut source = PollFiles::open(&files, opts.from_start);
+    let mut source = Sources::open(&files, &journals, opts.from_start).map_err(Error::Config)?;
     run_with(opts, &cfg, &names, &filters, &file_jails, &mut source, stop)
 }
 
@@ -256,7 +233,21 @@ pub fn run_with(
                 continue;
             };
             for &j in jails {
-                for f in scans[j].bytes(&line.bytes) {
+                let found = match line.time_us {
+                    None => scans[j].bytes(&line.bytes),
+                    Some(us) => match std::str::from_utf8(&line.bytes) {
+                        Ok(text) => scans[j].line_at(
+                            text,
+                            rampart_guard::filter::date::LogTime {
+                                wall: (us / 1_000_000) as i64,
+                                offset_min: Some(0),
+                                frac: (us % 1_000_000) as f64 / 1e6,
+                            },
+                        ),
+                        Err(_) => scans[j].bytes(&line.bytes),
+                    },
+                };
+                for f in found {
                     match f.host.parse::<IpAddr>() {
                         Ok(addr) => {
                             let info = f.user.as_deref().map_or_else(
@@ -477,6 +468,7 @@ mod tests {
         assert_eq!(call(&Request::Bans).bans, Some(vec![]));
         for i in 0..2 {
             q.lock().expect("lock").push_back(Line {
+                time_us: None,
                 source: 0,
                 bytes: format!("Nov 22 00:00:0{i} web sshd[1]: Failed password for root from 203.0.113.9 port 5 ssh2").into_bytes(),
             });

@@ -1,8 +1,10 @@
 //! Where the run loop gets its log lines: the [`LineSource`] trait (complete
-//! lines, each with the index of the source it came from, and a blocking
-//! wait with a timeout), and [`PollFiles`], a small follower that polls
-//! files for growth. `rampart_daemon::tail` (inotify, rotation) implements
-//! the same contract; the loop and its tests only see the trait.
+//! lines, each with the index of the source it came from and, for journal
+//! entries, their time; a blocking wait with a timeout). [`Sources`] is
+//! what the daemon reads: log files through [`crate::tail::Tailer`]
+//! (inotify, rotation) and journal jails through [`crate::journal`].
+//! [`PollFiles`] is a small follower that polls files for growth (tests,
+//! and a fallback).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -18,6 +20,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub struct Line {
     pub source: usize,
     pub bytes: Vec<u8>,
+    /// Microseconds since the epoch, when the source says (journal).
+    pub time_us: Option<u64>,
 }
 
 /// A supplier of log lines.
@@ -142,6 +146,7 @@ impl Followed {
                 out.push(Line {
                     source,
                     bytes: line,
+                    time_us: None,
                 });
                 start = i + 1;
             }
@@ -152,6 +157,7 @@ impl Followed {
             out.push(Line {
                 source,
                 bytes: std::mem::replace(&mut self.partial, rest),
+                time_us: None,
             });
         }
         Ok(())
@@ -172,6 +178,113 @@ impl LineSource for PollFiles {
                     .min(end.saturating_duration_since(Instant::now())),
             );
         }
+    }
+}
+
+/// The daemon's sources: files (globs allowed) followed with inotify,
+/// and journal jails through `journalctl`.
+pub struct Sources {
+    tail: Option<crate::tail::Tailer>,
+    journals: Vec<crate::journal::Journal>,
+    lines: crate::tail::Lines,
+    entries: Vec<(usize, crate::journal::Entry)>,
+}
+
+impl Sources {
+    /// `files`: (path or glob, source index); `journals`: (journalmatch,
+    /// source index).
+    pub fn open(
+        files: &[(PathBuf, usize)],
+        journals: &[(String, usize)],
+        from_start: bool,
+    ) -> Result<Sources, String> {
+        use crate::tail::{Source, Start, Tailer};
+        let start = if from_start {
+            Start::Beginning
+        } else {
+            Start::End
+        };
+        let tail = if files.is_empty() {
+            None
+        } else {
+            Some(
+                Tailer::new(
+                    files
+                        .iter()
+                        .map(|(p, i)| Source::new(p.clone(), *i, start))
+                        .collect(),
+                )
+                .map_err(|e| e.to_string())?,
+            )
+        };
+        let mut js = Vec::new();
+        for (m, i) in journals {
+            let mut src = crate::journal::JournalSource::new(*i, m.clone());
+            src.start = start;
+            js.push(crate::journal::Journal::start(src, None).map_err(|e| e.to_string())?);
+        }
+        Ok(Sources {
+            tail,
+            journals: js,
+            lines: crate::tail::Lines::new(),
+            entries: Vec::new(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("files", &self.tail.is_some())
+            .field("journals", &self.journals.len())
+            .finish()
+    }
+}
+
+impl LineSource for Sources {
+    fn wait(&mut self, timeout: Duration) -> std::io::Result<Vec<Line>> {
+        let io = |e: String| std::io::Error::other(e);
+        let mut out = Vec::new();
+        // With journals too, the file wait is cut short to look at them.
+        let file_wait = if self.journals.is_empty() {
+            timeout
+        } else {
+            timeout.min(Duration::from_millis(5))
+        };
+        match self.tail.as_mut() {
+            Some(t) => {
+                t.wait(file_wait).map_err(|e| io(e.to_string()))?;
+                self.lines.clear();
+                t.read(&mut self.lines).map_err(|e| io(e.to_string()))?;
+                for p in t.take_problems() {
+                    eprintln!("rampart-guard: {p}");
+                }
+                out.extend(self.lines.iter().map(|(source, b)| Line {
+                    source,
+                    bytes: b.to_vec(),
+                    time_us: None,
+                }));
+            }
+            None if self.journals.is_empty() => std::thread::sleep(timeout),
+            None => {}
+        }
+        for j in &mut self.journals {
+            if j.wait(Duration::ZERO).map_err(|e| io(e.to_string()))? {
+                self.entries.clear();
+                if let Err(e) = j.read(&mut self.entries) {
+                    eprintln!("rampart-guard: {e}");
+                }
+                out.extend(self.entries.drain(..).map(|(source, e)| Line {
+                    source,
+                    bytes: e.line.into_bytes(),
+                    time_us: e.time_us,
+                }));
+            }
+        }
+        if out.is_empty() && self.tail.is_none() && !self.journals.is_empty() {
+            std::thread::sleep(timeout.min(Duration::from_millis(5)));
+        }
+        Ok(out)
     }
 }
 
