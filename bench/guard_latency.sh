@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 SAMPLES=${1:-300}
 RATE=${2:-50000}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespace)" >&2; exit 2; }
-cargo build --release -q -p rampart -p rampart-daemon --example guard_latency
+cargo build --release -q -p rampart --bin rampart
+cargo build --release -q -p rampart-daemon --example guard_latency
 BIN=target/release/rampart
 LAT=target/release/examples/guard_latency
 NS=rampart-lat-$$

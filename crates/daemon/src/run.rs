@@ -15,10 +15,11 @@
 //! round waits for lines (at most [`ROUND`]), runs them through their
 //! jails' filters into the engine, takes the control socket's requests,
 //! ticks the engine once a second and refreshes the whitelist every
-//! [`REFRESH`]; the round's actions are recorded in the store in one
-//! transaction **before** they reach the kernel, so every ban the kernel
-//! holds is in the store, and a ban is acknowledged (to a `rampart ban`
-//! caller too) only once committed. SIGTERM and SIGINT end the loop after
+//! [`REFRESH`]; the round's actions go to the kernel as one netlink batch
+//! and then to the store in one transaction. A ban is acknowledged (to a
+//! `rampart ban` caller too) only once committed; since the kernel's
+//! table is rebuilt from the store at start, every acknowledged ban
+//! survives a crash and an uncommitted one does not. SIGTERM and SIGINT end the loop after
 //! the round.
 
 use crate::control::{self, BanInfo, Call, Request, Response};
@@ -284,17 +285,14 @@ pub fn run_with(
             refresh_whitelist(&mut engine, cfg, opts.ssh_port, t, &mut actions);
             next_refresh = Instant::now() + REFRESH;
         }
+        let mut failed_commit: Option<String> = None;
         if !actions.is_empty() {
-            // Committed first: what the kernel holds is always in the store.
-            if let Err(e) = store.record(&actions) {
-                log(&format!(
-                    "store: {e}; the round's decisions are not applied"
-                ));
-                for (c, _, _) in answers {
-                    let _ = c.reply.send(Response::error(format!("not recorded: {e}")));
-                }
-                continue;
-            }
+            // The kernel first (a ban takes effect without waiting for the
+            // disk), then the store; a ban is acknowledged — to a
+            // `rampart ban` caller too — only once committed. At start the
+            // kernel's table is rebuilt from the store, so a ban that
+            // reached the kernel but was never committed does not outlive
+            // a crash, and no committed ban is lost.
             let (_, ms) = now();
             if let Some(k) = kernel.as_mut() {
                 if let Err(e) = k.apply(&actions, ms) {
@@ -304,6 +302,12 @@ pub fn run_with(
                     }
                 }
             }
+            if let Err(e) = store.record(&actions) {
+                log(&format!(
+                    "store: {e}; the round's decisions are enforced but not recorded"
+                ));
+                failed_commit = Some(e.to_string());
+            }
             for a in &actions {
                 if let Some(m) = describe(a, t) {
                     log(&m);
@@ -311,6 +315,9 @@ pub fn run_with(
             }
         }
         for (c, mut r, from) in answers {
+            if let Some(e) = &failed_commit {
+                r = Response::error(format!("not recorded: {e}"));
+            }
             if r.ok {
                 r.done = actions[from..]
                     .iter()

@@ -482,24 +482,18 @@ fn issue6_sigkill_during_a_flood_loses_no_acknowledged_ban() {
             i
         })
     };
-    let count = |env: &Env| {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                env.ns.name(),
-                env!("CARGO_BIN_EXE_rampart"),
-                "status",
-                "--json",
-            ])
-            .env("RAMPART_STATE_DIR", env.path("state"))
-            .env("SSH_CONNECTION", "")
-            .output()
-            .expect("status");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["guard"]["ban4"].as_u64().unwrap_or(0)
+    // Acknowledged = committed in the store (read while the daemon writes).
+    let committed = |env: &Env| {
+        use rampart_store::BanStore;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        rampart_store::SqliteStore::open(&env.path("guard.db"), rampart_store::Durability::Full)
+            .and_then(|mut s| s.active_bans(now))
+            .map_or(0, |v| v.len())
     };
-    wait_until("bans during the flood", 60, || count(&env) >= 2000);
+    wait_until("bans during the flood", 60, || committed(&env) >= 2000);
     let mut d = d;
     d.signal("-KILL");
     let _ = d.child.wait();
