@@ -1,20 +1,36 @@
-//! The guard's TOML configuration: [`GuardConfig`] with its jails
-//! ([`JailConfig`]), prefix escalation, connection limits and counter
-//! bounds. Every struct refuses unknown keys. Jail keys use fail2ban's
+//! The guard's one TOML configuration (`/etc/rampart/guard.toml`):
+//! [`GuardConfig`] with its jails ([`JailConfig`], `[jail.NAME]` tables),
+//! prefix escalation, connection limits and counter bounds. It holds both
+//! what the detection side reads (the jail's `filter` and
+//! `filter_options`, `logpath` with globs or `journal`, `journalmatch`,
+//! `usedns`, `fail2ban_dir`) and what the decision engine reads (the
+//! ban keys). Every struct refuses unknown keys. Jail keys use fail2ban's
 //! names (`maxretry`, `findtime`, `bantime`, `ignoreip`, `port`,
-//! `protocol`; `bantime.increment` and friends become the table
+//! `protocol`, `usedns`; `bantime.increment` and friends become the table
 //! `bantime_increment`), so `rampart import fail2ban` writes them as they
 //! are. Durations take fail2ban's forms: seconds (`600`) or a number with a
 //! unit (`10m`, `1h`, `1d`, `1w`; also `s`, `mo`, `y`); `-1` as a bantime
 //! means forever.
 //!
-//! These are the raw, deserialized values; [`crate::Engine::new`]
-//! validates them (networks, formulas, limits) and reports every problem
-//! with its jail and key.
+//! [`GuardConfig::load`] reads a file and checks everything (the TOML,
+//! the keys, and what [`crate::Engine::new`] validates: networks,
+//! formulas, limits, plus `usedns`, `protocol` and filter names), each
+//! problem a located [`Diagnostic`] (`path:line:col`, the line, a caret).
+//!
+//! ```
+//! use rampart_guard::GuardConfig;
+//! let text = "[jail.sshd]\nfilter = \"sshd\"\nlogpath = [\"/var/log/auth.log\"]\nmaxretry = 0\n";
+//! let errors = GuardConfig::load("guard.toml", text).expect_err("maxretry 0");
+//! let shown = errors[0].to_string();
+//! assert!(shown.starts_with("guard.toml:4:1: error: jail sshd: maxretry: must be at least 1"), "{shown}");
+//! let ok = GuardConfig::load("guard.toml", &text.replace("= 0", "= 3")).expect("valid");
+//! assert_eq!(ok.jail["sshd"].filter_spec("sshd"), "sshd");
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rampart_syntax::diag::{Diagnostic, SourceFile, Span};
 use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch: the engine's clock, always passed in.
@@ -51,6 +67,11 @@ pub struct GuardConfig {
     /// last ban ended (fail2ban keeps it `dbpurgeage` = 1 day).
     #[serde(default = "one_day")]
     pub history: Duration,
+    /// Where `fail2ban:NAME` filters are looked up (default
+    /// `/etc/fail2ban`; `rampart import fail2ban` writes the directory it
+    /// read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail2ban_dir: Option<String>,
     /// The jails, by name.
     #[serde(default)]
     pub jail: BTreeMap<String, JailConfig>,
@@ -64,16 +85,28 @@ pub struct JailConfig {
     /// that flag.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// The filter (a fail2ban filter name or file; see the filter part of
-    /// docs/guard.md). Not read by the decision engine.
+    /// The filter: `NAME` (a built-in detector, see `rampart guard list`,
+    /// else a fail2ban filter of `fail2ban_dir`), `builtin:NAME`,
+    /// `fail2ban:NAME` (`fail2ban_dir/filter.d/NAME.conf`) or a path to a
+    /// fail2ban-syntax filter file; fail2ban's `name[k=v]` form is
+    /// accepted too. Absent: the jail's name, as in fail2ban.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// Log files the filter reads. Not read by the decision engine.
+    /// Filter arguments, as fail2ban's `filter = sshd[mode=aggressive]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filter_options: BTreeMap<String, String>,
+    /// Log files the filter reads (glob patterns allowed); `journal`
+    /// reads the systemd journal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logpath: Vec<String>,
-    /// systemd journal matches, for journal jails. Not read by the engine.
+    /// systemd journal matches (`_SYSTEMD_UNIT=sshd.service`), for
+    /// journal jails.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journalmatch: Vec<String>,
+    /// `yes`, `warn`, `no` or `raw`: whether `<HOST>` may be a host name
+    /// (fail2ban: warn).
+    #[serde(default = "warn", skip_serializing_if = "is_warn")]
+    pub usedns: String,
     /// Failures within `findtime` that trigger a ban (fail2ban: 5).
     #[serde(default = "five")]
     pub maxretry: u32,
@@ -92,13 +125,19 @@ pub struct JailConfig {
     /// `ignoreip` applies as well).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignoreip: Vec<String>,
-    /// Ports the ban applies to (`ssh`, `http,https`, `22`, `8000:8100`);
-    /// empty: all ports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<String>,
-    /// `tcp`, `udp`, `all`... (fail2ban: tcp).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
+    /// Ports the ban applies to (`ssh`, `http,https`, `22`, `8000:8100`),
+    /// a list or fail2ban's comma-separated text; empty: all ports.
+    /// rampart bans the whole address today; the ports are kept for the
+    /// record.
+    #[serde(
+        default,
+        deserialize_with = "string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub port: Vec<String>,
+    /// `tcp`, `udp`, `sctp` or `all` (fail2ban: tcp).
+    #[serde(default = "tcp", skip_serializing_if = "is_tcp")]
+    pub protocol: String,
 }
 
 /// fail2ban's `bantime.increment` options: with `enabled`, each new ban of
@@ -209,6 +248,38 @@ pub struct LimitsConfig {
 fn yes() -> bool {
     true
 }
+fn warn() -> String {
+    "warn".into()
+}
+fn is_warn(s: &str) -> bool {
+    s == "warn"
+}
+fn tcp() -> String {
+    "tcp".into()
+}
+fn is_tcp(s: &str) -> bool {
+    s == "tcp"
+}
+
+/// fail2ban writes lists as `a, b c`; TOML users write `["a", "b"]`.
+fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum L {
+        One(String),
+        Many(Vec<String>),
+        Num(u16),
+    }
+    Ok(match L::deserialize(d)? {
+        L::One(s) => s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect(),
+        L::Many(v) => v,
+        L::Num(n) => vec![n.to_string()],
+    })
+}
 fn one() -> f64 {
     1.0
 }
@@ -262,15 +333,17 @@ impl Default for JailConfig {
         JailConfig {
             enabled: true,
             filter: None,
+            filter_options: BTreeMap::new(),
             logpath: Vec::new(),
             journalmatch: Vec::new(),
+            usedns: warn(),
             maxretry: five(),
             findtime: ten_minutes(),
             bantime: ten_minutes(),
             bantime_increment: None,
             ignoreip: Vec::new(),
-            port: None,
-            protocol: None,
+            port: Vec::new(),
+            protocol: tcp(),
         }
     }
 }
@@ -299,13 +372,15 @@ impl Default for GuardConfig {
             connlimit: None,
             limits: LimitsConfig::default(),
             history: one_day(),
+            fail2ban_dir: None,
             jail: BTreeMap::new(),
         }
     }
 }
 
 impl GuardConfig {
-    /// Parses the TOML text of a guard configuration. The error names the
+    /// Parses the TOML text of a guard configuration (keys and types
+    /// only; [`GuardConfig::load`] checks everything). The error names the
     /// line and column (toml's message).
     pub fn from_toml(text: &str) -> Result<GuardConfig, crate::Error> {
         toml::from_str(text).map_err(|e| crate::Error::Config {
@@ -313,6 +388,170 @@ impl GuardConfig {
             message: e.to_string(),
         })
     }
+
+    /// Reads and checks a configuration file's text: the TOML and its
+    /// keys, then everything [`crate::Engine::new`] validates, `usedns`,
+    /// `protocol`, and each jail's filter name. Every problem is a located
+    /// diagnostic (`path:line:col`, the line and a caret); all of them are
+    /// returned, not only the first. Filters are not read here (that needs
+    /// the files: see `filter::jail::resolve`).
+    pub fn load(path: &str, text: &str) -> Result<GuardConfig, Vec<Diagnostic>> {
+        let file = SourceFile::new(path, text);
+        let cfg: GuardConfig = toml::from_str(text).map_err(|e| {
+            let span = e
+                .span()
+                .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+            vec![file.error(span, e.message().trim_end().to_string())]
+        })?;
+        let mut errs = Vec::new();
+        for (name, j) in &cfg.jail {
+            let table = format!("jail.{name}");
+            if crate::filter::UseDns::parse(&j.usedns).is_none() {
+                errs.push(file.error(
+                    locate(text, &table, "usedns"),
+                    format!("jail {name}: usedns must be yes, warn, no or raw"),
+                ));
+            }
+            if !matches!(j.protocol.as_str(), "tcp" | "udp" | "sctp" | "all") {
+                errs.push(file.error(
+                    locate(text, &table, "protocol"),
+                    format!("jail {name}: protocol must be tcp, udp, sctp or all"),
+                ));
+            }
+            if let Err(e) = rampart_syntax::fail2ban::split_with_options(&j.filter_spec(name)) {
+                errs.push(file.error(
+                    locate(text, &table, "filter"),
+                    format!("jail {name}: filter: {e}"),
+                ));
+            }
+            if j.enabled && j.logpath.is_empty() {
+                errs.push(file.error(
+                    locate(text, &table, ""),
+                    format!("jail {name}: no logpath (log files, or \"journal\")"),
+                ));
+            }
+        }
+        // The engine's own checks stop at the first problem: run them on
+        // the global part, then on each jail alone, to find them all.
+        let mut probes = vec![GuardConfig {
+            jail: BTreeMap::new(),
+            ..cfg.clone()
+        }];
+        for (name, j) in &cfg.jail {
+            probes.push(GuardConfig {
+                jail: BTreeMap::from([(name.clone(), j.clone())]),
+                ..GuardConfig::default()
+            });
+        }
+        for probe in &probes {
+            match crate::Engine::new(probe) {
+                Ok(_) => {}
+                Err(crate::Error::Config { place, message }) => {
+                    let (table, key) = place_of(&place);
+                    errs.push(
+                        file.error(locate(text, &table, &key), format!("{place}: {message}")),
+                    );
+                }
+                Err(e) => errs.push(file.error(Span::new(0, 0), e.to_string())),
+            }
+        }
+        errs.sort_by_key(|d| (d.line, d.column));
+        if errs.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+impl JailConfig {
+    /// The filter to use with its options, as fail2ban writes it
+    /// (`sshd[mode=aggressive]`): `filter` (else the jail's name) and
+    /// `filter_options`.
+    pub fn filter_spec(&self, jail: &str) -> String {
+        let base = self.filter.as_deref().unwrap_or(jail).trim();
+        if self.filter_options.is_empty() {
+            return base.to_string();
+        }
+        let opts: Vec<String> = self
+            .filter_options
+            .iter()
+            .map(|(k, v)| {
+                if v.contains(',') || v.contains(']') {
+                    format!("{k}=\"{v}\"")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        match base.strip_suffix(']') {
+            Some(b) => format!("{b}, {}]", opts.join(", ")),
+            None => format!("{base}[{}]", opts.join(", ")),
+        }
+    }
+}
+
+/// An engine error's place (`jail sshd: bantime_increment.factor`,
+/// `prefix: window`, `ignoreip`) as a TOML table and key.
+fn place_of(place: &str) -> (String, String) {
+    let (head, key) = place.split_once(": ").unwrap_or(("", place));
+    let key = key.split(':').next().unwrap_or("").trim().to_string();
+    if let Some(j) = head.strip_prefix("jail ") {
+        return (format!("jail.{j}"), key);
+    }
+    if head.is_empty() {
+        // A top-level key (ignoreip, history) or a table (prefix: ...).
+        return (String::new(), key);
+    }
+    (head.to_string(), key)
+}
+
+/// The span of `key` (its first dotted part) in table `table` of the
+/// TOML text (`""`: the top level): the key's line, or the header of a
+/// sub-table named after it (`[jail.sshd.bantime_increment]`), else the
+/// table's header (the key was left to its default), else the start of
+/// the file.
+fn locate(text: &str, table: &str, key: &str) -> Span {
+    let first = key.split('.').next().unwrap_or("");
+    let norm = |h: &str| -> String {
+        h.split('.')
+            .map(|p| p.trim().trim_matches('"'))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let sub = if table.is_empty() {
+        first.to_string()
+    } else {
+        format!("{table}.{first}")
+    };
+    let mut current = String::new();
+    let mut header: Option<Span> = None;
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        let whole = Span::new(off + indent, off + line.trim_end().len());
+        if let Some(h) = t.strip_prefix('[') {
+            current = norm(h.trim_start_matches('[').split(']').next().unwrap_or(""));
+            if current == table {
+                header = Some(whole);
+            }
+            if !first.is_empty() && current == sub {
+                return whole;
+            }
+        } else if current == table && !first.is_empty() {
+            let k = t
+                .split(|c: char| c == '=' || c == '.' || c.is_whitespace())
+                .next()
+                .unwrap_or("")
+                .trim_matches('"');
+            if k == first {
+                return Span::new(off + indent, off + indent + k.len());
+            }
+        }
+        off += line.len();
+    }
+    header.unwrap_or(Span::new(0, 0))
 }
 
 /// A length of time in whole seconds; negative means forever (fail2ban's
@@ -387,8 +626,18 @@ impl fmt::Display for Duration {
 }
 
 impl Serialize for Duration {
+    /// Whole weeks, days, hours or minutes as fail2ban writes them
+    /// (`"1h"`), other values as seconds.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(self.0)
+        let v = self.0;
+        if v > 0 {
+            for (unit, n) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
+                if v % n == 0 {
+                    return s.serialize_str(&format!("{}{unit}", v / n));
+                }
+            }
+        }
+        s.serialize_i64(v)
     }
 }
 
@@ -496,6 +745,87 @@ bantime_increment = { factor = 2, multipliers = [1, 5, 30], maxtime = "1w", rndt
             let e = GuardConfig::from_toml(&bad).expect_err(&bad).to_string();
             assert!(e.contains("bogus_key"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn one_schema_holds_detection_and_decision_keys() {
+        let text = r#"fail2ban_dir = "/etc/fail2ban"
+ignoreip = ["192.0.2.0/24"]
+
+[jail.sshd]
+filter = "fail2ban:sshd"
+filter_options = { mode = "aggressive" }
+logpath = ["/var/log/auth.log", "/var/log/auth*.log"]
+usedns = "no"
+port = "ssh, 2222"
+maxretry = 3
+bantime = "1h"
+
+[jail.sshd.bantime_increment]
+multipliers = [1, 2, 4]
+maxtime = "1w"
+
+[jail.journal-sshd]
+filter = "sshd"
+logpath = ["journal"]
+journalmatch = ["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"]
+protocol = "all"
+"#;
+        let c = GuardConfig::load("g.toml", text).expect("valid");
+        let j = &c.jail["sshd"];
+        assert_eq!(j.filter_spec("sshd"), "fail2ban:sshd[mode=aggressive]");
+        assert_eq!(j.port, ["ssh", "2222"]);
+        assert_eq!(j.usedns, "no");
+        assert_eq!(c.jail["journal-sshd"].journalmatch.len(), 3);
+        assert_eq!(c.jail["journal-sshd"].filter_spec("x"), "sshd");
+        assert_eq!(JailConfig::default().filter_spec("postfix"), "postfix");
+        // It prints back to the same configuration.
+        let back = GuardConfig::load("g2.toml", &toml::to_string(&c).expect("prints"))
+            .expect("reads back");
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn every_problem_is_located_with_its_line_and_a_caret() {
+        let text = "ignoreip = [\"10.0.0.0/33\"]\n[jail.a]\nlogpath = [\"/x\"]\nmaxretry = 0\n[jail.b]\nlogpath = [\"/y\"]\nusedns = \"maybe\"\nprotocol = \"icmp\"\n[jail.b.bantime_increment]\nformula = \"ban.Time * 3\"\n[jail.c]\nfilter = \"sshd\"\n";
+        let errs = GuardConfig::load("g.toml", text).expect_err("bad");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        let all = shown.join("");
+        for want in [
+            "g.toml:1:1: error: ignoreip",
+            "g.toml:4:1: error: jail a: maxretry: must be at least 1",
+            "g.toml:7:1: error: jail b: usedns must be yes, warn, no or raw",
+            "g.toml:8:1: error: jail b: protocol must be tcp, udp, sctp or all",
+            "g.toml:9:1: error: jail b: bantime_increment.formula",
+            "g.toml:11:1: error: jail c: no logpath",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+        assert!(all.contains("maxretry = 0\n"), "{all}");
+        assert!(all.contains("^"), "{all}");
+        // TOML errors: unknown keys and bad values, with toml's span.
+        let e = GuardConfig::load("g.toml", "[jail.a]\nlogpath = [\"/x\"]\nmaxretyr = 3\n")
+            .expect_err("unknown");
+        let s = e[0].to_string();
+        assert!(
+            s.starts_with("g.toml:3:1: error: unknown field `maxretyr`"),
+            "{s}"
+        );
+        let e = GuardConfig::load("g.toml", "[jail.a]\nbantime = \"3 fortnights\"\n")
+            .expect_err("unit");
+        assert!(e[0].to_string().contains("unknown unit"), "{}", e[0]);
+    }
+
+    #[test]
+    fn durations_print_as_fail2ban_writes_them() {
+        let s = toml::to_string(&JailConfig {
+            bantime: Duration(3600),
+            findtime: Duration(90),
+            ..JailConfig::default()
+        })
+        .expect("prints");
+        assert!(s.contains("bantime = \"1h\""), "{s}");
+        assert!(s.contains("findtime = 90"), "{s}");
     }
 
     #[test]

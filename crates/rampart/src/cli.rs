@@ -276,6 +276,17 @@ pub enum Cmd {
         #[command(subcommand)]
         op: GuardOp,
     },
+    /// Ban an address or network by hand, through the running guard
+    /// daemon's control socket (root only). Exit status: 0 banned, 2 refused
+    /// (whitelisted, bad address) or no daemon.
+    Ban(crate::guard_cmd::BanArgs),
+    /// End the ban of an address or network (or the ban covering it)
+    /// through the guard daemon. Exit status: 0 unbanned, 2 not banned or
+    /// no daemon.
+    Unban(crate::guard_cmd::UnbanArgs),
+    /// The guard daemon's active bans: address, reason, source/jail,
+    /// expiry, hits.
+    Bans(crate::guard_cmd::BansArgs),
     /// Turn another tool's configuration into rampart configuration.
     Import {
         #[command(subcommand)]
@@ -353,6 +364,18 @@ pub enum GuardOp {
     Test(crate::guard_cmd::TestArgs),
     /// List the built-in detectors.
     List,
+    /// Check a guard configuration (guard.toml): every key, located
+    /// errors with the line and a caret, and every enabled jail's filter
+    /// compiled.
+    ///
+    /// Exit status: 0 valid, 2 errors.
+    Check(crate::guard_cmd::CheckArgs),
+    /// Run the ban daemon: log files through the jails' filters, decisions
+    /// recorded in SQLite and enforced in the kernel's table
+    /// `inet rampart-guard`, the control socket of `rampart ban|unban|bans`.
+    /// Stops on SIGTERM or SIGINT. Exit status: 0 stopped by a signal, 2
+    /// bad configuration or failure.
+    Run(crate::guard_cmd::RunArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,17 +7,14 @@
 //! unreadable log.
 
 use anyhow::{bail, Context, Result};
-use rampart_guard::filter::builtin::{builtin, BUILTIN};
+use rampart_guard::filter::builtin::BUILTIN;
 use rampart_guard::filter::date::{civil_from_days, LogTime};
-use rampart_guard::filter::{CompileOptions, Failure, Filter, Scan};
-use rampart_syntax::fail2ban::{split_with_options, FilterDef};
+use rampart_guard::filter::{Failure, Filter, Scan};
+use rampart_syntax::fail2ban::FilterDef;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// fail2ban's configuration directory when none is given.
-pub const FAIL2BAN_DIR: &str = "/etc/fail2ban";
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -48,47 +45,16 @@ pub struct TestArgs {
     pub threads: Option<usize>,
 }
 
-/// Resolves a FILTER argument to a definition.
+/// Resolves a FILTER argument to a definition (a bare name is a built-in
+/// detector unless a fail2ban directory is given).
 pub fn resolve(spec: &str, config: Option<&Path>) -> Result<FilterDef> {
-    let (name, args) = split_with_options(spec).map_err(anyhow::Error::msg)?;
-    let show = |d: rampart_syntax::Diagnostics| anyhow::anyhow!("{d}");
-    if let Some(n) = name.strip_prefix("builtin:") {
-        return builtin(n, &args).with_context(|| format!("no built-in detector `{n}`"));
-    }
-    let dir = config.map_or_else(|| PathBuf::from(FAIL2BAN_DIR), Path::to_path_buf);
-    if let Some(n) = name.strip_prefix("fail2ban:") {
-        return FilterDef::load(&dir, n, &args).map_err(show);
-    }
-    if name.contains('/') || Path::new(&name).is_file() {
-        return FilterDef::load_file(Path::new(&name), &args).map_err(show);
-    }
-    if config.is_none() {
-        if let Some(def) = builtin(&name, &args) {
-            return Ok(def);
-        }
-    }
-    FilterDef::load(&dir, &name, &args).map_err(show)
+    rampart_guard::filter::jail::resolve(spec, config, config.is_none()).map_err(anyhow::Error::msg)
 }
 
 /// Compiles a definition, printing every problem.
 pub fn compile(def: &FilterDef, all: bool) -> Result<Filter> {
     let year = civil_from_days(now_unix() / 86_400).0 as i32;
-    Filter::compile(
-        def,
-        &CompileOptions {
-            year,
-            check_all: all,
-            ..CompileOptions::default()
-        },
-    )
-    .map_err(|errs| {
-        let text: Vec<String> = errs.iter().map(|e| format!("error: {e}")).collect();
-        anyhow::anyhow!(
-            "filter `{}` does not compile:\n{}",
-            def.name,
-            text.join("\n")
-        )
-    })
+    rampart_guard::filter::jail::compile(def, year, all).map_err(anyhow::Error::msg)
 }
 
 fn now_unix() -> i64 {
@@ -284,4 +250,223 @@ pub fn check_filter(spec: &str, dir: &Path) -> Result<()> {
         bail!("filter `{spec}` has no failregex");
     }
     Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The guard configuration to check.
+    #[arg(default_value = "/etc/rampart/guard.toml")]
+    pub config: PathBuf,
+}
+
+/// `rampart guard check CONFIG`: reads the configuration, checks every
+/// key (located errors: path:line:col, the line, a caret) and compiles
+/// every enabled jail's filter. Exit 0 valid, 2 errors.
+pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let path = args.config.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {path}"))?;
+    let cfg = match rampart_guard::GuardConfig::load(&path, &text) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprint!("{e}");
+            }
+            eprintln!("{path}: {} error(s)", errs.len());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let year = civil_from_days(now_unix() / 86_400).0 as i32;
+    let mut bad = 0;
+    for (name, jail) in &cfg.jail {
+        if !jail.enabled {
+            writeln!(out, "jail {name}: disabled")?;
+            continue;
+        }
+        match rampart_guard::filter::jail::jail_filter(&cfg, name, jail, year) {
+            Ok(f) => writeln!(
+                out,
+                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s",
+                jail.filter_spec(name),
+                f.failregex.len(),
+                jail.logpath.len(),
+                jail.maxretry,
+                jail.findtime.0,
+                jail.bantime.0
+            )?,
+            Err(e) => {
+                bad += 1;
+                eprintln!("{path}: error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    writeln!(out, "{path}: valid, {} jail(s)", cfg.jail.len())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The guard configuration.
+    #[arg(long, default_value = "/etc/rampart/guard.toml")]
+    pub config: PathBuf,
+    /// Decide and log, enforce nothing (the kernel's table is not touched).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The SQLite ban store.
+    #[arg(long, value_name = "PATH", default_value = "/var/lib/rampart/guard.db")]
+    pub db: PathBuf,
+    /// The control socket.
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Read the log files from their start (default: from their end).
+    #[arg(long)]
+    pub from_start: bool,
+    /// The local sshd port: sources of established sessions to it are
+    /// whitelisted (admin sessions).
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+}
+
+/// `rampart guard run`.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let stop = rampart_daemon::run::install_signals()?;
+    let opts = rampart_daemon::run::Options {
+        config: args.config.clone(),
+        dry_run: args.dry_run,
+        db: args.db.clone(),
+        socket: args.socket.clone(),
+        from_start: args.from_start,
+        ssh_port: args.ssh_port,
+    };
+    match rampart_daemon::run::run(&opts, &stop) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("rampart guard run: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BanArgs {
+    /// An address or network (`198.51.100.7`, `203.0.113.0/24`, `2001:db8::/64`).
+    pub net: String,
+    /// How long (`600`, `10m`, `1h`, `2d`); default: forever.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Why (shown by `rampart bans`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnbanArgs {
+    /// An address or network.
+    pub net: String,
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BansArgs {
+    /// Print the bans as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "PATH", default_value = rampart_daemon::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+fn send(
+    socket: &Path,
+    line: String,
+) -> Result<std::result::Result<rampart_daemon::control::Response, String>> {
+    use rampart_daemon::control::{call, parse_request};
+    // The same parser as the daemon's: a bad address or duration is
+    // reported here, with its text.
+    let req = match parse_request(line.as_bytes()) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    call(socket, &req)
+        .map(Ok)
+        .with_context(|| "is `rampart guard run` running?".to_string())
+}
+
+fn answer(
+    r: std::result::Result<rampart_daemon::control::Response, String>,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    match r {
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Ok(r) if !r.ok => {
+            eprintln!("rampart: {}", r.error.unwrap_or_default());
+            Ok(ExitCode::from(2))
+        }
+        Ok(r) => {
+            for d in &r.done {
+                writeln!(out, "{d}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `rampart ban`.
+pub fn ban(args: &BanArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let mut v = serde_json::json!({"cmd": "ban", "net": args.net});
+    if let Some(d) = &args.duration {
+        v["for"] = d.clone().into();
+    }
+    if let Some(r) = &args.reason {
+        v["reason"] = r.clone().into();
+    }
+    answer(send(&args.socket, v.to_string())?, out)
+}
+
+/// `rampart unban`.
+pub fn unban(args: &UnbanArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let v = serde_json::json!({"cmd": "unban", "net": args.net});
+    answer(send(&args.socket, v.to_string())?, out)
+}
+
+/// `rampart bans [--json]`.
+pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let r = match send(&args.socket, r#"{"cmd":"bans"}"#.to_string())? {
+        Ok(r) if r.ok => r,
+        other => return answer(other, out),
+    };
+    let list = r.bans.unwrap_or_default();
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &list)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = now_unix() as u64;
+    writeln!(
+        out,
+        "{:<43} {:<10} {:<9} {:>12} {:>6}  REASON",
+        "ADDRESS", "JAIL", "SOURCE", "EXPIRES IN", "HITS"
+    )?;
+    for b in &list {
+        let left = b.until.map_or_else(
+            || "never".to_string(),
+            |u| format!("{}s", u.saturating_sub(now)),
+        );
+        writeln!(
+            out,
+            "{:<43} {:<10} {:<9} {:>12} {:>6}  {}",
+            b.net, b.jail, b.source, left, b.hits, b.reason
+        )?;
+    }
+    writeln!(out, "{} ban(s)", list.len())?;
+    Ok(ExitCode::SUCCESS)
 }

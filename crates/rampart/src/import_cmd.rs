@@ -1,6 +1,6 @@
 //! `rampart import fail2ban DIR`: an installed fail2ban setup (jail.conf,
 //! jail.local, jail.d/, filter.d/) as rampart guard configuration
-//! (`docs/guard.md`). Enabled jails become `[[jail]]` tables whose filters
+//! (`docs/guard.md`). Enabled jails become `[jail.NAME]` tables whose filters
 //! stay fail2ban's own files (`filter = "fail2ban:NAME"`, each checked to
 //! compile); what has no rampart counterpart (actions, ignorecommand,
 //! other backends ...) is reported with its file:line.
@@ -9,7 +9,7 @@
 
 use crate::guard_cmd;
 use anyhow::{Context, Result};
-use rampart_guard::filter::jail::{parse_duration, GuardConfig, Increment, JailConfig};
+use rampart_guard::{BantimeIncrement, Duration, GuardConfig, JailConfig};
 use rampart_syntax::fail2ban::{read_jails, split_with_options, JailDef};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -41,7 +41,7 @@ pub fn fail2ban(args: &Fail2banArgs) -> Result<ExitCode> {
     let mut errors = 0;
     let mut cfg = GuardConfig {
         fail2ban_dir: Some(args.dir.display().to_string()),
-        jail: Vec::new(),
+        ..GuardConfig::default()
     };
     let mut skipped_disabled = 0;
     for j in &jails {
@@ -51,7 +51,9 @@ pub fn fail2ban(args: &Fail2banArgs) -> Result<ExitCode> {
             continue;
         }
         match convert(j, enabled, &args.dir, &mut notes) {
-            Ok(jc) => cfg.jail.push(jc),
+            Ok(jc) => {
+                cfg.jail.insert(j.name.clone(), jc);
+            }
             Err(e) => {
                 errors += 1;
                 eprintln!(
@@ -75,7 +77,7 @@ pub fn fail2ban(args: &Fail2banArgs) -> Result<ExitCode> {
     );
     text.push_str(&toml::to_string(&cfg).context("printing the configuration")?);
     // The printed file must read back.
-    GuardConfig::from_toml("imported", &text).map_err(|e| {
+    GuardConfig::load("imported", &text).map_err(|e| {
         anyhow::anyhow!(
             "internal: the imported configuration does not read back: {}",
             e[0]
@@ -160,18 +162,24 @@ fn convert(
     let (fname, fargs) = split_with_options(&filter_spec).map_err(anyhow::Error::msg)?;
     guard_cmd::check_filter(&filter_spec, dir)?;
     let mut jc = JailConfig {
-        name: j.name.clone(),
         enabled,
-        filter: format!("fail2ban:{fname}"),
+        filter: Some(format!("fail2ban:{fname}")),
         filter_options: fargs,
         ..JailConfig::default()
     };
     let backend = get("backend").unwrap_or("auto").trim().to_string();
     if backend.starts_with("systemd") {
         jc.logpath = vec!["journal".to_string()];
-        if let Some(m) = get("journalmatch").filter(|m| !m.trim().is_empty()) {
-            notes.insert(format!("{}: warning: jail [{}]: journalmatch `{m}` is not carried over (rampart reads the whole journal through the filter)", origin(j, "journalmatch"), j.name));
-        }
+        // fail2ban's journalmatch: `+` separates alternatives, spaces
+        // separate the matches of one.
+        jc.journalmatch = get("journalmatch")
+            .map(|m| {
+                m.split_whitespace()
+                    .filter(|x| !x.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
     } else {
         if !matches!(backend.as_str(), "auto" | "polling" | "pyinotify" | "gamin") {
             notes.insert(format!("{}: warning: jail [{}]: backend `{backend}` is not carried over (rampart follows log files itself)", origin(j, "backend"), j.name));
@@ -196,11 +204,11 @@ fn convert(
         }
     };
     jc.maxretry = num("maxretry", 5)?;
-    for (k, slot) in [("findtime", &mut jc.findtime), ("bantime", &mut jc.bantime)] {
-        let v = get(k).unwrap_or("10m").trim().to_string();
-        parse_duration(&v).map_err(|e| anyhow::anyhow!("{}: {k}: {e}", origin(j, k)))?;
-        *slot = v;
-    }
+    let dur = |k: &str, v: &str| -> Result<Duration> {
+        Duration::parse(v).map_err(|e| anyhow::anyhow!("{}: {k}: {e}", origin(j, k)))
+    };
+    jc.findtime = dur("findtime", get("findtime").unwrap_or("10m"))?;
+    jc.bantime = dur("bantime", get("bantime").unwrap_or("10m"))?;
     if get("bantime.increment").is_some_and(truthy) {
         let f = |k: &str| {
             get(k)
@@ -217,28 +225,29 @@ fn convert(
             Some(v) => list(&v)
                 .iter()
                 .map(|m| {
-                    m.parse::<f64>().with_context(|| {
+                    m.parse::<u64>().with_context(|| {
                         format!(
-                            "{}: bantime.multipliers `{v}`",
+                            "{}: bantime.multipliers `{v}` (whole numbers)",
                             origin(j, "bantime.multipliers")
                         )
                     })
                 })
-                .collect::<Result<Vec<f64>>>()?,
+                .collect::<Result<Vec<u64>>>()?,
             None => Vec::new(),
         };
-        for k in ["bantime.maxtime", "bantime.rndtime"] {
-            if let Some(v) = f(k) {
-                parse_duration(&v).map_err(|e| anyhow::anyhow!("{}: {k}: {e}", origin(j, k)))?;
-            }
-        }
-        jc.increment = Some(Increment {
+        let maxtime = f("bantime.maxtime")
+            .map(|v| dur("bantime.maxtime", &v))
+            .transpose()?;
+        let rndtime = f("bantime.rndtime")
+            .map(|v| dur("bantime.rndtime", &v))
+            .transpose()?;
+        jc.bantime_increment = Some(BantimeIncrement {
             enabled: true,
-            factor,
+            factor: factor.unwrap_or(1.0),
             formula: f("bantime.formula"),
             multipliers,
-            maxtime: f("bantime.maxtime"),
-            rndtime: f("bantime.rndtime"),
+            maxtime,
+            rndtime,
             overalljails: f("bantime.overalljails").is_some_and(|v| truthy(&v)),
         });
     }
@@ -248,7 +257,21 @@ fn convert(
         jc.port.clear();
     }
     jc.protocol = get("protocol").unwrap_or("tcp").trim().to_string();
-    jc.usedns = get("usedns").unwrap_or("warn").trim().to_string();
+    if !matches!(jc.protocol.as_str(), "tcp" | "udp" | "sctp" | "all") {
+        anyhow::bail!(
+            "{}: protocol `{}` (tcp, udp, sctp or all)",
+            origin(j, "protocol"),
+            jc.protocol
+        );
+    }
+    jc.usedns = get("usedns").unwrap_or("warn").trim().to_lowercase();
+    if rampart_guard::filter::UseDns::parse(&jc.usedns).is_none() {
+        anyhow::bail!(
+            "{}: usedns `{}` (yes, warn, no or raw)",
+            origin(j, "usedns"),
+            jc.usedns
+        );
+    }
     if let Some(cmd) = get("ignorecommand").filter(|c| !c.trim().is_empty()) {
         notes.insert(format!("{}: warning: jail [{}]: ignorecommand `{cmd}` is not carried over (rampart runs no external commands to decide bans)", origin(j, "ignorecommand"), j.name));
     }

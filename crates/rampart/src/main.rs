@@ -234,7 +234,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Guard { op } => match op {
             cli::GuardOp::Test(args) => guard_cmd::test(&args, &mut out),
             cli::GuardOp::List => guard_cmd::list(&mut out),
+            cli::GuardOp::Check(args) => guard_cmd::check(&args, &mut out),
+            cli::GuardOp::Run(args) => guard_cmd::run(&args),
         },
+        Cmd::Ban(args) => guard_cmd::ban(&args, &mut out),
+        Cmd::Unban(args) => guard_cmd::unban(&args, &mut out),
+        Cmd::Bans(args) => guard_cmd::bans(&args, &mut out),
         Cmd::Import { what } => match what {
             cli::ImportWhat::Fail2ban(args) => {
                 drop(out);

@@ -30,6 +30,9 @@ struct Report {
     applied: Option<Applied>,
     pending: Option<PendingInfo>,
     live: Live,
+    /// The guard daemon's table `inet rampart-guard` (not part of any
+    /// applied policy; `apply` and `rollback` leave it alone).
+    guard: Option<GuardTable>,
     state_dir: String,
     history: Vec<HistoryItem>,
 }
@@ -94,6 +97,31 @@ struct RuleStatus {
     origins: Vec<Origin>,
     /// The rule as nft text, from the applied ruleset.
     nft: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct GuardTable {
+    /// Banned networks in `ban4` and `ban6`.
+    ban4: usize,
+    ban6: usize,
+    /// Packets and bytes dropped by its rules (input and forward).
+    dropped_packets: u64,
+    dropped_bytes: u64,
+}
+
+/// The guard's table, when it is loaded and readable.
+fn read_guard() -> Option<GuardTable> {
+    use rampart_sys::banset::{SET4, SET6, TABLE};
+    let fam = rampart_nft::TableFamily::Inet;
+    let sets = rampart_sys::list_sets(fam, TABLE).ok()?;
+    let rules = rampart_sys::list_rules(fam, TABLE).ok()?;
+    let count = |n: &str| sets.iter().find(|s| s.name == n).map_or(0, |s| s.elements);
+    Some(GuardTable {
+        ban4: count(SET4),
+        ban6: count(SET6),
+        dropped_packets: rules.iter().filter_map(|r| r.packets).sum(),
+        dropped_bytes: rules.iter().filter_map(|r| r.bytes).sum(),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -193,6 +221,7 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
         applied,
         pending,
         live,
+        guard: read_guard(),
         state_dir: store.dir().display().to_string(),
         history,
     };
@@ -400,6 +429,22 @@ fn print_text(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
             ),
             p.deadline_text
         )?;
+    }
+    match &r.guard {
+        Some(g) => writeln!(
+            out,
+            "guard: table inet {} holds {} IPv4 and {} IPv6 ban(s); {} packet(s), {} byte(s) dropped",
+            rampart_sys::banset::TABLE,
+            g.ban4,
+            g.ban6,
+            g.dropped_packets,
+            g.dropped_bytes
+        )?,
+        None => writeln!(
+            out,
+            "guard: table inet {} is not loaded (`rampart guard run` creates it)",
+            rampart_sys::banset::TABLE
+        )?,
     }
     let l = &r.live;
     if let Some(e) = &l.error {

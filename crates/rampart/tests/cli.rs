@@ -1439,7 +1439,7 @@ bantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 1w\nignorecomman
         "{err}"
     );
     let text = std::fs::read_to_string(&out_file).expect("output");
-    assert!(text.contains("name = \"myapp\""), "{text}");
+    assert!(text.contains("[jail.myapp]"), "{text}");
     assert!(text.contains("filter = \"fail2ban:myapp\""), "{text}");
     assert!(
         text.contains("logpath = [\"/var/log/myapp.log\", \"/var/log/myapp2.log\"]"),
@@ -1449,5 +1449,15 @@ bantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 1w\nignorecomman
     assert!(text.contains("bantime = \"1h\""), "{text}");
     assert!(text.contains("port = [\"http\", \"https\"]"), "{text}");
     assert!(text.contains("factor = 2.0"), "{text}");
-    assert!(!text.contains("name = \"off\""), "{text}");
+    assert!(!text.contains("[jail.off]"), "{text}");
+    // The file it wrote is valid for `rampart guard check`.
+    let out = rampart(&["guard", "check", &out_file.display().to_string()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("jail myapp: filter fail2ban:myapp"));
 }

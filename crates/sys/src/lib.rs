@@ -21,6 +21,10 @@
 //!   (the loaded contents come from the caller, never from a dump), with a
 //!   progress callback; a set read back whole (`list_elements`) or one
 //!   element looked up (`get_element`).
+//! * [`banset`]: the guard daemon's table `inet rampart-guard` (interval
+//!   sets `ban4`/`ban6` with timeouts, drop chains before rampart's
+//!   filter chains): created in one transaction with its bans, elements
+//!   added and removed with their remaining time.
 //! * [`process`]: what the safe-apply guard needs from the OS: leaving the
 //!   session (`setsid`), an exclusive lock file (`flock`), and reading an
 //!   ancestor's environment (`SSH_CONNECTION` behind `sudo`).
@@ -57,6 +61,7 @@
 //! assert_eq!(batch.msgs.len(), 5);
 //! ```
 
+pub mod banset;
 mod consts;
 pub mod craft;
 pub mod ctnetlink;

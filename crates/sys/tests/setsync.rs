@@ -483,3 +483,109 @@ fn issue5_element_timeouts_expire() {
     let (st, _, _) = sync(&ns, &with, &base, SyncOpts::default());
     assert_eq!((st.added, st.deleted), (0, 1));
 }
+
+// ---- issue 6: the guard daemon's ban table ----
+
+#[test]
+fn issue6_ban_table_created_refreshed_and_changed_with_timeouts() {
+    use rampart_sys::banset::{BanElem, BanTable};
+    if !kernel_available() {
+        return;
+    }
+    let ns = scratch("banset");
+    let e = |a: &str, len, t| BanElem {
+        addr: a.parse().expect("addr"),
+        len,
+        timeout_ms: t,
+    };
+    let first = vec![
+        e("10.0.0.5", 32, Some(600_000)),
+        e("10.0.0.6", 32, None),
+        e("2001:db8::", 64, Some(300_000)),
+    ];
+    ns.run(move || {
+        BanTable::open()?
+            .create(&first)
+            .map_err(std::io::Error::other)
+    })
+    .expect("thread")
+    .expect("create");
+    let text = nft(&ns, &["list", "table", "inet", "rampart-guard"]);
+    assert!(
+        text.contains("type filter hook input priority filter - 10; policy accept;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type filter hook forward priority filter - 10; policy accept;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ip saddr @ban4 counter packets 0 bytes 0 drop"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ip6 saddr @ban6 counter packets 0 bytes 0 drop"),
+        "{text}"
+    );
+    assert!(text.contains("10.0.0.5 timeout 10m expires 9m5"), "{text}");
+    assert!(
+        text.contains("10.0.0.6,") || text.contains("10.0.0.6 }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2001:db8::/64 timeout 5m expires 4m5"),
+        "{text}"
+    );
+    // Unban 10.0.0.6 and ban its /24 in one transaction; refresh 10.0.0.5's timeout? It is
+    // inside the /24: remove it too.
+    ns.run(move || {
+        BanTable::open()?
+            .change(
+                &[
+                    ("10.0.0.6".parse().expect("a"), 32),
+                    ("10.0.0.5".parse().expect("a"), 32),
+                    // already gone: no error (DESTROYSETELEM)
+                    ("10.9.9.9".parse().expect("a"), 32),
+                ],
+                &[e("10.0.0.0", 24, Some(3_600_000))],
+            )
+            .map_err(std::io::Error::other)
+    })
+    .expect("thread")
+    .expect("change");
+    let text = nft(&ns, &["list", "set", "inet", "rampart-guard", "ban4"]);
+    assert!(
+        text.contains("10.0.0.0/24 timeout 1h expires 59m5"),
+        "{text}"
+    );
+    assert!(!text.contains("10.0.0.5"), "{text}");
+    // Re-adding restarts the timeout; touching bans stay separate.
+    ns.run(move || {
+        let mut t = BanTable::open()?;
+        t.change(&[], &[e("10.0.0.0", 24, Some(120_000))])
+            .map_err(std::io::Error::other)?;
+        t.change(&[], &[e("10.0.1.0", 32, Some(120_000))])
+            .map_err(std::io::Error::other)
+    })
+    .expect("thread")
+    .expect("change");
+    let text = nft(&ns, &["list", "set", "inet", "rampart-guard", "ban4"]);
+    assert!(
+        text.contains("10.0.0.0/24 timeout 2m expires 1m5"),
+        "{text}"
+    );
+    assert!(text.contains("10.0.1.0 timeout 2m"), "{text}");
+    // Refresh at start: exactly the bans given, old ones gone.
+    ns.run(move || {
+        BanTable::open()?
+            .create(&[e("192.0.2.1", 32, Some(5_000))])
+            .map_err(std::io::Error::other)
+    })
+    .expect("thread")
+    .expect("recreate");
+    let text = nft(&ns, &["list", "table", "inet", "rampart-guard"]);
+    assert!(text.contains("192.0.2.1 timeout 5s"), "{text}");
+    assert!(!text.contains("10.0.0.0/24"), "{text}");
+    assert!(!text.contains("2001:db8::/64"), "{text}");
+    assert_eq!(text.matches("chain input").count(), 1, "{text}");
+}

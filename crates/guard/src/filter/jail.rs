@@ -1,210 +1,108 @@
-//! rampart guard's jail configuration (`/etc/rampart/guard.toml`): which
-//! logs are read with which filter, and the ban settings the ban engine
-//! applies to what the filters find. Documented in `docs/guard.md`; every
-//! table refuses unknown keys.
+//! A jail's filter: the `filter` and `filter_options` of a
+//! [`crate::JailConfig`] (or a command-line FILTER argument) resolved to a
+//! fail2ban filter definition and compiled. The jail schema itself is
+//! [`crate::GuardConfig`] (`crates/guard/src/config.rs`).
+//!
+//! A filter is `NAME` (a built-in detector, else a fail2ban filter of the
+//! fail2ban directory), `builtin:NAME`, `fail2ban:NAME`
+//! (`DIR/filter.d/NAME.conf` with its `.local` and includes) or a path to a
+//! fail2ban-syntax filter file, optionally with fail2ban's options
+//! (`sshd[mode=aggressive]`).
 //!
 //! ```
-//! use rampart_guard::filter::jail::GuardConfig;
-//! let cfg = GuardConfig::from_toml("guard.toml", r#"
-//! [[jail]]
-//! name = "sshd"
-//! filter = "sshd"
-//! logpath = ["/var/log/auth.log"]
-//! maxretry = 5
-//! findtime = "10m"
-//! bantime = "1h"
-//! "#).unwrap();
-//! assert_eq!(cfg.jail[0].findtime_secs().unwrap(), 600);
+//! use rampart_guard::filter::jail::{compile, resolve};
+//! let def = resolve("sshd[mode=aggressive]", None, true).expect("a built-in detector");
+//! let filter = compile(&def, 2026, false).expect("compiles");
+//! assert!(!filter.failregex.is_empty());
 //! ```
 
-use rampart_syntax::diag::{Diagnostic, SourceFile, Span};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use super::builtin::builtin;
+use super::{CompileOptions, Filter};
+use rampart_syntax::fail2ban::{split_with_options, FilterDef};
+use std::path::{Path, PathBuf};
 
-/// The whole file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GuardConfig {
-    /// Where `fail2ban:NAME` filters are looked up (default `/etc/fail2ban`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fail2ban_dir: Option<String>,
-    #[serde(default)]
-    pub jail: Vec<JailConfig>,
-}
+/// fail2ban's configuration directory when none is given.
+pub const FAIL2BAN_DIR: &str = "/etc/fail2ban";
 
-/// One jail.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JailConfig {
-    pub name: String,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// `NAME` (a built-in detector), `fail2ban:NAME` (a filter of
-    /// `fail2ban_dir/filter.d`) or a path to a fail2ban-syntax filter file.
-    pub filter: String,
-    /// Filter arguments, as fail2ban's `filter = sshd[mode=aggressive]`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub filter_options: BTreeMap<String, String>,
-    /// Log files (glob patterns allowed); `journal` reads the systemd journal.
-    #[serde(default)]
-    pub logpath: Vec<String>,
-    /// Failures within `findtime` that trigger a ban.
-    #[serde(default = "default_maxretry")]
-    pub maxretry: u32,
-    /// fail2ban time syntax: `600`, `10m`, `1h30m`, `2d`, `1w`.
-    #[serde(default = "default_findtime")]
-    pub findtime: String,
-    /// As `findtime`; a negative value bans forever.
-    #[serde(default = "default_bantime")]
-    pub bantime: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub increment: Option<Increment>,
-    /// Addresses and networks never banned.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignoreip: Vec<String>,
-    /// Ports the ban applies to (numbers, service names, `a:b` ranges);
-    /// empty: every port.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub port: Vec<String>,
-    /// `tcp`, `udp`, `sctp` or `all`.
-    #[serde(default = "default_protocol")]
-    pub protocol: String,
-    /// `yes`, `warn`, `no` or `raw`: whether `<HOST>` may be a host name.
-    #[serde(default = "default_usedns")]
-    pub usedns: String,
-}
-
-/// fail2ban's `bantime.increment` settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Increment {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub factor: Option<f64>,
-    /// fail2ban's Python expression over `ban.Time`, `ban.Count`,
-    /// `banFactor` (kept as text; the ban engine evaluates the known forms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formula: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub multipliers: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maxtime: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rndtime: Option<String>,
-    #[serde(default)]
-    pub overalljails: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_maxretry() -> u32 {
-    5
-}
-fn default_findtime() -> String {
-    "10m".into()
-}
-fn default_bantime() -> String {
-    "10m".into()
-}
-fn default_protocol() -> String {
-    "tcp".into()
-}
-fn default_usedns() -> String {
-    "warn".into()
-}
-
-impl GuardConfig {
-    /// Parses and checks the file; errors are located diagnostics.
-    pub fn from_toml(path: &str, text: &str) -> Result<GuardConfig, Vec<Diagnostic>> {
-        let file = SourceFile::new(path, text);
-        let cfg: GuardConfig = toml::from_str(text).map_err(|e| {
-            let span = e
-                .span()
-                .map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
-            vec![file.error(span, e.message().to_string())]
-        })?;
-        let mut errs = Vec::new();
-        for j in &cfg.jail {
-            let at = text.find(&format!("\"{}\"", j.name)).unwrap_or(0);
-            let span = Span::new(at, at + j.name.len() + 2);
-            for (what, v) in [("findtime", &j.findtime), ("bantime", &j.bantime)] {
-                if let Err(e) = parse_duration(v) {
-                    errs.push(file.error(span, format!("jail `{}`: {what}: {e}", j.name)));
-                }
-            }
-            if !matches!(j.protocol.as_str(), "tcp" | "udp" | "sctp" | "all") {
-                errs.push(file.error(
-                    span,
-                    format!("jail `{}`: protocol must be tcp, udp, sctp or all", j.name),
-                ));
-            }
-            if crate::filter::UseDns::parse(&j.usedns).is_none() {
-                errs.push(file.error(
-                    span,
-                    format!("jail `{}`: usedns must be yes, warn, no or raw", j.name),
-                ));
-            }
-        }
-        if errs.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(errs)
+/// Resolves a filter name (with options) to a definition. `dir` is the
+/// fail2ban directory (default [`FAIL2BAN_DIR`]); with `prefer_builtin` a
+/// bare name is a built-in detector when one has that name. Errors are
+/// printable text: located diagnostics of the filter files.
+pub fn resolve(spec: &str, dir: Option<&Path>, prefer_builtin: bool) -> Result<FilterDef, String> {
+    let (name, args) = split_with_options(spec)?;
+    let show = |d: rampart_syntax::Diagnostics| d.to_string().trim_end().to_string();
+    if let Some(n) = name.strip_prefix("builtin:") {
+        return builtin(n, &args).ok_or_else(|| format!("no built-in detector `{n}`"));
+    }
+    let dir = dir.map_or_else(|| PathBuf::from(FAIL2BAN_DIR), Path::to_path_buf);
+    if let Some(n) = name.strip_prefix("fail2ban:") {
+        return FilterDef::load(&dir, n, &args).map_err(show);
+    }
+    if name.contains('/') || Path::new(&name).is_file() {
+        return FilterDef::load_file(Path::new(&name), &args).map_err(show);
+    }
+    if prefer_builtin {
+        if let Some(def) = builtin(&name, &args) {
+            return Ok(def);
         }
     }
+    FilterDef::load(&dir, &name, &args).map_err(show)
 }
 
-impl JailConfig {
-    pub fn findtime_secs(&self) -> Result<i64, String> {
-        parse_duration(&self.findtime)
-    }
-    pub fn bantime_secs(&self) -> Result<i64, String> {
-        parse_duration(&self.bantime)
-    }
+/// Compiles a definition; `year` is the current year (for fail2ban's
+/// date templates), `all` tries every failregex on every line. Every
+/// problem is listed.
+pub fn compile(def: &FilterDef, year: i32, all: bool) -> Result<Filter, String> {
+    Filter::compile(
+        def,
+        &CompileOptions {
+            year,
+            check_all: all,
+            ..CompileOptions::default()
+        },
+    )
+    .map_err(|errs| {
+        let text: Vec<String> = errs.iter().map(|e| format!("error: {e}")).collect();
+        format!(
+            "filter `{}` does not compile:\n{}",
+            def.name,
+            text.join("\n")
+        )
+    })
 }
 
-/// fail2ban's time syntax (`MyTime.str2seconds`): a number of seconds, or
-/// a sum of NUMBER UNIT parts (`s`, `m`, `h`, `d`, `w`, `mo`, `y` and their
-/// long forms), e.g. `1h 30m`. Negative means forever (`-1`).
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    if let Ok(v) = t.parse::<f64>() {
-        return Ok(v as i64);
+/// The compiled filter of jail `name` of a configuration, with the jail's
+/// `usedns` applied.
+pub fn jail_filter(
+    config: &crate::GuardConfig,
+    name: &str,
+    jail: &crate::JailConfig,
+    year: i32,
+) -> Result<Filter, String> {
+    let dir = config.fail2ban_dir.as_deref().map(Path::new);
+    let spec = jail.filter_spec(name);
+    let def =
+        resolve(&spec, dir, true).map_err(|e| format!("jail {name}: filter `{spec}`: {e}"))?;
+    let filter = Filter::compile(
+        &def,
+        &CompileOptions {
+            year,
+            use_dns: super::UseDns::parse(&jail.usedns),
+            check_all: false,
+        },
+    )
+    .map_err(|errs| {
+        let text: Vec<String> = errs.iter().map(|e| format!("error: {e}")).collect();
+        format!(
+            "jail {name}: filter `{}` does not compile:\n{}",
+            def.name,
+            text.join("\n")
+        )
+    })?;
+    if filter.failregex.is_empty() {
+        return Err(format!("jail {name}: filter `{spec}` has no failregex"));
     }
-    let mut total = 0f64;
-    let mut rest = t;
-    let mut any = false;
-    while !rest.is_empty() {
-        rest = rest.trim_start();
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..n]
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration (like 600, 10m, 1h30m, 2d)"))?;
-        rest = rest[n..].trim_start();
-        let u = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let mult = match rest[..u].to_lowercase().as_str() {
-            "" | "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
-            "m" | "mi" | "min" | "mins" | "minute" | "minutes" => 60.0,
-            "h" | "hour" | "hours" => 3600.0,
-            "d" | "day" | "days" => 86_400.0,
-            "w" | "wk" | "week" | "weeks" => 604_800.0,
-            "mo" | "mon" | "month" | "months" => 2_629_800.0,
-            "y" | "yr" | "year" | "years" => 31_557_600.0,
-            other => return Err(format!("`{s}`: unknown time unit `{other}`")),
-        };
-        total += num * mult;
-        rest = &rest[u..];
-        any = true;
-    }
-    if !any {
-        return Err(format!("`{s}` is not a duration"));
-    }
-    Ok(total as i64)
+    Ok(filter)
 }
 
 #[cfg(test)]
@@ -212,38 +110,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("600").unwrap(), 600);
-        assert_eq!(parse_duration("10m").unwrap(), 600);
-        assert_eq!(parse_duration("1h 30m").unwrap(), 5400);
-        assert_eq!(parse_duration("1w").unwrap(), 604_800);
-        assert_eq!(parse_duration("-1").unwrap(), -1);
-        assert!(parse_duration("10 parsecs").is_err());
-    }
-
-    #[test]
-    fn unknown_keys_are_refused_with_their_place() {
-        let e = GuardConfig::from_toml(
-            "g.toml",
-            "[[jail]]\nname = \"a\"\nfilter = \"sshd\"\nmaxretyr = 3\n",
+    fn every_kind_of_filter_name_resolves() {
+        assert!(resolve("sshd", None, true).is_ok());
+        assert!(resolve("builtin:sshd", None, false).is_ok());
+        let e = resolve("builtin:nope", None, true).expect_err("unknown");
+        assert!(e.contains("no built-in detector `nope`"), "{e}");
+        let dir = std::env::temp_dir().join(format!("rampart-jail-filter-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("filter.d")).expect("mkdir");
+        std::fs::write(
+            dir.join("filter.d/app.conf"),
+            "[Definition]\nfailregex = ^bad login from <HOST>$\n",
         )
-        .unwrap_err();
-        let s = e[0].to_string();
-        assert!(
-            s.starts_with("g.toml:4:1: error: unknown field `maxretyr`"),
-            "{s}"
-        );
-        let e = GuardConfig::from_toml(
-            "g.toml",
-            "[[jail]]\nname = \"a\"\nfilter = \"sshd\"\n[jail.increment]\nfactr = 2\n",
-        )
-        .unwrap_err();
-        assert!(e[0].to_string().contains("unknown field `factr`"));
-        let e = GuardConfig::from_toml(
-            "g.toml",
-            "[[jail]]\nname = \"a\"\nfilter = \"sshd\"\nbantime = \"3 fortnights\"\n",
-        )
-        .unwrap_err();
-        assert!(e[0].to_string().contains("unknown time unit"), "{}", e[0]);
+        .expect("write");
+        let def = resolve("fail2ban:app", Some(&dir), true).expect("fail2ban filter");
+        let f = compile(&def, 2026, false).expect("compiles");
+        assert_eq!(f.failregex.len(), 1);
+        let cfg = crate::GuardConfig {
+            fail2ban_dir: Some(dir.display().to_string()),
+            ..crate::GuardConfig::default()
+        };
+        let jail = crate::JailConfig {
+            filter: Some("app".into()),
+            ..crate::JailConfig::default()
+        };
+        assert!(jail_filter(&cfg, "app", &jail, 2026).is_ok());
+        let jail = crate::JailConfig {
+            filter: Some("fail2ban:missing".into()),
+            ..crate::JailConfig::default()
+        };
+        let e = jail_filter(&cfg, "x", &jail, 2026).expect_err("missing");
+        assert!(e.starts_with("jail x: filter `fail2ban:missing`"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
