@@ -39,48 +39,12 @@ use rampart_sys::ctnetlink::{
     CtEntry, CtError, CtEvent, CtEventKind, CtEvents, CtFamily, CtKey, CtSocket, DecodeError,
     DumpStats, EventGroups,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// The `[conntrack]` table of `guard.toml` (how the source reads the
-/// kernel; the limits themselves are `[connlimit]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConntrackConfig {
-    /// Seconds between full dumps (events keep the counts live between
-    /// them). Default 30.
-    #[serde(default = "default_interval")]
-    pub dump_interval: u64,
-    /// Receive buffer of the event socket in bytes (forced past
-    /// `net.core.rmem_max` as root): how large a burst of events can be
-    /// before the kernel drops some and a re-dump is needed. Default 32 MiB.
-    #[serde(default = "default_buffer")]
-    pub event_buffer: usize,
-    /// Follow events between dumps (default true); false: dumps only.
-    #[serde(default = "yes")]
-    pub events: bool,
-}
-
-fn default_interval() -> u64 {
-    30
-}
-fn default_buffer() -> usize {
-    32 << 20
-}
-fn yes() -> bool {
-    true
-}
-
-impl Default for ConntrackConfig {
-    fn default() -> Self {
-        ConntrackConfig {
-            dump_interval: default_interval(),
-            event_buffer: default_buffer(),
-            events: true,
-        }
-    }
-}
+/// The `[conntrack]` table of `guard.toml`; defined with the rest of the
+/// configuration in `rampart-guard`.
+pub use rampart_guard::config::ConntrackConfig;
 
 /// A ctnetlink entry as the limits see it: original source, destination,
 /// destination port, TCP state. No string is made.

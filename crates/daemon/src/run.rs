@@ -22,6 +22,8 @@
 //! survives a crash and an uncommitted one does not. SIGTERM and SIGINT end the loop after
 //! the round.
 
+use crate::alert::{AlertSender, Alerts};
+use crate::conntrack::{ConntrackConfig, ConntrackSource};
 use crate::control::{self, BanInfo, Call, Request, Response};
 use crate::kernel::{self, Kernel};
 use crate::source::{Line, LineSource, Sources};
@@ -33,11 +35,14 @@ use rampart_store::{BanStore, Durability, SqliteStore};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest wait for lines in one round.
 pub const ROUND: Duration = Duration::from_millis(50);
+/// How often history older than the configured window is purged.
+pub const PURGE: Duration = Duration::from_secs(3600);
 /// How often the whitelist's dynamic parts are read again.
 pub const REFRESH: Duration = Duration::from_secs(30);
 
@@ -215,8 +220,30 @@ pub fn run_with(
         opts.socket.display()
     ));
 
+    // Alerts: a sender thread behind a bounded queue, batches by window.
+    let mut alerts =
+        if cfg.alert.webhook.is_empty() && cfg.alert.email.is_empty() && cfg.alert.log.is_none() {
+            None
+        } else {
+            let host = crate::whitelist::host_name();
+            let sender = AlertSender::start(&cfg.alert, &host)
+                .map_err(|e| Error::Config(format!("alerts: {e}")))?;
+            Some(Alerts::new(&cfg.alert, sender))
+        };
+    // Live connections: conntrack read on a thread of its own (a dump of a
+    // big table takes seconds); the counts come once a second.
+    let conn_counts = match &cfg.connlimit {
+        Some(_) => Some(conntrack_thread(
+            &cfg.conntrack,
+            engine.prefix_lengths(),
+            engine.conn_ports().to_vec(),
+        )?),
+        None => None,
+    };
+
     let mut next_tick = Instant::now() + Duration::from_secs(1);
     let mut next_refresh = Instant::now() + REFRESH;
+    let mut next_purge = Instant::now() + PURGE;
     let mut skipped_hosts: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         let lines: Vec<Line> = match source.wait(ROUND) {
@@ -277,9 +304,25 @@ pub fn run_with(
             let r = handle(&mut engine, &c.request, t, &mut actions);
             answers.push((c, r, before));
         }
+        if let Some(rx) = &conn_counts {
+            // Only the newest picture counts.
+            if let Some(counts) = rx.try_iter().last() {
+                actions.extend(engine.on_conn_counts(t, &counts));
+            }
+        }
         if Instant::now() >= next_tick {
             actions.extend(engine.on_tick(t));
             next_tick = Instant::now() + Duration::from_secs(1);
+        }
+        if Instant::now() >= next_purge {
+            match store.purge_history(t.saturating_sub(history)) {
+                Ok(0) => {}
+                Ok(n) => log(&format!(
+                    "store: {n} history row(s) older than the history window purged"
+                )),
+                Err(e) => log(&format!("store: purging the history: {e}")),
+            }
+            next_purge = Instant::now() + PURGE;
         }
         if Instant::now() >= next_refresh {
             refresh_whitelist(&mut engine, cfg, opts.ssh_port, t, &mut actions);
@@ -314,6 +357,10 @@ pub fn run_with(
                 }
             }
         }
+        if let Some(al) = alerts.as_mut() {
+            al.on_actions(t, &actions);
+            al.tick(t);
+        }
         for (c, mut r, from) in answers {
             if let Some(e) = &failed_commit {
                 r = Response::error(format!("not recorded: {e}"));
@@ -328,8 +375,44 @@ pub fn run_with(
         }
     }
     log("stopping (signal)");
+    if let Some(al) = alerts {
+        let st = al.shutdown();
+        if st.dropped_batches > 0 || st.failed > 0 {
+            log(&format!("alerts: {st:?}"));
+        }
+    }
     let _ = std::fs::remove_file(&opts.socket);
     Ok(())
+}
+
+/// Starts the conntrack reader thread: it dumps, follows events and sends
+/// the counts the engine's limits take once a second, until the loop
+/// drops the receiver.
+fn conntrack_thread(
+    cfg: &ConntrackConfig,
+    (v4, v6): (u8, u8),
+    ports: Vec<u16>,
+) -> Result<Receiver<rampart_guard::ConnCounts>, Error> {
+    let mut src =
+        ConntrackSource::open(cfg).map_err(|e| Error::Config(format!("conntrack: {e}")))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    std::thread::Builder::new()
+        .name("conntrack".into())
+        .spawn(move || loop {
+            if let Err(e) = src.poll(Instant::now() + Duration::from_secs(1)) {
+                log(&format!("conntrack: {e}; reading again in a second"));
+                std::thread::sleep(Duration::from_secs(1));
+                if let Err(e) = src.dump() {
+                    log(&format!("conntrack: {e}"));
+                }
+            }
+            match tx.try_send(src.counts(v4, v6, &ports)) {
+                Ok(()) | Err(std::sync::mpsc::TrySendError::Full(_)) => {}
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+            }
+        })
+        .map_err(|e| Error::Config(format!("conntrack thread: {e}")))?;
+    Ok(rx)
 }
 
 /// Answers one control request; its actions are appended to `out`.
@@ -438,9 +521,44 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rampart-run-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
+        // A webhook receiver: the loop's alerts must reach it.
+        let hook = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let url = format!("http://{}/hook", hook.local_addr().expect("addr"));
+        let (hook_tx, hook_rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for conn in hook.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if req.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                let _ = hook_tx.send(String::from_utf8_lossy(&req).to_string());
+            }
+        });
         let cfg = GuardConfig::load(
             "g.toml",
-            "ignoreself = false\n[jail.sshd]\nlogpath = [\"/x\"]\nmaxretry = 2\nbantime = \"1h\"\n",
+            &format!("ignoreself = false\n[alert]\nwindow = \"1s\"\n[[alert.webhook]]\nurl = \"{url}\"\nsecret = \"s3cret\"\n[jail.sshd]\nlogpath = [\"/x\"]\nmaxretry = 2\nbantime = \"1h\"\n"),
         )
         .expect("cfg");
         let filter = jail_filter(&cfg, "sshd", &cfg.jail["sshd"], 2026).expect("filter");
@@ -492,6 +610,17 @@ mod tests {
         assert_eq!(bans[0].net, "203.0.113.9");
         assert_eq!(bans[0].jail, "sshd");
         assert_eq!(bans[0].hits, 2);
+        // The ban's alert: one signed POST once the 1 s window closed.
+        let req = hook_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an alert reaches the webhook");
+        assert!(req.starts_with("POST /hook"), "{req}");
+        assert!(
+            req.to_ascii_lowercase()
+                .contains("x-rampart-signature: sha256="),
+            "{req}"
+        );
+        assert!(req.contains("203.0.113.9"), "{req}");
         let r = call(&Request::Ban {
             net: "198.51.100.0/24".parse().expect("net"),
             duration: Some(60),

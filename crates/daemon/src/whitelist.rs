@@ -119,6 +119,16 @@ pub fn resolve(name: &str) -> Vec<IpAddr> {
     v
 }
 
+/// This host's name (for alert payloads): the kernel's hostname of the
+/// namespace, `localhost` when it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

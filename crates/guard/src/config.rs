@@ -72,9 +72,52 @@ pub struct GuardConfig {
     /// read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail2ban_dir: Option<String>,
+    /// How live connections are read from the kernel (used when
+    /// `[connlimit]` is set).
+    #[serde(default)]
+    pub conntrack: ConntrackConfig,
+    /// Alert channels and batching (`[alert]`; see docs/guard.md).
+    #[serde(default)]
+    pub alert: crate::alert::AlertConfig,
     /// The jails, by name.
     #[serde(default)]
     pub jail: BTreeMap<String, JailConfig>,
+}
+
+/// The `[conntrack]` table of `guard.toml` (how the source reads the
+/// kernel; the limits themselves are `[connlimit]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackConfig {
+    /// Seconds between full dumps (events keep the counts live between
+    /// them). Default 30.
+    #[serde(default = "default_ct_interval")]
+    pub dump_interval: u64,
+    /// Receive buffer of the event socket in bytes (forced past
+    /// `net.core.rmem_max` as root): how large a burst of events can be
+    /// before the kernel drops some and a re-dump is needed. Default 32 MiB.
+    #[serde(default = "default_ct_buffer")]
+    pub event_buffer: usize,
+    /// Follow events between dumps (default true); false: dumps only.
+    #[serde(default = "yes")]
+    pub events: bool,
+}
+
+fn default_ct_interval() -> u64 {
+    30
+}
+fn default_ct_buffer() -> usize {
+    32 << 20
+}
+
+impl Default for ConntrackConfig {
+    fn default() -> Self {
+        ConntrackConfig {
+            dump_interval: default_ct_interval(),
+            event_buffer: default_ct_buffer(),
+            events: true,
+        }
+    }
 }
 
 /// One jail: which failures count and what a ban costs.
@@ -373,6 +416,8 @@ impl Default for GuardConfig {
             limits: LimitsConfig::default(),
             history: one_day(),
             fail2ban_dir: None,
+            conntrack: ConntrackConfig::default(),
+            alert: crate::alert::AlertConfig::default(),
             jail: BTreeMap::new(),
         }
     }
@@ -454,6 +499,19 @@ impl GuardConfig {
                 }
                 Err(e) => errs.push(file.error(Span::new(0, 0), e.to_string())),
             }
+        }
+        match cfg.alert.check() {
+            Ok(()) => {}
+            Err(crate::Error::Config { place, message }) => {
+                errs.push(file.error(locate(text, "alert", ""), format!("{place}: {message}")));
+            }
+            Err(e) => errs.push(file.error(Span::new(0, 0), e.to_string())),
+        }
+        if cfg.conntrack.dump_interval == 0 {
+            errs.push(file.error(
+                locate(text, "conntrack", "dump_interval"),
+                "conntrack.dump_interval: must be at least 1 second".to_string(),
+            ));
         }
         errs.sort_by_key(|d| (d.line, d.column));
         if errs.is_empty() {
