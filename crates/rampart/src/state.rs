@@ -481,9 +481,9 @@ impl Store {
         Ok(self.disk(id)?.head())
     }
 
-    /// Reads one entry whole (a delta materialised on its parents).
-    pub fn entry(&self, id: u64) -> Result<Entry> {
-        // The deltas down to the snapshot, newest first.
+    /// Entry `id`'s snapshot and the deltas from it up to `id`, newest
+    /// first (an entry that is a snapshot has none).
+    fn chain(&self, id: u64) -> Result<(Disk, Vec<Disk>)> {
         let mut chain: Vec<Disk> = Vec::new();
         let mut at = id;
         let base = loop {
@@ -500,6 +500,12 @@ impl Store {
                 (None, _) => break d,
             }
         };
+        Ok((base, chain))
+    }
+
+    /// Reads one entry whole (a delta materialised on its parents).
+    pub fn entry(&self, id: u64) -> Result<Entry> {
+        let (base, chain) = self.chain(id)?;
         let base_id = base.id;
         let head = base.head();
         let Disk {
@@ -604,22 +610,7 @@ impl Store {
     /// elements file, then the deltas since. No other set's elements are
     /// parsed and nothing is compiled.
     pub fn set_view(&self, id: u64, name: &str) -> Result<SetView> {
-        let mut chain = Vec::new();
-        let mut at = id;
-        let base = loop {
-            let d = self.disk(at)?;
-            match (&d.delta, d.parent) {
-                (Some(_), Some(p)) if chain.len() <= MAX_DELTAS as usize * 2 => {
-                    chain.push(d);
-                    at = p;
-                }
-                (Some(_), _) => bail!(
-                    "state: {} is corrupt: its chain of changes is too long",
-                    self.entry_path(at).display()
-                ),
-                (None, _) => break d,
-            }
-        };
+        let (base, chain) = self.chain(id)?;
         let (mut policy, mut time) = (base.policy.clone().unwrap_or_default(), base.time);
         let Some(index) = policy.sets.iter().position(|s| s.name == name) else {
             bail!("{}", no_such_set_in(&policy, name));
@@ -659,22 +650,7 @@ impl Store {
         name: &str,
         now: u64,
     ) -> Result<Option<(Head, Policy, IpSet, crate::setindex::IndexedSet)>> {
-        let mut chain = Vec::new();
-        let mut at = id;
-        let base = loop {
-            let d = self.disk(at)?;
-            match (&d.delta, d.parent) {
-                (Some(_), Some(p)) if chain.len() <= MAX_DELTAS as usize * 2 => {
-                    chain.push(d);
-                    at = p;
-                }
-                (Some(_), _) => bail!(
-                    "state: {} is corrupt: its chain of changes is too long",
-                    self.entry_path(at).display()
-                ),
-                (None, _) => break d,
-            }
-        };
+        let (base, chain) = self.chain(id)?;
         let Some(mut policy) = base.policy.clone() else {
             return Ok(None);
         };
