@@ -65,41 +65,8 @@ fn issue6_source_counts_live_connections_and_the_engine_bans_a_syn_flood() {
     let srv = Scratch::create(&format!("ctsrc-s{id}")).expect("namespace");
     let good = Scratch::create(&format!("ctsrc-g{id}")).expect("namespace");
     let bad = Scratch::create(&format!("ctsrc-b{id}")).expect("namespace");
-    srv.ip(&["link", "set", "lo", "up"]).expect("lo");
-    srv.ip(&["link", "add", "br0", "type", "bridge"])
-        .expect("bridge");
-    srv.ip(&["addr", "add", "10.67.0.1/24", "dev", "br0"])
-        .expect("addr");
-    srv.ip(&["link", "set", "br0", "up"]).expect("up");
-    for (i, ns) in [&good, &bad].into_iter().enumerate() {
-        let dev = format!("v{i}");
-        srv.ip(&[
-            "link",
-            "add",
-            &dev,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns.name(),
-        ])
-        .expect("veth");
-        srv.ip(&["link", "set", &dev, "master", "br0"])
-            .expect("enslave");
-        srv.ip(&["link", "set", &dev, "up"]).expect("up");
-        ns.ip(&["link", "set", "lo", "up"]).expect("lo");
-        ns.ip(&[
-            "addr",
-            "add",
-            &format!("10.67.0.{}/24", i + 2),
-            "dev",
-            "eth0",
-        ])
-        .expect("addr");
-        ns.ip(&["link", "set", "eth0", "up"]).expect("up");
-    }
+    srv.bridge_peers("10.67.0", &[&good, &bad])
+        .expect("bridged peers");
     // Conntrack on in the server.
     nft(
         srv.name(),

@@ -60,6 +60,39 @@ impl Scratch {
         ip(&all)
     }
 
+    /// Makes this namespace the hub of a /24: bridge `br0` with
+    /// `PREFIX.1`, and one veth per peer (`v0`, `v1`, ... here, `eth0` in
+    /// the peer) with `PREFIX.2`, `PREFIX.3`, ... in peer order; every link
+    /// up, loopback too. `prefix` is the first three octets (`10.67.0`).
+    pub fn bridge_peers(&self, prefix: &str, peers: &[&Scratch]) -> std::io::Result<()> {
+        self.ip(&["link", "set", "lo", "up"])?;
+        self.ip(&["link", "add", "br0", "type", "bridge"])?;
+        self.ip(&["addr", "add", &format!("{prefix}.1/24"), "dev", "br0"])?;
+        self.ip(&["link", "set", "br0", "up"])?;
+        for (i, ns) in peers.iter().enumerate() {
+            let dev = format!("v{i}");
+            self.ip(&[
+                "link",
+                "add",
+                &dev,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns.name(),
+            ])?;
+            self.ip(&["link", "set", &dev, "master", "br0"])?;
+            self.ip(&["link", "set", &dev, "up"])?;
+            ns.ip(&["link", "set", "lo", "up"])?;
+            let addr = format!("{prefix}.{}/24", i + 2);
+            ns.ip(&["addr", "add", &addr, "dev", "eth0"])?;
+            ns.ip(&["link", "set", "eth0", "up"])?;
+        }
+        Ok(())
+    }
+
     /// [`run_in_named`] for this namespace.
     pub fn run<T: Send + 'static>(
         &self,

@@ -70,41 +70,8 @@ fn lab(tag: &str, policy: &str) -> Lab {
     let srv = Scratch::create(&format!("prot{tag}s{id}")).expect("namespace");
     let atk = Scratch::create(&format!("prot{tag}a{id}")).expect("namespace");
     let good = Scratch::create(&format!("prot{tag}g{id}")).expect("namespace");
-    srv.ip(&["link", "set", "lo", "up"]).expect("lo");
-    srv.ip(&["link", "add", "br0", "type", "bridge"])
-        .expect("bridge");
-    srv.ip(&["addr", "add", "10.68.0.1/24", "dev", "br0"])
-        .expect("addr");
-    srv.ip(&["link", "set", "br0", "up"]).expect("up");
-    for (i, ns) in [&atk, &good].into_iter().enumerate() {
-        let dev = format!("v{i}");
-        srv.ip(&[
-            "link",
-            "add",
-            &dev,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns.name(),
-        ])
-        .expect("veth");
-        srv.ip(&["link", "set", &dev, "master", "br0"])
-            .expect("enslave");
-        srv.ip(&["link", "set", &dev, "up"]).expect("up");
-        ns.ip(&["link", "set", "lo", "up"]).expect("lo");
-        ns.ip(&[
-            "addr",
-            "add",
-            &format!("10.68.0.{}/24", i + 2),
-            "dev",
-            "eth0",
-        ])
-        .expect("addr");
-        ns.ip(&["link", "set", "eth0", "up"]).expect("up");
-    }
+    srv.bridge_peers("10.68.0", &[&atk, &good])
+        .expect("bridged peers");
     srv.run(move || rampart_sys::apply(&rs))
         .expect("enter")
         .expect("the policy applies over netlink");
