@@ -2,7 +2,9 @@
 //! namespaces: the ban table `inet rampart-guard` survives `apply` and
 //! `rollback` and shows in `status`; `rampart guard run` bans from a log
 //! file into the kernel set; `ban`/`unban`/`bans` over the control socket;
-//! SIGKILL during a flood and a restart lose no acknowledged ban. Needs
+//! SIGKILL during a flood and a restart lose no acknowledged ban; a
+//! source over its connection limit in conntrack (dumped at start, or seen
+//! through events) is banned. Needs
 //! root, `ip` and `nft`: in CI (CI=true) a missing prerequisite is a
 //! failure, elsewhere a printed notice.
 
@@ -773,4 +775,54 @@ fn issue6_end_to_end_openssh_attacker_banned_whitelisted_admin_keeps_access() {
         list.contains("10.61.0.2") && list.contains("sshd"),
         "{list}"
     );
+}
+
+/// `conntrack -I` in the test's namespace: `n` established TCP entries
+/// from `src` to port 80.
+fn conntrack_entries(env: &Env, src: &str, n: usize) {
+    for i in 0..n {
+        let out = Command::new("ip")
+            .args(["netns", "exec", env.ns.name(), "conntrack", "-I"])
+            .args(["-s", src, "-d", "10.0.0.1", "-p", "tcp"])
+            .args(["--sport", &(20000 + i).to_string(), "--dport", "80"])
+            .args(["--state", "ESTABLISHED", "-t", "600", "-u", "ASSURED"])
+            .output()
+            .expect("run conntrack");
+        assert!(
+            out.status.success(),
+            "conntrack -I: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn issue6_daemon_bans_a_source_over_its_connection_limit_from_conntrack() {
+    if !kernel_available() {
+        return;
+    }
+    let env = Env::new("ct");
+    let config = env.path("guard.toml");
+    write(
+        &config,
+        "ignoreself = false\n[connlimit]\nper_source = 5\nbantime = \"1h\"\n",
+    );
+    // Over the limit before the daemon starts: found by its first dump.
+    conntrack_entries(&env, "198.51.100.7", 8);
+    // At the limit: never banned.
+    conntrack_entries(&env, "198.51.100.9", 5);
+    let d = Daemon::start(&env, &config);
+    wait_until("the dumped source in ban4", 30, || {
+        env.ban_set("ban4").contains("198.51.100.7")
+    });
+    // Over the limit after the start: seen through conntrack's events
+    // (the next dump is 30 s away).
+    conntrack_entries(&env, "198.51.100.8", 8);
+    wait_until("the source seen through events in ban4", 20, || {
+        env.ban_set("ban4").contains("198.51.100.8")
+    });
+    let set = env.ban_set("ban4");
+    assert!(!set.contains("198.51.100.9"), "{set}\n{}", d.stderr());
+    let bans = env.rampart_ok(&["bans", "--socket", &d.sock(), "--json"]);
+    assert!(bans.contains("conntrack"), "{bans}");
 }
