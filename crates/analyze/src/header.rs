@@ -507,18 +507,7 @@ impl Builder<'_, '_> {
                 if let Some(s) = &c.state {
                     self.ct_states(s);
                 }
-                let others = c.proto.is_some()
-                    || c.orig_src.is_some()
-                    || c.orig_dst.is_some()
-                    || c.repl_src.is_some()
-                    || c.repl_dst.is_some()
-                    || c.orig_src_port.is_some()
-                    || c.orig_dst_port.is_some()
-                    || c.repl_src_port.is_some()
-                    || c.repl_dst_port.is_some()
-                    || c.status.is_some()
-                    || c.expire.is_some()
-                    || c.dir.is_some();
+                let others = c.tests_more_than_state();
                 if others {
                     self.opaque("conntrack");
                 }

@@ -816,18 +816,7 @@ impl<'a> Env<'a, '_, '_> {
                 return out;
             }
         }
-        let rest = c.proto.is_some()
-            || c.orig_src.is_some()
-            || c.orig_dst.is_some()
-            || c.repl_src.is_some()
-            || c.repl_dst.is_some()
-            || c.orig_src_port.is_some()
-            || c.orig_dst_port.is_some()
-            || c.repl_src_port.is_some()
-            || c.repl_dst_port.is_some()
-            || c.status.is_some()
-            || c.expire.is_some()
-            || c.dir.is_some();
+        let rest = c.tests_more_than_state();
         if !rest {
             return out;
         }

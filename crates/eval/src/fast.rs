@@ -435,18 +435,7 @@ impl<'p> Builder<'p> {
                 invert: s.states.invert,
             }),
             Match::Conntrack(c) => {
-                let rest = c.proto.is_some()
-                    || c.orig_src.is_some()
-                    || c.orig_dst.is_some()
-                    || c.repl_src.is_some()
-                    || c.repl_dst.is_some()
-                    || c.orig_src_port.is_some()
-                    || c.orig_dst_port.is_some()
-                    || c.repl_src_port.is_some()
-                    || c.repl_dst_port.is_some()
-                    || c.status.is_some()
-                    || c.expire.is_some()
-                    || c.dir.is_some();
+                let rest = c.tests_more_than_state();
                 if rest {
                     return None;
                 }

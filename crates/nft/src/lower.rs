@@ -1382,18 +1382,7 @@ fn ctstate(states: &Neg<m::state::CtStates>) -> Res<Part> {
 fn conntrack(rc: &RuleCx<'_>, c: &m::conntrack::Conntrack) -> Res<Part> {
     let mut v = Vec::new();
     let mut alt = None;
-    let others = c.proto.is_some()
-        || c.orig_src.is_some()
-        || c.orig_dst.is_some()
-        || c.repl_src.is_some()
-        || c.repl_dst.is_some()
-        || c.orig_src_port.is_some()
-        || c.orig_dst_port.is_some()
-        || c.repl_src_port.is_some()
-        || c.repl_dst_port.is_some()
-        || c.status.is_some()
-        || c.expire.is_some()
-        || c.dir.is_some();
+    let others = c.tests_more_than_state();
     if let Some(s) = &c.state {
         let can_lack_ct = s.value.invalid || s.value.untracked || s.invert;
         if others && can_lack_ct {

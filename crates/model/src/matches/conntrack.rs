@@ -107,3 +107,22 @@ pub struct Conntrack {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<CtDir>,
 }
+
+impl Conntrack {
+    /// Whether it tests anything besides `--ctstate` (tuple, protocol,
+    /// status, expiry or direction).
+    pub fn tests_more_than_state(&self) -> bool {
+        self.proto.is_some()
+            || self.orig_src.is_some()
+            || self.orig_dst.is_some()
+            || self.repl_src.is_some()
+            || self.repl_dst.is_some()
+            || self.orig_src_port.is_some()
+            || self.orig_dst_port.is_some()
+            || self.repl_src_port.is_some()
+            || self.repl_dst_port.is_some()
+            || self.status.is_some()
+            || self.expire.is_some()
+            || self.dir.is_some()
+    }
+}
