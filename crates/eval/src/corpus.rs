@@ -100,6 +100,10 @@ pub struct CasePacket {
     /// Or: the chain whose policy decided, `TABLE CHAIN`.
     #[serde(default)]
     pub policy: Option<String>,
+    /// Or: the kernel dropped it outside the ruleset, why
+    /// (`ttl-exceeded`: [`crate::KernelDrop`]).
+    #[serde(default)]
+    pub kernel: Option<String>,
     /// For `reject`: the `--reject-with` type.
     #[serde(default)]
     pub reject: Option<String>,
@@ -268,6 +272,18 @@ impl CasePacket {
             }
             (None, Some(p), d) => errs.push(format!("decided by {d} (expected the policy of {p})")),
             (None, None, _) => {}
+        }
+        if let Some(k) = &self.kernel {
+            let got = match &o.decided_by {
+                Decider::Kernel { reason } => Some(reason.name()),
+                _ => None,
+            };
+            if got != Some(k.as_str()) {
+                errs.push(format!(
+                    "decided by {} (expected the kernel: {k})",
+                    o.decided_by
+                ));
+            }
         }
         if let Some(r) = &self.reject {
             match &o.verdict {

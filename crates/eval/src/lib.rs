@@ -63,8 +63,8 @@ pub use classifier::Classifier;
 
 pub use context::{Context, LocalAddr, Route, Time};
 pub use outcome::{
-    Decider, Event, HookResult, Matched, NatRewrite, NatSide, Outcome, PathKind, RuleRef, Step,
-    Verdict,
+    Decider, Event, HookResult, KernelDrop, Matched, NatRewrite, NatSide, Outcome, PathKind,
+    RuleRef, Step, Verdict,
 };
 pub use packet::{flags_text, parse_flags, parse_icmp_type, CtState, Packet, Tuple};
 
@@ -180,7 +180,8 @@ impl<'p> Reference<'p> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub verdict: Verdict,
-    /// `None` when no chain of the policy saw the packet.
+    /// `None` when no chain of the policy saw the packet, or the kernel
+    /// dropped it outside the ruleset ([`Decider::Kernel`]).
     pub by: Option<RuleId>,
 }
 

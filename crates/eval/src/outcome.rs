@@ -102,6 +102,45 @@ pub enum Decider {
     },
     /// No chain of the policy saw the packet (no table on its path).
     Nothing,
+    /// The kernel dropped the packet outside the ruleset (after the
+    /// chains it had passed, before the next hook).
+    Kernel {
+        reason: KernelDrop,
+    },
+}
+
+/// Why the kernel drops a packet by itself, outside every chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum KernelDrop {
+    /// A forwarded packet whose TTL (IPv6: hop limit) is 1 or 0: IP
+    /// forwarding (`ip_forward`, `ip6_forward`) drops it after PREROUTING
+    /// and the routing decision, before the FORWARD hook, and answers
+    /// ICMP time exceeded (ICMPv6 hop limit exceeded).
+    TtlExceeded,
+}
+
+impl KernelDrop {
+    /// The name in JSON and corpus files (`ttl-exceeded`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelDrop::TtlExceeded => "ttl-exceeded",
+        }
+    }
+
+    /// The short text `rampart why` prints.
+    pub fn text(self) -> &'static str {
+        match self {
+            KernelDrop::TtlExceeded => "TTL exceeded while forwarding",
+        }
+    }
+}
+
+impl fmt::Display for KernelDrop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
 }
 
 impl Decider {
@@ -131,6 +170,7 @@ impl fmt::Display for Decider {
                 chain
             ),
             Decider::Nothing => write!(f, "no table of the policy sees this packet"),
+            Decider::Kernel { reason } => write!(f, "the kernel: {reason}"),
         }
     }
 }

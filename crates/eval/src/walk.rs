@@ -6,8 +6,8 @@
 use crate::context::{Context, Time};
 use crate::eval::{reply_tuple, Act, ConnView, Env, Flight, Notes, Tri};
 use crate::outcome::{
-    Decider, Event, HookResult, Matched, NatRewrite, NatSide, Outcome, PathKind, RuleRef, Step,
-    Verdict,
+    Decider, Event, HookResult, KernelDrop, Matched, NatRewrite, NatSide, Outcome, PathKind,
+    RuleRef, Step, Verdict,
 };
 use crate::packet::{CtState, Packet};
 use crate::program::{Program, RuleKey};
@@ -89,6 +89,9 @@ pub(crate) struct Raw<'a> {
     pub out: Option<&'a str>,
     pub nat: Vec<NatRewrite>,
     pub trace: Vec<Step>,
+    /// The kernel dropped the packet outside the ruleset (`verdict` is
+    /// then DROP and `pick` `None`).
+    pub kernel: Option<KernelDrop>,
 }
 
 /// Runs one packet and builds the full [`Outcome`].
@@ -144,9 +147,10 @@ pub(crate) fn decision(raw: &Raw<'_>) -> crate::Decision {
 }
 
 pub(crate) fn materialize(prog: &Program<'_>, pkt: &Packet, raw: Raw<'_>) -> Outcome {
-    let (decided_by, why) = match raw.pick {
-        Some(i) => (decider(prog, raw.hooks[i].by), raw.hooks[i].why.clone()),
-        None => (Decider::Nothing, Vec::new()),
+    let (decided_by, why) = match (raw.pick, raw.kernel) {
+        (Some(i), _) => (decider(prog, raw.hooks[i].by), raw.hooks[i].why.clone()),
+        (None, Some(reason)) => (Decider::Kernel { reason }, kernel_why(reason, pkt)),
+        (None, None) => (Decider::Nothing, Vec::new()),
     };
     Outcome {
         packet: pkt.clone(),
@@ -168,6 +172,25 @@ pub(crate) fn materialize(prog: &Program<'_>, pkt: &Packet, raw: Raw<'_>) -> Out
             .collect(),
         nat: raw.nat,
         trace: raw.trace,
+    }
+}
+
+/// Why the kernel dropped `pkt` by itself, for `rampart why`.
+fn kernel_why(reason: KernelDrop, pkt: &Packet) -> Vec<String> {
+    match reason {
+        KernelDrop::TtlExceeded => {
+            let (field, icmp) = if pkt.dst.is_ipv4() {
+                ("TTL", "ICMP time exceeded")
+            } else {
+                ("hop limit", "ICMPv6 time exceeded (hop limit)")
+            };
+            vec![format!(
+                "the packet is routed through this host with {field} {} (forwarding needs at least 2): \
+                 the kernel drops it after PREROUTING and the routing decision, before the FORWARD \
+                 hook, and answers {icmp}; no FORWARD or POSTROUTING rule sees it",
+                pkt.ttl
+            )]
+        }
     }
 }
 
@@ -267,19 +290,23 @@ pub(crate) fn run_raw_into<'a, F: Finder>(
         explain,
         trace: Vec::new(),
         hooks,
+        kernel: None,
     };
     let completed = if from_host {
         w.output(&mut env)
     } else {
         w.incoming(&mut env)
     };
-    let stopped = match (completed, w.hooks.last()) {
-        (None, Some(h)) => Some(h.verdict.clone()),
+    let stopped = match (completed, w.kernel, w.hooks.last()) {
+        (None, Some(_), _) => Some(Verdict::Drop),
+        (None, None, Some(h)) => Some(h.verdict.clone()),
         _ => None,
     };
-    // The deciding entry: what stopped it, else filter's decision, else
-    // the last one.
-    let pick = if stopped.is_some() {
+    // The deciding entry: what stopped it (none when the kernel did),
+    // else filter's decision, else the last one.
+    let pick = if w.kernel.is_some() {
+        None
+    } else if stopped.is_some() {
         w.hooks.len().checked_sub(1)
     } else {
         w.hooks
@@ -298,6 +325,7 @@ pub(crate) fn run_raw_into<'a, F: Finder>(
         out: env.fl.out,
         nat: env.nat,
         trace: w.trace,
+        kernel: w.kernel,
     }
 }
 
@@ -356,6 +384,8 @@ struct Walk<'f, F: Finder> {
     explain: bool,
     trace: Vec<Step>,
     hooks: Vec<RawHook>,
+    /// The kernel dropped the packet outside the ruleset.
+    kernel: Option<KernelDrop>,
 }
 
 impl<F: Finder> Walk<'_, F> {
@@ -378,6 +408,13 @@ impl<F: Finder> Walk<'_, F> {
             let (pkt, ctx, dst) = (env.pkt, env.ctx, env.fl.p.dst);
             env.fl.out = pkt.out_iface.as_deref().or_else(|| ctx.route_ref(dst));
             env.fl.routed = true;
+            // IP forwarding refuses a packet whose TTL (hop limit) would
+            // reach 0 (`ip_forward`: `ttl <= 1`, ICMP time exceeded)
+            // before the FORWARD hook.
+            if env.fl.p.ttl <= 1 {
+                self.kernel = Some(KernelDrop::TtlExceeded);
+                return None;
+            }
             // IP forwarding decrements the TTL (hop limit) before the
             // FORWARD hook: FORWARD and POSTROUTING see one less.
             env.fl.p.ttl = env.fl.p.ttl.saturating_sub(1);

@@ -364,6 +364,7 @@ fn path_of(policy: &Policy, o: &EvalOutcome, flood: bool) -> Path {
             ..
         } => format!("the policy {} of {} {}", policy.name(), table.name(), chain),
         Decider::Nothing => "no rule of the policy stops it".to_string(),
+        Decider::Kernel { reason } => format!("the kernel ({reason})"),
     };
     Path {
         end,

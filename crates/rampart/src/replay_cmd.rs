@@ -248,7 +248,7 @@ pub fn run(args: &Args) -> Result<u8> {
                     r.index
                 ),
             },
-            d @ Decider::Policy { .. } => Key::Policy(d.to_string()),
+            d @ (Decider::Policy { .. } | Decider::Kernel { .. }) => Key::Policy(d.to_string()),
             Decider::Nothing => Key::Nothing,
         };
         let h = rep.hits.entry(key).or_default();
