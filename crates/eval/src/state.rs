@@ -20,6 +20,9 @@ pub(crate) struct Conn {
     pub snat: bool,
     pub dnat: bool,
     pub seen_reply: bool,
+    /// A TCP connection opened by a SYN that no reply has answered yet
+    /// (conntrack's SYN_SENT).
+    pub syn_sent: bool,
     pub mark: u32,
     pub helper: Option<String>,
     pub labels: u128,

@@ -15,6 +15,10 @@ use crate::sets::SetIndex;
 use crate::state::{Conn, State};
 use rampart_model::{ChainPolicy, Family, Hook, TableKind};
 
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
 /// Deepest chain nesting followed (iptables itself allows no loops).
 pub(crate) const MAX_DEPTH: usize = 64;
 /// Most rules evaluated in one base chain, at least (bounds goto loops,
@@ -367,6 +371,7 @@ fn commit(env: &mut Env<'_, '_, '_>, verdict: &Verdict) {
                 snat: cv.snat,
                 dnat: cv.dnat,
                 seen_reply: false,
+                syn_sent: p.protocol == 6 && p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_SYN,
                 mark: cv.mark,
                 helper: cv.helper.clone(),
                 labels: cv.labels,
@@ -479,6 +484,19 @@ impl<F: Finder> Walk<'_, F> {
                 env.st.lookup(&inner).map(|(id, reply)| (id, !reply, true))
             });
         match found {
+            // TCP's state machine from SYN_SENT (`tcp_conntracks`): only a
+            // SYN (a retransmission; from the other side, with or without
+            // ACK) or a RST moves it; anything else is INVALID and leaves
+            // the connection as it was.
+            Some((id, reply, false))
+                if p.protocol == 6
+                    && env.st.conns[id].syn_sent
+                    && !env.st.conns[id].seen_reply
+                    && p.tcp_flags & TCP_RST == 0
+                    && (p.tcp_flags & TCP_SYN == 0 || (!reply && p.tcp_flags & TCP_ACK != 0)) =>
+            {
+                env.fl.ct = CtState::Invalid;
+            }
             Some((id, reply, related)) => {
                 let c = &env.st.conns[id];
                 env.fl.ct = if related {

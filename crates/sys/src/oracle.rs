@@ -227,6 +227,15 @@ pub struct Observation {
     /// postrouting chain (forwarded or sent by `fw`, on its way to the
     /// wire) saw.
     pub delivered: Option<Endpoints>,
+    /// The hooks whose chains (rampart's, or iptables-nft's) saw the
+    /// packet, in order of first sight.
+    pub hooks: Vec<Hook>,
+    /// `fw` counted an IP header error while the probe was followed
+    /// (`InHdrErrors` of `/proc/net/snmp` or `snmp6`): for a routed
+    /// probe, IP forwarding found its TTL (hop limit) at 1 or 0, dropped
+    /// it before the FORWARD hook and answered time exceeded. Only for
+    /// probes that arrive ([`Oracle::send`], [`Oracle::forward`]).
+    pub ttl_exceeded: bool,
 }
 
 impl Observation {
@@ -310,6 +319,9 @@ struct RuleInfo {
     position: usize,
     exprs: Vec<String>,
     origins: Vec<Origin>,
+    /// The rule's drop is a reject (a `reject` expression, or the
+    /// xtables `REJECT` target).
+    rejects: bool,
 }
 
 /// The harness: namespaces, the trace listener and the loaded ruleset's
@@ -332,6 +344,10 @@ pub struct Oracle {
     host: RawSender,
     /// Forwarding has been switched on in `fw`.
     forwarding: bool,
+    /// iptables-nft tables are loaded ([`Oracle::load_xtables`]).
+    xtables: bool,
+    /// `fw`'s `/proc/net/snmp` and `/proc/net/snmp6`, opened inside it.
+    snmp: [std::fs::File; 2],
 }
 
 fn fam_code(f: TableFamily) -> u8 {
@@ -405,6 +421,136 @@ fn nft_in(ns: &str, text: &str) -> std::io::Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
+}
+
+/// Runs `argv` with `text` on its standard input; an error carries its
+/// standard error.
+fn run_with_stdin(argv: &[&str], text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run `{}`: {e}", argv[0])))?;
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{} failed: {}",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// The line (1-based) of every `-A` of an iptables-save text, per
+/// (table, chain) in order, and whether its target is `REJECT`.
+fn xt_rule_lines(text: &str) -> HashMap<(String, String), Vec<(u32, bool)>> {
+    let mut out: HashMap<(String, String), Vec<(u32, bool)>> = HashMap::new();
+    let mut table = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if let Some(t) = l.strip_prefix('*') {
+            table = t.trim().to_string();
+            continue;
+        }
+        // A counters prefix `[P:B] -A ...` (iptables-save -c).
+        let l = match l.strip_prefix('[') {
+            Some(r) => r.split_once(']').map_or(l, |(_, rest)| rest.trim_start()),
+            None => l,
+        };
+        let mut words = l.split_whitespace();
+        if words.next() != Some("-A") {
+            continue;
+        }
+        let Some(chain) = words.next() else { continue };
+        let words: Vec<&str> = words.collect();
+        let rejects = words
+            .windows(2)
+            .any(|w| matches!(w[0], "-j" | "--jump") && w[1] == "REJECT");
+        out.entry((table.clone(), chain.to_string()))
+            .or_default()
+            .push((i as u32 + 1, rejects));
+    }
+    out
+}
+
+/// The built-in chains iptables-nft makes for `table`: name, hook, type
+/// and priority (as `iptables-nft` registers them).
+fn xt_base_chains(table: &str) -> Vec<(&'static str, Hook, ChainType, rampart_nft::Priority)> {
+    use rampart_nft::Priority as P;
+    use ChainType::{Filter, Nat, Route};
+    use Hook::*;
+    match table {
+        "raw" => vec![
+            ("PREROUTING", Prerouting, Filter, P::RAW),
+            ("OUTPUT", Output, Filter, P::RAW),
+        ],
+        "mangle" => vec![
+            ("PREROUTING", Prerouting, Filter, P::MANGLE),
+            ("INPUT", Input, Filter, P::MANGLE),
+            ("FORWARD", Forward, Filter, P::MANGLE),
+            ("OUTPUT", Output, Route, P::MANGLE),
+            ("POSTROUTING", Postrouting, Filter, P::MANGLE),
+        ],
+        "nat" => vec![
+            ("PREROUTING", Prerouting, Nat, P::DSTNAT),
+            ("INPUT", Input, Nat, P::SRCNAT),
+            ("OUTPUT", Output, Nat, P::DSTNAT),
+            ("POSTROUTING", Postrouting, Nat, P::SRCNAT),
+        ],
+        "filter" => vec![
+            ("INPUT", Input, Filter, P::FILTER),
+            ("FORWARD", Forward, Filter, P::FILTER),
+            ("OUTPUT", Output, Filter, P::FILTER),
+        ],
+        "security" => vec![
+            ("INPUT", Input, Filter, P::SECURITY),
+            ("FORWARD", Forward, Filter, P::SECURITY),
+            ("OUTPUT", Output, Filter, P::SECURITY),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// IP header errors counted by a namespace's IPv4 and IPv6 stacks
+/// (`InHdrErrors`: forwarding counts a packet whose TTL or hop limit ran
+/// out there), from its `/proc/net/snmp` and `/proc/net/snmp6`.
+fn in_hdr_errors(files: &[std::fs::File; 2]) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut total = 0u64;
+    for (i, mut f) in files.iter().enumerate() {
+        f.seek(SeekFrom::Start(0))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text)?;
+        if i == 0 {
+            // "Ip: Forwarding DefaultTTL InReceives InHdrErrors ..." then
+            // "Ip: 1 64 ..." (names, then values).
+            let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
+            if let (Some(names), Some(values)) = (ip.next(), ip.next()) {
+                if let Some(k) = names.split_whitespace().position(|w| w == "InHdrErrors") {
+                    total += values
+                        .split_whitespace()
+                        .nth(k)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+        } else {
+            total += text
+                .lines()
+                .find_map(|l| l.strip_prefix("Ip6InHdrErrors"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(total)
 }
 
 fn netfilter_socket() -> std::io::Result<OwnedFd> {
@@ -529,11 +675,15 @@ impl Oracle {
                 }
             })??;
         }
-        let (trace, ct, host) = run_in_named(&fwn, || -> std::io::Result<_> {
+        let (trace, ct, host, snmp) = run_in_named(&fwn, || -> std::io::Result<_> {
             Ok((
                 TraceSocket::open()?,
                 netfilter_socket()?,
                 RawSender::open()?,
+                [
+                    std::fs::File::open("/proc/thread-self/net/snmp")?,
+                    std::fs::File::open("/proc/thread-self/net/snmp6")?,
+                ],
             ))
         })??;
         let o = Oracle {
@@ -549,6 +699,8 @@ impl Oracle {
             udp: Vec::new(),
             host,
             forwarding: false,
+            xtables: false,
+            snmp,
         };
         nft_in(o.fw.name(), &oracle_table(&cfg.interfaces, cfg.quiet))?;
         Ok(o)
@@ -569,6 +721,9 @@ impl Oracle {
     /// Applies `rs` in `fw` (replacing rampart's tables, in one
     /// transaction) and reads the handles back. Conntrack entries stay.
     pub fn load(&mut self, rs: &Ruleset) -> Result<(), OracleError> {
+        if std::mem::take(&mut self.xtables) {
+            self.clear_tables()?;
+        }
         let owned = rs.clone();
         self.in_fw(move || crate::apply_replacing(&owned, &crate::OWN_TABLES).map(|_| ()))??;
         self.rules.clear();
@@ -607,12 +762,116 @@ impl Oracle {
                     ),
                     RuleInfo {
                         position: lr.position,
+                        rejects: lr.exprs.iter().any(|e| e == "reject"),
                         exprs: lr.exprs,
                         origins,
                     },
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Removes every table of `fw` but the oracle's (rampart's, and
+    /// iptables-nft's after [`Oracle::load_xtables`]).
+    fn clear_tables(&mut self) -> Result<(), OracleError> {
+        let mut text = String::new();
+        for fam in [TableFamily::Inet, TableFamily::Ip, TableFamily::Ip6] {
+            for t in self.in_fw(move || crate::list_tables(fam))?? {
+                if t != ORACLE_TABLE {
+                    text.push_str(&format!("delete table {} {t}\n", fam.name()));
+                }
+            }
+        }
+        if !text.is_empty() {
+            nft_in(self.fw.name(), &text)?;
+        }
+        self.rules.clear();
+        self.bases.clear();
+        self.ct_active = false;
+        Ok(())
+    }
+
+    /// Loads an iptables-save text (`v6`: ip6tables-save) with
+    /// `iptables-nft-restore` (`ip6tables-nft-restore`) in `fw`, after
+    /// removing every other table (so recent lists, limits and quotas
+    /// start empty): for policies rampart does not lower to nftables
+    /// (`-m recent --hitcount`, `-m string`, `-j TTL`, ...), which the
+    /// kernel runs through its xtables compatibility expressions. Every
+    /// `-A` line is one kernel rule; `file` names the text in the rules'
+    /// origins (line numbers are the text's, 1-based), as the importer
+    /// does. Followed like [`Oracle::load`]ed rulesets: iptables-nft's
+    /// tables (`ip filter`, `ip nat`, ...) are traced by the same events.
+    /// Conntrack counts as active when the text uses it (a nat table,
+    /// `-m conntrack`/`state`/`connmark`/`connlimit`/`helper`, `-j CT`,
+    /// `CONNMARK`): the kernel registers it for those only.
+    pub fn load_xtables(&mut self, v6: bool, text: &str, file: &str) -> Result<(), OracleError> {
+        self.clear_tables()?;
+        let tool = if v6 {
+            "ip6tables-nft-restore"
+        } else {
+            "iptables-nft-restore"
+        };
+        run_with_stdin(
+            &["ip", "netns", "exec", self.fw.name(), tool, "--wait"],
+            text,
+        )?;
+        let fam = if v6 {
+            TableFamily::Ip6
+        } else {
+            TableFamily::Ip
+        };
+        let lines = xt_rule_lines(text);
+        for table in self.in_fw(move || crate::list_tables(fam))?? {
+            for (chain, hook, kind, priority) in xt_base_chains(&table) {
+                self.bases.insert(
+                    (fam_code(fam), table.clone(), chain.to_string()),
+                    BaseChain {
+                        kind,
+                        hook,
+                        priority,
+                        policy: rampart_nft::ChainPolicy::Accept,
+                    },
+                );
+            }
+            let name = table.clone();
+            let live = self.in_fw(move || crate::list_rules(fam, &name))??;
+            for lr in live {
+                let at = lines
+                    .get(&(table.clone(), lr.chain.clone()))
+                    .and_then(|v| v.get(lr.position));
+                self.rules.insert(
+                    (fam_code(fam), table.clone(), lr.chain.clone(), lr.handle),
+                    RuleInfo {
+                        position: lr.position,
+                        rejects: at.is_some_and(|(_, rejects)| *rejects)
+                            || lr.exprs.iter().any(|e| e == "reject"),
+                        exprs: lr.exprs,
+                        origins: at
+                            .map(|(line, _)| Origin {
+                                file: file.to_string(),
+                                line: *line,
+                                column: 1,
+                            })
+                            .into_iter()
+                            .collect(),
+                    },
+                );
+            }
+        }
+        self.ct_active = text.contains("*nat")
+            || [
+                "-m conntrack",
+                "-m state",
+                "-m connmark",
+                "-m connlimit",
+                "-m helper",
+                "-j CT",
+                "-j CONNMARK",
+            ]
+            .iter()
+            .any(|w| text.contains(w));
+        self.xtables = true;
         Ok(())
     }
 
@@ -891,8 +1150,11 @@ impl Oracle {
     fn arrive(&mut self, iif: &str, probe: &Probe) -> Result<Observation, OracleError> {
         let bytes = probe.to_bytes()?;
         self.trace.drain()?;
+        let before = in_hdr_errors(&self.snmp)?;
         self.peer(iif)?.sender.send_bytes(probe.dst, &bytes)?;
-        self.follow(probe, false)
+        let mut obs = self.follow(probe, false)?;
+        obs.ttl_exceeded = in_hdr_errors(&self.snmp)? > before;
+        Ok(obs)
     }
 
     /// Sends `probe` from `fw` itself (a raw socket inside it: the output
@@ -1024,6 +1286,7 @@ impl Oracle {
         let mut deciding_rank = 0u8;
         let mut after_conntrack = false;
         let mut delivered: Option<Endpoints> = None;
+        let mut hooks: Vec<Hook> = Vec::new();
         // Coming back in on lo, the packet gets a new trace id (the id
         // hashes the input interface): found again by its header.
         let mut looped = false;
@@ -1071,6 +1334,9 @@ impl Oracle {
             let base_info = self.bases.get(&key_base).copied();
             if let Some(b) = base_info {
                 base = ev.chain.clone();
+                if !hooks.contains(&b.hook) {
+                    hooks.push(b.hook);
+                }
                 after_conntrack |= match b.hook {
                     Hook::Prerouting | Hook::Output => b.priority.value > CONNTRACK_PRIORITY,
                     _ => true,
@@ -1091,7 +1357,7 @@ impl Oracle {
                 position: info.as_ref().map(|i| i.position),
                 verdict: ev.verdict.clone(),
                 origins: info.as_ref().map(|i| i.origins.clone()).unwrap_or_default(),
-                exprs: info.map(|i| i.exprs).unwrap_or_default(),
+                exprs: info.as_ref().map(|i| i.exprs.clone()).unwrap_or_default(),
                 addresses: ev.addresses(),
                 ports: ev.addresses().and(ev.ports()),
                 ct_state: ev.ct_state,
@@ -1099,9 +1365,7 @@ impl Oracle {
             steps.push(step.clone());
             match &ev.verdict {
                 Some(TraceVerdict::Drop) => {
-                    verdict = if step.kind == TraceType::Rule
-                        && step.exprs.iter().any(|e| e == "reject")
-                    {
+                    verdict = if step.kind == TraceType::Rule && info.is_some_and(|i| i.rejects) {
                         KernelVerdict::Reject
                     } else {
                         KernelVerdict::Drop
@@ -1148,6 +1412,8 @@ impl Oracle {
             deciding,
             conntrack: self.ct_active && after_conntrack,
             delivered,
+            hooks,
+            ttl_exceeded: false,
         })
     }
 }

@@ -349,6 +349,12 @@ mod differential {
         pub skipped: Vec<String>,
         /// Compared, but not in every respect (with the reason).
         pub partly: Vec<String>,
+        /// Policies loaded with iptables-nft-restore (with the reason).
+        pub xtables: Vec<String>,
+        /// Packets compared under an xtables-loaded policy.
+        pub xt_compared: usize,
+        /// Forwarded packets the kernel dropped for their TTL, compared.
+        pub ttl_compared: usize,
         pub disagreements: Vec<String>,
     }
 
@@ -573,7 +579,12 @@ mod differential {
         k: &Observation,
         tally: &mut Tally,
     ) -> Option<String> {
+        // Dropped by IP forwarding for its TTL: no chain decides, the
+        // kernel's trace ends after PREROUTING (unseen), and `fw` counts
+        // the header error.
+        let kernel_drop = matches!(o.decided_by, Decider::Kernel { .. });
         let ev = match &o.verdict {
+            Verdict::Drop if kernel_drop => KernelVerdict::Unseen,
             Verdict::Accept => KernelVerdict::Accept,
             Verdict::Drop => KernelVerdict::Drop,
             Verdict::Reject { .. } => KernelVerdict::Reject,
@@ -595,7 +606,10 @@ mod differential {
         // lowered (it does nothing): the kernel's last accepting step is
         // then another table's; the verdict is what is compared.
         let filter_chain = |s: &rampart_sys::oracle::Step| {
-            s.table == "rampart" && matches!(s.base_chain.as_str(), "input" | "forward" | "output")
+            (s.table == "rampart"
+                && matches!(s.base_chain.as_str(), "input" | "forward" | "output"))
+                || (s.table == "filter"
+                    && matches!(s.base_chain.as_str(), "INPUT" | "FORWARD" | "OUTPUT"))
         };
         let elided = matches!(
             &o.decided_by,
@@ -614,6 +628,33 @@ mod differential {
                 ev.name(),
                 k.verdict.name()
             ));
+        }
+        if kernel_drop {
+            tally.ttl_compared += 1;
+            if !k.ttl_exceeded {
+                diff.push("the kernel counted no TTL exceeded (InHdrErrors) for it".into());
+            }
+            let late: Vec<&str> = k
+                .hooks
+                .iter()
+                .filter(|h| {
+                    matches!(
+                        h,
+                        rampart_nft::Hook::Forward | rampart_nft::Hook::Postrouting
+                    )
+                })
+                .map(|h| h.name())
+                .collect();
+            if !late.is_empty() {
+                diff.push(format!(
+                    "the kernel's chains at {} saw it (the evaluator: dropped before FORWARD)",
+                    late.join(", ")
+                ));
+            }
+        } else if k.ttl_exceeded {
+            diff.push(
+                "the kernel counted a TTL exceeded (InHdrErrors), the evaluator did not".into(),
+            );
         }
         if eline != kline {
             diff.push(format!(
@@ -752,13 +793,6 @@ mod differential {
                 oracle.forward(iif, &probe)
             }
             (PathKind::Input, Some(iif)) => oracle.send(iif, &probe),
-            (PathKind::Forward, Some(_)) if pkt.ttl <= 1 => {
-                tally.skipped.push(format!(
-                    "{label}: forwarded with TTL {}: the kernel's IP forwarding drops it (time exceeded) before the FORWARD hook, outside the ruleset",
-                    pkt.ttl
-                ));
-                return None;
-            }
             (PathKind::Forward, Some(iif)) => {
                 // An egress interface the packet names: a host route for
                 // this packet only.
@@ -860,8 +894,62 @@ mod differential {
         Some(q)
     }
 
-    /// Loads a case's policy with the front ends `rampart check` uses.
-    pub fn load_case_policy(case: &Case, dir: &Path) -> (String, Policy) {
+    /// What the oracle loads for a policy: rampart's nftables lowering,
+    /// or, for a policy that does not lower, its iptables-save text
+    /// through `iptables-nft-restore` (the kernel's xtables compatibility
+    /// expressions run `recent`, `string`, `TTL`, ...).
+    pub enum Loadable {
+        Nft(Ruleset),
+        Xtables {
+            v6: bool,
+            text: String,
+            name: String,
+            /// Why it does not lower.
+            why: String,
+        },
+    }
+
+    impl Loadable {
+        /// Lowers `policy`; when that fails and the text is an
+        /// iptables-save file, the text as it is. `Err`: neither.
+        pub fn of(
+            policy: &Policy,
+            format: Format,
+            name: &str,
+            text: &str,
+        ) -> Result<Loadable, String> {
+            match rampart_nft::lower(policy) {
+                Ok(rs) => Ok(Loadable::Nft(rs)),
+                Err(e) => {
+                    let why = format!(
+                        "{} error(s), first: {}",
+                        e.len(),
+                        e.first().map(|x| x.to_string()).unwrap_or_default()
+                    );
+                    match format {
+                        Format::IptablesSave | Format::Ip6tablesSave => Ok(Loadable::Xtables {
+                            v6: format == Format::Ip6tablesSave,
+                            text: text.to_string(),
+                            name: name.to_string(),
+                            why,
+                        }),
+                        _ => Err(why),
+                    }
+                }
+            }
+        }
+
+        pub fn load(&self, oracle: &mut Oracle) -> Result<(), OracleError> {
+            match self {
+                Loadable::Nft(rs) => oracle.load(rs),
+                Loadable::Xtables { v6, text, name, .. } => oracle.load_xtables(*v6, text, name),
+            }
+        }
+    }
+
+    /// Loads a case's policy with the front ends `rampart check` uses:
+    /// the origins' file name, the policy, its format and text.
+    pub fn load_case_source(case: &Case, dir: &Path) -> (String, Policy, Format, String) {
         let src = case
             .policy_source(dir, |p| std::fs::read_to_string(p))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -876,7 +964,7 @@ mod differential {
         // Native includes resolve against the working directory.
         let cwd = std::env::current_dir().expect("cwd");
         std::env::set_current_dir(dir).expect("chdir");
-        let parsed = format.parse(&SourceFile::new(src.name.clone(), src.text));
+        let parsed = format.parse(&SourceFile::new(src.name.clone(), src.text.clone()));
         std::env::set_current_dir(cwd).expect("chdir back");
         assert!(
             !parsed.diagnostics.has_errors(),
@@ -884,7 +972,7 @@ mod differential {
             src.name,
             parsed.diagnostics
         );
-        (src.name, parsed.value)
+        (src.name, parsed.value, format, src.text)
     }
 
     /// Gives the oracle the context's addresses and routes.
@@ -949,18 +1037,21 @@ mod differential {
                 .unwrap_or_default();
             let case = Case::parse(&std::fs::read_to_string(f).expect("read"))
                 .unwrap_or_else(|e| panic!("{fname}: {e}"));
-            let (_, policy) = load_case_policy(&case, &dir);
-            let ruleset = match rampart_nft::lower(&policy) {
+            let (src_name, policy, format, text) = load_case_source(&case, &dir);
+            let ruleset = match Loadable::of(&policy, format, &src_name, &text) {
                 Ok(r) => r,
-                Err(e) => {
+                Err(why) => {
                     tally.skipped.push(format!(
-                        "{fname}: every packet: the policy does not lower to nftables ({} error(s), first: {})",
-                        e.len(),
-                        e.first().map(|x| x.to_string()).unwrap_or_default()
+                        "{fname}: every packet: the policy does not lower to nftables ({why}) and is no iptables-save text"
                     ));
                     continue;
                 }
             };
+            if let Loadable::Xtables { why, .. } = &ruleset {
+                tally.xtables.push(format!(
+                    "{fname}: loaded with iptables-nft-restore (does not lower: {why})"
+                ));
+            }
             let ctx = case.context().expect("context");
             let start = rampart_eval::Time::from_secs(case.time.unwrap_or(1_700_000_000));
             // Units sent on a fresh kernel state: a lone packet, or a whole
@@ -1042,10 +1133,11 @@ mod differential {
                 return;
             };
             set_up_context(&mut oracle, &ifaces, &ctx.local, &ctx.routes);
+            let compared_before = tally.compared;
             for (pkts, session, first_at) in units {
                 // Fresh tables (dynamic sets, limits) and conntrack.
-                oracle
-                    .load(&ruleset)
+                ruleset
+                    .load(&mut oracle)
                     .unwrap_or_else(|e| panic!("{fname}: load: {e}"));
                 oracle.flush_conntrack().expect("flush conntrack");
                 let mut s = rampart_eval::Session::new(&policy, ctx.clone());
@@ -1075,6 +1167,9 @@ mod differential {
                     };
                     run_packet(&mut oracle, pkt, &label, tally, &mut flows, &mut eval);
                 }
+            }
+            if matches!(ruleset, Loadable::Xtables { .. }) {
+                tally.xt_compared += tally.compared - compared_before;
             }
         }
     }
@@ -1636,16 +1731,22 @@ mod differential {
                 parsed.diagnostics
             );
             let policy = parsed.value;
-            let ruleset = match rampart_nft::lower(&policy) {
+            let ruleset = match Loadable::of(&policy, format, &name, &text) {
                 Ok(rs) => rs,
                 Err(e) => {
-                    tally.skipped.push(format!("{name}: does not lower: {e:?}"));
+                    tally.skipped.push(format!("{name}: does not lower: {e}"));
                     continue;
                 }
             };
-            oracle
-                .load(&ruleset)
+            if let Loadable::Xtables { why, .. } = &ruleset {
+                tally
+                    .xtables
+                    .push(format!("{name}: loaded with iptables-nft-restore ({why})"));
+            }
+            ruleset
+                .load(&mut oracle)
                 .unwrap_or_else(|e| panic!("{name}: load: {e}\n{text}"));
+            let compared_before = tally.compared;
             for j in 0..packets {
                 let pkt = packet(&mut r, fam);
                 let before = tally.disagreements.len();
@@ -1683,6 +1784,9 @@ mod differential {
                         .push(format!("{last}    policy:\n{text}"));
                 }
             }
+            if matches!(ruleset, Loadable::Xtables { .. }) {
+                tally.xt_compared += tally.compared - compared_before;
+            }
         }
     }
 
@@ -1698,6 +1802,14 @@ mod differential {
         );
         for (path, (n, d)) in &t.by_path {
             let _ = writeln!(s, "  {path}: {n} compared, {d} disagreements");
+        }
+        let _ = writeln!(
+            s,
+            "  {} compared under policies loaded with iptables-nft-restore; {} forwarded packets dropped by the kernel for their TTL compared",
+            t.xt_compared, t.ttl_compared
+        );
+        for x in &t.xtables {
+            let _ = writeln!(s, "xtables  {x}");
         }
         for d in &t.disagreements {
             let _ = writeln!(s, "DISAGREE {d}");
@@ -1724,7 +1836,7 @@ fn issue4_kernel_differential_corpus() {
     let mut t = differential::Tally::default();
     differential::corpus(&mut t);
     let rep = differential::report("corpus", &t);
-    eprintln!("{}", rep.lines().take(4).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", rep.lines().take(5).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
     // 101 of the 144 packets when this was written; the rest are listed.
     assert!(
@@ -1750,7 +1862,7 @@ fn issue4_kernel_differential_random() {
     let mut t = differential::Tally::default();
     differential::random(&mut t, policies, 50, seed);
     let rep = differential::report("random", &t);
-    eprintln!("{}", rep.lines().take(4).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", rep.lines().take(5).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
     // Every path is exercised.
     for path in ["input", "forward", "output"] {
