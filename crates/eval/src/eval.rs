@@ -1685,14 +1685,16 @@ impl<'a> Env<'a, '_, '_> {
 
     fn nat(&mut self, t: &Target, rref: RuleRef, fam: Family) -> (Act, Option<String>) {
         let p = self.fl.p.clone();
+        let mut picked: Option<(u16, u16)> = None;
         let (side, addr, port, note): (NatSide, Option<IpAddr>, u16, Option<String>) = match t {
             Target::Dnat(d) => {
-                let (a, pt, note) = nat_range(&d.to, p.dst, p.dport);
-                (NatSide::Destination, Some(a), pt, note)
+                let (a, pt, note) = nat_range(&d.to, p.dst, p.dport, false);
+                (NatSide::Destination, Some(a), pt.0, note)
             }
             Target::Snat(s) => {
-                let (a, pt, note) = nat_range(&s.to, p.src, p.sport);
-                (NatSide::Source, Some(a), pt, note)
+                let (a, pt, note) = nat_range(&s.to, p.src, p.sport, true);
+                picked = pt.1;
+                (NatSide::Source, Some(a), pt.0, note)
             }
             Target::Masquerade(m) => {
                 let dev = self.fl.out;
@@ -1701,10 +1703,8 @@ impl<'a> Env<'a, '_, '_> {
                 let a = dev
                     .filter(|d| *d != "lo")
                     .and_then(|d| self.ctx.addr_on(d, p.src));
-                let port = match m.to_ports {
-                    Some(r) if !r.contains(p.sport) => r.first,
-                    _ => p.sport,
-                };
+                let (port, pick) = src_port(m.to_ports, p.sport);
+                picked = pick;
                 let note = match (&dev, a) {
                     (Some("lo"), _) => Some(
                         "an address of another interface, which the kernel picks (loopback addresses are host-scoped)"
@@ -1714,7 +1714,9 @@ impl<'a> Env<'a, '_, '_> {
                     (None, _) => {
                         Some("the address of the output interface, which is not known".to_string())
                     }
-                    _ => None,
+                    _ => pick.map(|(lo, hi)| {
+                        format!("a port of {lo}-{hi} the kernel picks at random")
+                    }),
                 };
                 (NatSide::Source, a, port, note)
             }
@@ -1723,10 +1725,19 @@ impl<'a> Env<'a, '_, '_> {
                     (_, PathKind::Output) | (None, _) => self.ctx.addr_on("lo", p.dst),
                     (Some(i), _) => self.ctx.addr_on(i, p.dst),
                 };
-                let port = r.to_ports.map_or(p.dport, |r| r.first);
-                let note = a
-                    .is_none()
-                    .then(|| "the primary address of the input interface".to_string());
+                // A port inside the range is kept; else the first free
+                // one (destination NAT counts up from the start).
+                let port = match r.to_ports {
+                    Some(r) if !r.contains(p.dport) => r.first,
+                    _ => p.dport,
+                };
+                let note = match (a, r.to_ports) {
+                    (None, _) => Some("the primary address of the input interface".to_string()),
+                    (_, Some(r)) if !r.is_single() && !r.contains(p.dport) => {
+                        Some(format!("the first free port of {r}"))
+                    }
+                    _ => None,
+                };
                 (NatSide::Destination, a, port, note)
             }
             Target::Netmap(n) => {
@@ -1778,6 +1789,7 @@ impl<'a> Env<'a, '_, '_> {
             before_port: if p.has_ports() { before_port } else { 0 },
             after_addr: addr,
             after_port: port,
+            port_range: picked.filter(|_| p.has_ports()),
             note,
         };
         let eff = fmt!(
@@ -1831,13 +1843,29 @@ fn key_to_part(k: &KeyPart) -> Option<rampart_model::ElemPart> {
     })
 }
 
-/// The address and port a NAT range gives: the first of the range unless
-/// the original is inside it (as the kernel keeps ports it can).
+/// The port source NAT gives: kept inside `range`; else a random free
+/// port of it (`nf_nat_l4proto_unique_tuple`: a random offset for source
+/// manips), reported as the range with its first port as a placeholder.
+fn src_port(range: Option<rampart_model::PortRange>, port: u16) -> (u16, Option<(u16, u16)>) {
+    match range {
+        Some(r) if r.is_single() => (r.first, None),
+        Some(r) if !r.contains(port) => (r.first, Some((r.first, r.last))),
+        _ => (port, None),
+    }
+}
+
+/// The address and port a NAT range gives (`src`: source NAT): the
+/// original port when inside the range (the kernel keeps a port it can);
+/// else, for destination NAT, the first free port of the range (the
+/// kernel counts up from the start), for source NAT a random free one
+/// (the range is returned). Addresses: the first of the range (the
+/// kernel picks one by a hash of the connection).
 fn nat_range(
     r: &rampart_model::targets::snat::NatRange,
     addr: IpAddr,
     port: u16,
-) -> (IpAddr, u16, Option<String>) {
+    src: bool,
+) -> (IpAddr, (u16, Option<(u16, u16)>), Option<String>) {
     let mut note = None;
     let a = match r.addrs {
         Some(rg) if rg.is_single() => rg.first,
@@ -1851,13 +1879,17 @@ fn nat_range(
         None => addr,
     };
     let pt = match r.ports {
-        Some(pr) if pr.is_single() => pr.first,
-        Some(pr) if pr.contains(port) => port,
-        Some(pr) => {
-            note = Some(format!("a port of {pr} (the kernel picks)"));
-            pr.first
+        Some(pr) if pr.is_single() => (pr.first, None),
+        Some(pr) if pr.contains(port) => (port, None),
+        Some(pr) if src => {
+            note = Some(format!("a port of {pr} the kernel picks at random"));
+            (pr.first, Some((pr.first, pr.last)))
         }
-        None => port,
+        Some(pr) => {
+            note = Some(format!("the first free port of {pr}"));
+            (pr.first, None)
+        }
+        None => (port, None),
     };
     (a, pt, note)
 }

@@ -210,6 +210,12 @@ pub struct NatRewrite {
     /// (MASQUERADE without `--local ADDR%IFACE`).
     pub after_addr: Option<IpAddr>,
     pub after_port: u16,
+    /// The port is the kernel's pick within this range (first, last):
+    /// source NAT (SNAT, MASQUERADE `--to-ports`) of a port outside its
+    /// range takes a random free port of it; `after_port` is then the
+    /// range's first port, a placeholder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_range: Option<(u16, u16)>,
     /// E.g. "one address of 198.51.100.2-198.51.100.9 (the kernel
     /// picks)".
     pub note: Option<String>,

@@ -637,6 +637,7 @@ impl<F: Finder> Walk<'_, F> {
                 before_port: if ported { bp } else { 0 },
                 after_addr: Some(addr),
                 after_port: if ported { port } else { 0 },
+                port_range: None,
                 note: Some("the connection's NAT binding".into()),
             });
         }

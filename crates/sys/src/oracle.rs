@@ -306,6 +306,8 @@ impl TcpFlow {
 #[derive(Debug)]
 struct Peer {
     iface: String,
+    /// The peer's MAC address (a permanent neighbour entry's).
+    mac: String,
     /// The peer's link addresses: the next hop of routes through it.
     gw4: String,
     gw6: String,
@@ -346,6 +348,8 @@ pub struct Oracle {
     forwarding: bool,
     /// iptables-nft tables are loaded ([`Oracle::load_xtables`]).
     xtables: bool,
+    /// Addresses given permanent neighbour entries ([`Oracle::resolve`]).
+    resolved: HashSet<IpAddr>,
     /// `fw`'s `/proc/net/snmp` and `/proc/net/snmp6`, opened inside it.
     snmp: [std::fs::File; 2],
 }
@@ -659,6 +663,7 @@ impl Oracle {
             })??;
             peers.push(Peer {
                 iface: iface.clone(),
+                mac: peer_mac.clone(),
                 gw4: peer4,
                 gw6: peer6,
                 _ns: peer,
@@ -700,6 +705,7 @@ impl Oracle {
             host,
             forwarding: false,
             xtables: false,
+            resolved: HashSet::new(),
             snmp,
         };
         nft_in(o.fw.name(), &oracle_table(&cfg.interfaces, cfg.quiet))?;
@@ -1144,6 +1150,7 @@ impl Oracle {
             })??;
             self.forwarding = true;
         }
+        self.resolve(probe.dst)?;
         self.arrive(iif, probe)
     }
 
@@ -1172,6 +1179,9 @@ impl Oracle {
     }
 
     fn host_send(&mut self, probe: &Probe, to_itself: bool) -> Result<Observation, OracleError> {
+        if !to_itself {
+            self.resolve(probe.dst)?;
+        }
         let bytes = probe.to_bytes()?;
         self.trace.drain()?;
         match self.host.send_bytes(probe.dst, &bytes) {
@@ -1181,6 +1191,42 @@ impl Oracle {
             Err(e) => return Err(OracleError::HostSend(e.to_string())),
         }
         self.follow(probe, to_itself)
+    }
+
+    /// Makes `addr` resolve on every interface of `fw` to the peer behind
+    /// it (a permanent neighbour entry), so that a packet routed to it as
+    /// an on-link address leaves at once. Otherwise it waits in the
+    /// neighbour queue for an answer that never comes, holding its
+    /// conntrack entry past [`Oracle::flush_conntrack`] for seconds; and
+    /// source NAT gives a later connection of the same source the mapping
+    /// of that entry. [`Oracle::forward`] and the host's sends resolve
+    /// the probe's destination; a caller resolves a destination NAT
+    /// rewrites to. Addresses of `fw` itself are left alone.
+    pub fn resolve(&mut self, addr: IpAddr) -> Result<(), OracleError> {
+        if self.locals.contains(&addr)
+            || addr.is_multicast()
+            || addr.is_unspecified()
+            || addr.is_loopback()
+            || addr == IpAddr::from([255, 255, 255, 255])
+            || !self.resolved.insert(addr)
+        {
+            return Ok(());
+        }
+        let a = addr.to_string();
+        for p in &self.peers {
+            self.fw.ip(&[
+                "neigh",
+                "replace",
+                &a,
+                "lladdr",
+                &p.mac,
+                "dev",
+                &p.iface,
+                "nud",
+                "permanent",
+            ])?;
+        }
+        Ok(())
     }
 
     /// Routes `net` (`ADDR/PREFIX`, `0.0.0.0/0` for the default route)

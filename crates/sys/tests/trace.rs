@@ -355,6 +355,15 @@ mod differential {
         pub xt_compared: usize,
         /// Forwarded packets the kernel dropped for their TTL, compared.
         pub ttl_compared: usize,
+        /// NAT port ranges: rewrites whose port the kernel picks at
+        /// random within a range, compared as "within the range".
+        pub ranges_compared: usize,
+        /// Destination NAT to a port range (the first free port), compared
+        /// exactly.
+        pub first_ports_compared: usize,
+        /// Answers not sent: the first packet's port was the kernel's
+        /// random pick, which the evaluator's session does not know.
+        pub answers_unsent: usize,
         pub disagreements: Vec<String>,
     }
 
@@ -680,11 +689,49 @@ mod differential {
                     tally.nat_compared += usize::from(!o.nat.is_empty());
                     // An address the evaluator does not know is taken as
                     // the kernel's; the rest is compared.
-                    let want = Endpoints {
+                    let mut want = Endpoints {
                         src: if unknown.0 { got.src } else { want.src },
                         dst: if unknown.1 { got.dst } else { want.dst },
                         ..want
                     };
+                    tally.first_ports_compared += o
+                        .nat
+                        .iter()
+                        .filter(|n| {
+                            n.note
+                                .as_deref()
+                                .is_some_and(|t| t.starts_with("the first free port"))
+                        })
+                        .count();
+                    // A port source NAT picks at random within its range:
+                    // the kernel's, when inside the range, is the answer.
+                    for n in &o.nat {
+                        let (Some((lo, hi)), Some((ws, wd)), Some((gs, gd))) =
+                            (n.port_range, want.ports, got.ports)
+                        else {
+                            continue;
+                        };
+                        let (mine, theirs) = match n.side {
+                            NatSide::Source => (ws, gs),
+                            NatSide::Destination => (wd, gd),
+                        };
+                        tally.ranges_compared += 1;
+                        if (lo..=hi).contains(&theirs) {
+                            tally.partly.push(format!(
+                                "{pkt}: {} picks a port of {lo}-{hi}: the kernel took {theirs} (within the range; the evaluator's placeholder {mine})",
+                                n.target
+                            ));
+                            want.ports = Some(match n.side {
+                                NatSide::Source => (theirs, wd),
+                                NatSide::Destination => (ws, theirs),
+                            });
+                        } else {
+                            diff.push(format!(
+                                "{}: the kernel's port {theirs} is outside the range {lo}-{hi}",
+                                n.target
+                            ));
+                        }
+                    }
                     if unknown != (false, false) {
                         tally.partly.push(format!(
                             "{pkt}: the address NAT picks is not compared, the evaluator does not know it ({}); the kernel took {}",
@@ -780,6 +827,18 @@ mod differential {
                 .disagreements
                 .push(format!("{label} [{path}]: the oracle failed: {e}"));
             return None;
+        }
+        // Where NAT sends it: resolved at once (see Oracle::resolve).
+        if outcome.path != PathKind::Input {
+            let (e, unknown) = after_nat(&outcome, &pkt);
+            if !unknown.1 && e.dst != pkt.dst {
+                if let Err(e) = oracle.resolve(e.dst) {
+                    tally
+                        .disagreements
+                        .push(format!("{label} [{path}]: the oracle failed: {e}"));
+                    return None;
+                }
+            }
         }
         let sent = match (outcome.path, pkt.in_iface.as_deref()) {
             (PathKind::Output, _) => oracle.send_from_host(&probe),
@@ -1517,21 +1576,48 @@ mod differential {
         }
         // DNAT and REDIRECT with ports need a protocol; half the rules
         // name a port.
-        if chain != "POSTROUTING" || r.chance(50) {
+        let ported = chain != "POSTROUTING" || r.chance(50);
+        if ported {
             m.push(format!("-p {proto} -m {proto}"));
             if r.chance(50) {
                 m.push(format!("--dport {}", r.pick(PORTS)));
             }
         }
+        // Port ranges (the kernel keeps a port inside; else destination
+        // NAT takes the first, source NAT a random one) now and then;
+        // some hold the packets' ports (1000, 1500, 8080, 40000, ...).
+        let range = |r: &mut Rng| *r.pick(&["1000-2000", "8000-8100", "40000-40010", "3000-3005"]);
         let t = match (chain, r.below(4)) {
             ("POSTROUTING", 0) => "ACCEPT".to_string(),
+            ("POSTROUTING", 1) if ported && r.chance(50) => {
+                format!("MASQUERADE --to-ports {}", range(r))
+            }
             ("POSTROUTING", 1) => "MASQUERADE".to_string(),
-            ("POSTROUTING", _) => format!(
-                "SNAT --to-source {}",
-                *r.pick(&[fam.public, fam.lan_addr, fam.local[1]])
-            ),
+            ("POSTROUTING", _) => {
+                let addr = *r.pick(&[fam.public, fam.lan_addr, fam.local[1]]);
+                if ported && r.chance(40) {
+                    let rg = range(r);
+                    if fam.v6 {
+                        format!("SNAT --to-source [{addr}]:{rg}")
+                    } else {
+                        format!("SNAT --to-source {addr}:{rg}")
+                    }
+                } else {
+                    format!("SNAT --to-source {addr}")
+                }
+            }
             (_, 0) => "ACCEPT".to_string(),
+            (_, 1) if r.chance(40) => format!("REDIRECT --to-ports {}", range(r)),
             (_, 1) => format!("REDIRECT --to-ports {}", r.pick(&[22u16, 80, 8080])),
+            (_, _) if r.chance(30) => {
+                let host = *r.pick(fam.lan);
+                let rg = range(r);
+                if fam.v6 {
+                    format!("DNAT --to-destination [{host}]:{rg}")
+                } else {
+                    format!("DNAT --to-destination {host}:{rg}")
+                }
+            }
             (_, _) => {
                 let port = r.chance(60).then(|| *r.pick(&[22u16, 80, 443]));
                 let host = *r.pick(fam.lan);
@@ -1764,8 +1850,17 @@ mod differential {
                     &mut flows,
                     &mut |p: &Packet| s.packet(ctx.now, p),
                 );
+                let first = first.filter(|o| answered && o.verdict == Verdict::Accept);
+                // The evaluator's binding holds a placeholder for a port
+                // the kernel picked at random: no answer to compare.
+                if first
+                    .as_ref()
+                    .is_some_and(|o| o.nat.iter().any(|n| n.port_range.is_some()))
+                {
+                    tally.answers_unsent += 1;
+                }
                 let reply = first
-                    .filter(|o| answered && o.verdict == Verdict::Accept)
+                    .filter(|o| o.nat.iter().all(|n| n.port_range.is_none()))
                     .and_then(|o| reply_of(&o));
                 if let Some(q) = reply {
                     run_packet(
@@ -1808,6 +1903,11 @@ mod differential {
             "  {} compared under policies loaded with iptables-nft-restore; {} forwarded packets dropped by the kernel for their TTL compared",
             t.xt_compared, t.ttl_compared
         );
+        let _ = writeln!(
+            s,
+            "  NAT port ranges: {} source NAT rewrites whose port the kernel picks at random, its port within the range; {} destination NAT rewrites to the first port of a range, compared exactly; {} answers to the former not sent (the evaluator's binding has a placeholder port)",
+            t.ranges_compared, t.first_ports_compared, t.answers_unsent
+        );
         for x in &t.xtables {
             let _ = writeln!(s, "xtables  {x}");
         }
@@ -1836,7 +1936,7 @@ fn issue4_kernel_differential_corpus() {
     let mut t = differential::Tally::default();
     differential::corpus(&mut t);
     let rep = differential::report("corpus", &t);
-    eprintln!("{}", rep.lines().take(5).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", rep.lines().take(6).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
     // 101 of the 144 packets when this was written; the rest are listed.
     assert!(
@@ -1862,7 +1962,7 @@ fn issue4_kernel_differential_random() {
     let mut t = differential::Tally::default();
     differential::random(&mut t, policies, 50, seed);
     let rep = differential::report("random", &t);
-    eprintln!("{}", rep.lines().take(5).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", rep.lines().take(6).collect::<Vec<_>>().join("\n"));
     assert!(t.disagreements.is_empty(), "{rep}");
     // Every path is exercised.
     for path in ["input", "forward", "output"] {
