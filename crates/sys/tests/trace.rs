@@ -330,9 +330,14 @@ mod differential {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
-    /// The longest a session spread over time may take to send: later
-    /// packets of the session are listed, not sent.
+    /// The longest a session spread over time may take on the corpus's
+    /// own oracle; a longer one runs on a thread with an oracle of its own
+    /// while the rest of the corpus is sent.
     const SESSION_BUDGET: f64 = 3.0;
+    /// The longest a session may take on its own thread (as long as the
+    /// rest of the corpus takes, about 20 s): later packets are listed,
+    /// not sent. `RAMPART_DIFF_SESSION_SECS` changes it.
+    const LONG_SESSION_BUDGET: f64 = 20.0;
 
     /// Totals of one run.
     #[derive(Debug, Default)]
@@ -358,6 +363,8 @@ mod differential {
         /// NAT port ranges: rewrites whose port the kernel picks at
         /// random within a range, compared as "within the range".
         pub ranges_compared: usize,
+        /// Sessions longer than SESSION_BUDGET sent on their own thread.
+        pub long_sessions: usize,
         /// Destination NAT to a port range (the first free port), compared
         /// exactly.
         pub first_ports_compared: usize,
@@ -365,6 +372,31 @@ mod differential {
         /// random pick, which the evaluator's session does not know.
         pub answers_unsent: usize,
         pub disagreements: Vec<String>,
+    }
+
+    impl Tally {
+        /// Adds another run's totals (a thread's) to these.
+        pub fn merge(&mut self, o: Tally) {
+            self.compared += o.compared;
+            self.states_compared += o.states_compared;
+            self.endpoints_compared += o.endpoints_compared;
+            self.nat_compared += o.nat_compared;
+            for (k, (n, d)) in o.by_path {
+                let e = self.by_path.entry(k).or_default();
+                e.0 += n;
+                e.1 += d;
+            }
+            self.skipped.extend(o.skipped);
+            self.partly.extend(o.partly);
+            self.disagreements.extend(o.disagreements);
+            self.xtables.extend(o.xtables);
+            self.xt_compared += o.xt_compared;
+            self.ttl_compared += o.ttl_compared;
+            self.ranges_compared += o.ranges_compared;
+            self.long_sessions += o.long_sessions;
+            self.first_ports_compared += o.first_ports_compared;
+            self.answers_unsent += o.answers_unsent;
+        }
     }
 
     fn repo() -> PathBuf {
@@ -957,6 +989,7 @@ mod differential {
     /// or, for a policy that does not lower, its iptables-save text
     /// through `iptables-nft-restore` (the kernel's xtables compatibility
     /// expressions run `recent`, `string`, `TTL`, ...).
+    #[derive(Clone)]
     pub enum Loadable {
         Nft(Ruleset),
         Xtables {
@@ -1082,6 +1115,11 @@ mod differential {
     }
 
     pub fn corpus(tally: &mut Tally) {
+        let long_budget = std::env::var("RAMPART_DIFF_SESSION_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(LONG_SESSION_BUDGET);
+        let mut threads: Vec<std::thread::JoinHandle<Tally>> = Vec::new();
         let dir = repo().join("testdata/eval");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .expect("testdata/eval")
@@ -1127,9 +1165,9 @@ mod differential {
                     None => units.push((vec![(label, pkt, 0.0)], false, at)),
                     Some(name) => match sessions.iter().find(|(n, _, _)| n == name) {
                         Some(&(_, u, t0)) => {
-                            if at - t0 > SESSION_BUDGET {
+                            if at - t0 > long_budget {
                                 tally.skipped.push(format!(
-                                    "{label}: {:.0} s after its session's first packet (the harness waits at most {SESSION_BUDGET} s)",
+                                    "{label}: {:.0} s after its session's first packet (the harness waits at most {long_budget} s, on a thread of its own; RAMPART_DIFF_SESSION_SECS raises it)",
                                     at - t0
                                 ));
                             } else {
@@ -1186,6 +1224,44 @@ mod differential {
             if units.is_empty() {
                 continue;
             }
+            // Sessions longer than SESSION_BUDGET: each on a thread with
+            // an oracle of its own, their packets spaced as the file says,
+            // while the rest of the corpus runs.
+            let (long, units): (Vec<Unit>, Vec<Unit>) = units
+                .into_iter()
+                .partition(|(pkts, _, _)| pkts.iter().any(|x| x.2 > SESSION_BUDGET));
+            for unit in long {
+                let ifaces = interfaces(&ctx, unit.0.iter().map(|x| &x.1));
+                let (ruleset, policy, ctx, fname) =
+                    (ruleset.clone(), policy.clone(), ctx.clone(), fname.clone());
+                threads.push(std::thread::spawn(move || {
+                    let mut t = Tally::default();
+                    let refs: Vec<&str> = ifaces.iter().map(|s| s.as_str()).collect();
+                    let Some(mut oracle) = oracle_with(&refs, true) else {
+                        return t;
+                    };
+                    set_up_context(&mut oracle, &ifaces, &ctx.local, &ctx.routes);
+                    let before = t.compared;
+                    send_unit(
+                        &mut oracle,
+                        &ruleset,
+                        &policy,
+                        &ctx,
+                        start,
+                        &fname,
+                        unit,
+                        &mut t,
+                    );
+                    if matches!(ruleset, Loadable::Xtables { .. }) {
+                        t.xt_compared += t.compared - before;
+                    }
+                    t.long_sessions += 1;
+                    t
+                }));
+            }
+            if units.is_empty() {
+                continue;
+            }
             let ifaces = interfaces(&ctx, units.iter().flat_map(|u| u.0.iter().map(|x| &x.1)));
             let refs: Vec<&str> = ifaces.iter().map(|s| s.as_str()).collect();
             let Some(mut oracle) = oracle_with(&refs, true) else {
@@ -1193,43 +1269,72 @@ mod differential {
             };
             set_up_context(&mut oracle, &ifaces, &ctx.local, &ctx.routes);
             let compared_before = tally.compared;
-            for (pkts, session, first_at) in units {
-                // Fresh tables (dynamic sets, limits) and conntrack.
-                ruleset
-                    .load(&mut oracle)
-                    .unwrap_or_else(|e| panic!("{fname}: load: {e}"));
-                oracle.flush_conntrack().expect("flush conntrack");
-                let mut s = rampart_eval::Session::new(&policy, ctx.clone());
-                let mut flows = Flows::default();
-                let t0 = Instant::now();
-                for (label, pkt, offset) in pkts {
-                    // Space the packets as the file does (rate limits need
-                    // real time to pass; nothing here can be polled); the
-                    // evaluator is told the time each was really sent.
-                    let due = t0 + Duration::from_secs_f64(offset);
-                    if let Some(d) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(d);
-                    }
-                    let now = rampart_eval::Time(
-                        start.0
-                            + Duration::from_secs_f64(first_at).as_nanos() as u64
-                            + t0.elapsed().as_nanos() as u64,
-                    );
-                    let mut eval = |p: &Packet| {
-                        if session {
-                            s.packet(now, p)
-                        } else {
-                            let mut c = ctx.clone();
-                            c.now = now;
-                            evaluate(&policy, &c, p)
-                        }
-                    };
-                    run_packet(&mut oracle, pkt, &label, tally, &mut flows, &mut eval);
-                }
+            for unit in units {
+                send_unit(
+                    &mut oracle,
+                    &ruleset,
+                    &policy,
+                    &ctx,
+                    start,
+                    &fname,
+                    unit,
+                    tally,
+                );
             }
             if matches!(ruleset, Loadable::Xtables { .. }) {
                 tally.xt_compared += tally.compared - compared_before;
             }
+        }
+        for th in threads {
+            let t = th.join().expect("a long session's thread");
+            tally.merge(t);
+        }
+    }
+
+    /// Sends one unit (a lone packet or a session) on fresh tables and
+    /// conntrack, its packets spaced as the file says.
+    #[allow(clippy::too_many_arguments)]
+    fn send_unit(
+        oracle: &mut Oracle,
+        ruleset: &Loadable,
+        policy: &Policy,
+        ctx: &Context,
+        start: rampart_eval::Time,
+        fname: &str,
+        (pkts, session, first_at): Unit,
+        tally: &mut Tally,
+    ) {
+        // Fresh tables (dynamic sets, limits, recent lists) and conntrack.
+        ruleset
+            .load(oracle)
+            .unwrap_or_else(|e| panic!("{fname}: load: {e}"));
+        oracle.flush_conntrack().expect("flush conntrack");
+        let mut s = rampart_eval::Session::new(policy, ctx.clone());
+        let mut flows = Flows::default();
+        let t0 = Instant::now();
+        for (label, pkt, offset) in pkts {
+            // Space the packets as the file does (rate limits need real
+            // time to pass; nothing here can be polled); the evaluator is
+            // told the time each was really sent.
+            let due = t0 + Duration::from_secs_f64(offset);
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            let now = rampart_eval::Time(
+                start.0
+                    + Duration::from_secs_f64(first_at).as_nanos() as u64
+                    + t0.elapsed().as_nanos() as u64,
+            );
+            let mut eval = |p: &Packet| {
+                if session {
+                    s.packet(now, p)
+                } else {
+                    let mut c = ctx.clone();
+                    c.now = now;
+                    evaluate(policy, &c, p)
+                }
+            };
+            run_packet(oracle, pkt, &label, tally, &mut flows, &mut eval);
         }
     }
 
@@ -1900,8 +2005,8 @@ mod differential {
         }
         let _ = writeln!(
             s,
-            "  {} compared under policies loaded with iptables-nft-restore; {} forwarded packets dropped by the kernel for their TTL compared",
-            t.xt_compared, t.ttl_compared
+            "  {} compared under policies loaded with iptables-nft-restore; {} forwarded packets dropped by the kernel for their TTL compared; {} sessions longer than {SESSION_BUDGET} s sent on threads of their own",
+            t.xt_compared, t.ttl_compared, t.long_sessions
         );
         let _ = writeln!(
             s,
