@@ -1843,10 +1843,14 @@ fn key_to_part(k: &KeyPart) -> Option<rampart_model::ElemPart> {
     })
 }
 
+/// A NAT port, and the range (first, last) when the kernel picks it at
+/// random there (the port is then the range's first, a placeholder).
+type PortPick = (u16, Option<(u16, u16)>);
+
 /// The port source NAT gives: kept inside `range`; else a random free
 /// port of it (`nf_nat_l4proto_unique_tuple`: a random offset for source
 /// manips), reported as the range with its first port as a placeholder.
-fn src_port(range: Option<rampart_model::PortRange>, port: u16) -> (u16, Option<(u16, u16)>) {
+fn src_port(range: Option<rampart_model::PortRange>, port: u16) -> PortPick {
     match range {
         Some(r) if r.is_single() => (r.first, None),
         Some(r) if !r.contains(port) => (r.first, Some((r.first, r.last))),
@@ -1865,7 +1869,7 @@ fn nat_range(
     addr: IpAddr,
     port: u16,
     src: bool,
-) -> (IpAddr, (u16, Option<(u16, u16)>), Option<String>) {
+) -> (IpAddr, PortPick, Option<String>) {
     let mut note = None;
     let a = match r.addrs {
         Some(rg) if rg.is_single() => rg.first,

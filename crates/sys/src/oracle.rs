@@ -64,7 +64,13 @@
 //! `-i eth1` needs `eth1` in [`OracleConfig::interfaces`]); routes are
 //! `fw`'s own (the first peer is the default route; [`Oracle::route`]
 //! adds others); a forwarded packet with TTL 1 never reaches the FORWARD
-//! hook (the kernel answers "time exceeded").
+//! hook (the kernel answers "time exceeded": [`Observation::ttl_exceeded`]
+//! tells it).
+//!
+//! A policy rampart does not lower to nftables can be loaded as an
+//! iptables-save text ([`Oracle::load_xtables`], `iptables-nft-restore`):
+//! iptables-nft's tables are nftables tables whose rules hold xtables
+//! compatibility expressions, traced by the same events.
 
 use crate::craft::{tcp_flags, tcp_of, CraftError, Probe, RawSender, Sniffer, L4};
 use crate::netns::{run_in_named, Scratch};
