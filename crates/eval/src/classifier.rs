@@ -391,7 +391,7 @@ impl Classifier<'_> {
     /// limit) ≤ 1, which the kernel drops before FORWARD, and TTL
     /// matches after forwarding took one (walk.rs `incoming`). Packets
     /// with TTL ≤ 1 and, when a rule matches the TTL, packets that may be
-    /// forwarded (they arrive on an interface) take the walker.
+    /// forwarded (all but the host's own) take the walker.
     fn fast_run<'a>(
         &self,
         ctx: &'a Context,
@@ -399,7 +399,8 @@ impl Classifier<'_> {
         pkt: &'a Packet,
         hooks: Option<&mut Vec<crate::walk::RawHook>>,
     ) -> Option<crate::fast::FastOut<'a>> {
-        if pkt.ttl <= 1 || (self.reads_ttl && pkt.in_iface.is_some()) {
+        let from_host = pkt.in_iface.is_none() && ctx.is_local(pkt.src);
+        if pkt.ttl <= 1 || (self.reads_ttl && !from_host) {
             return None;
         }
         self.fast.run(&self.sets, ctx, prep, pkt, hooks)
