@@ -1016,12 +1016,15 @@ impl Index {
     }
 }
 
-/// The candidate lists of a chain for a packet, as read positions into
-/// the chain's [`Index::lists`] (small enough to stay in registers and
-/// on the stack: no copy through `memcpy`).
+/// The candidate lists of a chain for a packet: per list its next rule
+/// (`u32::MAX` when done) and read position in the chain's
+/// [`Index::lists`]. Small enough to stay on the stack (no copy through
+/// `memcpy`); a step compares heads and reads memory only for the list
+/// that moves.
 struct Cursor<'c> {
     all: &'c [u32],
-    /// (next position, end) per list.
+    heads: [u32; 8],
+    /// (position of the head, end) per list.
     lists: [(u32, u32); 8],
     n: usize,
 }
@@ -1030,6 +1033,7 @@ impl Cursor<'_> {
     #[inline]
     fn push(&mut self, s: Span) {
         if s.1 > 0 && self.n < self.lists.len() {
+            self.heads[self.n] = self.all.get(s.0 as usize).copied().unwrap_or(u32::MAX);
             self.lists[self.n] = (s.0, s.0 + s.1);
             self.n += 1;
         }
@@ -1039,16 +1043,22 @@ impl Cursor<'_> {
     #[inline]
     fn next(&mut self, from: u32, len: u32) -> u32 {
         let mut best = len;
-        let all = self.all;
-        for (at, end) in &mut self.lists[..self.n] {
-            while *at < *end {
-                let r = all.get(*at as usize).copied().unwrap_or(u32::MAX);
-                if r >= from {
-                    best = best.min(r);
-                    break;
+        for k in 0..self.n.min(self.heads.len()) {
+            let mut h = self.heads[k];
+            if h < from {
+                let (at, end) = &mut self.lists[k];
+                h = u32::MAX;
+                while *at + 1 < *end {
+                    *at += 1;
+                    let r = self.all.get(*at as usize).copied().unwrap_or(u32::MAX);
+                    if r >= from {
+                        h = r;
+                        break;
+                    }
                 }
-                *at += 1;
+                self.heads[k] = h;
             }
+            best = best.min(h);
         }
         best
     }
@@ -1511,6 +1521,7 @@ impl<'p> Fast<'p> {
         let ix = &fc.index;
         let mut c = Cursor {
             all: &ix.lists,
+            heads: [u32::MAX; 8],
             lists: [(0, 0); 8],
             n: 0,
         };
@@ -1575,18 +1586,36 @@ fn word(name: &[u8]) -> Option<u128> {
     if name.len() > 16 {
         return None;
     }
-    // Two 64-bit halves (a shift of a 128-bit word by a variable is
-    // several instructions), byte by byte (a copy of variable length
-    // into a buffer is a call to `memcpy`).
-    let (mut lo, mut hi) = (0u64, 0u64);
-    for (i, &c) in name.iter().enumerate() {
-        if i < 8 {
-            lo |= u64::from(c) << (8 * i);
-        } else {
-            hi |= u64::from(c) << (8 * (i - 8));
-        }
-    }
+    // Whole-word loads (a byte loop or a copy of variable length into a
+    // buffer, which is a call to `memcpy`, cost several times more).
+    let (lo, hi) = match name.split_first_chunk::<8>() {
+        Some((first, rest)) => (u64::from_le_bytes(*first), le_word(rest)),
+        None => (le_word(name), 0),
+    };
     Some(u128::from(hi) << 64 | u128::from(lo))
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded.
+#[inline]
+fn le_word(b: &[u8]) -> u64 {
+    if let Some(w) = b.first_chunk::<8>() {
+        return u64::from_le_bytes(*w);
+    }
+    let (mut w, mut shift, mut b) = (0u64, 0u32, b);
+    if let Some((c, rest)) = b.split_first_chunk::<4>() {
+        w = u64::from(u32::from_le_bytes(*c));
+        shift = 32;
+        b = rest;
+    }
+    if let Some((c, rest)) = b.split_first_chunk::<2>() {
+        w |= u64::from(u16::from_le_bytes(*c)) << shift;
+        shift += 16;
+        b = rest;
+    }
+    if let Some(&c) = b.first() {
+        w |= u64::from(c) << shift;
+    }
+    w
 }
 
 impl Pattern {
