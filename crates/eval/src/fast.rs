@@ -1429,7 +1429,13 @@ impl<'p> Fast<'p> {
         // `max_steps`: the walker then answers).
         let mut steps = 0usize;
         let mut fc = chains[cur as usize].as_ref()?;
-        let mut cursor = self.start(fc, pk);
+        let mut cursor = Cursor {
+            all: &[],
+            heads: [u32::MAX; 8],
+            lists: [(0, 0); 8],
+            n: 0,
+        };
+        self.start(fc, pk, &mut cursor);
         let by = |cur: u32, rule: Option<u32>| RawBy {
             table: t,
             chain: cur as usize,
@@ -1447,7 +1453,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor);
                     continue;
                 }
                 return Some(self.policy(t, h.chain));
@@ -1476,7 +1482,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor);
                 }
                 Action::Jump(c) | Action::Goto(c) => {
                     // Deeper than `STACK` the walker answers (at
@@ -1491,7 +1497,7 @@ impl<'p> Fast<'p> {
                     cur = c;
                     i = 0;
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor);
                 }
             }
         }
@@ -1517,14 +1523,12 @@ impl<'p> Fast<'p> {
 
     /// The candidate lists of chain `fc` for the packet.
     #[inline(always)]
-    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk) -> Cursor<'c> {
+    /// (Filled in place: a returned cursor was copied.)
+    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk, c: &mut Cursor<'c>) {
         let ix = &fc.index;
-        let mut c = Cursor {
-            all: &ix.lists,
-            heads: [u32::MAX; 8],
-            lists: [(0, 0); 8],
-            n: 0,
-        };
+        // Only the first `n` lists are read: no need to clear the rest.
+        c.all = &ix.lists;
+        c.n = 0;
         c.push(ix.always);
         c.push(ix.src.find(pk.v4, pk.src));
         c.push(ix.dst.find(pk.v4, pk.dst));
@@ -1552,7 +1556,6 @@ impl<'p> Fast<'p> {
                 c.push(s);
             }
         }
-        c
     }
 
     /// Do all the rule's conditions hold?
