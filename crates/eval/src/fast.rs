@@ -1030,13 +1030,27 @@ struct Cursor<'c> {
 }
 
 impl Cursor<'_> {
+    /// Adds a list. At most seven can come from one packet (always,
+    /// source, destination, host and port, port, one exact interface
+    /// name, the protocol); were there more, `n` passes the capacity and
+    /// the chain refuses the packet (see [`Cursor::full`]) rather than
+    /// miss a candidate.
     #[inline]
     fn push(&mut self, s: Span) {
-        if s.1 > 0 && self.n < self.lists.len() {
-            self.heads[self.n] = self.all.get(s.0 as usize).copied().unwrap_or(u32::MAX);
-            self.lists[self.n] = (s.0, s.0 + s.1);
-            self.n += 1;
+        if s.1 == 0 {
+            return;
         }
+        if let (Some(h), Some(l)) = (self.heads.get_mut(self.n), self.lists.get_mut(self.n)) {
+            *h = self.all.get(s.0 as usize).copied().unwrap_or(u32::MAX);
+            *l = (s.0, s.0 + s.1);
+        }
+        self.n += 1;
+    }
+
+    /// More lists than the cursor holds.
+    #[inline]
+    fn full(&self) -> bool {
+        self.n > self.lists.len()
     }
 
     /// The first candidate at or after `from` (`len` when none).
@@ -1435,7 +1449,7 @@ impl<'p> Fast<'p> {
             lists: [(0, 0); 8],
             n: 0,
         };
-        self.start(fc, pk, &mut cursor);
+        self.start(fc, pk, &mut cursor)?;
         let by = |cur: u32, rule: Option<u32>| RawBy {
             table: t,
             chain: cur as usize,
@@ -1453,7 +1467,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    self.start(fc, pk, &mut cursor);
+                    self.start(fc, pk, &mut cursor)?;
                     continue;
                 }
                 return Some(self.policy(t, h.chain));
@@ -1482,7 +1496,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    self.start(fc, pk, &mut cursor);
+                    self.start(fc, pk, &mut cursor)?;
                 }
                 Action::Jump(c) | Action::Goto(c) => {
                     // Deeper than `STACK` the walker answers (at
@@ -1497,7 +1511,7 @@ impl<'p> Fast<'p> {
                     cur = c;
                     i = 0;
                     fc = chains[cur as usize].as_ref()?;
-                    self.start(fc, pk, &mut cursor);
+                    self.start(fc, pk, &mut cursor)?;
                 }
             }
         }
@@ -1524,7 +1538,8 @@ impl<'p> Fast<'p> {
     /// The candidate lists of chain `fc` for the packet.
     #[inline(always)]
     /// (Filled in place: a returned cursor was copied.)
-    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk, c: &mut Cursor<'c>) {
+    /// `None`: more candidate lists than a cursor holds.
+    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk, c: &mut Cursor<'c>) -> Option<()> {
         let ix = &fc.index;
         // Only the first `n` lists are read: no need to clear the rest.
         c.all = &ix.lists;
@@ -1556,6 +1571,7 @@ impl<'p> Fast<'p> {
                 c.push(s);
             }
         }
+        (!c.full()).then_some(())
     }
 
     /// Do all the rule's conditions hold?
