@@ -1675,16 +1675,38 @@ impl Fast<'_> {
 /// Which of `pats` match an interface name (bit `i` for `pats[i]`).
 #[inline]
 fn iface_mask(pats: &[Pattern], name: &str) -> u128 {
-    let w = word(name.as_bytes()).filter(|_| name.len() < 16 && !name.as_bytes().contains(&0));
+    let b = name.as_bytes();
     let mut m = 0u128;
-    for (b, p) in pats.iter().enumerate() {
-        let hit = match w {
-            Some(w) if !p.text => w & p.mask == p.word,
-            _ => p.iface.matches(name),
-        };
-        m |= u128::from(hit) << b;
+    match word(b).filter(|w| b.len() < 16 && !has_nul(*w, b.len())) {
+        Some(w) => {
+            for (i, p) in pats.iter().enumerate() {
+                let hit = if p.text {
+                    p.iface.matches(name)
+                } else {
+                    w & p.mask == p.word
+                };
+                m |= u128::from(hit) << i;
+            }
+        }
+        None => {
+            for (i, p) in pats.iter().enumerate() {
+                m |= u128::from(p.iface.matches(name)) << i;
+            }
+        }
     }
     m
+}
+
+/// Is one of the first `len` (below 16) bytes of `w` zero? (Bytes past
+/// the name are set first; then the classic test: a byte is zero where
+/// subtracting one borrows into its top bit and the top bit was clear.)
+#[inline]
+fn has_nul(w: u128, len: usize) -> bool {
+    const ONES: u128 = u128::MAX / 0xff;
+    const HIGH: u128 = ONES << 7;
+    let past = u128::MAX.checked_shl(8 * len as u32).unwrap_or(0);
+    let x = w | past;
+    x.wrapping_sub(ONES) & !x & HIGH != 0
 }
 
 /// What a batch of packets under one context computes once: the
@@ -1793,13 +1815,18 @@ fn local_bcast(ctx: &Context, ip: IpAddr) -> (bool, bool) {
         IpAddr::V4(a) => {
             let a = u32::from(a);
             bcast = a == u32::MAX;
+            // Compared in network byte order (no byte swap per entry),
+            // without a branch per entry.
+            let a = a.to_be();
             for l in &ctx.local {
                 if let IpAddr::V4(la) = l.addr {
-                    // No branch per entry.
-                    let la = u32::from(la);
-                    let host = u32::MAX.checked_shr(u32::from(l.prefix)).unwrap_or(0);
+                    let la = u32::from_ne_bytes(la.octets());
+                    // The host bits (prefix 31 and 32 have no broadcast
+                    // address: `wide` is false and the mask is unused).
+                    let host = (u32::MAX >> (l.prefix & 31)).to_be();
+                    let wide = l.prefix < 31;
                     local |= la == a;
-                    bcast |= (l.prefix < 31) & ((la | host) == a);
+                    bcast |= wide & ((la | host) == a);
                 }
             }
         }
@@ -1960,6 +1987,13 @@ mod tests {
     }
 
     proptest! {
+        /// The word test for a NUL byte in a name answers as a scan.
+        #[test]
+        fn nul_test_matches_a_scan(name in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff, b'a']), 0..16)) {
+            let w = word(&name).expect("short");
+            prop_assert_eq!(has_nul(w, name.len()), name.contains(&0), "{:?}", name);
+        }
+
         /// The packed interface patterns answer as `Iface::matches`.
         #[test]
         fn iface_patterns_match_the_model(
