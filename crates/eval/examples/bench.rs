@@ -340,6 +340,14 @@ fn main() {
     });
     let (cls_pps, cls_cpu, n_cls) = (one.wall, one.cpu, one.packets);
 
+    // For instruction counts under callgrind (`bash bench/eval.sh
+    // --instructions`): how many packets each entry point classified.
+    println!(
+        "calls: Reference::decide {} packets, Classifier::decide {} packets, Classifier::decide_batch {} packets",
+        n_ref + sample,
+        sample + sample.max(1000) + one.packets,
+        sample.max(1000) + batch.packets
+    );
     let cpu = |v: Option<f64>| v.map_or_else(|| "?".to_string(), |v| format!("{v:.0}"));
     println!(
         "reference interpreter: {ref_pps:>12.0} packets/s wall, {:>12} per CPU-second ({n_ref} packets)",

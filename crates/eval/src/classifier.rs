@@ -415,7 +415,7 @@ impl Classifier<'_> {
     fn decide_with(
         &self,
         ctx: &Context,
-        prep: Option<&crate::fast::Prepared>,
+        prep: Option<&mut crate::fast::Prepared>,
         pkt: &Packet,
     ) -> crate::Decision {
         if let Some(f) = self.fast_run(ctx, prep, pkt, None) {
@@ -439,14 +439,18 @@ impl Classifier<'_> {
     pub fn decide_batch(&self, ctx: &Context, pkts: &[Packet], out: &mut Vec<crate::Decision>) {
         out.reserve(pkts.len());
         // The context's addresses, sorted once for the batch.
-        let prep = crate::fast::Prepared::new(ctx);
+        let mut prep = crate::fast::Prepared::new(ctx);
         for group in pkts.chunks(16) {
             let mut acc = 0u16;
             for p in group {
                 acc ^= self.fast.touch(&self.sets, p);
             }
             std::hint::black_box(acc);
-            out.extend(group.iter().map(|p| self.decide_with(ctx, Some(&prep), p)));
+            out.extend(
+                group
+                    .iter()
+                    .map(|p| self.decide_with(ctx, Some(&mut prep), p)),
+            );
         }
     }
 

@@ -157,6 +157,93 @@ struct AddrIndex {
     v6_spans: Vec<Span>,
 }
 
+/// An integer key of a [`Flat`] table.
+trait FlatKey: Copy + Eq + Default {
+    /// A 64-bit mix of the key; the table uses its top bits.
+    fn mix(self) -> u64;
+}
+
+/// Fibonacci hashing's multiplier (2^64 / the golden ratio).
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl FlatKey for u32 {
+    #[inline]
+    fn mix(self) -> u64 {
+        u64::from(self).wrapping_mul(GOLDEN)
+    }
+}
+
+impl FlatKey for (u128, u32) {
+    #[inline]
+    fn mix(self) -> u64 {
+        let (a, b) = self;
+        // An IPv4 host and its protocol/port are unique in 64 bits.
+        ((a as u64) ^ ((a >> 64) as u64).wrapping_mul(GOLDEN).rotate_left(17) ^ u64::from(b) << 32)
+            .wrapping_mul(GOLDEN)
+    }
+}
+
+/// Integer keys to rule lists in one open-addressing table (linear
+/// probing, at most half full, an empty list marks a free slot): one
+/// multiply and usually one cache line per lookup, where a general hash
+/// map spends several times the instructions.
+#[derive(Debug)]
+struct Flat<K> {
+    slots: Vec<(K, Span)>,
+    /// 64 minus log2 of the number of slots.
+    shift: u32,
+}
+
+impl<K> Default for Flat<K> {
+    fn default() -> Self {
+        Flat {
+            slots: Vec::new(),
+            shift: 63,
+        }
+    }
+}
+
+impl<K: FlatKey> Flat<K> {
+    /// From distinct keys, each with a non-empty list.
+    fn new(entries: Vec<(K, Span)>) -> Flat<K> {
+        if entries.is_empty() {
+            return Flat::default();
+        }
+        let size = (2 * entries.len()).next_power_of_two().max(2);
+        let shift = 64 - size.trailing_zeros();
+        let mut slots = vec![(K::default(), (0, 0)); size];
+        for (k, v) in entries {
+            let mut i = (k.mix() >> shift) as usize;
+            while slots[i].1 .1 != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = (k, v);
+        }
+        Flat { slots, shift }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    #[inline]
+    fn get(&self, k: K) -> Option<Span> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = (k.mix() >> self.shift) as usize;
+        // At most half full: a free slot ends every probe.
+        loop {
+            let &(key, span) = self.slots.get(i)?;
+            if span.1 == 0 {
+                return None;
+            }
+            if key == k {
+                return Some(span);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// The candidate index of one chain (see the module documentation).
 #[derive(Debug, Default)]
 struct Index {
@@ -165,9 +252,9 @@ struct Index {
     src: AddrIndex,
     dst: AddrIndex,
     /// (destination host, family << 24 | protocol << 16 | port).
-    dst_port: FxMap<(u128, u32), Span>,
+    dst_port: Flat<(u128, u32)>,
     /// protocol << 16 | port.
-    dport: FxMap<u32, Span>,
+    dport: Flat<u32>,
     /// Exact input interface pattern bit → rules.
     iface: Vec<(u32, Span)>,
     proto: Vec<(u8, Span)>,
@@ -905,14 +992,18 @@ impl Index {
         }
         ix.always = push_list(&mut ix.lists, &always);
         let lists = &mut ix.lists;
-        ix.dst_port = dst_port
-            .into_iter()
-            .map(|(k, v)| (k, push_list(lists, &v)))
-            .collect();
-        ix.dport = dport
-            .into_iter()
-            .map(|(k, v)| (k, push_list(lists, &v)))
-            .collect();
+        ix.dst_port = Flat::new(
+            dst_port
+                .into_iter()
+                .map(|(k, v)| (k, push_list(lists, &v)))
+                .collect(),
+        );
+        ix.dport = Flat::new(
+            dport
+                .into_iter()
+                .map(|(k, v)| (k, push_list(lists, &v)))
+                .collect(),
+        );
         ix.iface = iface
             .into_iter()
             .map(|(k, v)| (k, push_list(lists, &v)))
@@ -925,33 +1016,63 @@ impl Index {
     }
 }
 
-/// The candidate lists of a chain for a packet, with read positions.
+/// The candidate lists of a chain for a packet: per list its next rule
+/// (`u32::MAX` when done) and read position in the chain's
+/// [`Index::lists`]. Small enough to stay on the stack (no copy through
+/// `memcpy`); a step compares heads and reads memory only for the list
+/// that moves.
 struct Cursor<'c> {
-    lists: [&'c [u32]; 8],
+    all: &'c [u32],
+    heads: [u32; 8],
+    /// (position of the head, end) per list.
+    lists: [(u32, u32); 8],
     n: usize,
 }
 
-impl<'c> Cursor<'c> {
+impl Cursor<'_> {
+    /// Adds a list. At most seven can come from one packet (always,
+    /// source, destination, host and port, port, one exact interface
+    /// name, the protocol); were there more, `n` passes the capacity and
+    /// the chain refuses the packet (see [`Cursor::full`]) rather than
+    /// miss a candidate.
     #[inline]
-    fn push(&mut self, all: &'c [u32], s: Span) {
-        if s.1 > 0 && self.n < self.lists.len() {
-            self.lists[self.n] = all.get(s.0 as usize..(s.0 + s.1) as usize).unwrap_or(&[]);
-            self.n += 1;
+    fn push(&mut self, s: Span) {
+        if s.1 == 0 {
+            return;
         }
+        if let (Some(h), Some(l)) = (self.heads.get_mut(self.n), self.lists.get_mut(self.n)) {
+            *h = self.all.get(s.0 as usize).copied().unwrap_or(u32::MAX);
+            *l = (s.0, s.0 + s.1);
+        }
+        self.n += 1;
+    }
+
+    /// More lists than the cursor holds.
+    #[inline]
+    fn full(&self) -> bool {
+        self.n > self.lists.len()
     }
 
     /// The first candidate at or after `from` (`len` when none).
     #[inline]
     fn next(&mut self, from: u32, len: u32) -> u32 {
         let mut best = len;
-        for l in &mut self.lists[..self.n] {
-            while let Some((&r, rest)) = l.split_first() {
-                if r >= from {
-                    best = best.min(r);
-                    break;
+        for k in 0..self.n.min(self.heads.len()) {
+            let mut h = self.heads[k];
+            if h < from {
+                let (at, end) = &mut self.lists[k];
+                h = u32::MAX;
+                while *at + 1 < *end {
+                    *at += 1;
+                    let r = self.all.get(*at as usize).copied().unwrap_or(u32::MAX);
+                    if r >= from {
+                        h = r;
+                        break;
+                    }
                 }
-                *l = rest;
+                self.heads[k] = h;
             }
+            best = best.min(h);
         }
         best
     }
@@ -1171,7 +1292,7 @@ impl<'p> Fast<'p> {
         &self,
         sets: &Compiled,
         ctx: &'a Context,
-        prep: Option<&Prepared>,
+        mut prep: Option<&mut Prepared>,
         pkt: &'a Packet,
         mut hooks: Option<&mut Vec<RawHook>>,
     ) -> Option<FastOut<'a>> {
@@ -1186,11 +1307,14 @@ impl<'p> Fast<'p> {
         if v4 != dv4 {
             return None;
         }
-        let (from_host, (local, bcast)) = match prep {
-            Some(p) if v4 => (
-                pkt.in_iface.is_none() && p.is_local(src as u32),
-                (p.is_local(dst as u32), p.is_bcast(dst as u32)),
-            ),
+        let (from_host, (local, bcast)) = match prep.as_deref() {
+            Some(p) if v4 => {
+                let d = p.flags(dst as u32);
+                (
+                    pkt.in_iface.is_none() && p.flags(src as u32) & LOCAL != 0,
+                    (d & LOCAL != 0, d & BCAST != 0),
+                )
+            }
             _ => (
                 pkt.in_iface.is_none() && ctx.is_local(pkt.src),
                 local_bcast(ctx, pkt.dst),
@@ -1209,12 +1333,16 @@ impl<'p> Fast<'p> {
             PathKind::Output => 2,
         }]
         .as_ref()?;
+        let mut iface_of = |n: &str| match prep.as_deref_mut() {
+            Some(p) => p.iface_mask(self, n),
+            None => self.iface_mask(n),
+        };
         // The input interface: none on the output path.
         let in_mask = if kind == PathKind::Output {
             self.empty_mask
         } else {
             match pkt.in_iface.as_deref() {
-                Some(n) => self.iface_mask(n),
+                Some(n) => iface_of(n),
                 None if path.reads_in => return None,
                 None => self.all_mask,
             }
@@ -1225,7 +1353,7 @@ impl<'p> Fast<'p> {
             pkt.out_iface.as_deref().or_else(|| ctx.route_ref(pkt.dst))
         };
         let out_mask = match out {
-            Some(n) => self.iface_mask(n),
+            Some(n) => iface_of(n),
             None if path.reads_out && kind != PathKind::Input => return None,
             None => self.all_mask,
         };
@@ -1277,9 +1405,9 @@ impl<'p> Fast<'p> {
                     why: Vec::new(),
                 });
             }
-            if verdict != Verdict::Accept {
+            if !matches!(verdict, Verdict::Accept) {
                 return Some(FastOut {
-                    verdict,
+                    verdict: verdict.clone(),
                     pick: last,
                     path: if h.routed || kind == PathKind::Output {
                         kind
@@ -1301,7 +1429,9 @@ impl<'p> Fast<'p> {
     }
 
     /// Walks a base chain and what it jumps to, as the walker does.
-    fn chain(&self, sets: &Compiled, pk: &mut Pk, h: &FHook) -> Option<(Verdict, RawBy)> {
+    /// The verdict is borrowed (the rule's own, or a chain policy's):
+    /// cloned only when the packet's answer needs it.
+    fn chain(&self, sets: &Compiled, pk: &mut Pk, h: &FHook) -> Option<(&Verdict, RawBy)> {
         let t = h.table as usize;
         let chains = &self.chains[t];
         let max_steps = self.max_steps[t];
@@ -1313,7 +1443,13 @@ impl<'p> Fast<'p> {
         // `max_steps`: the walker then answers).
         let mut steps = 0usize;
         let mut fc = chains[cur as usize].as_ref()?;
-        let mut cursor = self.start(fc, pk);
+        let mut cursor = Cursor {
+            all: &[],
+            heads: [u32::MAX; 8],
+            lists: [(0, 0); 8],
+            n: 0,
+        };
+        self.start(fc, pk, &mut cursor)?;
         let by = |cur: u32, rule: Option<u32>| RawBy {
             table: t,
             chain: cur as usize,
@@ -1331,7 +1467,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor)?;
                     continue;
                 }
                 return Some(self.policy(t, h.chain));
@@ -1352,7 +1488,7 @@ impl<'p> Fast<'p> {
                     pk.mark = m.apply(pk.mark);
                     i += 1;
                 }
-                Action::Verdict(ref v) => return Some((v.clone(), by(cur, Some(i)))),
+                Action::Verdict(ref v) => return Some((v, by(cur, Some(i)))),
                 Action::Return => {
                     if sp == 0 {
                         return Some(self.policy(t, h.chain));
@@ -1360,7 +1496,7 @@ impl<'p> Fast<'p> {
                     sp -= 1;
                     (cur, i) = stack[sp];
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor)?;
                 }
                 Action::Jump(c) | Action::Goto(c) => {
                     // Deeper than `STACK` the walker answers (at
@@ -1375,17 +1511,19 @@ impl<'p> Fast<'p> {
                     cur = c;
                     i = 0;
                     fc = chains[cur as usize].as_ref()?;
-                    cursor = self.start(fc, pk);
+                    self.start(fc, pk, &mut cursor)?;
                 }
             }
         }
     }
 
     /// The base chain's policy.
-    fn policy(&self, t: usize, base: u32) -> (Verdict, RawBy) {
+    fn policy(&self, t: usize, base: u32) -> (&'static Verdict, RawBy) {
+        static ACCEPT: Verdict = Verdict::Accept;
+        static DROP: Verdict = Verdict::Drop;
         let verdict = match self.chains[t][base as usize].as_ref().map(|c| c.policy) {
-            Some(ChainPolicy::Drop) => Verdict::Drop,
-            _ => Verdict::Accept,
+            Some(ChainPolicy::Drop) => &DROP,
+            _ => &ACCEPT,
         };
         (
             verdict,
@@ -1398,42 +1536,42 @@ impl<'p> Fast<'p> {
     }
 
     /// The candidate lists of chain `fc` for the packet.
-    #[inline]
-    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk) -> Cursor<'c> {
+    #[inline(always)]
+    /// (Filled in place: a returned cursor was copied.)
+    /// `None`: more candidate lists than a cursor holds.
+    fn start<'c>(&self, fc: &'c FChain<'_>, pk: &Pk, c: &mut Cursor<'c>) -> Option<()> {
         let ix = &fc.index;
-        let all = &ix.lists[..];
-        let mut c = Cursor {
-            lists: [&[]; 8],
-            n: 0,
-        };
-        c.push(all, ix.always);
-        c.push(all, ix.src.find(pk.v4, pk.src));
-        c.push(all, ix.dst.find(pk.v4, pk.dst));
+        // Only the first `n` lists are read: no need to clear the rest.
+        c.all = &ix.lists;
+        c.n = 0;
+        c.push(ix.always);
+        c.push(ix.src.find(pk.v4, pk.src));
+        c.push(ix.dst.find(pk.v4, pk.dst));
         if pk.ported {
             let pp = u32::from(pk.proto) << 16 | u32::from(pk.dport);
             if !ix.dst_port.is_empty() {
                 let fam = if pk.v4 { 4u32 } else { 6 };
-                if let Some(&s) = ix.dst_port.get(&(pk.dst, fam << 24 | pp)) {
-                    c.push(all, s);
+                if let Some(s) = ix.dst_port.get((pk.dst, fam << 24 | pp)) {
+                    c.push(s);
                 }
             }
             if !ix.dport.is_empty() {
-                if let Some(&s) = ix.dport.get(&pp) {
-                    c.push(all, s);
+                if let Some(s) = ix.dport.get(pp) {
+                    c.push(s);
                 }
             }
         }
         for &(b, s) in &ix.iface {
             if pk.in_mask >> b & 1 == 1 {
-                c.push(all, s);
+                c.push(s);
             }
         }
         for &(p, s) in &ix.proto {
             if p == pk.proto {
-                c.push(all, s);
+                c.push(s);
             }
         }
-        c
+        (!c.full()).then_some(())
     }
 
     /// Do all the rule's conditions hold?
@@ -1467,11 +1605,36 @@ fn word(name: &[u8]) -> Option<u128> {
     if name.len() > 16 {
         return None;
     }
-    Some(
-        name.iter()
-            .enumerate()
-            .fold(0u128, |w, (i, &c)| w | u128::from(c) << (8 * i)),
-    )
+    // Whole-word loads (a byte loop or a copy of variable length into a
+    // buffer, which is a call to `memcpy`, cost several times more).
+    let (lo, hi) = match name.split_first_chunk::<8>() {
+        Some((first, rest)) => (u64::from_le_bytes(*first), le_word(rest)),
+        None => (le_word(name), 0),
+    };
+    Some(u128::from(hi) << 64 | u128::from(lo))
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded.
+#[inline]
+fn le_word(b: &[u8]) -> u64 {
+    if let Some(w) = b.first_chunk::<8>() {
+        return u64::from_le_bytes(*w);
+    }
+    let (mut w, mut shift, mut b) = (0u64, 0u32, b);
+    if let Some((c, rest)) = b.split_first_chunk::<4>() {
+        w = u64::from(u32::from_le_bytes(*c));
+        shift = 32;
+        b = rest;
+    }
+    if let Some((c, rest)) = b.split_first_chunk::<2>() {
+        w |= u64::from(u16::from_le_bytes(*c)) << shift;
+        shift += 16;
+        b = rest;
+    }
+    if let Some(&c) = b.first() {
+        w |= u64::from(c) << shift;
+    }
+    w
 }
 
 impl Pattern {
@@ -1512,54 +1675,133 @@ impl Fast<'_> {
 /// Which of `pats` match an interface name (bit `i` for `pats[i]`).
 #[inline]
 fn iface_mask(pats: &[Pattern], name: &str) -> u128 {
-    let w = word(name.as_bytes()).filter(|_| name.len() < 16 && !name.as_bytes().contains(&0));
+    let b = name.as_bytes();
     let mut m = 0u128;
-    for (b, p) in pats.iter().enumerate() {
-        let hit = match w {
-            Some(w) if !p.text => w & p.mask == p.word,
-            _ => p.iface.matches(name),
-        };
-        m |= u128::from(hit) << b;
+    match word(b).filter(|w| b.len() < 16 && !has_nul(*w, b.len())) {
+        Some(w) => {
+            for (i, p) in pats.iter().enumerate() {
+                let hit = if p.text {
+                    p.iface.matches(name)
+                } else {
+                    w & p.mask == p.word
+                };
+                m |= u128::from(hit) << i;
+            }
+        }
+        None => {
+            for (i, p) in pats.iter().enumerate() {
+                m |= u128::from(p.iface.matches(name)) << i;
+            }
+        }
     }
     m
 }
 
-/// A context's IPv4 local and broadcast addresses, sorted: what
-/// [`Context::is_local`] and [`Context::is_broadcast`] answer, found by
-/// binary search (for a batch of packets under one context).
-#[derive(Debug, Default)]
-pub(crate) struct Prepared {
-    local: Vec<u32>,
-    bcast: Vec<u32>,
+/// Is one of the first `len` (below 16) bytes of `w` zero? (Bytes past
+/// the name are set first; then the classic test: a byte is zero where
+/// subtracting one borrows into its top bit and the top bit was clear.)
+#[inline]
+fn has_nul(w: u128, len: usize) -> bool {
+    const ONES: u128 = u128::MAX / 0xff;
+    const HIGH: u128 = ONES << 7;
+    let past = u128::MAX.checked_shl(8 * len as u32).unwrap_or(0);
+    let x = w | past;
+    x.wrapping_sub(ONES) & !x & HIGH != 0
 }
+
+/// What a batch of packets under one context computes once: the
+/// context's IPv4 local and broadcast addresses in a small hash table
+/// (what [`Context::is_local`] and [`Context::is_broadcast`] answer, in
+/// one probe), and the interface masks of the last few input interface
+/// names seen.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// Open addressing, at most a quarter full: (address, [`LOCAL`] |
+    /// [`BCAST`]); no bits: a free slot.
+    slots: Vec<(u32, u8)>,
+    shift: u32,
+    /// (name as a word, its length, pattern mask), filled round-robin.
+    names: [(u128, u8, u128); NAMES],
+    named: usize,
+}
+
+const LOCAL: u8 = 1;
+const BCAST: u8 = 2;
+/// Interface names remembered by a [`Prepared`].
+const NAMES: usize = 8;
 
 impl Prepared {
     pub(crate) fn new(ctx: &Context) -> Prepared {
-        let mut p = Prepared::default();
+        let mut addrs: Vec<(u32, u8)> = vec![(u32::MAX, BCAST)];
         for l in &ctx.local {
             if let IpAddr::V4(a) = l.addr {
                 let a = u32::from(a);
-                p.local.push(a);
+                addrs.push((a, LOCAL));
                 if l.prefix < 31 {
-                    p.bcast.push(a | u32::MAX >> l.prefix);
+                    addrs.push((a | u32::MAX >> l.prefix, BCAST));
                 }
             }
         }
-        p.bcast.push(u32::MAX);
-        p.local.sort_unstable();
-        p.bcast.sort_unstable();
-        p
+        let size = (4 * addrs.len()).next_power_of_two();
+        let shift = 32 - size.trailing_zeros();
+        let mut slots = vec![(0u32, 0u8); size];
+        for (a, f) in addrs {
+            let mut i = Self::slot(a, shift);
+            while slots[i].1 != 0 && slots[i].0 != a {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = (a, slots[i].1 | f);
+        }
+        Prepared {
+            slots,
+            shift,
+            names: [(0, 0, 0); NAMES],
+            named: 0,
+        }
     }
 
     #[inline]
-    fn is_local(&self, a: u32) -> bool {
-        // 127.0.0.0/8 is loopback.
-        a >> 24 == 127 || self.local.binary_search(&a).is_ok()
+    fn slot(a: u32, shift: u32) -> usize {
+        (a.wrapping_mul(0x9e37_79b1) >> shift) as usize
     }
 
+    /// [`LOCAL`] and [`BCAST`] of an address (127.0.0.0/8 is loopback,
+    /// so local).
     #[inline]
-    fn is_bcast(&self, a: u32) -> bool {
-        self.bcast.binary_search(&a).is_ok()
+    fn flags(&self, a: u32) -> u8 {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::slot(a, self.shift);
+        let loopback = if a >> 24 == 127 { LOCAL } else { 0 };
+        loop {
+            match self.slots.get(i) {
+                Some(&(x, f)) if f != 0 => {
+                    if x == a {
+                        return f | loopback;
+                    }
+                }
+                _ => return loopback,
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The interface mask of an input interface name, remembered.
+    #[inline]
+    fn iface_mask(&mut self, fast: &Fast<'_>, name: &str) -> u128 {
+        let b = name.as_bytes();
+        let Some(w) = word(b) else {
+            return fast.iface_mask(name);
+        };
+        let len = b.len() as u8;
+        for &(x, l, m) in &self.names[..self.named.min(NAMES)] {
+            if x == w && l == len {
+                return m;
+            }
+        }
+        let m = fast.iface_mask(name);
+        self.names[self.named % NAMES] = (w, len, m);
+        self.named += 1;
+        m
     }
 }
 
@@ -1573,13 +1815,18 @@ fn local_bcast(ctx: &Context, ip: IpAddr) -> (bool, bool) {
         IpAddr::V4(a) => {
             let a = u32::from(a);
             bcast = a == u32::MAX;
+            // Compared in network byte order (no byte swap per entry),
+            // without a branch per entry.
+            let a = a.to_be();
             for l in &ctx.local {
                 if let IpAddr::V4(la) = l.addr {
-                    let la = u32::from(la);
+                    let la = u32::from_ne_bytes(la.octets());
+                    // The host bits (prefix 31 and 32 have no broadcast
+                    // address: `wide` is false and the mask is unused).
+                    let host = (u32::MAX >> (l.prefix & 31)).to_be();
+                    let wide = l.prefix < 31;
                     local |= la == a;
-                    if l.prefix < 31 {
-                        bcast |= (la | u32::MAX >> l.prefix) == a;
-                    }
+                    bcast |= wide & ((la | host) == a);
                 }
             }
         }
@@ -1740,6 +1987,13 @@ mod tests {
     }
 
     proptest! {
+        /// The word test for a NUL byte in a name answers as a scan.
+        #[test]
+        fn nul_test_matches_a_scan(name in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff, b'a']), 0..16)) {
+            let w = word(&name).expect("short");
+            prop_assert_eq!(has_nul(w, name.len()), name.contains(&0), "{:?}", name);
+        }
+
         /// The packed interface patterns answer as `Iface::matches`.
         #[test]
         fn iface_patterns_match_the_model(
@@ -1751,6 +2005,87 @@ mod tests {
             for n in &names {
                 let want = mask_of(&ifaces.iter().collect::<Vec<_>>(), |i| i.matches(n));
                 prop_assert_eq!(iface_mask(&packed, n), want, "{:?}", n);
+            }
+        }
+
+        /// The open-addressing tables find every key they hold and
+        /// nothing else (both key types; colliding and absent keys).
+        #[test]
+        fn flat_table_matches_a_map(
+            keys in prop::collection::btree_set(any::<u32>(), 0..200),
+            hosts in prop::collection::btree_set((any::<u128>(), any::<u32>()), 0..100),
+            probes in prop::collection::vec(any::<u32>(), 0..50),
+        ) {
+            let small: Vec<(u32, Span)> = keys.iter().enumerate().map(|(i, &k)| (k, (i as u32, 1 + k % 3))).collect();
+            let t = Flat::new(small.clone());
+            for &(k, v) in &small {
+                prop_assert_eq!(t.get(k), Some(v));
+            }
+            for p in probes.iter().copied().chain([0, u32::MAX]) {
+                let want = small.iter().find(|e| e.0 == p).map(|e| e.1);
+                prop_assert_eq!(t.get(p), want);
+            }
+            let wide: Vec<((u128, u32), Span)> = hosts.iter().enumerate().map(|(i, &k)| (k, (i as u32, 1))).collect();
+            let t = Flat::new(wide.clone());
+            for &(k, v) in &wide {
+                prop_assert_eq!(t.get(k), Some(v));
+                let other = (k.0 ^ 1, k.1);
+                let want = wide.iter().find(|e| e.0 == other).map(|e| e.1);
+                prop_assert_eq!(t.get(other), want);
+            }
+            prop_assert_eq!(Flat::<u32>::default().get(7), None);
+        }
+
+        /// A batch's prepared context answers as the context itself:
+        /// local and broadcast addresses (any prefix, /31 and /32 have no
+        /// broadcast, 127.0.0.0/8, 255.255.255.255, 0.0.0.0), and
+        /// interface masks, remembered or not.
+        #[test]
+        fn prepared_context_matches_the_context(
+            locals in prop::collection::vec((any::<u8>(), any::<u16>(), 0u8..=32), 0..24),
+            probes in prop::collection::vec(any::<u32>(), 0..40),
+            pats in prop::collection::vec(name(), 0..8),
+            names in prop::collection::vec(name(), 1..24),
+        ) {
+            let mut ctx = Context::default();
+            for (b, l, prefix) in &locals {
+                let a = [0u32, 0x0a00_0000, 0x7f00_0000, 0xffff_0000][usize::from(b % 4)] | u32::from(*l);
+                ctx.local.push(crate::context::LocalAddr {
+                    addr: IpAddr::V4(a.into()),
+                    prefix: *prefix,
+                    iface: None,
+                });
+            }
+            ctx.local.push(crate::context::LocalAddr::new("2001:db8::1".parse().expect("v6")));
+            let mut prep = Prepared::new(&ctx);
+            let mut xs: Vec<u32> = probes;
+            xs.extend([0, u32::MAX, 0x7f00_0001, 0x7fff_ffff, 0x8000_0000]);
+            for l in &ctx.local {
+                if let IpAddr::V4(a) = l.addr {
+                    let a = u32::from(a);
+                    xs.extend([a, a ^ 1, a | u32::MAX.checked_shr(u32::from(l.prefix)).unwrap_or(0)]);
+                }
+            }
+            for x in xs {
+                let ip = IpAddr::V4(x.into());
+                let f = prep.flags(x);
+                prop_assert_eq!(f & LOCAL != 0, ctx.is_local(ip), "{}", ip);
+                prop_assert_eq!(f & BCAST != 0, ctx.is_broadcast(ip), "{}", ip);
+                prop_assert_eq!(local_bcast(&ctx, ip), (ctx.is_local(ip), ctx.is_broadcast(ip)));
+            }
+            let ifaces: Vec<Iface> = pats.into_iter().map(Iface).collect();
+            let fast = Fast {
+                chains: Vec::new(),
+                atoms: Vec::new(),
+                ifaces: ifaces.iter().map(Pattern::new).collect(),
+                empty_mask: 0,
+                all_mask: 0,
+                paths: Default::default(),
+                max_steps: Vec::new(),
+            };
+            for n in names.iter().chain(names.iter()) {
+                let want = mask_of(&ifaces.iter().collect::<Vec<_>>(), |i| i.matches(n));
+                prop_assert_eq!(prep.iface_mask(&fast, n), want, "{:?}", n);
             }
         }
 
