@@ -285,8 +285,6 @@ pub struct Classifier<'p> {
     sets: Compiled,
     /// The decision program for lone packets of stateless chains.
     fast: Fast<'p>,
-    /// A rule matches the TTL or hop limit (see [`Classifier::fast_run`]).
-    reads_ttl: bool,
 }
 
 /// Where the classifier is in a chain: the candidate lists the packet's
@@ -328,22 +326,11 @@ impl<'p> Classifier<'p> {
             .collect();
         let sets = Compiled::new(policy);
         let fast = Fast::new(&prog, &sets);
-        let reads_ttl = prog.tables.iter().flat_map(|t| &t.chains).any(|c| {
-            c.rules.iter().any(|r| {
-                r.matches.iter().any(|m| {
-                    matches!(
-                        m,
-                        rampart_model::Match::Ttl(_) | rampart_model::Match::Hl(_)
-                    )
-                })
-            })
-        });
         Classifier {
             prog,
             index,
             sets,
             fast,
-            reads_ttl,
         }
     }
 
@@ -358,7 +345,7 @@ impl<'p> Classifier<'p> {
     /// trace (the fast path).
     pub fn verdict(&self, ctx: &Context, pkt: &Packet) -> Outcome {
         let mut hooks = Vec::with_capacity(8);
-        if let Some(f) = self.fast_run(ctx, None, pkt, Some(&mut hooks)) {
+        if let Some(f) = self.fast.run(&self.sets, ctx, None, pkt, Some(&mut hooks)) {
             let pick = if f.verdict != crate::Verdict::Accept {
                 hooks.len().checked_sub(1)
             } else {
@@ -386,26 +373,6 @@ impl<'p> Classifier<'p> {
 }
 
 impl Classifier<'_> {
-    /// The compiled decision program, but the walker answers what the
-    /// program does not model (yet): a forwarded packet with TTL (hop
-    /// limit) ≤ 1, which the kernel drops before FORWARD, and TTL
-    /// matches after forwarding took one (walk.rs `incoming`). Packets
-    /// with TTL ≤ 1 and, when a rule matches the TTL, packets that may be
-    /// forwarded (all but the host's own) take the walker.
-    fn fast_run<'a>(
-        &self,
-        ctx: &'a Context,
-        prep: Option<&crate::fast::Prepared>,
-        pkt: &'a Packet,
-        hooks: Option<&mut Vec<crate::walk::RawHook>>,
-    ) -> Option<crate::fast::FastOut<'a>> {
-        let from_host = pkt.in_iface.is_none() && ctx.is_local(pkt.src);
-        if pkt.ttl <= 1 || (self.reads_ttl && !from_host) {
-            return None;
-        }
-        self.fast.run(&self.sets, ctx, prep, pkt, hooks)
-    }
-
     /// The verdict and deciding rule only: the fastest call (see
     /// [`Decision`](crate::Decision)).
     pub fn decide(&self, ctx: &Context, pkt: &Packet) -> crate::Decision {
@@ -418,7 +385,7 @@ impl Classifier<'_> {
         prep: Option<&mut crate::fast::Prepared>,
         pkt: &Packet,
     ) -> crate::Decision {
-        if let Some(f) = self.fast_run(ctx, prep, pkt, None) {
+        if let Some(f) = self.fast.run(&self.sets, ctx, prep, pkt, None) {
             return crate::Decision {
                 verdict: f.verdict,
                 by: f.pick.map(|b| crate::RuleId {
@@ -459,7 +426,7 @@ impl Classifier<'_> {
     /// chains; see ARCHITECTURE.md) rather than the shared walker. For
     /// tests and benchmarks: the answers are the same either way.
     pub fn is_fast(&self, ctx: &Context, pkt: &Packet) -> bool {
-        self.fast_run(ctx, None, pkt, None).is_some()
+        self.fast.run(&self.sets, ctx, None, pkt, None).is_some()
     }
 
     /// [`Classifier::decide`] through the shared walker (what the fast

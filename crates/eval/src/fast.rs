@@ -1327,6 +1327,12 @@ impl<'p> Fast<'p> {
         } else {
             PathKind::Forward
         };
+        // IP forwarding refuses a packet whose TTL (hop limit) would reach
+        // 0 before the FORWARD hook: the walker models that drop (and the
+        // PREROUTING chains before it).
+        if kind == PathKind::Forward && pkt.ttl <= 1 {
+            return None;
+        }
         let path = self.paths[usize::from(!v4)][match kind {
             PathKind::Input => 0,
             PathKind::Forward => 1,
@@ -1387,9 +1393,16 @@ impl<'p> Fast<'p> {
         };
         let mut last: Option<RawBy> = None;
         let mut last_filter: Option<RawBy> = None;
+        let mut decremented = false;
         for h in &path.hooks {
             if h.nat && ct != CtState::New {
                 continue;
+            }
+            // Forwarding takes one from the TTL after PREROUTING:
+            // FORWARD and POSTROUTING see one less.
+            if h.routed && kind == PathKind::Forward && !decremented {
+                pk.ttl -= 1;
+                decremented = true;
             }
             let (verdict, by) = self.chain(sets, &mut pk, h)?;
             last = Some(by);
