@@ -60,14 +60,18 @@ policy blocklist net empty.txt > "$OUT/nets-empty.toml"
 policy addrs ip addrs.txt > "$OUT/addrs.toml"
 policy addrs ip empty.txt > "$OUT/addrs-empty.toml"
 (cd "$OUT" && "$BIN" compile nets.toml > nets.nft && "$BIN" compile addrs.toml > addrs.nft)
+# The same with a size hint (the kernel then picks its fixed-size hash):
+# what the kernel's share of a hash-set load would be with one.
+awk '{print} /^\tset addrs \{/ {print "\t\tsize " 2 * n}' n="$N" "$OUT/addrs.nft" > "$OUT/addrs-size.nft"
 # nft's full reload of the changed list: flush the set, add every element.
 { echo "flush set inet rampart blocklist"; printf 'add element inet rampart blocklist { '; paste -sd, "$OUT/nets-1pct.txt"; echo ' }'; } > "$OUT/nets-1pct-reload.nft"
 
 NSS=()
-cleanup() { for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done; }
+# newns runs in $(...), so NSS stays empty here: remove this run's namespaces by name.
+cleanup() { for n in $(ip netns list | awk '{print $1}' | grep "^rampart-bench-set-$$-"); do ip netns del "$n" 2>/dev/null || true; done; }
 trap cleanup EXIT
 seqn=0
-newns() { seqn=$((seqn + 1)); local ns="rampart-bench-set-$$-$seqn"; ip netns add "$ns"; NSS+=("$ns"); echo "$ns"; }
+newns() { seqn=$((seqn + 1)); local ns="rampart-bench-set-$$-$seqn${1:-}"; ip netns add "$ns"; NSS+=("$ns"); echo "$ns"; }
 LOG=$OUT/last.log
 # t NS CMD...: wall-clock seconds of CMD inside NS ("timeout" when killed,
 # "failed" on another error); output in $LOG; the CPU seconds it used
@@ -125,6 +129,9 @@ for kind in addrs nets; do
     echo "[$kind] nft -f, nft add/delete element ..." >&2
     ns=$(newns)
     tc $kind.nft "$ns" nft -f $kind.nft
+    if [ $kind = addrs ]; then
+        ns2=$(newns size); tc addrs.nftsize "$ns2" nft -f addrs-size.nft; ip netns del "$ns2"
+    fi
     tc $kind.nftadd "$ns" timeout "$NFT_TIMEOUT" nft add element inet rampart $name "{ $one }"
     tc $kind.nftdel "$ns" timeout "$NFT_TIMEOUT" nft delete element inet rampart $name "{ $one }"
     if [ $kind = nets ]; then
@@ -155,6 +162,7 @@ for kind in addrs nets; do
     row "load $label" "rampart set load (diff from empty)" $kind.load $kind.load "kernel step ${R[$kind.load.k]}s"
     row "" "rampart apply (parse, compile, store, load)" $kind.apply $kind.load
     row "" "nft -f (rampart compile of the same policy)" $kind.nft $kind.load
+    [ $kind = addrs ] && row "" "nft -f, set with a size hint (2N)" addrs.nftsize $kind.load
     if [ $kind = nets ]; then it=hash:net; else it=hash:ip; fi
     row "" "ipset restore ($it)" $kind.ipset $kind.load
     row "add one element to it" "rampart set add (end to end)" $kind.add $kind.add "kernel step ${R[$kind.add.k]}s"
