@@ -37,6 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 2; }
 for t in bc nft ipset ip; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 2; }; done
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package time)" >&2; exit 2; }
 N=${1:-1000000}
 OUT=$PWD/bench/out/setload; mkdir -p "$OUT"
 NFT_TIMEOUT=${NFT_TIMEOUT:-900}
