@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # semantics, and bench/bans.sh runs it as the peer. postgresql: the fleet
 # ban store's test starts a throwaway server. openssh-server, sshpass:
 # the guard's end-to-end test (a real sshd in a namespace, password guesses).
-PKGS=(iptables ipset nftables conntrack iproute2 procps fail2ban postgresql tcpdump openssh-server sshpass)
+PKGS=(iptables ipset nftables conntrack iproute2 procps fail2ban postgresql tcpdump openssh-server sshpass time)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
