@@ -15,9 +15,12 @@ use crate::nla::Buf;
 use rampart_nft::{Element, Set};
 use std::cmp::Ordering;
 
+/// An element's first key, last key and position in its set.
+type Keyed = (Vec<u8>, Vec<u8>, usize);
+
 /// The first and last key of every element of `s`, sorted; an element
 /// listed twice counts once (the first one).
-fn keyed(parts: &[Dt], s: &Set) -> Result<Vec<(Vec<u8>, Vec<u8>, usize)>, String> {
+fn keyed(parts: &[Dt], s: &Set) -> Result<Vec<Keyed>, String> {
     let mut v = Vec::with_capacity(s.elements.len());
     for (i, e) in s.elements.iter().enumerate() {
         let (lo, hi) = keys(parts, e)?;
