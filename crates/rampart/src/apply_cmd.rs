@@ -775,7 +775,9 @@ pub fn rollback(st: &StateOpts) -> Result<ExitCode> {
         settle(&store, &p, "`rampart rollback`")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(cur) = store.current()? else {
+    // The entry's head only: its elements are not needed to know what to
+    // restore.
+    let Some(cur) = store.current_id()?.map(|id| store.head(id)).transpose()? else {
         eprintln!("rampart: nothing applied yet; nothing to roll back");
         return Ok(ExitCode::from(2));
     };
@@ -783,7 +785,7 @@ pub fn rollback(st: &StateOpts) -> Result<ExitCode> {
         Some(p) => Some(p),
         // A `harden` before any apply: back to no policy, the settings
         // written back.
-        None if cur.kind.settings_only() && !cur.has_policy() => None,
+        None if cur.kind.settings_only() && cur.format == state::NO_POLICY => None,
         None => {
             eprintln!(
                 "rampart: entry {} is the first applied policy; there is no previous one",

@@ -419,7 +419,10 @@ fn issue5_one_element_into_a_million_element_set_takes_milliseconds() {
         st.contains("set addrs: 1000000 element(s) (state store)"),
         "{st}"
     );
-    assert!(took < std::time::Duration::from_secs(1), "status took {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "status took {took:?}"
+    );
     // Rollback of the last change sends only the elements it changed,
     // from the state store (no whole entry read or written).
     let (took, err) = timed(&["rollback"][..]);
