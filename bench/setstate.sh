@@ -13,16 +13,20 @@
 #   * rollback of an apply (the previous snapshot);
 #   * status: `rampart status` (wall time).
 #
-#   bash bench/setstate.sh OLD_BINARY [N]   (default N = 1000000; the new
-#   binary is this tree's release build)
+#   bash bench/setstate.sh OLD_BINARY [N] [NEW_BINARY]
+#   (default N = 1000000; NEW_BINARY defaults to this tree's release
+#   build; ONLY=old or ONLY=new runs one side)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 2; }
 OLD=${1:?usage: bash bench/setstate.sh OLD_BINARY [N]}
 N=${2:-1000000}
-cargo build --release --locked -q -p rampart
-NEW=$PWD/target/release/rampart
-OUT=$PWD/bench/out/setstate; rm -rf "$OUT"; mkdir -p "$OUT"
+NEW=${3:-}
+if [ -z "$NEW" ] && [ "${ONLY:-}" != old ]; then
+  cargo build --release --locked -q -p rampart
+  NEW=$PWD/target/release/rampart
+fi
+OUT=$PWD/bench/out/setstate-${ONLY:-both}; rm -rf "$OUT"; mkdir -p "$OUT"
 export SSH_CONNECTION=""
 
 python3 - "$N" "$OUT/addrs.txt" <<'PY'
@@ -48,7 +52,8 @@ T
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 
 run() {
-  local tag=$1 bin=$2 ns=rampart-bench-state-$tag-$$ dir=$OUT/$tag
+  local tag=$1 bin=$2
+  local ns=rampart-bench-state-$tag-$$ dir=$OUT/$tag
   mkdir -p "$dir"; cp "$OUT/policy.toml" "$OUT/addrs.txt" "$dir/"
   ip netns add "$ns"; trap "ip netns del $ns 2>/dev/null || true" RETURN
   export RAMPART_STATE_DIR=$dir/state
@@ -70,5 +75,6 @@ run() {
 }
 
 echo "N=$N (wall seconds, ip netns exec included; one run, machine may be shared)"
-run old "$OLD"
-run new "$NEW"
+[ "${ONLY:-old}" = old ] || [ -z "${ONLY:-}" ] && run old "$OLD"
+[ "${ONLY:-new}" = new ] || [ -z "${ONLY:-}" ] && run new "$NEW"
+true
