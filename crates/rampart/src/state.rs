@@ -29,9 +29,19 @@
 //!   set (the source files by path only: their text is the snapshot's).
 //!   Reading it reads its parent chain back to a snapshot (at most
 //!   [`MAX_DELTAS`] deltas), so reading the current state stays bounded;
+//! * a *reference* (schema 3, kind `rollback`/`auto-rollback`): the entry
+//!   a rollback restored, by id, with no side file and no change (see
+//!   [`Store::add_ref`]); it reads as that entry with its own id, time and
+//!   kind, and keeps it through pruning;
 //! * a *legacy* entry (schema 1, rampart before deltas): everything in the
 //!   one JSON file. Still read; the next set change after one writes a
-//!   snapshot.
+//!   snapshot. Schema-2 snapshots (plain side files) are read as they are.
+//!
+//! Schema 3 snapshots store `N.elems` and `N.nft` as zstd frames (the
+//! SHA-256s are of the text inside) and hard-link side files whose content
+//! a stored snapshot already has ([`Store::shared_side`]); their JSON file
+//! keeps the SHA-256 of the policy compiled without elements, which
+//! `status` compares without reading any element ([`Store::summary`]).
 //!
 //! Materialising a delta (`Store::entry`) is its parent materialised, every
 //! set's timed elements carried from the parent's time to the delta's
