@@ -539,45 +539,58 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Ve
             }
         }
         Some(id) => {
-            let e = store.entry(id)?;
-            let rs = relower(&e)?;
-            let text = if e.has_policy() {
-                rampart_nft::to_text(&rs)
+            if let Some(msg) = restore_by_reference(store, id, kind, rules_kept)? {
+                msg
             } else {
-                e.nft.clone()
-            };
-            let same = text == e.nft;
-            if !rules_kept {
-                load_into_kernel(store, &rs)
-                    .with_context(|| format!("cannot re-apply entry {id}"))?;
-            }
-            let new = store.add(
-                state::now(),
-                kind,
-                e.parent,
-                Some(id),
-                &e.format,
-                e.no_optimize,
-                e.sources,
-                e.policy,
-                text,
-                e.settings,
-            )?;
-            store.set_current(new.id)?;
-            let mut msg = format!(
-                "restored entry {id} (applied {}) as entry {}",
-                state::fmt_time(e.time),
-                new.id
-            );
-            if rules_kept {
-                msg.push_str(" (same rules, not reloaded)");
-            }
-            if !same {
-                msg.push_str(
+                let e = store.entry(id)?;
+                let rs = relower(&e)?;
+                let text = if e.has_policy() {
+                    rampart_nft::to_text(&rs)
+                } else {
+                    e.nft.clone()
+                };
+                let same = text == e.nft;
+                if !rules_kept {
+                    load_into_kernel(store, &rs)
+                        .with_context(|| format!("cannot re-apply entry {id}"))?;
+                }
+                // What was loaded is the stored entry: a reference to it (no
+                // copy of its elements); compiled differently, a snapshot of
+                // what was loaded.
+                let head = store.head(id)?;
+                let new = if same && !head.legacy && head.depth + 1 < state::MAX_DELTAS {
+                    store.add_ref(state::now(), kind, &head)?
+                } else {
+                    store
+                        .add(
+                            state::now(),
+                            kind,
+                            e.parent,
+                            Some(id),
+                            &e.format,
+                            e.no_optimize,
+                            e.sources,
+                            e.policy,
+                            text,
+                            e.settings,
+                        )?
+                        .id
+                };
+                store.set_current(new)?;
+                let mut msg = format!(
+                    "restored entry {id} (applied {}) as entry {new}",
+                    state::fmt_time(e.time),
+                );
+                if rules_kept {
+                    msg.push_str(" (same rules, not reloaded)");
+                }
+                if !same {
+                    msg.push_str(
                     "; note: this rampart compiles it differently from when it was applied (see `rampart status`)",
                 );
+                }
+                msg
             }
-            msg
         }
     };
     let changes: Vec<SettingChange> = undo.iter().rev().flat_map(|e| e.settings.clone()).collect();
@@ -589,6 +602,51 @@ fn restore(store: &Store, target: Option<u64>, kind: Kind) -> Result<(String, Ve
         ));
     }
     Ok((msg, failed))
+}
+
+/// Restores entry `target` without reading or writing it whole: when the
+/// applied entry is built on the same snapshot (they differ by `set`
+/// changes only), the kernel gets the element difference
+/// ([`crate::set_cmd::revert`]: the touched elements only, the rules not
+/// compiled) and the new entry is a reference to `target`
+/// ([`Store::add_ref`]: no element is copied). `None` when this does not
+/// apply (the caller restores the entry whole).
+fn restore_by_reference(
+    store: &Store,
+    target: u64,
+    kind: Kind,
+    rules_kept: bool,
+) -> Result<Option<String>> {
+    let Some(cur) = store.current_id()? else {
+        return Ok(None);
+    };
+    let head = store.head(target)?;
+    if head.legacy || head.depth + 1 >= state::MAX_DELTAS {
+        return Ok(None);
+    }
+    let now = state::now();
+    if !rules_kept {
+        match crate::set_cmd::revert(store, cur, target, now) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                eprintln!(
+                    "rampart: the incremental rollback failed ({e:#}); restoring entry {target} whole"
+                );
+                return Ok(None);
+            }
+        }
+    }
+    let id = store.add_ref(now, kind, &head)?;
+    store.set_current(id)?;
+    let mut msg = format!(
+        "restored entry {target} (applied {}) as entry {id}",
+        state::fmt_time(head.time)
+    );
+    if rules_kept {
+        msg.push_str(" (same rules, not reloaded)");
+    }
+    Ok(Some(msg))
 }
 
 /// The ruleset of a stored entry, lowered again from its policy model (as
@@ -717,7 +775,9 @@ pub fn rollback(st: &StateOpts) -> Result<ExitCode> {
         settle(&store, &p, "`rampart rollback`")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(cur) = store.current()? else {
+    // The entry's head only: its elements are not needed to know what to
+    // restore.
+    let Some(cur) = store.current_id()?.map(|id| store.head(id)).transpose()? else {
         eprintln!("rampart: nothing applied yet; nothing to roll back");
         return Ok(ExitCode::from(2));
     };
@@ -725,7 +785,7 @@ pub fn rollback(st: &StateOpts) -> Result<ExitCode> {
         Some(p) => Some(p),
         // A `harden` before any apply: back to no policy, the settings
         // written back.
-        None if cur.kind.settings_only() && !cur.has_policy() => None,
+        None if cur.kind.settings_only() && cur.format == state::NO_POLICY => None,
         None => {
             eprintln!(
                 "rampart: entry {} is the first applied policy; there is no previous one",

@@ -677,6 +677,123 @@ fn edit(store: &Store, name: &str, op: &Edit) -> Result<ExitCode> {
     send_delta(store, name, d, now)
 }
 
+/// `rollback` from entry `from` (applied) to entry `to` when both are
+/// built on the same snapshot: only the elements the deltas between them
+/// changed are read (through the sets' indexes where they have one),
+/// lowered before and after in the policy skeleton (no compilation of
+/// the whole policy, no read of the kernel's sets) and their difference
+/// sent. `Ok(None)`: not this case (different snapshots or rules, a very
+/// large change): restore the entry whole. Returns the bytes sent.
+pub(crate) fn revert(store: &Store, from: u64, to: u64, now: u64) -> Result<Option<usize>> {
+    let Some(changes) = store.changed_between(from, to)? else {
+        return Ok(None);
+    };
+    let total: usize = changes.iter().map(|(_, p)| p.len()).sum();
+    if total > state::MAX_DELTA_ELEMENTS * 4 {
+        return Ok(None);
+    }
+    let mut diffs = Vec::new();
+    let mut new_rs = Vec::new();
+    for (name, parts) in &changes {
+        let d = match store.set_index(from, name, now)? {
+            Some((head, skeleton, decl, cur)) => {
+                let target = store.set_index(to, name, now)?;
+                let (removed, added) = match &target {
+                    Some((_, _, _, tgt)) => {
+                        revert_change(parts, |p| cur.exact(p), |p| tgt.exact(p))?
+                    }
+                    None => {
+                        let t = view_at(store, to, name, now)?;
+                        revert_change(parts, |p| cur.exact(p), |p| Ok(find(&t, p)))?
+                    }
+                };
+                let before = cur.count()?;
+                let Some((sub, matched)) = neighbourhood_indexed(&cur, &decl, &removed, &added)?
+                else {
+                    return Ok(None);
+                };
+                Delta {
+                    head,
+                    skeleton,
+                    decl,
+                    old_sub: sub,
+                    before,
+                    matched,
+                    removed,
+                    added,
+                }
+            }
+            None => {
+                let view = store.set_view(from, name)?;
+                let mut set = view.set;
+                state::carry_timeouts_in(&mut set, view.head.time, now);
+                let t = view_at(store, to, name, now)?;
+                let (removed, added) =
+                    revert_change(parts, |p| Ok(find(&set, p)), |p| Ok(find(&t, p)))?;
+                let before = set.elements.len();
+                let (old_sub, matched) = neighbourhood(&set, &removed, &added);
+                set.elements = Vec::new();
+                Delta {
+                    head: view.head,
+                    skeleton: view.skeleton,
+                    decl: set,
+                    old_sub,
+                    before,
+                    matched,
+                    removed,
+                    added,
+                }
+            }
+        };
+        let (d, new, _) = delta_diffs(name, d)?;
+        diffs.extend(d);
+        new_rs.push(new);
+    }
+    if diffs.is_empty() {
+        return Ok(Some(0));
+    }
+    if !new_rs.iter().all(loaded) {
+        return Ok(None);
+    }
+    Ok(Some(
+        send(&diffs).map_err(|e| anyhow::anyhow!("{e}"))?.bytes,
+    ))
+}
+
+/// Set `name` of entry `id` as it stands `now`.
+fn view_at(store: &Store, id: u64, name: &str, now: u64) -> Result<IpSet> {
+    let v = store.set_view(id, name)?;
+    let mut set = v.set;
+    state::carry_timeouts_in(&mut set, v.head.time, now);
+    Ok(set)
+}
+
+fn find(set: &IpSet, parts: &[ElemPart]) -> Option<SetElement> {
+    set.elements
+        .iter()
+        .find(|e| state::same_parts(&e.parts, parts))
+        .cloned()
+}
+
+/// The change that makes the elements with `parts` what they are in the
+/// target (`tgt`) rather than the current state (`cur`).
+fn revert_change(
+    parts: &[Vec<ElemPart>],
+    cur: impl Fn(&[ElemPart]) -> Result<Option<SetElement>>,
+    tgt: impl Fn(&[ElemPart]) -> Result<Option<SetElement>>,
+) -> Result<Change> {
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for p in parts {
+        match (cur(p)?, tgt(p)?) {
+            (Some(c), Some(t)) if c == t => {}
+            (_, Some(t)) => added.push(t),
+            (Some(_), None) => removed.push(p.clone()),
+            (None, None) => {}
+        }
+    }
+    Ok((removed, added))
+}
+
 /// A set change ready to be lowered, sent and stored as a delta.
 struct Delta {
     head: state::Head,
@@ -697,6 +814,41 @@ struct Delta {
 /// Lowers the skeleton with the touched elements before and after the
 /// change, sends the difference and records the delta.
 fn send_delta(store: &Store, name: &str, d: Delta, now: u64) -> Result<ExitCode> {
+    let (head, before, removed, added) =
+        (d.head.clone(), d.before, d.removed.clone(), d.added.clone());
+    let (diffs, new, after) = delta_diffs(name, d)?;
+    if !diffs.is_empty() && !loaded(&new) {
+        bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
+    }
+    let id = store.add_delta(now, &head, name, removed, added, after)?;
+    // No fallback to replacing the tables: `new` holds only the touched
+    // elements of one set.
+    let sent = if diffs.is_empty() {
+        Ok(())
+    } else {
+        send(&diffs).map(|_| ())
+    };
+    match sent {
+        Ok(()) => {
+            store.set_current(id)?;
+            eprintln!(
+                "set {name}: {before} -> {after} element(s); state entry {id} (`rampart rollback` undoes it)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            store.remove_entry(id)?;
+            eprintln!("rampart: error: set {name}: {e}");
+            eprintln!("nothing was changed");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// The element changes of `d` (the skeleton lowered with the touched
+/// elements before and after), the ruleset after (touched elements
+/// only) and the set's element count after.
+fn delta_diffs(name: &str, d: Delta) -> Result<(Vec<SetSync>, Ruleset, usize)> {
     let Delta {
         head,
         skeleton,
@@ -738,32 +890,7 @@ fn send_delta(store: &Store, name: &str, d: Delta, now: u64) -> Result<ExitCode>
             "set {name}: this change needs the set created again (a network in a set of single addresses, a timeout in a set without `flags timeout`, ...); change the policy and `rampart apply` it"
         ),
     };
-    if !diffs.is_empty() && !loaded(&new) {
-        bail!("rampart's tables or set {name} are not loaded in the kernel (rebooted without the boot unit, or removed by hand); run `rampart apply` first; nothing changed");
-    }
-    let id = store.add_delta(now, &head, name, removed, added, after)?;
-    // No fallback to replacing the tables: `new` holds only the touched
-    // elements of one set.
-    let sent = if diffs.is_empty() {
-        Ok(())
-    } else {
-        send(&diffs).map(|_| ())
-    };
-    match sent {
-        Ok(()) => {
-            store.set_current(id)?;
-            eprintln!(
-                "set {name}: {before} -> {after} element(s); state entry {id} (`rampart rollback` undoes it)"
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            store.remove_entry(id)?;
-            eprintln!("rampart: error: set {name}: {e}");
-            eprintln!("nothing was changed");
-            Ok(ExitCode::from(2))
-        }
-    }
+    Ok((diffs, new, after))
 }
 
 /// [`neighbourhood`] answered by the set's index: the same elements,

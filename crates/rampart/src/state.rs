@@ -29,9 +29,19 @@
 //!   set (the source files by path only: their text is the snapshot's).
 //!   Reading it reads its parent chain back to a snapshot (at most
 //!   [`MAX_DELTAS`] deltas), so reading the current state stays bounded;
+//! * a *reference* (schema 3, kind `rollback`/`auto-rollback`): the entry
+//!   a rollback restored, by id, with no side file and no change (see
+//!   [`Store::add_ref`]); it reads as that entry with its own id, time and
+//!   kind, and keeps it through pruning;
 //! * a *legacy* entry (schema 1, rampart before deltas): everything in the
 //!   one JSON file. Still read; the next set change after one writes a
-//!   snapshot.
+//!   snapshot. Schema-2 snapshots (plain side files) are read as they are.
+//!
+//! Schema 3 snapshots store `N.elems` and `N.nft` as zstd frames (the
+//! SHA-256s are of the text inside) and hard-link side files whose content
+//! a stored snapshot already has ([`Store::shared_side`]); their JSON file
+//! keeps the SHA-256 of the policy compiled without elements, which
+//! `status` compares without reading any element ([`Store::summary`]).
 //!
 //! Materialising a delta (`Store::entry`) is its parent materialised, every
 //! set's timed elements carried from the parent's time to the delta's
@@ -61,8 +71,11 @@ use std::path::{Path, PathBuf};
 
 /// How many entries the history keeps.
 pub const KEEP: usize = 20;
-/// Version of the entry and pending formats written.
-const SCHEMA: u32 = 2;
+/// Version of the entry format written (3: compressed side files,
+/// references; schema 2 entries are read as they are).
+const SCHEMA: u32 = 3;
+/// Entries with deltas and side files, before compression and references.
+const SCHEMA_V2: u32 = 2;
 /// Entries of rampart before deltas (still read).
 const SCHEMA_V1: u32 = 1;
 /// The pending record's version.
@@ -193,8 +206,12 @@ pub struct Head {
     pub sha256: String,
     pub settings: Vec<SettingChange>,
     pub sources: Vec<Source>,
-    /// Deltas from the snapshot this entry is built on (0: a snapshot).
+    /// Deltas (and references) from the snapshot this entry is built on
+    /// (0: a snapshot).
     pub depth: u32,
+    /// The entry this one is built on: a delta's parent, the entry a
+    /// reference stands for; `None` for a snapshot.
+    pub base: Option<u64>,
     /// A legacy (schema 1) entry.
     pub legacy: bool,
 }
@@ -236,6 +253,25 @@ struct Side {
     /// for sets that have one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     index: Vec<Option<crate::setindex::Ix>>,
+    /// `N.elems` and `N.nft` are zstd frames (schema 3); the SHA-256s
+    /// are those of the text inside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    zstd: bool,
+    /// SHA-256 of the policy without elements compiled (what `status`
+    /// compares with this rampart's compilation, without the elements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules_sha256: Option<String>,
+}
+
+/// An entry whose state is exactly another entry's (a `rollback` to it):
+/// no side file, no change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ref {
+    /// The entry it stands for.
+    entry: u64,
+    /// That entry's depth plus one.
+    depth: u32,
 }
 
 /// An entry file as stored (every schema).
@@ -262,6 +298,9 @@ struct Disk {
     side: Option<Side>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delta: Option<Delta>,
+    /// References (schema 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refers: Option<Ref>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<Policy>,
     /// Legacy entries only.
@@ -282,7 +321,16 @@ impl Disk {
             sha256: self.sha256.clone(),
             settings: self.settings.clone(),
             sources: self.sources.clone(),
-            depth: self.delta.as_ref().map_or(0, |d| d.depth),
+            depth: match (&self.delta, self.refers) {
+                (Some(d), _) => d.depth,
+                (None, Some(r)) => r.depth,
+                (None, None) => 0,
+            },
+            base: match (&self.delta, self.refers) {
+                (Some(_), _) => self.parent,
+                (None, Some(r)) => Some(r.entry),
+                (None, None) => None,
+            },
             legacy: self.schema == SCHEMA_V1,
         }
     }
@@ -297,6 +345,26 @@ pub struct SetView {
     pub skeleton: Policy,
     /// The set with its elements as of `head.time`.
     pub set: IpSet,
+}
+
+/// Per set name, the parts of the elements that differ (see
+/// [`Store::changed_between`]).
+pub type SetChanges = Vec<(String, Vec<Vec<ElemPart>>)>;
+
+/// What `status` needs of an entry, read from JSON files only: the
+/// policy without elements, the element count of each set, and the
+/// SHA-256 of the skeleton as compiled when it was stored.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub head: Head,
+    /// The policy with no set elements.
+    pub skeleton: Policy,
+    /// Elements per set of `skeleton` (in its order), as of the entry's
+    /// time.
+    pub counts: Vec<usize>,
+    /// SHA-256 of `skeleton` compiled (see [`compile_text`]) when the
+    /// snapshot was written; `None` for older entries.
+    pub rules_sha256: Option<String>,
 }
 
 /// An `apply --confirm` that has not been confirmed yet.
@@ -420,9 +488,9 @@ impl Store {
             .with_context(|| format!("state: cannot read entry {id} ({})", p.display()))?;
         let d: Disk = serde_json::from_str(&text)
             .with_context(|| format!("state: {} is corrupt", p.display()))?;
-        if d.schema != SCHEMA && d.schema != SCHEMA_V1 {
+        if !matches!(d.schema, SCHEMA_V1 | SCHEMA_V2 | SCHEMA) {
             bail!(
-                "state: {} has schema {}, this rampart reads {SCHEMA_V1} and {SCHEMA}",
+                "state: {} has schema {}, this rampart reads {SCHEMA_V1} to {SCHEMA}",
                 p.display(),
                 d.schema
             );
@@ -435,10 +503,11 @@ impl Store {
             d.policy.is_some(),
             d.nft.is_some(),
             d.side.is_some(),
-            d.delta.is_some(),
+            d.delta.is_some() || d.refers.is_some(),
         );
+        let newer = d.schema != SCHEMA_V1;
         match shape {
-            (SCHEMA_V1, true, true, false, false) => {
+            (SCHEMA_V1, true, true, false, false) if d.refers.is_none() => {
                 let nft = d.nft.as_deref().unwrap_or_default();
                 if sha256_hex(nft) != d.sha256 {
                     bail!(
@@ -447,8 +516,24 @@ impl Store {
                     );
                 }
             }
-            (SCHEMA, true, false, true, false) => {}
-            (SCHEMA, false, false, false, true) => {
+            (_, true, false, true, false) if newer => {
+                if d.side.as_ref().is_some_and(|s| s.zstd) && d.schema < SCHEMA {
+                    bail!(
+                        "state: {} is corrupt: compressed side files in a schema {} entry",
+                        p.display(),
+                        d.schema
+                    );
+                }
+            }
+            (SCHEMA, false, false, false, true) if d.delta.is_none() => {
+                if d.refers.is_some_and(|r| r.entry >= id || r.depth == 0) {
+                    bail!(
+                        "state: {} is corrupt: a reference must name an earlier entry",
+                        p.display()
+                    );
+                }
+            }
+            (_, false, false, false, true) if newer && d.refers.is_none() => {
                 let delta = d
                     .delta
                     .as_ref()
@@ -488,16 +573,16 @@ impl Store {
         let mut at = id;
         let base = loop {
             let d = self.disk(at)?;
-            match (&d.delta, d.parent) {
-                (Some(_), Some(p)) if chain.len() <= MAX_DELTAS as usize * 2 => {
+            match d.head().base {
+                Some(p) if chain.len() <= MAX_DELTAS as usize * 2 => {
                     chain.push(d);
                     at = p;
                 }
-                (Some(_), _) => bail!(
+                Some(_) => bail!(
                     "state: {} is corrupt: its chain of changes is too long",
                     self.entry_path(at).display()
                 ),
-                (None, _) => break d,
+                None => break d,
             }
         };
         Ok((base, chain))
@@ -520,11 +605,9 @@ impl Store {
             (Some(mut policy), None, Some(side)) => {
                 self.fill_elements(base_id, &side, &mut policy, None)?;
                 let nft_path = self.entry_file(base_id, "nft");
-                let nft = std::fs::read_to_string(&nft_path).with_context(|| {
-                    format!(
-                        "state: cannot read entry {base_id}'s nft text ({})",
-                        nft_path.display()
-                    )
+                let nft = self.read_side(base_id, "nft", side.zstd)?;
+                let nft = String::from_utf8(nft).map_err(|_| {
+                    anyhow::anyhow!("state: {} is corrupt: not UTF-8", nft_path.display())
                 })?;
                 if sha256_hex(&nft) != head.sha256 {
                     bail!(
@@ -562,6 +645,56 @@ impl Store {
         Ok(entry_of(SCHEMA, top, policy, nft))
     }
 
+    /// The content of side file `N.EXT` (decompressed when `zstd`).
+    fn read_side(&self, id: u64, ext: &str, zstd: bool) -> Result<Vec<u8>> {
+        let p = self.entry_file(id, ext);
+        let bytes = std::fs::read(&p)
+            .with_context(|| format!("state: cannot read entry {id}'s {ext} ({})", p.display()))?;
+        if !zstd {
+            return Ok(bytes);
+        }
+        zstd::decode_all(bytes.as_slice())
+            .with_context(|| format!("state: {} is corrupt: not a whole zstd frame", p.display()))
+    }
+
+    /// Writes side file `N.EXT`: a hard link to `same`'s copy when it
+    /// holds the same content (see [`Store::shared_side`]), else `bytes`
+    /// compressed.
+    fn put_side(&self, id: u64, ext: &str, bytes: &[u8], same: Option<u64>) -> Result<()> {
+        let path = self.entry_file(id, ext);
+        if let Some(other) = same {
+            if link_atomic(&self.entry_file(other, ext), &path).is_ok() {
+                return Ok(());
+            }
+        }
+        let packed = zstd::bulk::compress(bytes, ZSTD_LEVEL)
+            .with_context(|| format!("cannot compress {}", path.display()))?;
+        write_atomic(&path, &packed)
+    }
+
+    /// A stored compressed snapshot whose elements file, and one whose nft
+    /// text, have the SHA-256s given: their side files can be shared
+    /// (hard links). Entries that cannot be read are passed over.
+    fn shared_side(&self, elems_sha256: &str, nft_sha256: &str) -> (Option<u64>, Option<u64>) {
+        let (mut elems, mut nft) = (None, None);
+        for id in self.ids().unwrap_or_default().into_iter().rev() {
+            let Ok(d) = self.disk(id) else { continue };
+            let Some(side) = d.side.as_ref().filter(|s| s.zstd) else {
+                continue;
+            };
+            if elems.is_none() && side.elems_sha256 == elems_sha256 {
+                elems = Some(id);
+            }
+            if nft.is_none() && d.sha256 == nft_sha256 {
+                nft = Some(id);
+            }
+            if elems.is_some() && nft.is_some() {
+                break;
+            }
+        }
+        (elems, nft)
+    }
+
     /// Puts the elements of `N.elems` into `policy`'s sets (only set
     /// number `only` when given; the others stay empty).
     fn fill_elements(
@@ -572,9 +705,7 @@ impl Store {
         only: Option<usize>,
     ) -> Result<()> {
         let p = self.entry_file(id, "elems");
-        let bytes = std::fs::read(&p).with_context(|| {
-            format!("state: cannot read entry {id}'s elements ({})", p.display())
-        })?;
+        let bytes = self.read_side(id, "elems", side.zstd)?;
         if only.is_none() && sha256_bytes(&bytes) != side.elems_sha256 {
             bail!(
                 "state: {} is corrupt: its SHA-256 is not the one {} records",
@@ -696,15 +827,87 @@ impl Store {
         Ok(Some((head, policy, decl, set)))
     }
 
+    /// How entries `a` and `b` differ when both are built on the same
+    /// snapshot: per set, the parts of every element a delta changed on
+    /// the way from one to the other (the deltas in one chain and not in
+    /// the other); every other element is the same in both, up to the
+    /// time its timeout has left. `None` when they are built on different
+    /// snapshots (compare them whole). Only JSON files are read.
+    pub fn changed_between(&self, a: u64, b: u64) -> Result<Option<SetChanges>> {
+        let (base_a, chain_a) = self.chain(a)?;
+        let (base_b, chain_b) = self.chain(b)?;
+        if base_a.id != base_b.id {
+            return Ok(None);
+        }
+        let ids_a: HashSet<u64> = chain_a.iter().map(|d| d.id).collect();
+        let ids_b: HashSet<u64> = chain_b.iter().map(|d| d.id).collect();
+        let mut out: SetChanges = Vec::new();
+        let differing = chain_a
+            .iter()
+            .filter(|d| !ids_b.contains(&d.id))
+            .chain(chain_b.iter().filter(|d| !ids_a.contains(&d.id)));
+        for d in differing {
+            let Some(delta) = &d.delta else { continue };
+            let at = match out.iter().position(|(n, _)| *n == delta.set) {
+                Some(i) => i,
+                None => {
+                    out.push((delta.set.clone(), Vec::new()));
+                    out.len() - 1
+                }
+            };
+            let parts = &mut out[at].1;
+            parts.extend(delta.removed.iter().cloned());
+            parts.extend(delta.added.iter().map(|e| e.parts.clone()));
+        }
+        for (_, parts) in &mut out {
+            let mut seen = HashSet::new();
+            parts.retain(|p| seen.insert(serde_json::to_string(p).unwrap_or_default()));
+        }
+        Ok(Some(out))
+    }
+
+    /// What `status` shows of entry `id`, without reading any element
+    /// (its chain's JSON files only). `None` for a legacy (schema 1)
+    /// snapshot: read it with [`Store::entry`].
+    pub fn summary(&self, id: u64) -> Result<Option<Summary>> {
+        let (base, chain) = self.chain(id)?;
+        let Some(side) = base.side.as_ref() else {
+            return Ok(None);
+        };
+        let Some(mut skeleton) = base.policy.clone() else {
+            return Ok(None);
+        };
+        skeleton.sets.iter_mut().for_each(|s| s.elements.clear());
+        let mut counts = side.counts.clone();
+        counts.resize(skeleton.sets.len(), 0);
+        for d in chain.iter().rev() {
+            if let Some(delta) = &d.delta {
+                if let Some(i) = skeleton.sets.iter().position(|s| s.name == delta.set) {
+                    counts[i] = delta.count;
+                }
+            }
+        }
+        let head = match chain.first() {
+            Some(d) => d.head(),
+            None => base.head(),
+        };
+        Ok(Some(Summary {
+            head,
+            skeleton,
+            counts,
+            rules_sha256: side.rules_sha256.clone(),
+        }))
+    }
+
     /// The policy of entry `id` without set elements (its snapshot's JSON
     /// file; deltas do not change which sets there are).
     pub fn skeleton(&self, id: u64) -> Result<Policy> {
         let mut at = id;
         for _ in 0..=MAX_DELTAS * 2 {
             let d = self.disk(at)?;
-            match (d.delta, d.parent, d.policy) {
-                (Some(_), Some(p), _) => at = p,
-                (None, _, Some(mut policy)) => {
+            match (d.head().base, d.policy) {
+                (Some(p), _) => at = p,
+                (None, Some(mut policy)) => {
                     policy.sets.iter_mut().for_each(|s| s.elements.clear());
                     return Ok(policy);
                 }
@@ -788,6 +991,11 @@ impl Store {
             Vec::new()
         };
         let skeleton = skeleton_of(&mut e.policy);
+        let rules_sha256 = compile_text(&skeleton, no_optimize)
+            .ok()
+            .map(|t| sha256_hex(&t));
+        let elems_sha256 = sha256_bytes(elems.as_bytes());
+        let (same_elems, same_nft) = self.shared_side(&elems_sha256, &e.sha256);
         let disk = Disk {
             schema: SCHEMA,
             id,
@@ -801,19 +1009,29 @@ impl Store {
             settings: e.settings.clone(),
             sources: e.sources.clone(),
             side: Some(Side {
-                elems_sha256: sha256_bytes(elems.as_bytes()),
+                elems_sha256,
                 counts: e.policy.sets.iter().map(|s| s.elements.len()).collect(),
                 index,
+                zstd: true,
+                rules_sha256,
             }),
             delta: None,
+            refers: None,
             policy: Some(skeleton),
             nft: None,
         };
-        write_atomic(&self.entry_file(id, "elems"), elems.as_bytes())?;
+        self.put_side(id, "elems", elems.as_bytes(), same_elems)?;
         if !idx.is_empty() {
-            write_atomic(&self.entry_file(id, "idx"), &idx)?;
+            // The index is read in place (binary searches): not
+            // compressed; shared with an entry of the same elements.
+            let shared = same_elems.is_some_and(|o| {
+                link_atomic(&self.entry_file(o, "idx"), &self.entry_file(id, "idx")).is_ok()
+            });
+            if !shared {
+                write_atomic(&self.entry_file(id, "idx"), &idx)?;
+            }
         }
-        write_atomic(&self.entry_file(id, "nft"), e.nft.as_bytes())?;
+        self.put_side(id, "nft", e.nft.as_bytes(), same_nft)?;
         write_atomic(
             &self.entry_path(id),
             serde_json::to_string(&disk)?.as_bytes(),
@@ -863,6 +1081,48 @@ impl Store {
                 added,
                 count,
                 digest,
+            }),
+            refers: None,
+            policy: None,
+            nft: None,
+        };
+        write_atomic(
+            &self.entry_path(id),
+            serde_json::to_string(&disk)?.as_bytes(),
+        )?;
+        Ok(id)
+    }
+
+    /// Stores an entry whose state is exactly that of `target` (what a
+    /// rollback to it records: no element is copied), of kind `kind`,
+    /// with `target`'s parent and settings. Not yet current; returns its
+    /// id.
+    pub fn add_ref(&self, time: u64, kind: Kind, target: &Head) -> Result<u64> {
+        let id = self.next_id()?;
+        let disk = Disk {
+            schema: SCHEMA,
+            id,
+            time,
+            kind,
+            parent: target.parent,
+            restores: Some(target.id),
+            format: target.format.clone(),
+            no_optimize: target.no_optimize,
+            sha256: target.sha256.clone(),
+            settings: target.settings.clone(),
+            sources: target
+                .sources
+                .iter()
+                .map(|s| Source {
+                    path: s.path.clone(),
+                    text: String::new(),
+                })
+                .collect(),
+            side: None,
+            delta: None,
+            refers: Some(Ref {
+                entry: target.id,
+                depth: target.depth + 1,
             }),
             policy: None,
             nft: None,
@@ -935,14 +1195,13 @@ impl Store {
         let mut todo: Vec<u64> = keep.iter().copied().collect();
         while let Some(id) = todo.pop() {
             match self.head(id) {
-                Ok(h) if h.depth > 0 => {
-                    if let Some(p) = h.parent {
+                Ok(h) => {
+                    if let Some(p) = h.base {
                         if keep.insert(p) {
                             todo.push(p);
                         }
                     }
                 }
-                Ok(_) => {}
                 Err(_) if ids.contains(&id) => floor = floor.min(id),
                 Err(_) => {}
             }
@@ -1279,6 +1538,28 @@ impl Pending {
     }
 }
 
+/// zstd level of side files: fast (a 1M-element snapshot in well under a
+/// second) and about a quarter of the text.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Makes `path` a hard link to `src` atomically (a temporary link beside
+/// it, rename, fsync of the directory).
+fn link_atomic(src: &Path, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.link.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let res = std::fs::hard_link(src, &tmp).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot link {}", path.display()));
+    }
+    sync_dir(dir)
+}
+
 /// Writes `path` atomically: a temporary file beside it, fsync, rename,
 /// fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -1325,6 +1606,18 @@ pub fn dir_of(opt: Option<&Path>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text of a compressed side file.
+    fn unpack(p: &Path) -> String {
+        let b = zstd::decode_all(std::fs::read(p).expect("read").as_slice()).expect("zstd");
+        String::from_utf8(b).expect("utf-8")
+    }
+
+    /// Replaces a side file by `text` compressed.
+    fn pack(p: &Path, text: &str) {
+        let b = zstd::encode_all(text.as_bytes(), 3).expect("zstd");
+        std::fs::write(p, b).expect("write");
+    }
 
     fn tmp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("rampart-state-{tag}-{}", std::process::id()));
@@ -1396,10 +1689,17 @@ mod tests {
         s.set_current(a.id).expect("set");
         // A changed nft text no longer matches its hash.
         let nft = d.join("entries/00000001.nft");
-        std::fs::write(&nft, "table inet rampart {x}\n").expect("write");
+        pack(&nft, "table inet rampart {x}\n");
         let err = format!("{:#}", s.current().expect_err("hash mismatch"));
         assert!(err.contains("SHA-256"), "{err}");
         assert!(err.contains("00000001.nft"), "{err}");
+        // Not a zstd frame.
+        std::fs::write(&nft, "table inet rampart {}\n").expect("write");
+        let err = format!("{:#}", s.current().expect_err("not zstd"));
+        assert!(
+            err.contains("00000001.nft") && err.contains("zstd"),
+            "{err}"
+        );
         let p = d.join("entries/00000001.json");
         // Not JSON at all.
         std::fs::write(&p, "garbage").expect("write");
@@ -1602,9 +1902,18 @@ mod tests {
             .expect("delta");
         s.set_current(id2).expect("current");
         let elems = d.join("entries/00000001.elems");
-        let good = std::fs::read_to_string(&elems).expect("read");
-        // Truncated: every reader says which file, and nothing is removed.
-        std::fs::write(&elems, &good[..good.len() - 8]).expect("write");
+        let packed = std::fs::read(&elems).expect("read");
+        let good = unpack(&elems);
+        // Truncated (the compressed file, or the text inside): every
+        // reader says which file, and nothing is removed.
+        std::fs::write(&elems, &packed[..packed.len() - 3]).expect("write");
+        for err in [
+            format!("{:#}", s.entry(2).expect_err("truncated")),
+            format!("{:#}", s.set_view(2, "block").expect_err("truncated")),
+        ] {
+            assert!(err.contains("00000001.elems"), "{err}");
+        }
+        pack(&elems, &good[..good.len() - 8]);
         for err in [
             format!("{:#}", s.entry(2).expect_err("truncated")),
             format!("{:#}", s.set_view(2, "block").expect_err("truncated")),
@@ -1612,13 +1921,13 @@ mod tests {
             assert!(err.contains("00000001.elems"), "{err}");
         }
         // A changed address: the checksum catches it.
-        std::fs::write(&elems, good.replace("10.2.0.0/16", "10.3.0.0/16")).expect("write");
+        pack(&elems, &good.replace("10.2.0.0/16", "10.3.0.0/16"));
         let err = format!("{:#}", s.entry(1).expect_err("checksum"));
         assert!(
             err.contains("00000001.elems") && err.contains("SHA-256"),
             "{err}"
         );
-        std::fs::write(&elems, &good).expect("write");
+        std::fs::write(&elems, &packed).expect("write");
         // A changed delta.
         let p = d.join("entries/00000002.json");
         let t = std::fs::read_to_string(&p).expect("read");
@@ -1632,6 +1941,136 @@ mod tests {
         let err = format!("{:#}", s.current().expect_err("truncated json"));
         assert!(err.contains("00000002.json"), "{err}");
         assert_eq!(s.ids().expect("ids"), [1, 2]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn issue5_references_shared_files_and_summaries() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tmp("refs");
+        let s = Store::open(&d).expect("open");
+        let a = snapshot(&s, policy_with(vec![net("10.0.0.0/24")]), None);
+        s.set_current(a.id).expect("current");
+        let ha = s.head(a.id).expect("head");
+        let b = s
+            .add_delta(
+                1_700_000_001,
+                &ha,
+                "block",
+                vec![],
+                vec![net("10.9.0.0/16")],
+                2,
+            )
+            .expect("delta");
+        let hb = s.head(b).expect("head");
+        let c = s
+            .add_delta(
+                1_700_000_002,
+                &hb,
+                "block",
+                vec![net("10.0.0.0/24").parts],
+                vec![],
+                1,
+            )
+            .expect("delta");
+        // C and B differ in the element C took out; A and C in both.
+        let between = s.changed_between(c, b).expect("read").expect("same base");
+        assert_eq!(
+            between,
+            vec![("block".to_string(), vec![net("10.0.0.0/24").parts])]
+        );
+        let between = s
+            .changed_between(c, a.id)
+            .expect("read")
+            .expect("same base");
+        assert_eq!(between[0].1.len(), 2);
+        // A reference to B is B, with its own id, time and kind.
+        let r = s.add_ref(1_700_000_003, Kind::Rollback, &hb).expect("ref");
+        let (er, eb) = (s.entry(r).expect("ref"), s.entry(b).expect("b"));
+        assert_eq!(er.policy, eb.policy);
+        assert_eq!(
+            (er.kind, er.restores, er.parent),
+            (Kind::Rollback, Some(b), Some(a.id))
+        );
+        assert_eq!(er.sha256, eb.sha256);
+        assert!(s
+            .changed_between(r, b)
+            .expect("read")
+            .expect("base")
+            .is_empty());
+        // Status reads counts from the JSON files.
+        let sum = s.summary(c).expect("summary").expect("not legacy");
+        assert_eq!(sum.counts, vec![1, 1]);
+        assert!(sum.skeleton.sets.iter().all(|x| x.elements.is_empty()));
+        let rules = compile_text(&sum.skeleton, false).expect("lowers");
+        assert_eq!(sum.rules_sha256, Some(sha256_hex(&rules)));
+        // A snapshot with the same elements shares A's files.
+        let e = snapshot(&s, policy_with(vec![net("10.0.0.0/24")]), Some(r));
+        let ino = |id: u64, ext: &str| {
+            std::fs::metadata(s.entry_file(id, ext))
+                .expect("meta")
+                .ino()
+        };
+        assert_eq!(ino(e.id, "elems"), ino(a.id, "elems"));
+        assert_eq!(ino(e.id, "nft"), ino(a.id, "nft"));
+        assert_eq!(
+            s.entry(e.id).expect("e").policy,
+            s.entry(a.id).expect("a").policy
+        );
+        // A reference keeps what it stands for through pruning.
+        s.set_current(r).expect("current");
+        for i in 0..KEEP as u64 + 2 {
+            let p = s.head(r).expect("head");
+            let _ = s
+                .add_ref(1_700_000_010 + i, Kind::Rollback, &p)
+                .expect("ref");
+        }
+        s.set_current(r).expect("current");
+        assert!(s.ids().expect("ids").contains(&b));
+        assert_eq!(s.entry(r).expect("still read").policy, eb.policy);
+        // A reference to a later entry, or with depth 0, is corrupt.
+        let p = s.entry_path(r);
+        let t = std::fs::read_to_string(&p).expect("read");
+        std::fs::write(&p, t.replace(&format!("\"entry\":{b}"), "\"entry\":99")).expect("write");
+        let err = format!("{:#}", s.entry(r).expect_err("bad ref"));
+        assert!(err.contains(&format!("{:08}.json", r)), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn issue5_schema_2_entries_with_plain_side_files_are_still_read() {
+        let d = tmp("schema2");
+        let s = Store::open(&d).expect("open");
+        let a = snapshot(
+            &s,
+            policy_with(vec![net("10.0.0.0/24"), net("10.1.0.1")]),
+            None,
+        );
+        let want = s.entry(a.id).expect("read");
+        // As rampart wrote it before compression: plain side files, schema 2.
+        for ext in ["elems", "nft"] {
+            let f = s.entry_file(a.id, ext);
+            let text = unpack(&f);
+            std::fs::write(&f, text).expect("write");
+        }
+        let p = s.entry_path(a.id);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
+        v["schema"] = 2.into();
+        let side = v["side"].as_object_mut().expect("side");
+        side.remove("zstd");
+        side.remove("rules_sha256");
+        std::fs::write(&p, v.to_string()).expect("write");
+        let got = s.entry(a.id).expect("schema 2 read");
+        assert_eq!((got.policy, got.nft), (want.policy, want.nft));
+        // Status falls back to reading it whole (no rules' SHA-256).
+        assert_eq!(
+            s.summary(a.id)
+                .expect("summary")
+                .expect("side")
+                .rules_sha256,
+            None
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -21,6 +21,7 @@ use anyhow::Result;
 use rampart_model::Origin;
 use rampart_nft::Ruleset;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -150,40 +151,15 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
     let _lock = store.lock()?;
     settle_expired(&store)?;
     let cur = store.current_id()?;
-    let entry = store.current()?;
     let mut live = Live::default();
-    let applied = match &entry {
-        Some(e) => {
-            let rs = match relower(e) {
-                Ok(rs) => {
-                    if e.has_policy() && rampart_nft::to_text(&rs) != e.nft {
-                        live.differences.push(format!(
-                            "entry {} compiles differently with this rampart than when it was applied; source lines may be off",
-                            e.id
-                        ));
-                    }
-                    rs
-                }
-                Err(err) => {
-                    live.differences.push(format!("{err:#}"));
-                    Ruleset::default()
-                }
-            };
-            read_live(&rs, &mut live);
-            Some(Applied {
-                id: e.id,
-                kind: e.kind,
-                time: e.time,
-                time_text: state::fmt_time(e.time),
-                sha256: e.sha256.clone(),
-                format: e.format.clone(),
-                no_optimize: e.no_optimize,
-                sources: e.sources.iter().map(|s| s.path.clone()).collect(),
-                settings: e.settings.clone(),
-            })
+    let applied = match cur {
+        Some(id) => {
+            let (e, rs, counts) = applied_entry(&store, id, &mut live.differences)?;
+            read_live(&rs, &counts, &mut live);
+            Some(e)
         }
         None => {
-            read_live(&Ruleset::default(), &mut live);
+            read_live(&Ruleset::default(), &HashMap::new(), &mut live);
             None
         }
     };
@@ -244,8 +220,105 @@ pub fn run(st: &StateOpts, json: bool, out: &mut impl Write) -> Result<ExitCode>
     })
 }
 
-/// Reads rampart's tables from the kernel and maps them onto `rs`.
-fn read_live(rs: &Ruleset, live: &mut Live) {
+/// Element counts by nft set name.
+type Counts = HashMap<String, usize>;
+
+/// Entry `id` as status shows it, its ruleset lowered again (sets without
+/// elements) and its sets' element counts by nft name. Read from the
+/// entry's JSON files only ([`Store::summary`]): no element is read and
+/// only the rules are compiled, whatever the size of the sets. A legacy
+/// entry is read whole. Adds to `differences` when this rampart compiles
+/// the entry differently than when it was stored.
+fn applied_entry(
+    store: &Store,
+    id: u64,
+    differences: &mut Vec<String>,
+) -> Result<(Applied, Ruleset, Counts)> {
+    let lowered =
+        |policy: &rampart_model::Policy, no_optimize: bool| match rampart_nft::lower(policy) {
+            Ok(rs) if no_optimize => Ok(rs),
+            Ok(rs) => Ok(rampart_nft::optimize(rs)),
+            Err(errors) => Err(format!(
+                "entry {id} no longer lowers to nftables ({} error(s), first: {})",
+                errors.len(),
+                errors.first().map(ToString::to_string).unwrap_or_default()
+            )),
+        };
+    let differs = |id: u64| {
+        format!(
+            "entry {id} compiles differently with this rampart than when it was applied; source lines may be off"
+        )
+    };
+    let (head, rs, counts) = match store.summary(id)? {
+        Some(sum) if sum.rules_sha256.is_some() || sum.head.format == state::NO_POLICY => {
+            let h = sum.head;
+            let counts: Counts = sum
+                .skeleton
+                .sets
+                .iter()
+                .zip(&sum.counts)
+                .map(|(s, n)| (rampart_nft::lower::nft_set_name(&s.name), *n))
+                .collect();
+            let rs = if h.format == state::NO_POLICY {
+                Ruleset::default()
+            } else {
+                match lowered(&sum.skeleton, h.no_optimize) {
+                    Ok(rs) => {
+                        let text = rampart_nft::to_text(&rs);
+                        if sum.rules_sha256.as_deref() != Some(state::sha256_hex(&text).as_str()) {
+                            differences.push(differs(h.id));
+                        }
+                        rs
+                    }
+                    Err(err) => {
+                        differences.push(err);
+                        Ruleset::default()
+                    }
+                }
+            };
+            (h, rs, counts)
+        }
+        // Entries written before the rules' SHA-256 was kept: whole.
+        _ => {
+            let e = store.entry(id)?;
+            let rs = match relower(&e) {
+                Ok(rs) => {
+                    if e.has_policy() && rampart_nft::to_text(&rs) != e.nft {
+                        differences.push(differs(e.id));
+                    }
+                    rs
+                }
+                Err(err) => {
+                    differences.push(format!("{err:#}"));
+                    Ruleset::default()
+                }
+            };
+            let counts: Counts = rs
+                .tables
+                .iter()
+                .flat_map(|t| t.sets.iter().map(|s| (s.name.clone(), s.elements.len())))
+                .collect();
+            let h = store.head(id)?;
+            (h, rs, counts)
+        }
+    };
+    let applied = Applied {
+        id: head.id,
+        kind: head.kind,
+        time: head.time,
+        time_text: state::fmt_time(head.time),
+        sha256: head.sha256.clone(),
+        format: head.format.clone(),
+        no_optimize: head.no_optimize,
+        sources: head.sources.iter().map(|s| s.path.clone()).collect(),
+        settings: head.settings.clone(),
+    };
+    Ok((applied, rs, counts))
+}
+
+/// Reads rampart's tables from the kernel and maps them onto `rs`
+/// (`counts`: the applied sets' element counts by nft name).
+fn read_live(rs: &Ruleset, counts: &Counts, live: &mut Live) {
     for t in &rs.tables {
         let rules = match rampart_sys::list_rules(t.family, &t.name) {
             Ok(r) => r,
@@ -350,7 +423,7 @@ fn read_live(rs: &Ruleset, live: &mut Live) {
                         .sets
                         .iter()
                         .find(|s| s.name == name)
-                        .map(|s| s.elements.len()),
+                        .and_then(|s| counts.get(&s.name).copied()),
                     name,
                 })
                 .collect(),

@@ -262,3 +262,148 @@ fn issue5_blocked_network_minus_office_in_the_kernel() {
         }
     }
 }
+
+const PAIRS_POLICY: &str = r#"
+[defaults]
+input = "accept"
+
+[sets.svc]
+type = "net,port"
+elements = ["10.60.1.0/24,8081/tcp"]
+
+[sets.web]
+type = "port"
+elements = ["9100-9200/tcp"]
+
+[[deny]]
+from = "@svc"
+
+[[deny]]
+port = "@web"
+"#;
+
+#[test]
+fn issue5_set_add_del_into_interval_sets_of_pairs_and_port_ranges() {
+    if !kernel_available() {
+        return;
+    }
+    let dir = TempDir(std::env::temp_dir().join(format!("rampart-pairs-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("temp dir");
+    let policy = dir.0.join("policy.toml");
+    std::fs::write(&policy, PAIRS_POLICY).expect("write policy");
+    let state = dir.0.join("state");
+    let server = Netns::new("ps").expect("server namespace");
+    let client = Netns::new("pc").expect("client namespace");
+    server.ip(&[
+        "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", &client.0,
+    ]);
+    server.ip(&["addr", "add", "10.60.0.1/16", "dev", "veth0"]);
+    server.ip(&["link", "set", "veth0", "up"]);
+    for a in ["10.60.2.5", "10.60.3.5", "10.60.4.5"] {
+        client.ip(&["addr", "add", &format!("{a}/16"), "dev", "veth0"]);
+    }
+    client.ip(&["link", "set", "veth0", "up"]);
+    let rampart = |args: &[&str]| -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &server.0, env!("CARGO_BIN_EXE_rampart")])
+            .args(args)
+            .env("RAMPART_STATE_DIR", &state)
+            .env("SSH_CONNECTION", "")
+            .output()
+            .expect("run rampart");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "rampart {args:?}: {err}");
+        err
+    };
+    // The elements `nft list set` prints, sorted (the kernel lists them
+    // in the order they were added).
+    let list = |set: &str| {
+        let mut v = listed_elements(&server.exec(&["nft", "list", "set", "inet", "rampart", set]));
+        v.sort();
+        v
+    };
+    rampart(&["apply", &policy.display().to_string()]);
+    // Listeners on the ports the traffic goes to.
+    for port in [8081u16, 8082, 8090, 8096] {
+        let l = rampart_sys::netns::run_in_named(&server.0, move || {
+            TcpListener::bind(("10.60.0.1", port))
+        })
+        .expect("enter the namespace")
+        .expect("listen");
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                drop(s);
+            }
+        });
+    }
+    let connects = |src: &str, port: u16| -> bool {
+        let ip: IpAddr = src.parse().expect("address");
+        let dst = SocketAddr::from(([10, 60, 0, 1], port));
+        let got = rampart_sys::netns::run_in_named(&client.0, move || {
+            tcp_connect(Some(ip), dst, Duration::from_millis(600))
+        })
+        .expect("enter the namespace");
+        match got {
+            Outcome::Accepted => true,
+            Outcome::TimedOut => false,
+            other => panic!("{src} -> {port}: {other:?}"),
+        }
+    };
+
+    // Network + port and address range + port range into the pairs.
+    let err = rampart(&[
+        "set",
+        "add",
+        "svc",
+        "10.60.2.0/24,tcp:8081",
+        "10.60.3.1-10.60.3.9,tcp:8000-8100",
+    ]);
+    assert!(err.contains("set update: svc (+2 -0)"), "{err}");
+    assert_eq!(
+        list("svc"),
+        [
+            "10.60.1.0/24 . tcp . 8081",
+            "10.60.2.0/24 . tcp . 8081",
+            "10.60.3.1-10.60.3.9 . tcp . 8000-8100"
+        ]
+    );
+    // A port range and a single port into the port set.
+    let err = rampart(&["set", "add", "web", "tcp:8090-8095", "udp:53"]);
+    assert!(err.contains("set update: web (+2 -0)"), "{err}");
+    assert_eq!(
+        list("web"),
+        ["tcp . 8090-8095", "tcp . 9100-9200", "udp . 53"]
+    );
+    // Real traffic: the pair's port is dropped, another port is not; the
+    // range of addresses and ports too; the port range for everyone.
+    assert!(!connects("10.60.2.5", 8081), "blocked network + port");
+    assert!(connects("10.60.2.5", 8082), "same network, another port");
+    assert!(!connects("10.60.3.5", 8082), "address range + port range");
+    assert!(connects("10.60.4.5", 8081), "another network");
+    assert!(!connects("10.60.4.5", 8090), "blocked port range");
+    assert!(connects("10.60.4.5", 8096), "just past the port range");
+
+    // Deleting them opens the ports again.
+    let err = rampart(&["set", "del", "svc", "10.60.2.0/24,tcp:8081"]);
+    assert!(err.contains("set update: svc (+0 -1)"), "{err}");
+    let err = rampart(&["set", "del", "web", "tcp:8090-8095"]);
+    assert!(err.contains("set update: web (+0 -1)"), "{err}");
+    assert_eq!(
+        list("svc"),
+        [
+            "10.60.1.0/24 . tcp . 8081",
+            "10.60.3.1-10.60.3.9 . tcp . 8000-8100"
+        ]
+    );
+    assert_eq!(list("web"), ["tcp . 9100-9200", "udp . 53"]);
+    assert!(connects("10.60.2.5", 8081), "deleted pair");
+    assert!(connects("10.60.4.5", 8090), "deleted port range");
+    // Rollback puts the port range back, incrementally.
+    let err = rampart(&["rollback"]);
+    assert!(err.contains("set update: web (+1 -0)"), "{err}");
+    assert_eq!(
+        list("web"),
+        ["tcp . 8090-8095", "tcp . 9100-9200", "udp . 53"]
+    );
+    assert!(!connects("10.60.4.5", 8090), "port range back");
+}

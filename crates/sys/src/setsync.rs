@@ -75,6 +75,8 @@ use crate::socket::{SendError, Socket};
 use rampart_nft::{Element, Ruleset, Set, TableFamily};
 use std::cmp::Ordering;
 
+mod concat;
+
 const NFT_MSG_DELSETELEM: u16 = 14;
 /// Like `DELSETELEM`, but an element that is not there is no error
 /// (Linux 6.3).
@@ -164,11 +166,6 @@ fn set_dt(s: &Set) -> Result<Dt, String> {
     match s.key.as_slice() {
         [k] => Ok(key_dt(*k)),
         keys => {
-            if s.interval {
-                return Err(
-                    "interval sets of concatenations are not encoded over netlink yet".into(),
-                );
-            }
             let parts: Vec<Dt> = keys.iter().map(|k| key_dt(*k)).collect();
             concat_dt(&parts)
         }
@@ -192,6 +189,7 @@ fn plain_key(s: &Set, dt: Dt, e: &Element) -> Result<Vec<u8>, String> {
 pub fn element_key(s: &Set, e: &Element) -> Result<Vec<u8>, String> {
     let dt = set_dt(s)?;
     match (s.interval, e.key.as_slice()) {
+        (true, _) if s.key.len() > 1 => concat::first_key(s, e),
         (true, [_]) if s.key.len() == 1 => {
             let list = interval_list(dt, false, std::slice::from_ref(e))?;
             let (lo, _, _) = list.first().ok_or("no interval")?;
@@ -240,7 +238,9 @@ pub fn diff_set(fam: TableFamily, table: &str, old: &Set, new: &Set) -> Result<S
         added: 0,
         deleted: 0,
     };
-    if new.interval {
+    if new.interval && new.key.len() > 1 {
+        concat::diff(&mut out, old, new)?;
+    } else if new.interval {
         diff_intervals(&mut out, dt, old, new)?;
     } else {
         diff_plain(&mut out, dt, old, new)?;
