@@ -15,6 +15,13 @@
 # CPU seconds (user + system, all threads: rampart scans on every CPU)
 # and lines per CPU second are printed too — on a shared machine they
 # are the steadier figures.
+#
+# Rows with --threads 1 and 2 show how one file's scan scales over CPUs.
+# Last, instructions per line counted by valgrind (callgrind), which the
+# load of a shared machine does not change: each tool runs on a short and
+# a longer prefix (I_SHORT, I_LONG lines) and the difference is divided
+# by the difference in lines, so start-up cancels out. Only with ICOUNT=1:
+# fail2ban-regex under callgrind needs about 20 minutes for the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v fail2ban-regex >/dev/null || {
@@ -65,10 +72,21 @@ t=$(secs $BIN guard test --summary fail2ban:sshd "$LOG")
 r_full=$(rate "$N" "${t% *}"); c_full=$(rate "$N" "${t#* }")
 row "rampart guard test fail2ban:sshd" "$N" "$t" "$(matched)"
 
+for th in 1 2; do
+    OUTF="$OUT/guard-rampart-full-t$th.txt"
+    t=$(secs $BIN guard test --summary --threads $th fail2ban:sshd "$LOG")
+    row "rampart ... fail2ban:sshd --threads $th" "$N" "$t" "$(matched)"
+done
+
 OUTF="$OUT/guard-rampart-builtin.txt"
 t=$(secs $BIN guard test --summary sshd "$LOG")
 r_bi=$(rate "$N" "${t% *}"); c_bi=$(rate "$N" "${t#* }")
 row "rampart guard test sshd (built-in)" "$N" "$t" "$(matched)"
+for th in 1 2; do
+    OUTF="$OUT/guard-rampart-builtin-t$th.txt"
+    t=$(secs $BIN guard test --summary --threads $th sshd "$LOG")
+    row "rampart ... sshd (built-in) --threads $th" "$N" "$t" "$(matched)"
+done
 
 echo
 printf "ratio, same filter (fail2ban's sshd.conf): %.1fx wall, %.1fx per CPU second\n" \
@@ -80,3 +98,33 @@ if [ "$m_f2b" != "$m_rp" ]; then
     exit 1
 fi
 echo "matched lines on the prefix: identical ($m_rp)"
+
+if [ "${ICOUNT:-0}" != 0 ]; then
+    command -v valgrind >/dev/null || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+    }
+    I_SHORT=${I_SHORT:-2000}
+    I_LONG=${I_LONG:-12000}
+    head -n "$I_SHORT" "$LOG" > "$OUT/auth-short.log"
+    head -n "$I_LONG" "$LOG" > "$OUT/auth-long.log"
+    ir() { # instructions of "$@" (all threads; the exit status is 1 on matches)
+        { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null || true; } |
+            grep -oE 'Collected : [0-9]+' | awk '{print $3}'
+    }
+    per_line() { # instructions per line of a command taking the log last
+        local a b
+        a=$(ir "$@" "$OUT/auth-short.log"); b=$(ir "$@" "$OUT/auth-long.log")
+        echo "($b - $a) / ($I_LONG - $I_SHORT)" | bc -l
+    }
+    echo
+    echo "instructions per line (callgrind, lines $I_SHORT..$I_LONG of the log; load-independent):"
+    # fail2ban-regex takes the log first.
+    ir_f2b() { ir fail2ban-regex "$1" /etc/fail2ban/filter.d/sshd.conf; }
+    i_f2b=$(echo "($(ir_f2b "$OUT/auth-long.log") - $(ir_f2b "$OUT/auth-short.log")) / ($I_LONG - $I_SHORT)" | bc -l)
+    i_rp=$(per_line $BIN guard test --summary --threads 1 fail2ban:sshd)
+    i_bi=$(per_line $BIN guard test --summary --threads 1 sshd)
+    printf "  %-44s %10.0f\n" "fail2ban-regex (sshd.conf)" "$i_f2b" \
+        "rampart guard test fail2ban:sshd" "$i_rp" "rampart guard test sshd (built-in)" "$i_bi"
+    printf "ratio in instructions: %.1fx (fail2ban's sshd.conf), %.1fx (built-in)\n" \
+        "$(echo "$i_f2b / $i_rp" | bc -l)" "$(echo "$i_f2b / $i_bi" | bc -l)"
+fi

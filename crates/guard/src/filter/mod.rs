@@ -33,6 +33,7 @@
 
 pub mod builtin;
 pub mod date;
+pub mod fast;
 pub mod jail;
 pub mod pyre;
 
@@ -107,7 +108,13 @@ impl Default for CompileOptions {
 
 #[derive(Debug, Clone)]
 enum Engine {
-    Std(regex::Regex),
+    /// `regex-automata` (the pattern as written, or rewritten by
+    /// [`fast::rewrite`]); `fallback` runs a line whose relaxed match
+    /// failed a look-around check.
+    Meta {
+        rw: Box<fast::Rewritten>,
+        fallback: Option<Box<fancy_regex::Regex>>,
+    },
     Fancy(Box<fancy_regex::Regex>),
 }
 
@@ -117,14 +124,38 @@ pub struct Pattern {
     /// The regex as the filter wrote it (tags not expanded).
     pub source: String,
     pub origin: String,
-    /// Why `fancy-regex` runs it (empty: the `regex` crate).
+    /// Python constructs the `regex` crate has not (empty: none).
     pub fancy: Vec<&'static str>,
+    /// Whether those were rewritten for `regex-automata` (conditionals
+    /// expanded, look-around checked on the match); false with `fancy`
+    /// non-empty: the pattern runs on `fancy-regex`.
+    pub rewritten: bool,
     engine: Engine,
     literals: Option<Vec<String>>,
+    /// The distinct group names, in order.
+    names: Vec<String>,
+    /// Capture index → index in `names`.
+    slot_name: Vec<Option<usize>>,
+    /// The same for the fancy engine (fallback or main).
+    fancy_slot_name: Vec<Option<usize>>,
 }
 
 /// Named groups of one match (`None` groups left out).
 pub type Groups = BTreeMap<String, String>;
+
+/// Per-thread search state of one [`Pattern`]: engine cache, captures,
+/// and the span of each named group after a match.
+#[derive(Debug, Clone)]
+struct PatState {
+    cache: Option<regex_automata::meta::Cache>,
+    caps: Option<regex_automata::util::captures::Captures>,
+    /// The same for the all-ASCII variant.
+    ascii: Option<(
+        regex_automata::meta::Cache,
+        regex_automata::util::captures::Captures,
+    )>,
+    spans: Vec<Option<(usize, usize)>>,
+}
 
 impl Pattern {
     fn compile(line: &RegexLine, use_dns: bool, multiline: bool) -> Result<Pattern, CompileError> {
@@ -138,72 +169,194 @@ impl Pattern {
             return Err(err("empty regex".to_string()));
         }
         let tr = pyre::translate(&expanded, multiline).map_err(err)?;
-        let engine = if tr.fancy.is_empty() {
-            Engine::Std(
-                regex::RegexBuilder::new(&tr.exact)
-                    .size_limit(64 << 20)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
+        let fancy_re = || {
+            fancy_regex::RegexBuilder::new(&tr.exact)
+                .backtrack_limit(1_000_000)
+                .build()
+                .map_err(|e| err(e.to_string()))
+        };
+        let (engine, rewritten) = if tr.fancy.is_empty() {
+            let re = fast::build(&tr.exact).map_err(err)?;
+            let names = group_names(&re);
+            (
+                Engine::Meta {
+                    rw: Box::new(fast::Rewritten::plain(re, names, tr.exact.clone())),
+                    fallback: None,
+                },
+                false,
             )
         } else {
-            Engine::Fancy(Box::new(
-                fancy_regex::RegexBuilder::new(&tr.exact)
-                    .backtrack_limit(1_000_000)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            ))
+            let fancy = fancy_re()?;
+            match fast::rewrite(&tr.exact) {
+                Some(rw) => {
+                    let fallback = rw.has_checks().then(|| Box::new(fancy));
+                    (
+                        Engine::Meta {
+                            rw: Box::new(rw),
+                            fallback,
+                        },
+                        true,
+                    )
+                }
+                None => (Engine::Fancy(Box::new(fancy)), false),
+            }
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut index = |n: &str| match names.iter().position(|x| x == n) {
+            Some(i) => i,
+            None => {
+                names.push(n.to_string());
+                names.len() - 1
+            }
+        };
+        let (slot_name, fancy_slot_name) = match &engine {
+            Engine::Meta { rw, fallback } => {
+                let s: Vec<Option<usize>> = rw
+                    .names
+                    .iter()
+                    .map(|n| n.as_deref().map(&mut index))
+                    .collect();
+                let f = fallback
+                    .as_ref()
+                    .map(|r| r.capture_names().map(|n| n.map(&mut index)).collect())
+                    .unwrap_or_default();
+                (s, f)
+            }
+            Engine::Fancy(r) => (
+                Vec::new(),
+                r.capture_names().map(|n| n.map(&mut index)).collect(),
+            ),
         };
         Ok(Pattern {
             source: line.text.clone(),
             origin: line.origin.clone(),
             fancy: tr.fancy,
+            rewritten,
             engine,
             literals: pyre::required_literals(&tr.approx),
+            names,
+            slot_name,
+            fancy_slot_name,
         })
     }
 
     fn names(&self) -> Vec<String> {
-        match &self.engine {
-            Engine::Std(r) => r.capture_names().flatten().map(String::from).collect(),
-            Engine::Fancy(r) => r.capture_names().flatten().map(String::from).collect(),
+        self.names.clone()
+    }
+
+    fn state(&self) -> PatState {
+        let (cache, caps, ascii) = match &self.engine {
+            Engine::Meta { rw, .. } => (
+                Some(rw.re.create_cache()),
+                Some(rw.re.create_captures()),
+                rw.ascii
+                    .as_ref()
+                    .map(|a| (a.create_cache(), a.create_captures())),
+            ),
+            Engine::Fancy(_) => (None, None, None),
+        };
+        PatState {
+            cache,
+            caps,
+            ascii,
+            spans: vec![None; self.names.len()],
         }
     }
 
-    /// Searches; named groups that took part. `Err` when fancy-regex gave
-    /// up (backtracking limit): counted by the caller as no match.
-    fn search(&self, hay: &str) -> Result<Option<Groups>, ()> {
-        let mut g = Groups::new();
+    /// Searches `hay`; on a match `st.spans` holds the groups that took
+    /// part. `Err` when fancy-regex gave up (backtracking limit): counted
+    /// by the caller as no match.
+    fn run(&self, hay: &str, st: &mut PatState) -> Result<bool, ()> {
         match &self.engine {
-            Engine::Std(r) => {
-                let Some(c) = r.captures(hay) else {
-                    return Ok(None);
+            Engine::Meta { rw, fallback } => {
+                let input = regex_automata::Input::new(hay);
+                let caps = match (&rw.ascii, st.ascii.as_mut()) {
+                    (Some(re), Some((cache, caps))) if hay.is_ascii() => {
+                        re.search_captures_with(cache, &input, caps);
+                        caps
+                    }
+                    _ => {
+                        let (Some(cache), Some(caps)) = (st.cache.as_mut(), st.caps.as_mut())
+                        else {
+                            return Ok(false);
+                        };
+                        rw.re.search_captures_with(cache, &input, caps);
+                        caps
+                    }
                 };
-                for (i, n) in r.capture_names().enumerate() {
-                    if let (Some(n), Some(m)) = (n, c.get(i)) {
-                        g.insert(n.to_string(), m.as_str().to_string());
+                if !caps.is_match() {
+                    return Ok(false);
+                }
+                if rw.has_checks() && !rw.checks_pass(hay, caps) {
+                    return match fallback {
+                        Some(f) => fancy_spans(f, hay, &self.fancy_slot_name, &mut st.spans),
+                        None => Ok(false),
+                    };
+                }
+                st.spans.iter_mut().for_each(|s| *s = None);
+                for (i, n) in self.slot_name.iter().enumerate() {
+                    if let (Some(n), Some(sp)) = (n, caps.get_group(i)) {
+                        st.spans[*n] = Some((sp.start, sp.end));
                     }
                 }
+                Ok(true)
             }
-            Engine::Fancy(r) => {
-                let Some(c) = r.captures(hay).map_err(|_| ())? else {
-                    return Ok(None);
-                };
-                for (i, n) in r.capture_names().enumerate() {
-                    if let (Some(n), Some(m)) = (n, c.get(i)) {
-                        g.insert(n.to_string(), m.as_str().to_string());
-                    }
-                }
-            }
+            Engine::Fancy(f) => fancy_spans(f, hay, &self.fancy_slot_name, &mut st.spans),
         }
-        Ok(Some(g))
     }
 
-    fn is_match(&self, hay: &str) -> bool {
+    /// Whether `hay` matches (no groups).
+    fn is_match(&self, hay: &str, st: &mut PatState) -> bool {
         match &self.engine {
-            Engine::Std(r) => r.is_match(hay),
-            Engine::Fancy(r) => r.is_match(hay).unwrap_or(false),
+            Engine::Meta { rw, .. } if !rw.has_checks() => {
+                let input = regex_automata::Input::new(hay).earliest(true);
+                match (&rw.ascii, st.ascii.as_mut(), st.cache.as_mut()) {
+                    (Some(re), Some((c, _)), _) if hay.is_ascii() => {
+                        re.search_with(c, &input).is_some()
+                    }
+                    (_, _, Some(c)) => rw.re.search_with(c, &input).is_some(),
+                    _ => false,
+                }
+            }
+            _ => self.run(hay, st).unwrap_or(false),
         }
     }
+
+    /// The groups of the last match in `st` as fail2ban reports them.
+    fn groups(&self, hay: &str, st: &PatState, into: &mut Groups) {
+        for (n, sp) in self.names.iter().zip(&st.spans) {
+            if let Some((s, e)) = sp {
+                into.insert(n.clone(), hay[*s..*e].to_string());
+            }
+        }
+    }
+}
+
+/// A fancy-regex search with the groups' spans written to `spans`.
+fn fancy_spans(
+    f: &fancy_regex::Regex,
+    hay: &str,
+    slot_name: &[Option<usize>],
+    spans: &mut [Option<(usize, usize)>],
+) -> Result<bool, ()> {
+    let Some(c) = f.captures(hay).map_err(|_| ())? else {
+        return Ok(false);
+    };
+    spans.iter_mut().for_each(|s| *s = None);
+    for (i, n) in slot_name.iter().enumerate() {
+        if let (Some(n), Some(m)) = (n, c.get(i)) {
+            spans[*n] = Some((m.start(), m.end()));
+        }
+    }
+    Ok(true)
+}
+
+/// Capture index → group name of a `meta::Regex`.
+fn group_names(re: &regex_automata::meta::Regex) -> Vec<Option<String>> {
+    re.group_info()
+        .pattern_names(regex_automata::PatternID::ZERO)
+        .map(|n| n.map(String::from))
+        .collect()
 }
 
 /// Literal prefilter over all failregexes of a filter.
@@ -325,6 +478,10 @@ impl Filter {
             AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::Standard)
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                // Log lines are short and the literals' bytes common: the
+                // rare-byte prefilter stopped at most bytes and cost more
+                // than the DFA's own byte-at-a-time scan (profiled).
+                .prefilter(false)
                 .build(&pats)
                 .ok()
                 .filter(|_| usable)
@@ -371,8 +528,13 @@ impl Filter {
         for p in all {
             if !p.fancy.is_empty() {
                 v.push(format!(
-                    "{}: fancy-regex ({}): {}",
+                    "{}: {} ({}): {}",
                     p.origin,
+                    if p.rewritten {
+                        "rewritten for the regex engine"
+                    } else {
+                        "fancy-regex"
+                    },
                     p.fancy.join(", "),
                     p.source
                 ));
@@ -444,6 +606,11 @@ struct Worker<'f> {
     hint: Option<usize>,
     hits: Vec<bool>,
     scratch: String,
+    /// `<F-CONTENT>` + `\n` when it is not a slice of the line.
+    content: String,
+    pre_state: Option<PatState>,
+    fail_states: Vec<PatState>,
+    ignore_states: Vec<PatState>,
     memo: date::DateMemo,
     /// The lines whose date was searched, with what was found, up to the
     /// first that set the hint, while `probing` (see [`Scan::block`]).
@@ -507,6 +674,10 @@ impl<'f> Worker<'f> {
             hint: None,
             hits: vec![false; filter.failregex.len()],
             scratch: String::with_capacity(1024),
+            content: String::new(),
+            pre_state: filter.prefregex.as_ref().map(Pattern::state),
+            fail_states: filter.failregex.iter().map(Pattern::state).collect(),
+            ignore_states: filter.ignoreregex.iter().map(Pattern::state).collect(),
             memo: date::DateMemo::default(),
             probe: Vec::new(),
             probing: false,
@@ -615,8 +786,13 @@ impl<'f> Worker<'f> {
         any
     }
 
-    fn ignored(&self, st: &mut Stats, buf: &str) -> bool {
-        let hit = self.filter.ignoreregex.iter().any(|p| p.is_match(buf));
+    fn ignored(&mut self, st: &mut Stats, buf: &str) -> bool {
+        let f = self.filter;
+        let hit = f
+            .ignoreregex
+            .iter()
+            .zip(self.ignore_states.iter_mut())
+            .any(|(p, s)| p.is_match(buf, s));
         if hit {
             st.ignored += 1;
         }
@@ -635,20 +811,37 @@ impl<'f> Worker<'f> {
         {
             return out;
         }
-        let mut pre = Groups::new();
-        if let Some(p) = &f.prefregex {
-            match p.search(buf) {
-                Ok(Some(g)) => pre = g,
-                Ok(None) => return out,
+        // The text the failregexes search: the line, or prefregex's
+        // `<F-CONTENT>` and a newline (a slice of the line when the
+        // content ends at its end).
+        let mut content = std::mem::take(&mut self.content);
+        let mut hay: &str = buf;
+        if let (Some(p), Some(ps)) = (&f.prefregex, self.pre_state.as_mut()) {
+            match p.run(buf, ps) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.content = content;
+                    return out;
+                }
                 Err(()) => {
                     st.regex_errors += 1;
+                    self.content = content;
                     return out;
                 }
             }
-            if let Some(content) = pre.remove("content") {
-                if !content.is_empty() {
-                    *buf = content;
-                    buf.push('\n');
+            let span = p
+                .names
+                .iter()
+                .position(|n| n == "content")
+                .and_then(|i| ps.spans[i]);
+            if let Some((s, e)) = span.filter(|(s, e)| e > s) {
+                if buf.as_bytes().get(e) == Some(&b'\n') {
+                    hay = &buf[s..=e];
+                } else {
+                    content.clear();
+                    content.push_str(&buf[s..e]);
+                    content.push('\n');
+                    hay = &content;
                 }
             }
         }
@@ -656,23 +849,27 @@ impl<'f> Worker<'f> {
             if f.prefilter.is_some() && !self.hits[i] {
                 continue;
             }
-            let mut fail = match p.search(buf) {
-                Ok(Some(g)) => g,
-                Ok(None) => continue,
+            match p.run(hay, &mut self.fail_states[i]) {
+                Ok(true) => {}
+                Ok(false) => continue,
                 Err(()) => {
                     st.regex_errors += 1;
                     continue;
                 }
-            };
-            if !f.ignoreregex.is_empty() && self.ignored(st, buf) {
+            }
+            if !f.ignoreregex.is_empty() && self.ignored(st, hay) {
                 if !f.check_all {
                     break;
                 }
                 continue;
             }
+            let mut fail = Groups::new();
+            p.groups(hay, &self.fail_states[i], &mut fail);
             alt_groups(&mut fail);
-            if !pre.is_empty() {
-                let mut merged = pre.clone();
+            if let (Some(p), Some(ps)) = (&f.prefregex, &self.pre_state) {
+                let mut merged = Groups::new();
+                p.groups(buf, ps, &mut merged);
+                merged.remove("content");
                 merged.extend(fail);
                 fail = merged;
             }
@@ -684,6 +881,7 @@ impl<'f> Worker<'f> {
                 break;
             }
         }
+        self.content = content;
         out
     }
 }
