@@ -13,6 +13,8 @@
 #   bash bench/bans.sh [N]        (default N = 1000000; needs root for ipset)
 #
 # rampart's figures come from crates/store/examples/bans_bench.rs:
+# engine = N failures of distinct addresses through Engine::on_failure
+# alone (maxretry 1, increments and prefix escalation on, default bounds);
 # store-batch-full/normal = N bans recorded in transactions of 10,000
 # (synchronous FULL / NORMAL); engine+store = N failures of distinct
 # addresses through Engine::on_failure (maxretry 1, increments on) and the
@@ -84,7 +86,7 @@ printf "fail2ban-banip %s %.3f %.0f\n" "$banned" "$t" "$f2b_rate" | tee "$OUT/fa
 
 echo
 echo "== bans per second (goal >= 100000); wall clock, and per CPU second of rampart's process"
-for k in store-batch-full store-batch-normal engine+store store-single-full; do
+for k in engine store-batch-full store-batch-normal engine+store store-single-full; do
     r=$(rate "$k")
     line=$(printf "%-20s %12.0f/s (%.0f/cpu-s)" "$k" "$r" "$(cpurate "$k")")
     [ -n "$ipset_rate" ] && line+=$(printf "   %6.2fx ipset restore" "$(echo "$r / $ipset_rate" | bc -l)")

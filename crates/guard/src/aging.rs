@@ -9,6 +9,10 @@
 //! (and with it the map) never holds more than `cap` items. Evictions of
 //! live entries are counted: memory stays bounded under any number of
 //! distinct addresses, and the loss of precision shows in a metric.
+//!
+//! The keys are addresses an attacker chooses: the map hashes with
+//! `foldhash` seeded per map (fast on small integer keys, unlike SipHash,
+//! and not predictable from outside, unlike an unseeded Fx hash).
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::collections::VecDeque;
@@ -17,7 +21,7 @@ use std::hash::Hash;
 /// A bounded map whose entries age out oldest first.
 #[derive(Debug, Clone)]
 pub struct AgingMap<K, V> {
-    map: HashMap<K, Slot<V>>,
+    map: HashMap<K, Slot<V>, foldhash::fast::RandomState>,
     queue: VecDeque<(K, u32)>,
     cap: usize,
     evicted: u64,
@@ -33,7 +37,7 @@ impl<K: Hash + Eq + Copy, V> AgingMap<K, V> {
     /// At most `cap` entries (at least 1).
     pub fn new(cap: usize) -> Self {
         AgingMap {
-            map: HashMap::new(),
+            map: HashMap::default(),
             queue: VecDeque::new(),
             cap: cap.max(1),
             evicted: 0,

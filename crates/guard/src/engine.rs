@@ -5,8 +5,9 @@
 //!
 //! State: failure counters per (jail, address) and the ban history per
 //! (jail, network) in bounded [`AgingMap`]s, banned-member windows per
-//! prefix, and the active bans in an ordered map (so a prefix finds the
-//! bans inside it with one range query) with a heap of expiry times.
+//! prefix, and the active bans in a hash map with an ordered set of their
+//! networks beside it (so a prefix finds the bans inside it with one range
+//! query) and a heap of expiry times.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -271,15 +272,15 @@ pub struct Engine {
     dry_run: bool,
     whitelist: Whitelist,
     jails: Vec<Jail>,
-    by_name: HashMap<Arc<str>, u16>,
+    by_name: HashMap<Arc<str>, u16, foldhash::fast::RandomState>,
     special: [Jail; 3],
     prefix: PrefixRule,
     conn: Option<ConnRule>,
     history_age: u64,
     failures: AgingMap<(u16, IpAddr), u32>,
     history: AgingMap<(u16, Net), History>,
-    windows: AgingMap<Net, Vec<IpAddr>>,
-    bans: BTreeMap<Net, Entry>,
+    windows: AgingMap<Net, Members>,
+    bans: Bans,
     lens: [Vec<u32>; 2],
     expiries: BinaryHeap<Reverse<(Timestamp, Net)>>,
     rng: u64,
@@ -292,7 +293,7 @@ impl Engine {
     pub fn new(config: &GuardConfig) -> Result<Engine, Error> {
         let whitelist = Whitelist::from_entries(&config.ignoreip, true, "ignoreip")?;
         let mut jails = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name: HashMap<Arc<str>, u16, foldhash::fast::RandomState> = HashMap::default();
         for (name, j) in &config.jail {
             if !j.enabled {
                 continue;
@@ -401,7 +402,7 @@ impl Engine {
             failures: AgingMap::new(config.limits.max_tracked),
             history: AgingMap::new(config.limits.max_history),
             windows: AgingMap::new(config.limits.max_history),
-            bans: BTreeMap::new(),
+            bans: Bans::default(),
             lens: [vec![0; 33], vec![0; 129]],
             expiries: BinaryHeap::new(),
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -524,18 +525,22 @@ impl Engine {
         let key = (j, addr);
         // fail2ban: the window starts at the first failure and restarts
         // when a failure comes after it ended.
-        let count = match self.failures.get_mut(&key) {
+        // A first failure that bans at once (maxretry 1) needs no counter.
+        let (count, tracked) = match self.failures.get_mut(&key) {
             Some((c, start)) if u64::from(start) + findtime >= now => {
                 *c += 1;
-                *c
+                (*c, true)
             }
+            None if maxretry <= 1 => (1, false),
             _ => {
                 self.failures.insert(key, stamp(now), 1);
-                1
+                (1, true)
             }
         };
         if count >= maxretry {
-            self.failures.remove(&key);
+            if tracked {
+                self.failures.remove(&key);
+            }
             let reason = if info.is_empty() {
                 format!("{count} failures within {findtime}s")
             } else {
@@ -946,14 +951,9 @@ impl Engine {
         }
         let window = self.prefix.window;
         let members = match self.windows.get_mut(&p) {
-            Some((m, start)) if u64::from(start) + window >= now => {
-                if !m.contains(&addr) {
-                    m.push(addr);
-                }
-                m.len()
-            }
+            Some((m, start)) if u64::from(start) + window >= now => m.add(addr),
             _ => {
-                self.windows.insert(p, stamp(now), vec![addr]);
+                self.windows.insert(p, stamp(now), Members::One(addr));
                 1
             }
         };
@@ -974,7 +974,16 @@ impl Engine {
     /// Adds an active ban: carves it around the whitelist, folds the bans
     /// inside it, emits the bans. False when nothing was banned.
     fn insert(&mut self, net: Net, mut e: Entry, restored: bool, out: &mut Vec<Action>) -> bool {
-        let parts = self.whitelist.carve(&net);
+        // A host is whole or whitelisted: no interval algebra for it.
+        let parts = if net.is_host() {
+            if self.whitelist.contains(net.addr()) {
+                Vec::new()
+            } else {
+                vec![net]
+            }
+        } else {
+            self.whitelist.carve(&net)
+        };
         if parts.is_empty() {
             if !restored {
                 self.metrics.ignored_whitelisted += 1;
@@ -1010,8 +1019,8 @@ impl Engine {
             let (lo, hi) = net.range_bounds();
             let inside: Vec<Net> = self
                 .bans
-                .range(lo..=hi)
-                .map(|(n, _)| *n)
+                .range(lo, hi)
+                .copied()
                 .filter(|n| *n != net && net.covers(n))
                 .collect();
             for n in inside {
@@ -1199,6 +1208,86 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The active bans: found by network through a hash map (a lookup per
+/// failure and a few per ban), ordered by a set of the networks alone (a
+/// prefix ban finds the bans inside it with one range query). The large
+/// entries never move inside a B-tree.
+#[derive(Debug, Default)]
+struct Bans {
+    map: HashMap<Net, Entry, foldhash::fast::RandomState>,
+    order: std::collections::BTreeSet<Net>,
+}
+
+impl Bans {
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// In address order.
+    fn iter(&self) -> impl Iterator<Item = (&Net, &Entry)> + '_ {
+        self.order
+            .iter()
+            .filter_map(|n| self.map.get(n).map(|e| (n, e)))
+    }
+
+    fn get(&self, net: &Net) -> Option<&Entry> {
+        self.map.get(net)
+    }
+
+    fn get_mut(&mut self, net: &Net) -> Option<&mut Entry> {
+        self.map.get_mut(net)
+    }
+
+    fn contains_key(&self, net: &Net) -> bool {
+        self.map.contains_key(net)
+    }
+
+    fn remove(&mut self, net: &Net) -> Option<Entry> {
+        let e = self.map.remove(net)?;
+        self.order.remove(net);
+        Some(e)
+    }
+
+    fn insert(&mut self, net: Net, e: Entry) {
+        if self.map.insert(net, e).is_none() {
+            self.order.insert(net);
+        }
+    }
+
+    /// The banned networks from `lo` to `hi` in `Net`'s order.
+    fn range(&self, lo: Net, hi: Net) -> impl Iterator<Item = &Net> + '_ {
+        self.order.range(lo..=hi)
+    }
+}
+
+/// The distinct banned addresses of a prefix within its window. Under a
+/// spread-out flood most prefixes see one: it is kept without an
+/// allocation.
+#[derive(Debug, Clone)]
+enum Members {
+    One(IpAddr),
+    Many(Vec<IpAddr>),
+}
+
+impl Members {
+    /// Adds `addr` (once); the number of distinct members.
+    fn add(&mut self, addr: IpAddr) -> usize {
+        match self {
+            Members::One(a) if *a == addr => 1,
+            Members::One(a) => {
+                *self = Members::Many(vec![*a, addr]);
+                2
+            }
+            Members::Many(v) => {
+                if !v.contains(&addr) {
+                    v.push(addr);
+                }
+                v.len()
+            }
+        }
     }
 }
 

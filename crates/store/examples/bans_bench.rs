@@ -6,6 +6,8 @@
 //!
 //! Prints one `name bans wall_seconds bans_per_second cpu_seconds
 //! bans_per_cpu_second` line per measurement:
+//! - `engine`: N distinct addresses failing once in a `maxretry = 1` jail
+//!   (prefix escalation on), the engine alone;
 //! - `store-batch-full` / `store-batch-normal`: N bans recorded in batches
 //!   of 10,000 per transaction (synchronous FULL / NORMAL);
 //! - `engine+store`: N distinct addresses failing once in a `maxretry = 1`
@@ -13,7 +15,8 @@
 //! - `store-single-full`: one transaction (one fsync) per ban, 2,000 bans.
 //!
 //! With ADDRS_OUT the N addresses are written there, one per line, for
-//! the ipset and fail2ban runs of the same addresses.
+//! the ipset and fail2ban runs of the same addresses. `BANS_ONLY=name`
+//! runs one measurement (for profiling), `BANS_BATCH` sets the batch size.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -62,11 +65,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             writeln!(f, "{}", addr(i))?;
         }
     }
-    let batch = 10_000usize;
+    let batch: usize = std::env::var("BANS_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    // BANS_ONLY=name runs one measurement (for profiling).
+    let only = std::env::var("BANS_ONLY").ok();
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("engine") {
+        let mut e = Engine::new(&engine_config())?;
+        let start = Instant::now();
+        let cpu = cpu_seconds();
+        let mut bans = 0u32;
+        for i in 0..n {
+            let a = e.on_failure(T, "bench", addr(i), "Failed password for root");
+            bans += a.iter().filter(|x| matches!(x, Action::Ban(_))).count() as u32;
+        }
+        report(
+            "engine",
+            bans,
+            start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
+        );
+    }
     for (name, durability) in [
         ("store-batch-full", Durability::Full),
         ("store-batch-normal", Durability::Normal),
     ] {
+        if !run(name) {
+            continue;
+        }
         let path = dir.join(format!("{name}.db"));
         remove_db(&path);
         let mut s = SqliteStore::open(&path, durability)?;
@@ -80,22 +108,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         remove_db(&path);
     }
 
-    {
-        let mut config = GuardConfig::default();
-        config.prefix.enabled = false;
-        config.limits.max_tracked = 1_000_000;
-        config.jail.insert(
-            "bench".into(),
-            JailConfig {
-                maxretry: 1,
-                bantime_increment: Some(Default::default()),
-                ..Default::default()
-            },
-        );
+    if run("engine+store") {
         let path = dir.join("engine-store.db");
         remove_db(&path);
         let mut s = SqliteStore::open(&path, Durability::Full)?;
-        let mut e = Engine::new(&config)?;
+        let mut e = Engine::new(&engine_config())?;
         let start = Instant::now();
         let cpu = cpu_seconds();
         let mut pending: Vec<Action> = Vec::with_capacity(batch);
@@ -119,7 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         remove_db(&path);
     }
 
-    {
+    if run("store-single-full") {
         let path = dir.join("single.db");
         remove_db(&path);
         let mut s = SqliteStore::open(&path, Durability::Full)?;
@@ -138,6 +155,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         remove_db(&path);
     }
     Ok(())
+}
+
+/// A `maxretry = 1` jail with increments, prefix escalation on (the
+/// default /24 after 5 members: the spread addresses rarely share one).
+fn engine_config() -> GuardConfig {
+    let mut config = GuardConfig::default();
+    config.jail.insert(
+        "bench".into(),
+        JailConfig {
+            maxretry: 1,
+            bantime_increment: Some(Default::default()),
+            ..Default::default()
+        },
+    );
+    config
 }
 
 /// Prints `name bans wall_s bans/s cpu_s bans/cpu_s`: on a shared machine
