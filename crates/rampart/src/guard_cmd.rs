@@ -453,8 +453,8 @@ pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
     let now = now_unix() as u64;
     writeln!(
         out,
-        "{:<43} {:<10} {:<9} {:>12} {:>6}  REASON",
-        "ADDRESS", "JAIL", "SOURCE", "EXPIRES IN", "HITS"
+        "{:<43} {:<10} {:<9} {:<14} {:>12} {:>6}  REASON",
+        "ADDRESS", "JAIL", "SOURCE", "PORTS", "EXPIRES IN", "HITS"
     )?;
     for b in &list {
         let left = b.until.map_or_else(
@@ -463,8 +463,8 @@ pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
         );
         writeln!(
             out,
-            "{:<43} {:<10} {:<9} {:>12} {:>6}  {}",
-            b.net, b.jail, b.source, left, b.hits, b.reason
+            "{:<43} {:<10} {:<9} {:<14} {:>12} {:>6}  {}",
+            b.net, b.jail, b.source, b.ports, left, b.hits, b.reason
         )?;
     }
     writeln!(out, "{} ban(s)", list.len())?;

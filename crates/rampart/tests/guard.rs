@@ -136,16 +136,8 @@ fn issue6_apply_and_rollback_leave_the_guard_table_alone_and_status_shows_it() {
         .run(|| {
             BanTable::open()?
                 .create(&[
-                    BanElem {
-                        addr: "198.51.100.7".parse().expect("addr"),
-                        len: 32,
-                        timeout_ms: Some(3_600_000),
-                    },
-                    BanElem {
-                        addr: "2001:db8:1::".parse().expect("addr"),
-                        len: 64,
-                        timeout_ms: None,
-                    },
+                    BanElem::all("198.51.100.7".parse().expect("addr"), 32, Some(3_600_000)),
+                    BanElem::all("2001:db8:1::".parse().expect("addr"), 64, None),
                 ])
                 .map_err(std::io::Error::other)
         })
