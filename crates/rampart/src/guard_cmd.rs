@@ -286,13 +286,15 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<ExitCode> {
         match rampart_guard::filter::jail::jail_filter(&cfg, name, jail, year) {
             Ok(f) => writeln!(
                 out,
-                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s",
+                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s, ports {}",
                 jail.filter_spec(name),
                 f.failregex.len(),
                 jail.logpath.len(),
                 jail.maxretry,
                 jail.findtime.0,
-                jail.bantime.0
+                jail.bantime.0,
+                // Checked by GuardConfig::load above.
+                jail.ban_scope().map_or_else(|e| e, |s| s.describe())
             )?,
             Err(e) => {
                 bad += 1;
