@@ -1125,6 +1125,22 @@ protocol = "all"
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_ports_and_services_never_panic(
+            port in proptest::collection::vec(".{0,24}", 0..4),
+            proto in "(tcp|udp|sctp|all|x)",
+            services in ".{0,200}",
+        ) {
+            let _ = parse_services(&services);
+            let j = JailConfig { port, protocol: proto, ..JailConfig::default() };
+            if let Ok(BanScope::Ports(v)) = j.ban_scope() {
+                proptest::prop_assert!(v.windows(2).all(|w| w[0] < w[1]));
+                proptest::prop_assert!(v.iter().all(|r| r.1 <= r.2));
+            }
+        }
+    }
+
     #[test]
     fn durations_print_as_fail2ban_writes_them() {
         let s = toml::to_string(&JailConfig {
