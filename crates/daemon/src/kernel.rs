@@ -15,13 +15,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Port ranges of one ban (`(protocol, first, last)`); `None`: all.
-pub type Ports = Option<Arc<[(u8, u16, u16)]>>;
+/// Port ranges of one ban: `(protocol, first, last)`.
+pub type PortRanges = Arc<[(u8, u16, u16)]>;
+/// The ports of one ban; `None`: all.
+pub type Ports = Option<PortRanges>;
 
 /// The ports each jail's bans cover.
 #[derive(Debug, Clone, Default)]
 pub struct Scopes {
-    jails: HashMap<String, (Arc<[(u8, u16, u16)]>, String)>,
+    jails: HashMap<String, (PortRanges, String)>,
 }
 
 impl Scopes {
@@ -100,7 +102,7 @@ pub fn elements_of(
 /// (a `port4` element is found by its whole key).
 #[derive(Debug, Default)]
 pub struct Placed {
-    scoped: HashMap<(IpAddr, u8), Arc<[(u8, u16, u16)]>>,
+    scoped: HashMap<(IpAddr, u8), PortRanges>,
 }
 
 impl Placed {

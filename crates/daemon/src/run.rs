@@ -142,9 +142,11 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> Result<(), Error> {
     run_with(
         opts,
         &cfg,
-        &names,
-        &filters,
-        &file_jails,
+        Jails {
+            names: &names,
+            filters: &filters,
+            file_jails: &file_jails,
+        },
         &mut source,
         SystemLookup,
         stop,
@@ -167,18 +169,31 @@ const RESOLVER_QUEUE: usize = 1024;
 /// sees any ban.
 const START_RESOLVE: Duration = Duration::from_secs(3);
 
-/// [`run`] with the sources given: `file_jails[i]` are the jails
-/// (indexes into `names`/`filters`) that read source `i`.
+/// The enabled jails and which read what.
+#[derive(Debug, Clone, Copy)]
+pub struct Jails<'a> {
+    pub names: &'a [String],
+    pub filters: &'a [rampart_guard::filter::Filter],
+    /// `file_jails[i]`: the jails (indexes into `names`/`filters`) that
+    /// read source `i`.
+    pub file_jails: &'a [Vec<usize>],
+}
+
+/// [`run`] with the jails, the line source and the host-name lookup
+/// given.
 pub fn run_with(
     opts: &Options,
     cfg: &GuardConfig,
-    names: &[String],
-    filters: &[rampart_guard::filter::Filter],
-    file_jails: &[Vec<usize>],
+    jails: Jails<'_>,
     source: &mut dyn LineSource,
     lookup: impl Lookup,
     stop: &AtomicBool,
 ) -> Result<(), Error> {
+    let Jails {
+        names,
+        filters,
+        file_jails,
+    } = jails;
     let (t0, _) = now();
     let usedns: Vec<UseDns> = names
         .iter()
@@ -238,7 +253,7 @@ pub fn run_with(
         if answers.is_empty() {
             std::thread::sleep(Duration::from_millis(5));
         }
-        on_answers(&mut engine, &names, &usedns, answers, t0, &mut pending);
+        on_answers(&mut engine, names, &usedns, answers, t0, &mut pending);
     }
     if resolver.pending() > 0 {
         log(&format!(
@@ -739,9 +754,11 @@ mod tests {
             run_with(
                 &o,
                 &c,
-                &["sshd".to_string()],
-                std::slice::from_ref(&filter),
-                &[vec![0]],
+                Jails {
+                    names: &["sshd".to_string()],
+                    filters: std::slice::from_ref(&filter),
+                    file_jails: &[vec![0]],
+                },
                 &mut Fake(q2),
                 Names,
                 &s,
