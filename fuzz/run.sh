@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file eval_packet conntrack capture fail2ban_config fail2ban_line netlink_setelem ctnetlink journal_json guard_request)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(iptables_save iptables_script ipset_save native native_set_file eval_packet conntrack capture fail2ban_config fail2ban_line netlink_setelem ctnetlink journal_json guard_request guard_ports)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seed() {
   local dir=corpus/$1; mkdir -p "$dir"
@@ -36,6 +36,8 @@ seed() {
         head -c 20000 "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/$f" > "$dir/$f" 2>/dev/null || true; done ;;
     journal_json) printf '%s' '{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sshd","_PID":"812","MESSAGE":"Failed password for root from 192.0.2.7 port 22 ssh2"}' > "$dir/sshd.json"
       printf '%s' '{"SYSLOG_IDENTIFIER":"kernel","__MONOTONIC_TIMESTAMP":"12345678","MESSAGE":[70,97,105,108,255],"SYSLOG_PID":["1","2"]}' > "$dir/kernel.json" ;;
+    guard_ports) printf 'tcp\nssh, http,https\n8000:8100\nftp-data-ftp' > "$dir/ports"
+      head -c 4000 /etc/services > "$dir/services" 2>/dev/null || true ;;
   esac
 }
 for t in "${TARGETS[@]}"; do

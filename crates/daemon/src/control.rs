@@ -174,6 +174,14 @@ pub struct BanInfo {
     /// Networks folded into this prefix ban.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+    /// What the ban drops: `all`, or the jail's ports (`tcp/22`,
+    /// `tcp/80,443`).
+    #[serde(default = "all_ports")]
+    pub ports: String,
+}
+
+fn all_ports() -> String {
+    "all".to_string()
 }
 
 /// An answer.

@@ -13,7 +13,9 @@
 //! * [`alert`]: alert senders (webhook, e-mail, log) behind a bounded queue.
 //! * [`kernel`]: actions → elements of table `inet rampart-guard`.
 //! * [`control`]: the control socket (JSON lines, root only) and its client.
-//! * [`whitelist`]: the host's addresses, admin SSH sessions, host names.
+//! * [`whitelist`]: the host's addresses, admin SSH sessions.
+//! * [`resolve`]: host names (`usedns`, whitelisted names) resolved on
+//!   threads behind a bounded queue, with a cache; the loop never waits.
 //!
 //! ```
 //! use rampart_daemon::control::{parse_request, request_line, Request};
@@ -26,6 +28,7 @@ pub mod conntrack;
 pub mod control;
 pub mod journal;
 pub mod kernel;
+pub mod resolve;
 pub mod run;
 pub mod source;
 pub mod tail;

@@ -26,10 +26,11 @@ use crate::alert::{AlertSender, Alerts};
 use crate::conntrack::{ConntrackConfig, ConntrackSource};
 use crate::control::{self, BanInfo, Call, Request, Response};
 use crate::kernel::{self, Kernel};
+use crate::resolve::{Lookup, Resolver, SystemLookup};
 use crate::source::{Line, LineSource, Sources};
 use crate::Error;
 use rampart_guard::filter::jail::jail_filter;
-use rampart_guard::filter::Scan;
+use rampart_guard::filter::{Scan, UseDns};
 use rampart_guard::{Action, Engine, Group, GuardConfig, Timestamp, FOREVER};
 use rampart_store::{BanStore, Durability, SqliteStore};
 use std::net::IpAddr;
@@ -138,21 +139,73 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> Result<(), Error> {
         }
     }
     let mut source = Sources::open(&files, &journals, opts.from_start).map_err(Error::Config)?;
-    run_with(opts, &cfg, &names, &filters, &file_jails, &mut source, stop)
+    run_with(
+        opts,
+        &cfg,
+        Jails {
+            names: &names,
+            filters: &filters,
+            file_jails: &file_jails,
+        },
+        &mut source,
+        SystemLookup,
+        stop,
+    )
 }
 
-/// [`run`] with the sources given: `file_jails[i]` are the jails
-/// (indexes into `names`/`filters`) that read source `i`.
+/// What waits for a host name's addresses.
+#[derive(Debug)]
+enum Waiter {
+    /// A failure of jail `jail` whose `<HOST>` was this name.
+    Failure { jail: usize, info: String },
+    /// A whitelisted name (global or a jail's `ignoreip`).
+    Whitelist,
+}
+
+/// Resolver threads and the length of their queue.
+const RESOLVER_THREADS: usize = 4;
+const RESOLVER_QUEUE: usize = 1024;
+/// How long the start waits for the whitelisted names before the kernel
+/// sees any ban.
+const START_RESOLVE: Duration = Duration::from_secs(3);
+
+/// The enabled jails and which read what.
+#[derive(Debug, Clone, Copy)]
+pub struct Jails<'a> {
+    pub names: &'a [String],
+    pub filters: &'a [rampart_guard::filter::Filter],
+    /// `file_jails[i]`: the jails (indexes into `names`/`filters`) that
+    /// read source `i`.
+    pub file_jails: &'a [Vec<usize>],
+}
+
+/// [`run`] with the jails, the line source and the host-name lookup
+/// given.
 pub fn run_with(
     opts: &Options,
     cfg: &GuardConfig,
-    names: &[String],
-    filters: &[rampart_guard::filter::Filter],
-    file_jails: &[Vec<usize>],
+    jails: Jails<'_>,
     source: &mut dyn LineSource,
+    lookup: impl Lookup,
     stop: &AtomicBool,
 ) -> Result<(), Error> {
+    let Jails {
+        names,
+        filters,
+        file_jails,
+    } = jails;
     let (t0, _) = now();
+    let usedns: Vec<UseDns> = names
+        .iter()
+        .map(|n| {
+            cfg.jail
+                .get(n)
+                .and_then(|j| UseDns::parse(&j.usedns))
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut resolver: Resolver<Waiter> = Resolver::start(lookup, RESOLVER_QUEUE, RESOLVER_THREADS)
+        .map_err(|e| Error::Config(format!("resolver threads: {e}")))?;
     let mut engine = Engine::new(cfg)
         .map_err(|e| Error::Config(e.to_string()))?
         .with_seed(now().1 ^ u64::from(std::process::id()) << 32);
@@ -160,6 +213,7 @@ pub fn run_with(
         engine.set_dry_run(true);
     }
     let dry = engine.dry_run();
+    let scopes = kernel::Scopes::of(cfg)?;
     let mut scans: Vec<Scan> = filters.iter().map(|f| Scan::new(f, t0 as i64)).collect();
 
     // The store: restore what is still due, seed the history.
@@ -187,6 +241,26 @@ pub fn run_with(
     // The whitelist's dynamic parts, before the kernel sees any ban.
     let mut pending: Vec<Action> = Vec::new();
     refresh_whitelist(&mut engine, cfg, opts.ssh_port, t0, &mut pending);
+    // Whitelisted host names: asked on the resolver threads, waited for
+    // a short while (the loop is not running yet).
+    let host_names = engine.host_names();
+    for name in &host_names {
+        resolver.refresh(name, Waiter::Whitelist);
+    }
+    let until = Instant::now() + START_RESOLVE;
+    while resolver.pending() > 0 && Instant::now() < until {
+        let answers = resolver.poll(t0);
+        if answers.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        on_answers(&mut engine, names, &usedns, answers, t0, &mut pending);
+    }
+    if resolver.pending() > 0 {
+        log(&format!(
+            "{} whitelisted host name(s) not resolved yet; they apply when they are",
+            resolver.pending()
+        ));
+    }
     if !pending.is_empty() {
         store
             .record(&pending)
@@ -202,7 +276,11 @@ pub fn run_with(
         None
     } else {
         let (_, ms) = now();
-        Some(Kernel::create(&kernel::elements_of(engine.active(), ms))?)
+        Some(Kernel::create(&kernel::elements_of(
+            engine.active(),
+            ms,
+            &scopes,
+        ))?)
     };
 
     // The control socket.
@@ -245,6 +323,7 @@ pub fn run_with(
     let mut next_refresh = Instant::now() + REFRESH;
     let mut next_purge = Instant::now() + PURGE;
     let mut skipped_hosts: u64 = 0;
+    let mut shed_reported: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         let lines: Vec<Line> = match source.wait(ROUND) {
             Ok(l) => l,
@@ -276,20 +355,34 @@ pub fn run_with(
                     },
                 };
                 for f in found {
+                    let info = f.user.as_deref().map_or_else(
+                        || format!("{} failure", names[j]),
+                        |u| format!("{} failure, user {u}", names[j]),
+                    );
                     match f.host.parse::<IpAddr>() {
                         Ok(addr) => {
-                            let info = f.user.as_deref().map_or_else(
-                                || format!("{} failure", names[j]),
-                                |u| format!("{} failure, user {u}", names[j]),
-                            );
                             actions.extend(engine.on_failure(t, &names[j], addr, &info));
+                        }
+                        Err(_) if matches!(usedns[j], UseDns::Yes | UseDns::Warn) => {
+                            // A host name: from the cache, or when the
+                            // resolver answers (a later round).
+                            let info = format!("{info}, host {}", f.host);
+                            let w = Waiter::Failure {
+                                jail: j,
+                                info: info.clone(),
+                            };
+                            if let Some(addrs) = resolver.resolve(t, &f.host, w) {
+                                for a in addrs {
+                                    actions.extend(engine.on_failure(t, &names[j], a, &info));
+                                }
+                            }
                         }
                         Err(_) => {
                             skipped_hosts += 1;
                             if skipped_hosts.is_power_of_two() {
                                 log(&format!(
-                                    "jail {}: `{}` is not an address (host names are not resolved); {skipped_hosts} such match(es) so far",
-                                    names[j], f.host
+                                    "jail {}: `{}` is not an address and usedns = {} does not resolve names; {skipped_hosts} such match(es) so far",
+                                    names[j], f.host, cfg.jail.get(&names[j]).map_or("", |c| c.usedns.as_str())
                                 ));
                             }
                         }
@@ -297,11 +390,27 @@ pub fn run_with(
                 }
             }
         }
+        on_answers(
+            &mut engine,
+            names,
+            &usedns,
+            resolver.poll(t),
+            t,
+            &mut actions,
+        );
+        let st = resolver.stats();
+        let shed = st.dropped_queue + st.dropped_waiting;
+        if shed > shed_reported {
+            log(&format!(
+                "resolver: {shed} host-name lookup(s) dropped so far (queue of {RESOLVER_QUEUE} full, DNS slower than the log); their failures are not counted"
+            ));
+            shed_reported = shed.next_power_of_two();
+        }
         let calls = control::pending(&rx);
         let mut answers: Vec<(Call, Response, usize)> = Vec::new();
         for c in calls {
             let before = actions.len();
-            let r = handle(&mut engine, &c.request, t, &mut actions);
+            let r = handle(&mut engine, &scopes, &c.request, t, &mut actions);
             answers.push((c, r, before));
         }
         if let Some(rx) = &conn_counts {
@@ -326,6 +435,9 @@ pub fn run_with(
         }
         if Instant::now() >= next_refresh {
             refresh_whitelist(&mut engine, cfg, opts.ssh_port, t, &mut actions);
+            for name in &host_names {
+                resolver.refresh(name, Waiter::Whitelist);
+            }
             next_refresh = Instant::now() + REFRESH;
         }
         let mut failed_commit: Option<String> = None;
@@ -338,9 +450,9 @@ pub fn run_with(
             // a crash, and no committed ban is lost.
             let (_, ms) = now();
             if let Some(k) = kernel.as_mut() {
-                if let Err(e) = k.apply(&actions, ms) {
+                if let Err(e) = k.apply(&actions, ms, &scopes) {
                     log(&format!("kernel: {e}; re-creating the ban table"));
-                    if let Err(e) = k.refresh(&kernel::elements_of(engine.active(), ms)) {
+                    if let Err(e) = k.refresh(&kernel::elements_of(engine.active(), ms, &scopes)) {
                         log(&format!("kernel: {e}"));
                     }
                 }
@@ -416,7 +528,13 @@ fn conntrack_thread(
 }
 
 /// Answers one control request; its actions are appended to `out`.
-fn handle(engine: &mut Engine, req: &Request, now: Timestamp, out: &mut Vec<Action>) -> Response {
+fn handle(
+    engine: &mut Engine,
+    scopes: &kernel::Scopes,
+    req: &Request,
+    now: Timestamp,
+    out: &mut Vec<Action>,
+) -> Response {
     let ok = Response {
         ok: true,
         error: None,
@@ -456,6 +574,7 @@ fn handle(engine: &mut Engine, req: &Request, now: Timestamp, out: &mut Vec<Acti
                         hits: b.hits,
                         count: b.count,
                         members: b.members.iter().map(ToString::to_string).collect(),
+                        ports: scopes.describe(&b.jail, b.source),
                     })
                     .collect(),
             ),
@@ -481,9 +600,51 @@ fn refresh_whitelist(
         Group::AdminSessions,
         &crate::whitelist::sessions_to_port(ssh_port),
     ));
-    for name in engine.host_names() {
-        let addrs = crate::whitelist::resolve(&name);
-        out.extend(engine.set_resolved(now, &name, &addrs));
+}
+
+/// The resolver's answers: whitelisted names get their addresses (a
+/// failed lookup keeps the ones known before); each waiting failure
+/// counts once for every address of its name (fail2ban: `usedns`).
+fn on_answers(
+    engine: &mut Engine,
+    names: &[String],
+    usedns: &[UseDns],
+    answers: Vec<crate::resolve::Answer<Waiter>>,
+    now: Timestamp,
+    out: &mut Vec<Action>,
+) {
+    for a in answers {
+        let addrs = match &a.addrs {
+            Ok(v) => v.clone(),
+            Err(e) => {
+                log(&format!("resolving `{}`: {e}", a.name));
+                Vec::new()
+            }
+        };
+        let mut warned = false;
+        for w in a.waiters {
+            match w {
+                Waiter::Whitelist => {
+                    if a.addrs.is_ok() {
+                        out.extend(engine.set_resolved(now, &a.name, &addrs));
+                    }
+                }
+                Waiter::Failure { jail, info } => {
+                    if usedns.get(jail) == Some(&UseDns::Warn) && !warned && !addrs.is_empty() {
+                        warned = true;
+                        log(&format!(
+                            "jail {}: host name `{}` resolved to {} (usedns = warn; set usedns = yes to silence, no to match addresses only)",
+                            names[jail],
+                            a.name,
+                            addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    for &addr in &addrs {
+                        out.extend(engine.on_failure(now, &names[jail], addr, &info));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -505,6 +666,22 @@ mod tests {
 
     /// Lines handed in by the test.
     struct Fake(Arc<Mutex<VecDeque<Line>>>);
+
+    /// Host names of the test (no real DNS).
+    struct Names;
+
+    impl Lookup for Names {
+        fn lookup(&self, name: &str) -> std::io::Result<Vec<IpAddr>> {
+            match name {
+                "bad.example" => Ok(vec![
+                    "203.0.113.50".parse().expect("a"),
+                    "2001:db8::50".parse().expect("a"),
+                ]),
+                "admin.example" => Ok(vec!["203.0.113.60".parse().expect("a")]),
+                _ => Err(std::io::Error::other("no such host")),
+            }
+        }
+    }
 
     impl LineSource for Fake {
         fn wait(&mut self, timeout: Duration) -> std::io::Result<Vec<Line>> {
@@ -558,7 +735,7 @@ mod tests {
         });
         let cfg = GuardConfig::load(
             "g.toml",
-            &format!("ignoreself = false\n[alert]\nwindow = \"1s\"\n[[alert.webhook]]\nurl = \"{url}\"\nsecret = \"s3cret\"\n[jail.sshd]\nlogpath = [\"/x\"]\nmaxretry = 2\nbantime = \"1h\"\n"),
+            &format!("ignoreself = false\nignoreip = [\"admin.example\"]\n[alert]\nwindow = \"1s\"\n[[alert.webhook]]\nurl = \"{url}\"\nsecret = \"s3cret\"\n[jail.sshd]\nlogpath = [\"/x\"]\nmaxretry = 2\nbantime = \"1h\"\n"),
         )
         .expect("cfg");
         let filter = jail_filter(&cfg, "sshd", &cfg.jail["sshd"], 2026).expect("filter");
@@ -577,10 +754,13 @@ mod tests {
             run_with(
                 &o,
                 &c,
-                &["sshd".to_string()],
-                std::slice::from_ref(&filter),
-                &[vec![0]],
+                Jails {
+                    names: &["sshd".to_string()],
+                    filters: std::slice::from_ref(&filter),
+                    file_jails: &[vec![0]],
+                },
                 &mut Fake(q2),
+                Names,
                 &s,
             )
         });
@@ -610,6 +790,40 @@ mod tests {
         assert_eq!(bans[0].net, "203.0.113.9");
         assert_eq!(bans[0].jail, "sshd");
         assert_eq!(bans[0].hits, 2);
+        assert_eq!(bans[0].ports, "all");
+        // usedns (default warn): a host name's failures count for each of
+        // its addresses once the resolver answers; a whitelisted host
+        // name's address is never banned.
+        for (i, host) in [
+            "bad.example",
+            "admin.example",
+            "bad.example",
+            "admin.example",
+            "nx.example",
+        ]
+        .iter()
+        .enumerate()
+        {
+            q.lock().expect("lock").push_back(Line {
+                time_us: None,
+                source: 0,
+                bytes: format!("Nov 22 00:00:1{i} web sshd[1]: Failed password for root from {host} port 5 ssh2").into_bytes(),
+            });
+        }
+        for _ in 0..500 {
+            bans = call(&Request::Bans).bans.unwrap_or_default();
+            if bans.len() >= 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let nets: Vec<&str> = bans.iter().map(|b| b.net.as_str()).collect();
+        assert_eq!(
+            nets,
+            ["203.0.113.9", "203.0.113.50", "2001:db8::50"],
+            "{bans:?}"
+        );
+        assert!(bans[1].reason.contains("host bad.example"), "{bans:?}");
         // The ban's alert: one signed POST once the 1 s window closed.
         let req = hook_rx
             .recv_timeout(Duration::from_secs(30))

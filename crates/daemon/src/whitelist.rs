@@ -2,12 +2,13 @@
 //! addresses (`/proc/net/fib_trie` local routes, `/proc/net/if_inet6`),
 //! the source addresses of current admin SSH sessions (established TCP
 //! connections to the local sshd port in `/proc/net/tcp` and
-//! `/proc/net/tcp6`), and host names resolved with the system resolver.
-//! The run loop refreshes them periodically and hands them to the engine
-//! ([`rampart_guard::Engine::set_group`], `set_resolved`).
+//! `/proc/net/tcp6`). The run loop refreshes them periodically and hands
+//! them to the engine ([`rampart_guard::Engine::set_group`]); whitelisted
+//! host names are resolved on the resolver threads ([`crate::resolve`])
+//! and handed over with `set_resolved` when their answers come.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The host's own addresses (both families), from `/proc` of the current
 /// network namespace.
@@ -108,17 +109,6 @@ pub fn established_peers(text: &str, port: u16) -> Vec<IpAddr> {
     out
 }
 
-/// The addresses of a host name (empty when it does not resolve).
-pub fn resolve(name: &str) -> Vec<IpAddr> {
-    let mut v: Vec<IpAddr> = (name, 0)
-        .to_socket_addrs()
-        .map(|it| it.map(|s| s.ip()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v.dedup();
-    v
-}
-
 /// This host's name (for alert payloads): the kernel's hostname of the
 /// namespace, `localhost` when it cannot be read.
 pub fn host_name() -> String {
@@ -158,6 +148,5 @@ mod tests {
                 "2001:db8::7".parse::<IpAddr>().expect("addr")
             ]
         );
-        assert!(!resolve("localhost").is_empty());
     }
 }

@@ -169,9 +169,10 @@ pub struct JailConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignoreip: Vec<String>,
     /// Ports the ban applies to (`ssh`, `http,https`, `22`, `8000:8100`),
-    /// a list or fail2ban's comma-separated text; empty: all ports.
-    /// rampart bans the whole address today; the ports are kept for the
-    /// record.
+    /// a list or fail2ban's comma-separated text; names come from
+    /// rampart's table, then `/etc/services`. Empty, `0:65535` or
+    /// `allports`: the ban drops every packet of the address; otherwise
+    /// only `protocol` packets to these ports (see [`BanScope`]).
     #[serde(
         default,
         deserialize_with = "string_or_list",
@@ -462,6 +463,11 @@ impl GuardConfig {
                     locate(text, &table, "protocol"),
                     format!("jail {name}: protocol must be tcp, udp, sctp or all"),
                 ));
+            } else if let Err(e) = j.ban_scope() {
+                errs.push(file.error(
+                    locate(text, &table, "port"),
+                    format!("jail {name}: port: {e}"),
+                ));
             }
             if let Err(e) = rampart_syntax::fail2ban::split_with_options(&j.filter_spec(name)) {
                 errs.push(file.error(
@@ -522,7 +528,194 @@ impl GuardConfig {
     }
 }
 
+/// The packets a jail's bans drop.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BanScope {
+    /// Every packet of the address: the jail has no `port`, or its ports
+    /// cover `0:65535` (`allports`), with any protocol. fail2ban's
+    /// allports actions drop only `protocol`'s packets; rampart drops all.
+    All,
+    /// Only packets to these destination ports: `(protocol number, first
+    /// port, last port)`, sorted, overlapping and touching ranges of one
+    /// protocol merged.
+    Ports(Vec<(u8, u16, u16)>),
+}
+
+impl BanScope {
+    /// `tcp/22`, `tcp/80,443 udp/1000-2000`, or `all`.
+    pub fn describe(&self) -> String {
+        match self {
+            BanScope::All => "all".to_string(),
+            BanScope::Ports(v) => {
+                let mut out: Vec<String> = Vec::new();
+                let mut last: Option<u8> = None;
+                for &(p, lo, hi) in v {
+                    let r = if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    };
+                    match (last, out.last_mut()) {
+                        (Some(l), Some(o)) if l == p => {
+                            o.push(',');
+                            o.push_str(&r);
+                        }
+                        _ => out.push(format!("{}/{r}", proto_name(p))),
+                    }
+                    last = Some(p);
+                }
+                out.join(" ")
+            }
+        }
+    }
+}
+
+/// `tcp`, `udp`, `sctp` or the number.
+pub fn proto_name(p: u8) -> String {
+    match p {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        132 => "sctp".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The port of a service name: rampart's built-in table (the names
+/// iptables resolves, so a configuration means the same on every host),
+/// then the host's `/etc/services` (any protocol).
+pub fn service_port(name: &str) -> Option<u16> {
+    let name = name.trim().to_ascii_lowercase();
+    if let Some((_, p)) = rampart_syntax::iptables::ext::SERVICES
+        .iter()
+        .find(|(n, _)| *n == name)
+    {
+        return Some(*p);
+    }
+    static ETC: std::sync::OnceLock<Vec<(String, u16)>> = std::sync::OnceLock::new();
+    ETC.get_or_init(|| {
+        std::fs::read_to_string("/etc/services")
+            .map(|t| parse_services(&t))
+            .unwrap_or_default()
+    })
+    .iter()
+    .find(|(n, _)| *n == name)
+    .map(|(_, p)| *p)
+}
+
+/// `/etc/services` lines: `name port/proto [aliases] [# comment]`; every
+/// name and alias with its port. Bad lines are skipped.
+pub fn parse_services(text: &str) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut w = line.split_whitespace();
+        let (Some(name), Some(pp)) = (w.next(), w.next()) else {
+            continue;
+        };
+        let Some(port) = pp.split('/').next().and_then(|p| p.parse::<u16>().ok()) else {
+            continue;
+        };
+        out.push((name.to_ascii_lowercase(), port));
+        out.extend(w.map(|a| (a.to_ascii_lowercase(), port)));
+    }
+    out
+}
+
+/// One `port` entry: a number, a service name, `LO:HI` (or `LO-HI`) with
+/// either side a number or a name, or `allports`.
+fn port_range(entry: &str) -> Result<(u16, u16), String> {
+    let e = entry.trim();
+    if e.eq_ignore_ascii_case("allports") {
+        return Ok((0, u16::MAX));
+    }
+    let one = |t: &str| -> Result<u16, String> {
+        let t = t.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return t
+                .parse::<u16>()
+                .map_err(|_| format!("port `{t}` is over 65535"));
+        }
+        service_port(t).ok_or_else(|| {
+            format!(
+                "`{t}` is not a port number or a service name (rampart's table or /etc/services)"
+            )
+        })
+    };
+    // A service name may hold a dash (`ftp-data`): try the whole entry
+    // first.
+    if let Ok(p) = one(e) {
+        return Ok((p, p));
+    }
+    let range = |a: &str, b: &str| -> Result<(u16, u16), String> {
+        let (lo, hi) = (one(a)?, one(b)?);
+        if lo > hi {
+            return Err(format!("port range `{e}` ends before it starts"));
+        }
+        Ok((lo, hi))
+    };
+    if let Some((a, b)) = e.split_once(':') {
+        return range(a, b);
+    }
+    // `LO-HI`: names may hold dashes too (`ftp-data-ftp`); the first
+    // split whose both sides resolve wins.
+    let mut first_err = None;
+    for (i, _) in e.match_indices('-') {
+        match range(&e[..i], &e[i + 1..]) {
+            Ok(r) => return Ok(r),
+            Err(err) => {
+                first_err.get_or_insert(err);
+            }
+        }
+    }
+    match first_err {
+        Some(err) if e.matches('-').count() == 1 => Err(err),
+        _ => one(e).map(|p| (p, p)),
+    }
+}
+
 impl JailConfig {
+    /// The packets this jail's bans drop, from `port` and `protocol`
+    /// (see [`BanScope`]); an error names the bad entry.
+    pub fn ban_scope(&self) -> Result<BanScope, String> {
+        let protos: &[u8] = match self.protocol.as_str() {
+            "tcp" => &[6],
+            "udp" => &[17],
+            "sctp" => &[132],
+            "all" => &[6, 17, 132],
+            p => return Err(format!("protocol `{p}`: must be tcp, udp, sctp or all")),
+        };
+        let mut ranges = Vec::new();
+        let mut errs = Vec::new();
+        for entry in &self.port {
+            for part in entry.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match port_range(part) {
+                    Ok(r) => ranges.push(r),
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs.join("; "));
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u16, u16)> = Vec::new();
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some(m) if u32::from(lo) <= u32::from(m.1) + 1 => m.1 = m.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        if merged.is_empty() || merged == [(0, u16::MAX)] {
+            return Ok(BanScope::All);
+        }
+        Ok(BanScope::Ports(
+            protos
+                .iter()
+                .flat_map(|&p| merged.iter().map(move |&(lo, hi)| (p, lo, hi)))
+                .collect(),
+        ))
+    }
+
     /// The filter to use with its options, as fail2ban writes it
     /// (`sshd[mode=aggressive]`): `filter` (else the jail's name) and
     /// `filter_options`.
@@ -872,6 +1065,80 @@ protocol = "all"
         let e = GuardConfig::load("g.toml", "[jail.a]\nbantime = \"3 fortnights\"\n")
             .expect_err("unit");
         assert!(e[0].to_string().contains("unknown unit"), "{}", e[0]);
+    }
+
+    #[test]
+    fn ports_and_protocol_become_the_ban_scope() {
+        let scope = |port: &[&str], proto: &str| {
+            JailConfig {
+                port: port.iter().map(|p| p.to_string()).collect(),
+                protocol: proto.into(),
+                ..JailConfig::default()
+            }
+            .ban_scope()
+        };
+        assert_eq!(scope(&[], "tcp"), Ok(BanScope::All));
+        assert_eq!(scope(&["0:65535"], "tcp"), Ok(BanScope::All));
+        assert_eq!(scope(&["allports"], "udp"), Ok(BanScope::All));
+        assert_eq!(
+            scope(&["ssh"], "tcp"),
+            Ok(BanScope::Ports(vec![(6, 22, 22)]))
+        );
+        // fail2ban's comma-separated text, names, ranges, merging.
+        let s = scope(&["http,https", "443", "8000:8100", "ftp-data-ftp"], "all").expect("ok");
+        assert_eq!(
+            s,
+            BanScope::Ports(
+                [6u8, 17, 132]
+                    .iter()
+                    .flat_map(|&p| [(p, 20, 21), (p, 80, 80), (p, 443, 443), (p, 8000, 8100)])
+                    .collect()
+            )
+        );
+        assert_eq!(
+            BanScope::Ports(vec![(6, 80, 80), (6, 443, 443), (17, 1000, 2000)]).describe(),
+            "tcp/80,443 udp/1000-2000"
+        );
+        let e = scope(&["ssh, nosuchservice", "70000", "90:80"], "tcp").expect_err("bad");
+        assert!(e.contains("`nosuchservice` is not a port"), "{e}");
+        assert!(e.contains("`70000` is over 65535"), "{e}");
+        assert!(e.contains("`90:80` ends before it starts"), "{e}");
+        let services = parse_services("# c\nssh 22/tcp\nwww 80/tcp http # web\nbad x/tcp\n");
+        assert_eq!(
+            services,
+            [
+                ("ssh".to_string(), 22),
+                ("www".to_string(), 80),
+                ("http".to_string(), 80)
+            ]
+        );
+        // `guard check` names the line of `port`.
+        let errs = GuardConfig::load(
+            "g.toml",
+            "[jail.w]\nlogpath = [\"/x\"]\nport = \"http, htps\"\n",
+        )
+        .expect_err("bad port");
+        let shown = errs[0].to_string();
+        assert!(
+            shown.starts_with("g.toml:3:1: error: jail w: port: `htps` is not a port"),
+            "{shown}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_ports_and_services_never_panic(
+            port in proptest::collection::vec(".{0,24}", 0..4),
+            proto in "(tcp|udp|sctp|all|x)",
+            services in ".{0,200}",
+        ) {
+            let _ = parse_services(&services);
+            let j = JailConfig { port, protocol: proto, ..JailConfig::default() };
+            if let Ok(BanScope::Ports(v)) = j.ban_scope() {
+                proptest::prop_assert!(v.windows(2).all(|w| w[0] < w[1]));
+                proptest::prop_assert!(v.iter().all(|r| r.1 <= r.2));
+            }
+        }
     }
 
     #[test]

@@ -61,7 +61,9 @@ mod net;
 pub mod whitelist;
 
 pub use aging::AgingMap;
-pub use config::{BantimeIncrement, ConnLimitConfig, Duration, GuardConfig, JailConfig, Timestamp};
+pub use config::{
+    BanScope, BantimeIncrement, ConnLimitConfig, Duration, GuardConfig, JailConfig, Timestamp,
+};
 pub use conntrack::{ConnEntry, ConnParseError, TcpState};
 pub use counter::ConnCounts;
 pub use engine::{

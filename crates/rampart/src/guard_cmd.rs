@@ -286,13 +286,15 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<ExitCode> {
         match rampart_guard::filter::jail::jail_filter(&cfg, name, jail, year) {
             Ok(f) => writeln!(
                 out,
-                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s",
+                "jail {name}: filter {} ({} failregex), {} log source(s), maxretry {} in {}s, bantime {}s, ports {}",
                 jail.filter_spec(name),
                 f.failregex.len(),
                 jail.logpath.len(),
                 jail.maxretry,
                 jail.findtime.0,
-                jail.bantime.0
+                jail.bantime.0,
+                // Checked by GuardConfig::load above.
+                jail.ban_scope().map_or_else(|e| e, |s| s.describe())
             )?,
             Err(e) => {
                 bad += 1;
@@ -453,8 +455,8 @@ pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
     let now = now_unix() as u64;
     writeln!(
         out,
-        "{:<43} {:<10} {:<9} {:>12} {:>6}  REASON",
-        "ADDRESS", "JAIL", "SOURCE", "EXPIRES IN", "HITS"
+        "{:<43} {:<10} {:<9} {:<14} {:>12} {:>6}  REASON",
+        "ADDRESS", "JAIL", "SOURCE", "PORTS", "EXPIRES IN", "HITS"
     )?;
     for b in &list {
         let left = b.until.map_or_else(
@@ -463,8 +465,8 @@ pub fn bans(args: &BansArgs, out: &mut impl Write) -> Result<ExitCode> {
         );
         writeln!(
             out,
-            "{:<43} {:<10} {:<9} {:>12} {:>6}  {}",
-            b.net, b.jail, b.source, left, b.hits, b.reason
+            "{:<43} {:<10} {:<9} {:<14} {:>12} {:>6}  {}",
+            b.net, b.jail, b.source, b.ports, left, b.hits, b.reason
         )?;
     }
     writeln!(out, "{} ban(s)", list.len())?;

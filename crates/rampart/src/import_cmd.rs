@@ -264,6 +264,9 @@ fn convert(
             jc.protocol
         );
     }
+    if let Err(e) = jc.ban_scope() {
+        anyhow::bail!("{}: port: {e}", origin(j, "port"));
+    }
     jc.usedns = get("usedns").unwrap_or("warn").trim().to_lowercase();
     if rampart_guard::filter::UseDns::parse(&jc.usedns).is_none() {
         anyhow::bail!(

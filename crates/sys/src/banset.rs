@@ -1,26 +1,36 @@
 //! The kernel side of `rampart guard`: table `inet rampart-guard`, owned by
 //! the daemon and never by `rampart apply` (which replaces only
-//! [`crate::OWN_TABLES`]). It holds two interval sets with timeouts,
-//! `ban4` (`ipv4_addr`) and `ban6` (`ipv6_addr`), and two base chains,
-//! `input` and `forward`, hooked at priority [`PRIORITY`] — before
-//! rampart's filter chains (priority 0) — that drop packets whose source is
-//! in them:
+//! [`crate::OWN_TABLES`]). It holds four interval sets with timeouts:
+//! `ban4` (`ipv4_addr`) and `ban6` (`ipv6_addr`) for bans of every
+//! packet of an address, `port4` and `port6` (`addr . inet_proto .
+//! inet_service`, concatenations with ranges: the kernel's pipapo set
+//! type, which takes per-element timeouts) for bans of a jail's ports
+//! only (fail2ban's `port`/`protocol`); and two base chains, `input` and
+//! `forward`, hooked at priority [`PRIORITY`] — before rampart's filter
+//! chains (priority 0) — that drop packets that match them:
 //!
 //! ```text
 //! table inet rampart-guard {
 //!     set ban4 { type ipv4_addr; flags interval,timeout; }
 //!     set ban6 { type ipv6_addr; flags interval,timeout; }
+//!     set port4 { type ipv4_addr . inet_proto . inet_service; flags interval,timeout; }
+//!     set port6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout; }
 //!     chain input { type filter hook input priority -10; policy accept;
 //!         meta nfproto ipv4 ip saddr @ban4 counter drop
-//!         meta nfproto ipv6 ip6 saddr @ban6 counter drop }
+//!         meta nfproto ipv6 ip6 saddr @ban6 counter drop
+//!         meta nfproto ipv4 ip saddr . meta l4proto . th dport @port4 counter drop
+//!         meta nfproto ipv6 ip6 saddr . meta l4proto . th dport @port6 counter drop }
 //!     chain forward { ... the same ... }
 //! }
 //! ```
 //!
-//! A ban is one interval element: its start, and an end element one past
-//! its last address (none when it reaches the top of the space), always
-//! written, even when two bans touch, so each can be removed on its own.
-//! Its timeout is the ban's remaining time; a permanent ban has none.
+//! A ban of every port is one interval element of `ban4`/`ban6`: its
+//! start, and an end element one past its last address (none when it
+//! reaches the top of the space), always written, even when two bans
+//! touch, so each can be removed on its own. A port-scoped ban is one
+//! `port4`/`port6` element per (protocol, port range), each with its
+//! first and last key. Its timeout is the ban's remaining time; a
+//! permanent ban has none.
 //! [`create_batch`] (re)creates the table with a set of bans in one
 //! transaction (the old table and its elements go in the same commit, so
 //! no banned address is let through in between); [`change_batch`] removes
@@ -30,12 +40,19 @@
 //!
 //! ```
 //! use rampart_sys::banset::{change_batch, create_batch, BanElem};
-//! let b = BanElem { addr: "192.0.2.0".parse().unwrap(), len: 24, timeout_ms: Some(60_000) };
-//! let create = create_batch(&[b], 1).expect("encodes");
+//! let b = BanElem::all("192.0.2.0".parse().unwrap(), 24, Some(60_000));
+//! let create = create_batch(std::slice::from_ref(&b), 1).expect("encodes");
 //! assert!(create.msgs.iter().any(|m| m.what.contains("ban4")));
 //! let change = change_batch(&[], &[b], 100);
 //! // destroy + add, each a start and an end element
 //! assert_eq!(rampart_sys::setsync::batch_element_counts(&change), (2, 2));
+//! // ssh only: one element of port4 (tcp/22)
+//! let ssh = BanElem {
+//!     ports: Some(vec![(6, 22, 22)].into()),
+//!     ..BanElem::all("198.51.100.7".parse().unwrap(), 32, None)
+//! };
+//! let change = change_batch(&[], &[ssh], 1);
+//! assert!(change.msgs.iter().any(|m| m.what.contains("set port4")));
 //! ```
 
 use crate::consts::*;
@@ -47,6 +64,7 @@ use rampart_nft::{
     Rule, Ruleset, Set, Stmt, Table, TableFamily, Verdict,
 };
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The daemon's table (family inet).
 pub const TABLE: &str = "rampart-guard";
@@ -55,24 +73,44 @@ pub const PRIORITY: i32 = -10;
 /// The IPv4 and IPv6 ban sets.
 pub const SET4: &str = "ban4";
 pub const SET6: &str = "ban6";
+/// The port-scoped ban sets (`addr . inet_proto . inet_service`).
+pub const PORT4: &str = "port4";
+pub const PORT6: &str = "port6";
 
 const NFT_MSG_DESTROYSETELEM: u16 = 30;
 
-/// One ban as a kernel element: a network and the time left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One ban as a kernel element: a network, the time left and the ports
+/// it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BanElem {
     /// The network's address (host bits are cleared when encoded).
     pub addr: IpAddr,
     pub len: u8,
     /// Milliseconds left; `None`: permanent.
     pub timeout_ms: Option<u64>,
+    /// `None`: every packet of the network (sets `ban4`/`ban6`); else
+    /// only packets to these `(protocol, first port, last port)` (sets
+    /// `port4`/`port6`, one element per range).
+    pub ports: Option<Arc<[(u8, u16, u16)]>>,
+}
+
+impl BanElem {
+    /// A ban of every packet of `addr/len`.
+    pub fn all(addr: IpAddr, len: u8, timeout_ms: Option<u64>) -> BanElem {
+        BanElem {
+            addr,
+            len,
+            timeout_ms,
+            ports: None,
+        }
+    }
 }
 
 /// The table, its sets (empty) and chains, as a ruleset.
 pub fn ruleset() -> Ruleset {
-    let set = |name: &str, key| Set {
+    let set = |name: &str, key: Vec<KeyType>| Set {
         name: name.into(),
-        key: vec![key],
+        key,
         interval: true,
         timeout_flag: true,
         auto_merge: false,
@@ -86,6 +124,25 @@ pub fn ruleset() -> Ruleset {
             Stmt::cmp(Expr::Meta(MetaKey::Nfproto), Op::Eq, Expr::sym(fam)),
             Stmt::cmp(
                 Expr::payload(proto, "saddr"),
+                Op::Eq,
+                Expr::SetRef(set.into()),
+            ),
+            Stmt::Counter,
+            Stmt::Verdict(Verdict::Drop),
+        ],
+        comment: None,
+        origin: None,
+        origins: vec![],
+    };
+    let port_rule = |fam: &str, proto, set: &str| Rule {
+        stmts: vec![
+            Stmt::cmp(Expr::Meta(MetaKey::Nfproto), Op::Eq, Expr::sym(fam)),
+            Stmt::cmp(
+                Expr::Concat(vec![
+                    Expr::payload(proto, "saddr"),
+                    Expr::Meta(MetaKey::L4proto),
+                    Expr::payload(Proto::Th, "dport"),
+                ]),
                 Op::Eq,
                 Expr::SetRef(set.into()),
             ),
@@ -110,13 +167,26 @@ pub fn ruleset() -> Ruleset {
         rules: vec![
             rule("ipv4", Proto::Ip, SET4),
             rule("ipv6", Proto::Ip6, SET6),
+            port_rule("ipv4", Proto::Ip, PORT4),
+            port_rule("ipv6", Proto::Ip6, PORT6),
         ],
     };
     Ruleset {
         tables: vec![Table {
             family: TableFamily::Inet,
             name: TABLE.into(),
-            sets: vec![set(SET4, KeyType::Ipv4Addr), set(SET6, KeyType::Ipv6Addr)],
+            sets: vec![
+                set(SET4, vec![KeyType::Ipv4Addr]),
+                set(SET6, vec![KeyType::Ipv6Addr]),
+                set(
+                    PORT4,
+                    vec![KeyType::Ipv4Addr, KeyType::InetProto, KeyType::InetService],
+                ),
+                set(
+                    PORT6,
+                    vec![KeyType::Ipv6Addr, KeyType::InetProto, KeyType::InetService],
+                ),
+            ],
             chains: vec![chain("input", Hook::Input), chain("forward", Hook::Forward)],
         }],
     }
@@ -161,9 +231,10 @@ pub fn create_batch(bans: &[BanElem], seq0: u32) -> Result<Batch, String> {
         .ok_or_else(|| "no messages".to_string())
 }
 
-/// One batch that removes `del` and adds `add` (each element of `add` is
-/// destroyed first, so its timeout restarts).
-pub fn change_batch(del: &[(IpAddr, u8)], add: &[BanElem], seq0: u32) -> Batch {
+/// One batch that removes `del` (their timeouts are ignored) and adds
+/// `add` (each element of `add` is destroyed first, so its timeout
+/// restarts).
+pub fn change_batch(del: &[BanElem], add: &[BanElem], seq0: u32) -> Batch {
     let mut b = Buf::default();
     let begin_seq = seq0;
     b.msg(
@@ -176,21 +247,12 @@ pub fn change_batch(del: &[(IpAddr, u8)], add: &[BanElem], seq0: u32) -> Batch {
     );
     let mut seq = seq0 + 1;
     let mut msgs = Vec::new();
-    let dels: Vec<BanElem> = del
-        .iter()
-        .map(|&(addr, len)| BanElem {
-            addr,
-            len,
-            timeout_ms: None,
-        })
-        .chain(add.iter().copied())
-        .collect();
     elem_msgs(
         &mut b,
         &mut msgs,
         &mut seq,
         true,
-        dels.iter().map(|e| (e, false)),
+        del.iter().chain(add).map(|e| (e, false)),
     );
     elem_msgs(
         &mut b,
@@ -264,6 +326,28 @@ fn one_elem(b: &mut Buf, k: &[u8], end: bool, timeout_ms: Option<u64>) {
     });
 }
 
+/// A port-scoped element (pipapo): its first key and its last key
+/// (`NFTA_SET_ELEM_KEY_END`), each part padded to 4 bytes (address,
+/// protocol byte, port in network order), as nft sends them.
+fn port_elem(b: &mut Buf, lo: &[u8], hi: &[u8], r: (u8, u16, u16), timeout_ms: Option<u64>) {
+    let k = |addr: &[u8], port: u16| {
+        let mut k = addr.to_vec();
+        k.extend_from_slice(&[r.0, 0, 0, 0]);
+        k.extend_from_slice(&port.to_be_bytes());
+        k.extend_from_slice(&[0, 0]);
+        k
+    };
+    b.nest(NFTA_LIST_ELEM, |b| {
+        b.nest(NFTA_SET_ELEM_KEY, |b| b.attr(NFTA_DATA_VALUE, &k(lo, r.1)));
+        b.nest(NFTA_SET_ELEM_KEY_END, |b| {
+            b.attr(NFTA_DATA_VALUE, &k(hi, r.2))
+        });
+        if let Some(t) = timeout_ms {
+            b.be64(NFTA_SET_ELEM_TIMEOUT, t.max(1));
+        }
+    });
+}
+
 /// Appends the `NEWSETELEM` (or `DESTROYSETELEM`) messages of `elems`,
 /// one message per set and about 48 KiB.
 fn elem_msgs<'a>(
@@ -274,9 +358,24 @@ fn elem_msgs<'a>(
     elems: impl Iterator<Item = (&'a BanElem, bool)>,
 ) {
     const CHUNK: usize = 48 * 1024;
-    let mut per_set: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+    let mut per_set: [Vec<Vec<u8>>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for (e, with_timeout) in elems {
         let (lo, hi, width) = bounds(e.addr, e.len);
+        if let Some(ports) = &e.ports {
+            let (lo, hi) = (key(lo, width), key(hi, width));
+            for &r in ports.iter() {
+                let mut one = Buf::default();
+                port_elem(
+                    &mut one,
+                    &lo,
+                    &hi,
+                    r,
+                    if with_timeout { e.timeout_ms } else { None },
+                );
+                per_set[2 + usize::from(width == 16)].push(one.b);
+            }
+            continue;
+        }
         let max = if width == 4 {
             u128::from(u32::MAX)
         } else {
@@ -300,7 +399,7 @@ fn elem_msgs<'a>(
         (NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add")
     };
     for (i, list) in per_set.iter().enumerate() {
-        let set = [SET4, SET6][i];
+        let set = [SET4, SET6, PORT4, PORT6][i];
         let mut at = 0;
         while at < list.len() {
             let mut end = at;
@@ -369,7 +468,7 @@ impl BanTable {
     }
 
     /// Removes `del` and adds (or refreshes) `add`, in one transaction.
-    pub fn change(&mut self, del: &[(IpAddr, u8)], add: &[BanElem]) -> Result<(), SendError> {
+    pub fn change(&mut self, del: &[BanElem], add: &[BanElem]) -> Result<(), SendError> {
         let batch = change_batch(del, add, self.seq);
         self.seq = self.seq.wrapping_add(batch.msgs.len() as u32 + 2);
         if batch.msgs.is_empty() {
@@ -385,11 +484,7 @@ mod tests {
 
     #[test]
     fn elements_have_their_own_end_and_the_top_has_none() {
-        let e = |a: &str, len, t| BanElem {
-            addr: a.parse().expect("addr"),
-            len,
-            timeout_ms: t,
-        };
+        let e = |a: &str, len, t| BanElem::all(a.parse().expect("addr"), len, t);
         // Two touching bans: each has its end element.
         let b = change_batch(
             &[],
@@ -399,12 +494,40 @@ mod tests {
         assert_eq!(crate::setsync::batch_element_counts(&b), (4, 4));
         // 255.255.255.255 and ffff::/16 reach the top: no end element.
         let b = change_batch(
-            &[("255.255.255.255".parse().expect("addr"), 32)],
+            &[e("255.255.255.255", 32, None)],
             &[e("ffff::", 16, None)],
             1,
         );
         assert_eq!(crate::setsync::batch_element_counts(&b), (1, 2));
         assert_eq!(bounds("10.1.2.3".parse().expect("a"), 24).0, 0x0a01_0200);
         assert!(change_batch(&[], &[], 1).msgs.is_empty());
+        // A port-scoped ban: one pipapo element per range, key and key
+        // end: address . protocol (padded) . port (network order, padded).
+        let ssh = BanElem {
+            ports: Some(vec![(6, 22, 22), (17, 1000, 2000)].into()),
+            ..e("10.1.2.3", 32, Some(5))
+        };
+        let mut one = Buf::default();
+        port_elem(
+            &mut one,
+            &[10, 1, 2, 3],
+            &[10, 1, 2, 3],
+            (17, 1000, 2000),
+            Some(5),
+        );
+        let b = change_batch(&[], std::slice::from_ref(&ssh), 1);
+        assert!(b.bytes.windows(one.b.len()).any(|w| w == one.b.as_slice()));
+        let k = [10u8, 1, 2, 3, 17, 0, 0, 0, 0x03, 0xe8, 0, 0];
+        assert!(one.b.windows(k.len()).any(|w| w == k), "{:?}", one.b);
+        assert_eq!(
+            b.msgs.iter().map(|m| m.what.as_str()).collect::<Vec<_>>(),
+            [
+                "destroy 2 ban element(s) of set port4 in table inet rampart-guard",
+                "add 2 ban element(s) of set port4 in table inet rampart-guard"
+            ]
+        );
+        let r = ruleset();
+        assert_eq!(r.tables[0].sets.len(), 4);
+        assert_eq!(r.tables[0].chains[0].rules.len(), 4);
     }
 }

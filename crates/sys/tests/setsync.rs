@@ -493,11 +493,7 @@ fn issue6_ban_table_created_refreshed_and_changed_with_timeouts() {
         return;
     }
     let ns = scratch("banset");
-    let e = |a: &str, len, t| BanElem {
-        addr: a.parse().expect("addr"),
-        len,
-        timeout_ms: t,
-    };
+    let e = |a: &str, len, t| BanElem::all(a.parse().expect("addr"), len, t);
     let first = vec![
         e("10.0.0.5", 32, Some(600_000)),
         e("10.0.0.6", 32, None),
@@ -542,10 +538,10 @@ fn issue6_ban_table_created_refreshed_and_changed_with_timeouts() {
         BanTable::open()?
             .change(
                 &[
-                    ("10.0.0.6".parse().expect("a"), 32),
-                    ("10.0.0.5".parse().expect("a"), 32),
+                    e("10.0.0.6", 32, None),
+                    e("10.0.0.5", 32, None),
                     // already gone: no error (DESTROYSETELEM)
-                    ("10.9.9.9".parse().expect("a"), 32),
+                    e("10.9.9.9", 32, None),
                 ],
                 &[e("10.0.0.0", 24, Some(3_600_000))],
             )
