@@ -39,7 +39,11 @@ struct Netns(String);
 
 impl Netns {
     fn new(tag: &str) -> Result<Netns, String> {
-        let name = format!("rampart-sets-{}-{tag}", std::process::id());
+        // Tests run on threads of one process: a counter keeps the names
+        // of concurrent tests (each probing with tag "probe") apart.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("rampart-sets-{}-{n}-{tag}", std::process::id());
         run(&["ip", "netns", "add", &name])?;
         let ns = Netns(name);
         run(&["ip", "-n", &ns.0, "link", "set", "lo", "up"])?;
